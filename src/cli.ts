@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// otwatch: a passive sensor for industrial networks. It only reads captures
+// or listens on an interface; no code path sends a packet or opens a socket
+// that listens.
+import { readFileSync } from 'node:fs';
+import { helpText, parseArgs, UsageError } from './cli/options.js';
+import { READ_OPTIONS, runRead } from './cli/read.js';
+
+const COMMANDS = {
+  read: { options: READ_OPTIONS, run: runRead, usage: 'otwatch read [options] FILE... (- for stdin)', about: 'analyse pcap/pcapng files' },
+} as const;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+function usage(): string {
+  return [
+    `otwatch ${version()}: passive OT/ICS network sensor (Modbus/TCP, DNP3, IEC 60870-5-104, OPC UA)`,
+    '',
+    'commands:',
+    ...Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(10)}${c.about}`),
+    '',
+    'otwatch COMMAND --help for its options',
+  ].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...args] = argv;
+  if (cmd === undefined || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return cmd === undefined ? 2 : 0;
+  }
+  if (cmd === '--version' || cmd === '-V') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
+  }
+  const c = COMMANDS[cmd as keyof typeof COMMANDS];
+  if (c === undefined) throw new UsageError(`unknown command '${cmd}' (try: otwatch --help)`);
+  const parsed = parseArgs(c.options, args);
+  if (parsed.opts.help) {
+    process.stdout.write(`usage: ${c.usage}\n\n${helpText(c.options)}\n`);
+    return 0;
+  }
+  return c.run(parsed);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    if (e instanceof UsageError) {
+      process.stderr.write(`otwatch: ${e.message}\notwatch: see 'otwatch --help'\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`otwatch: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 3;
+    }
+  },
+);

@@ -1,0 +1,196 @@
+// The pipeline: capture → decode → flows → dissectors → (detect) → output.
+// One Engine per run; `onPacket` is the hot path and allocates nothing for a
+// packet of a known flow.
+import type { RawPacket } from './capture/raw-packet.js';
+import { decodeFrame } from './decode/decoder.js';
+import { Decoded, Packet, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './decode/packet.js';
+import type { Dir, Dissector, PduBase } from './dissectors/types.js';
+import { AppSession, type AppConfig, type AppEvents } from './flows/app-session.js';
+import { TcpSeen, type EndReason, type Flow } from './flows/flow.js';
+import { FlowTable, type FlowTableOptions } from './flows/flow-table.js';
+import { assignRoles } from './flows/roles.js';
+import { ReassemblyBudget } from './flows/tcp-stream.js';
+import { flowHeadJson, flowRecord, tsText } from './output/flow-record.js';
+import type { RecordSink } from './output/sink.js';
+import { Summary } from './output/summary.js';
+
+export interface EngineOptions {
+  flows: FlowTableOptions;
+  /** Dissectors to run (empty: flows only). */
+  dissectors: readonly Dissector[];
+  /** Emit one record per application PDU. */
+  pdus: boolean;
+  /** Global bound on out-of-order bytes held for reassembly. */
+  reassemblyBytes: number;
+}
+
+export class Stats {
+  packets = 0;
+  bytes = 0;
+  tcp = 0;
+  udp = 0;
+  ipOther = 0;
+  nonIp = 0;
+  malformed = 0;
+  unsupportedLink = 0;
+  truncated = 0;
+  fragments = 0;
+  flows = 0;
+  pdus = 0;
+  firstTs = 0;
+  lastTs = 0;
+}
+
+export class Engine implements AppEvents {
+  readonly stats = new Stats();
+  readonly summary = new Summary();
+  readonly table: FlowTable;
+  private readonly pkt = new Packet();
+  private readonly app: AppConfig | null;
+  private now = 0;
+  private nextSweep = 0;
+
+  constructor(readonly opts: EngineOptions, private readonly sink: RecordSink) {
+    this.table = new FlowTable(opts.flows, (f, reason, now) => this.flowEnded(f, reason, now));
+    if (opts.dissectors.length > 0) {
+      const byPort: (Dissector[] | undefined)[] = new Array(65536);
+      for (const d of opts.dissectors) for (const p of d.ports) (byPort[p] ??= []).push(d);
+      this.app = { dissectors: opts.dissectors, byPort, events: this, budget: new ReassemblyBudget(opts.reassemblyBytes) };
+    } else {
+      this.app = null;
+    }
+  }
+
+  /** Capture time of the newest packet so far. */
+  get clock(): number {
+    return this.now;
+  }
+
+  readonly onPacket = (raw: RawPacket): void => {
+    const st = this.stats;
+    st.packets++;
+    st.bytes += raw.origlen;
+    let ts = raw.ts;
+    if (ts > this.now) this.now = ts;
+    else ts = this.now; // clock never runs backwards: flow lists stay ordered
+    if (st.firstTs === 0) st.firstTs = ts;
+    if (ts >= this.nextSweep) {
+      this.table.sweep(ts);
+      this.nextSweep = Math.floor(ts) + 1;
+    }
+    const p = this.pkt;
+    const r = decodeFrame(raw.buf, raw.off, raw.caplen, raw.linktype, p);
+    if (p.truncated || raw.caplen < raw.origlen) st.truncated++;
+    if (p.fragment) st.fragments++;
+    switch (r) {
+      case Decoded.Tcp:
+        st.tcp++;
+        this.flowPacket(p, ts);
+        break;
+      case Decoded.Udp:
+        st.udp++;
+        this.flowPacket(p, ts);
+        break;
+      case Decoded.IpOther:
+        st.ipOther++;
+        break;
+      case Decoded.NonIp:
+        st.nonIp++;
+        break;
+      case Decoded.Malformed:
+        st.malformed++;
+        break;
+      default:
+        st.unsupportedLink++;
+    }
+  };
+
+  private flowPacket(p: Packet, ts: number): void {
+    const table = this.table;
+    let f = table.get(p, ts);
+    const flags = p.tcpFlags;
+    const isTcp = p.proto === 6;
+    if (isTcp && f.closed && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
+      // A new connection on the tuple of a closed one.
+      table.end(f, f.closeReason, ts);
+      f = table.get(p, ts);
+    }
+    const srcIsA = table.srcIsA;
+    if (f.pktsC2S + f.pktsS2C === 0) assignRoles(f, srcIsA, p);
+    let c2s = srcIsA === f.clientIsA;
+    if (isTcp) {
+      if (flags & TCP_SYN) {
+        if (srcIsA) { f.isnSeen |= 1; f.isnA = p.seq; } else { f.isnSeen |= 2; f.isnB = p.seq; }
+        // The SYN sender is the client, the SYN-ACK sender the server, whatever the ports said.
+        const fromClient = (flags & TCP_ACK) === 0;
+        if (c2s !== fromClient && !f.rolesFixed) {
+          f.swapRoles();
+          c2s = !c2s;
+        }
+        f.rolesFixed = true;
+        f.tcpSeen |= fromClient ? TcpSeen.SynC : TcpSeen.SynAckS;
+      } else if (c2s && (flags & TCP_ACK) && (f.tcpSeen & TcpSeen.SynAckS)) {
+        f.tcpSeen |= TcpSeen.AckC;
+      }
+      if (flags & TCP_FIN) f.tcpSeen |= c2s ? TcpSeen.FinC : TcpSeen.FinS;
+      if (flags & TCP_RST) f.tcpSeen |= TcpSeen.Rst;
+    }
+    const ipLen = p.ipLen;
+    if (c2s) {
+      f.pktsC2S++;
+      f.bytesC2S += ipLen;
+      f.payC2S += p.payWireLen;
+    } else {
+      f.pktsS2C++;
+      f.bytesS2C += ipLen;
+      f.payS2C += p.payWireLen;
+    }
+    if (p.truncated) f.truncatedPkts++;
+    if (p.fragment) f.fragments++;
+    table.touch(f, ts);
+    const app = this.app;
+    if (app !== null && !p.fragment) {
+      let s = f.app;
+      if (s === null && p.payWireLen > 0) s = f.app = new AppSession(f, app);
+      if (s !== null && s.active) {
+        const side = srcIsA ? 0 : 1;
+        if (isTcp) s.tcp(side, p, ts);
+        else s.datagram(side, p.buf, p.payOff, p.payLen, ts);
+      }
+    }
+    if (isTcp && !f.closed) {
+      if (flags & TCP_RST) table.close(f, 'rst');
+      else if ((f.tcpSeen & (TcpSeen.FinC | TcpSeen.FinS)) === (TcpSeen.FinC | TcpSeen.FinS)) table.close(f, 'fin');
+    }
+  }
+
+  private flowEnded(f: Flow, reason: EndReason, _now: number): void {
+    if (reason !== 'active') {
+      f.app?.finish();
+      this.stats.flows++;
+      this.summary.addFlow(f);
+    }
+    this.sink.write('flow', flowRecord(f, reason));
+  }
+
+  // AppEvents: what the application layer reports.
+  pdu(flow: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number): string | null {
+    this.stats.pdus++;
+    if (!this.opts.pdus) return null;
+    return `{"type":"pdu","ts":${tsText(ts)},${flowHeadJson(flow)},"dir":"${dir === 0 ? 'c2s' : 's2c'}","app":"${d.name}","${d.name}":${d.pduJson(pdu)}}\n`;
+  }
+
+  release(lines: string[]): void {
+    for (let i = 0; i < lines.length; i++) this.sink.write('pdu', lines[i]);
+  }
+
+  anomaly(_flow: Flow, _app: string, _dir: Dir, _name: string, _ts: number): void {}
+
+  confirmed(_flow: Flow): void {}
+
+  /** End of all input (or shutdown): every open flow gets its final record. */
+  finish(reason: EndReason): void {
+    this.stats.lastTs = this.now;
+    this.table.flushAll(reason, this.now);
+  }
+}

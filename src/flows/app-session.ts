@@ -1,0 +1,417 @@
+// The application layer of one flow: which protocol it speaks (found by
+// content, confirmed over two PDUs; ports are only a hint), the per-direction
+// buffers that hold partial PDUs (never more than the protocol's maxPdu), gap
+// handling and resynchronisation, and the counters of the flow record.
+import { Probe, type Dir, type Dissector, type ParseCtx, type PduBase } from '../dissectors/types.js';
+import { TCP_ACK, TCP_SYN, type Packet } from '../decode/packet.js';
+import type { Flow } from './flow.js';
+import { ReassemblyBudget, TcpStream, type StreamReceiver } from './tcp-stream.js';
+
+/** What the application layer hands on (the engine implements it). */
+export interface AppEvents {
+  /** A PDU was decoded. `confirmed` is false while the protocol is tentative:
+   *  the returned record (if any) is then held until confirmation. */
+  pdu(flow: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number): string | null;
+  /** Records held during identification, released once the app is confirmed. */
+  release(lines: string[]): void;
+  anomaly(flow: Flow, app: string, dir: Dir, name: string, ts: number): void;
+  /** The flow's application protocol is confirmed. */
+  confirmed(flow: Flow): void;
+}
+
+export interface AppConfig {
+  dissectors: readonly Dissector[];
+  /** Flat table: port → dissectors whose well-known ports include it. */
+  byPort: (Dissector[] | undefined)[];
+  events: AppEvents;
+  budget: ReassemblyBudget;
+}
+
+/** PDUs (or one in each direction) before a protocol is confirmed. */
+const CONFIRM_PDUS = 2;
+/** Bytes per direction searched for a first PDU before giving up. */
+const SCAN_LIMIT = 4096;
+/** Records held while the protocol is not yet confirmed. */
+const MAX_HELD = 8;
+/** Tentative protocols rejected before the flow is declared unknown. */
+const MAX_REJECTS = 4;
+/** Datagrams per direction tried before a UDP flow is declared unknown. */
+const MAX_UDP_PROBES = 8;
+
+const enum Phase {
+  Probing = 0,
+  Tentative = 1,
+  Confirmed = 2,
+  Unknown = 3,
+}
+
+/** One ParseCtx serves every session: parsing is synchronous. */
+class SharedCtx implements ParseCtx {
+  ts = 0;
+  need = 0;
+  session: AppSession | null = null;
+  emit(dir: Dir, pdu: PduBase): void {
+    this.session!.onPdu(dir, pdu);
+  }
+  anomaly(dir: Dir, name: string): void {
+    this.session!.onAnomaly(dir, name);
+  }
+}
+const ctx = new SharedCtx();
+
+/** Per direction (indexed by side: 0 = endpoint A, 1 = endpoint B). */
+class Side {
+  pend: Buffer | null = null;
+  pendLen = 0;
+  need = 0;
+  /** Looking for a PDU boundary with probe (after a gap or a parse error). */
+  lost = false;
+  scanned = 0;
+  pdus = 0;
+  /** Skipped while resynchronising. */
+  skipped = 0;
+}
+
+export class AppSession implements StreamReceiver {
+  private phase = Phase.Probing;
+  d: Dissector | null = null;
+  state: unknown = null;
+  appBy: 'port' | 'content' = 'content';
+  private readonly sides = [new Side(), new Side()];
+  streams: [TcpStream, TcpStream] | null = null;
+  private held: string[] | null = null;
+  private rejected: Dissector[] | null = null;
+  pdus = 0;
+  gaps = 0;
+  gapBytes = 0;
+  anomalies: Map<string, number> | null = null;
+
+  constructor(readonly flow: Flow, private readonly cfg: AppConfig) {
+    if (flow.isTcp) {
+      this.streams = [new TcpStream(0, this, cfg.budget), new TcpStream(1, this, cfg.budget)];
+      // SYNs seen before the first payload created this session.
+      if (flow.isnSeen & 1) this.streams[0].start(flow.isnA);
+      if (flow.isnSeen & 2) this.streams[1].start(flow.isnB);
+    }
+  }
+
+  get app(): string | null {
+    return this.phase === Phase.Confirmed ? this.d!.name : null;
+  }
+
+  get active(): boolean {
+    return this.phase !== Phase.Unknown;
+  }
+
+  private dirOf(side: number): Dir {
+    return ((side === 0) === this.flow.clientIsA ? 0 : 1) as Dir;
+  }
+
+  /** A TCP segment from `side` (0 = endpoint A). */
+  tcp(side: number, p: Packet, ts: number): void {
+    if (this.phase === Phase.Unknown) return;
+    ctx.ts = ts;
+    const st = this.streams!;
+    const flags = p.tcpFlags;
+    if (flags & TCP_SYN) st[side].start(p.seq);
+    if (flags & TCP_ACK) st[1 - side].peerAck(p.ack);
+    if (p.payWireLen > 0) st[side].segment(flags & TCP_SYN ? (p.seq + 1) >>> 0 : p.seq, p.buf, p.payOff, p.payLen, p.payWireLen);
+  }
+
+  /** A UDP datagram from `side`. */
+  datagram(side: number, buf: Buffer, off: number, len: number, ts: number): void {
+    if (this.phase === Phase.Unknown || len === 0) return;
+    ctx.ts = ts;
+    if (this.d === null && !this.identify(side, buf, off, len)) {
+      if (++this.sides[side].scanned > MAX_UDP_PROBES) this.giveUp();
+      return;
+    }
+    this.parseSome(side, buf, off, len);
+  }
+
+  streamData(side: number, buf: Buffer, off: number, len: number): void {
+    if (this.phase === Phase.Unknown) return;
+    const s = this.sides[side];
+    while (len > 0 && this.active) {
+      if (s.pendLen > 0) {
+        // Complete the held partial PDU first, copying only what it needs.
+        const want = (s.need > s.pendLen ? s.need : s.pendLen + 1) - s.pendLen;
+        const take = want < len ? want : len;
+        this.append(s, buf, off, take);
+        off += take;
+        len -= take;
+        if (s.pendLen < s.need) return;
+        const used = this.consume(side, s.pend!, 0, s.pendLen);
+        if (used > 0) {
+          s.pend!.copyWithin(0, used, s.pendLen);
+          s.pendLen -= used;
+        }
+      } else {
+        const used = this.consume(side, buf, off, len);
+        off += used;
+        len -= used;
+        if (len > 0) {
+          this.append(s, buf, off, len);
+          return;
+        }
+      }
+    }
+  }
+
+  streamGap(side: number, bytes: number): void {
+    const s = this.sides[side];
+    this.gaps++;
+    if (bytes > 0) this.gapBytes += bytes;
+    s.pendLen = 0;
+    s.need = 0;
+    s.lost = true;
+    if (this.d !== null) this.d.gap(this.state, this.dirOf(side), bytes);
+  }
+
+  /** Parses or identifies what it can of buf[off, off+len); returns bytes used
+   *  and leaves side.need set when it stopped inside a PDU. */
+  private consume(side: number, buf: Buffer, off: number, len: number): number {
+    const s = this.sides[side];
+    s.need = 0;
+    if (this.d === null) {
+      const at = this.scanIdentify(side, buf, off, len);
+      if (this.d === null) return at;
+      if (at > 0) return at;
+    }
+    return this.parseSome(side, buf, off, len);
+  }
+
+  /** Finds where a known protocol starts. Returns bytes skipped. */
+  private scanIdentify(side: number, buf: Buffer, off: number, len: number): number {
+    const s = this.sides[side];
+    const f = this.flow;
+    const midstream = !f.handshake || s.lost;
+    for (let i = 0; i < len; i++) {
+      const r = this.identify(side, buf, off + i, len - i);
+      if (this.d !== null) {
+        s.lost = false;
+        return i;
+      }
+      if (r === false && this.phase === Phase.Unknown) return len;
+      if (this.needMore) {
+        s.need = len - i + 1;
+        return i;
+      }
+      if (!midstream) {
+        // A stream seen from its first byte must start with a PDU.
+        this.giveUp();
+        return len;
+      }
+      if (++s.scanned > SCAN_LIMIT) {
+        this.giveUp();
+        return len;
+      }
+    }
+    return len;
+  }
+
+  private needMore = false;
+
+  /** Tries the candidate dissectors at buf[off]; true when one matched. */
+  private identify(side: number, buf: Buffer, off: number, len: number): boolean {
+    const f = this.flow;
+    this.needMore = false;
+    const sport = f.clientIsA ? f.bPort : f.aPort;
+    const hinted = this.cfg.byPort[sport];
+    let tried = 0;
+    // Port-hinted dissectors first, then every other one that fits the transport.
+    for (let pass = 0; pass < 2; pass++) {
+      const list = pass === 0 ? hinted : this.cfg.dissectors;
+      if (list === undefined) continue;
+      for (let k = 0; k < list.length; k++) {
+        const d = list[k];
+        if (pass === 1 && hinted !== undefined && hinted.includes(d)) continue;
+        if (f.isTcp ? !d.tcp : !d.udp) continue;
+        if (this.rejected !== null && this.rejected.includes(d)) continue;
+        tried++;
+        const r = d.probe(buf, off, len, this.dirOf(side));
+        if (r === Probe.Match || r === Probe.MatchReversed) {
+          if (r === Probe.MatchReversed && !f.rolesFixed) f.swapRoles();
+          this.d = d;
+          this.state = d.createState();
+          this.phase = Phase.Tentative;
+          this.appBy = d.ports.includes(f.clientIsA ? f.bPort : f.aPort) ? 'port' : 'content';
+          // The other direction may be mid-PDU: it resynchronises with probe.
+          const o = this.sides[1 - side];
+          if (o.pendLen > 0 || o.scanned > 0) {
+            o.pendLen = 0;
+            o.lost = true;
+          }
+          return true;
+        }
+        if (r === Probe.NeedMore && len < d.maxPdu) this.needMore = true;
+      }
+    }
+    if (tried === 0) this.giveUp();
+    return false;
+  }
+
+  /** Runs the dissector; on a framing error marks the side lost and resyncs. */
+  private parseSome(side: number, buf: Buffer, off: number, len: number): number {
+    const s = this.sides[side];
+    const d = this.d!;
+    let used = 0;
+    while (used < len) {
+      if (s.lost) {
+        const r = d.probe(buf, off + used, len - used, this.dirOf(side));
+        if (r === Probe.NeedMore && len - used < d.maxPdu) {
+          s.need = len - used + 1;
+          return used;
+        }
+        if (r !== Probe.Match && r !== Probe.MatchReversed) {
+          used++;
+          s.skipped++;
+          continue;
+        }
+        s.lost = false;
+      }
+      ctx.session = this;
+      ctx.need = 0;
+      const n = d.parse(this.state, buf, off + used, len - used, this.dirOf(side), ctx);
+      if (this.phase === Phase.Unknown || this.d !== d) return len;
+      if (n < 0 || n > len - used) {
+        if (this.phase === Phase.Tentative) {
+          this.reject();
+          return used;
+        }
+        s.lost = true;
+        used++;
+        s.skipped++;
+        continue;
+      }
+      used += n;
+      if (used < len) {
+        if (n === 0 && ctx.need === 0) {
+          // A parser that consumed nothing without asking for more: treat as an error, never spin.
+          this.onAnomaly(this.dirOf(side), 'parser_stalled');
+          s.lost = true;
+          used++;
+          continue;
+        }
+        const need = ctx.need > 0 ? ctx.need : len - used + 1;
+        if (need > d.maxPdu) {
+          this.onAnomaly(this.dirOf(side), 'pdu_too_long');
+          s.lost = true;
+          used++;
+          continue;
+        }
+        s.need = need;
+        return used;
+      }
+    }
+    return used;
+  }
+
+  private append(s: Side, buf: Buffer, off: number, len: number): void {
+    const cap = this.d !== null ? this.d.maxPdu : 512;
+    if (s.pendLen + len > cap) {
+      // Cannot happen for a well-behaved parser (need <= maxPdu): drop and resync.
+      s.pendLen = 0;
+      s.lost = true;
+      return;
+    }
+    if (s.pend === null || s.pend.length < s.pendLen + len) {
+      let size = s.pend === null ? 64 : s.pend.length * 2;
+      while (size < s.pendLen + len) size *= 2;
+      if (size > cap) size = cap;
+      const nb = Buffer.allocUnsafe(size);
+      if (s.pend !== null) s.pend.copy(nb, 0, 0, s.pendLen);
+      s.pend = nb;
+    }
+    buf.copy(s.pend, s.pendLen, off, off + len);
+    s.pendLen += len;
+  }
+
+  onPdu(dir: Dir, pdu: PduBase): void {
+    this.pdus++;
+    const side = (dir === 0) === this.flow.clientIsA ? 0 : 1;
+    this.sides[side].pdus++;
+    const line = this.cfg.events.pdu(this.flow, this.d!, dir, pdu, ctx.ts);
+    if (this.phase === Phase.Tentative) {
+      if (line !== null) {
+        const h = (this.held ??= []);
+        if (h.length < MAX_HELD) h.push(line);
+      }
+      const a = this.sides[0].pdus;
+      const b = this.sides[1].pdus;
+      if (a + b >= CONFIRM_PDUS || (a > 0 && b > 0)) this.confirm();
+    } else if (line !== null) {
+      this.cfg.events.release([line]);
+    }
+  }
+
+  onAnomaly(dir: Dir, name: string): void {
+    const m = (this.anomalies ??= new Map());
+    m.set(name, (m.get(name) ?? 0) + 1);
+    if (this.phase === Phase.Confirmed) this.cfg.events.anomaly(this.flow, this.d!.name, dir, name, ctx.ts);
+  }
+
+  private confirm(): void {
+    this.phase = Phase.Confirmed;
+    this.cfg.events.confirmed(this.flow);
+    if (this.held !== null) {
+      this.cfg.events.release(this.held);
+      this.held = null;
+    }
+  }
+
+  private reject(): void {
+    (this.rejected ??= []).push(this.d!);
+    this.d = null;
+    this.state = null;
+    this.held = null;
+    this.pdus = 0;
+    this.anomalies = null;
+    this.phase = this.rejected.length >= MAX_REJECTS ? Phase.Unknown : Phase.Probing;
+    for (const s of this.sides) {
+      s.pendLen = 0;
+      s.pdus = 0;
+      s.lost = true;
+    }
+  }
+
+  private giveUp(): void {
+    this.phase = Phase.Unknown;
+    this.d = null;
+    this.state = null;
+    this.held = null;
+    for (const s of this.sides) {
+      s.pendLen = 0;
+      s.pend = null;
+    }
+  }
+
+  /** End of flow: flush reassembly queues so no decodable PDU is lost. */
+  finish(): void {
+    if (this.streams !== null) {
+      this.streams[0].finish();
+      this.streams[1].finish();
+    }
+  }
+
+  /** The application part of the flow record. */
+  flowJson(): string {
+    let s = this.phase === Phase.Confirmed ? `,"app":"${this.d!.name}","app_by":"${this.appBy}"` : ',"app":null';
+    s += `,"pdus":${this.phase === Phase.Confirmed ? this.pdus : 0},"gaps":${this.gaps},"gap_bytes":${this.gapBytes}`;
+    const skipped = this.sides[0].skipped + this.sides[1].skipped;
+    if (skipped > 0) s += `,"resync_bytes":${skipped}`;
+    if (this.streams !== null) {
+      const r = this.streams[0].retransmittedBytes + this.streams[1].retransmittedBytes;
+      if (r > 0) s += `,"retrans_bytes":${r}`;
+    }
+    if (this.phase === Phase.Confirmed) {
+      if (this.anomalies !== null) {
+        let a = '';
+        for (const [k, v] of this.anomalies) a += `${a === '' ? '' : ','}"${k}":${v}`;
+        s += `,"anomalies":{${a}}`;
+      }
+      s += `,"${this.d!.name}":${this.d!.flowJson(this.state)}`;
+    }
+    return s;
+  }
+}

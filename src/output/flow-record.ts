@@ -1,0 +1,68 @@
+// Flow record serializer: a fixed schema written as one template string, no
+// JSON.stringify. Field names are the public contract (README "Output").
+import { communityId } from '../flows/community-id.js';
+import type { EndReason, Flow } from '../flows/flow.js';
+import { ipv4Text, ipv6Text, wordsToBytes } from './ip-text.js';
+
+export function tsText(ts: number): string {
+  return ts.toFixed(6);
+}
+
+function ipA(f: Flow): string {
+  return f.ipVersion === 4 ? ipv4Text(f.a0) : ipv6Text(f.a0, f.a1, f.a2, f.a3);
+}
+function ipB(f: Flow): string {
+  return f.ipVersion === 4 ? ipv4Text(f.b0) : ipv6Text(f.b0, f.b1, f.b2, f.b3);
+}
+
+export function clientIp(f: Flow): string {
+  return f.clientIsA ? ipA(f) : ipB(f);
+}
+export function serverIp(f: Flow): string {
+  return f.clientIsA ? ipB(f) : ipA(f);
+}
+export function clientPort(f: Flow): number {
+  return f.clientIsA ? f.aPort : f.bPort;
+}
+export function serverPort(f: Flow): number {
+  return f.clientIsA ? f.bPort : f.aPort;
+}
+
+export function flowCommunityId(f: Flow): string {
+  if (f.communityId === null) {
+    f.communityId = communityId(
+      f.proto,
+      wordsToBytes(f.ipVersion, f.a0, f.a1, f.a2, f.a3),
+      wordsToBytes(f.ipVersion, f.b0, f.b1, f.b2, f.b3),
+      f.aPort,
+      f.bPort,
+    );
+  }
+  return f.communityId;
+}
+
+/** `"community_id":...,"proto":...,"vlan":...,"client":{...},"server":{...}` shared by flow and PDU records. */
+export function flowHeadJson(f: Flow): string {
+  if (f.endpointsJson === null) {
+    const vlan = f.vlan < 0 ? 'null' : String(f.vlan);
+    const inner = f.innerVlan < 0 ? '' : `,"inner_vlan":${f.innerVlan}`;
+    f.endpointsJson =
+      `"community_id":"${flowCommunityId(f)}","proto":"${f.proto === 6 ? 'tcp' : 'udp'}","vlan":${vlan}${inner},` +
+      `"client":{"ip":"${clientIp(f)}","port":${clientPort(f)}},"server":{"ip":"${serverIp(f)}","port":${serverPort(f)}}`;
+  }
+  return f.endpointsJson;
+}
+
+export function flowRecord(f: Flow, end: EndReason): string {
+  const extra =
+    (f.truncatedPkts > 0 ? `,"truncated_pkts":${f.truncatedPkts}` : '') +
+    (f.fragments > 0 ? `,"fragments":${f.fragments}` : '') +
+    (f.interimRecords > 0 || end === 'active' ? `,"interim":${f.interimRecords + (end === 'active' ? 1 : 0)}` : '');
+  const app = f.app === null ? ',"app":null' : f.app.flowJson();
+  return (
+    `{"type":"flow","ts":${tsText(f.firstTs)},"end_ts":${tsText(f.lastTs)},${flowHeadJson(f)}${app},` +
+    `"pkts":{"c2s":${f.pktsC2S},"s2c":${f.pktsS2C}},"bytes":{"c2s":${f.bytesC2S},"s2c":${f.bytesS2C}},` +
+    `"payload_bytes":{"c2s":${f.payC2S},"s2c":${f.payS2C}},"state":"${f.stateName()}",` +
+    `"handshake":${f.handshake},"end":"${end}"${extra}}\n`
+  );
+}

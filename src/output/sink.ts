@@ -1,0 +1,66 @@
+// Where records go. Every record is one NDJSON line built by a serializer;
+// sinks only route lines: stdout (--json), one file per record type (-w DIR),
+// or msgpack files (--format msgpack).
+import { openSync } from 'node:fs';
+import { join } from 'node:path';
+import { encode } from '@msgpack/msgpack';
+import { FdWriter } from './fd-writer.js';
+
+export type RecordKind = 'flow' | 'pdu' | 'alert' | 'stats';
+export const RECORD_KINDS: readonly RecordKind[] = ['flow', 'pdu', 'alert', 'stats'];
+
+export interface RecordSink {
+  write(kind: RecordKind, line: string): void;
+  close(): void;
+}
+
+/** All records, one stream (stdout). */
+export class StreamSink implements RecordSink {
+  constructor(private readonly out: FdWriter) {}
+  write(_kind: RecordKind, line: string): void {
+    this.out.write(line);
+  }
+  close(): void {
+    this.out.close();
+  }
+}
+
+/** flows.ndjson, pdus.ndjson, alerts.ndjson, stats.ndjson in a directory,
+ *  created on first use; or .msgpack files of the same records. */
+export class DirSink implements RecordSink {
+  private readonly files = new Map<RecordKind, FdWriter>();
+  constructor(private readonly dir: string, private readonly format: 'ndjson' | 'msgpack') {}
+
+  private file(kind: RecordKind): FdWriter {
+    let w = this.files.get(kind);
+    if (w === undefined) {
+      w = new FdWriter(openSync(join(this.dir, `${kind}s.${this.format}`), 'w'), true);
+      this.files.set(kind, w);
+    }
+    return w;
+  }
+
+  write(kind: RecordKind, line: string): void {
+    if (this.format === 'ndjson') this.file(kind).write(line);
+    else this.file(kind).writeBytes(encode(JSON.parse(line)));
+  }
+
+  close(): void {
+    for (const w of this.files.values()) w.close(true);
+  }
+}
+
+export class TeeSink implements RecordSink {
+  constructor(private readonly sinks: RecordSink[]) {}
+  write(kind: RecordKind, line: string): void {
+    for (const s of this.sinks) s.write(kind, line);
+  }
+  close(): void {
+    for (const s of this.sinks) s.close();
+  }
+}
+
+export class NullSink implements RecordSink {
+  write(): void {}
+  close(): void {}
+}

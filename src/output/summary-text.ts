@@ -1,0 +1,29 @@
+// The human summary printed at the end of `otwatch read`.
+import type { Engine } from '../engine.js';
+import { human } from './summary.js';
+
+export function renderSummary(engine: Engine, secs: number, inputs: number, damaged: number): string {
+  const st = engine.stats;
+  const sm = engine.summary;
+  const rate = secs > 0 ? st.packets / secs : 0;
+  const lines: string[] = [];
+  const span = st.lastTs > st.firstTs ? ` over ${(st.lastTs - st.firstTs).toFixed(1)} s of capture` : '';
+  lines.push(`otwatch: ${inputs} input${inputs === 1 ? '' : 's'}${damaged > 0 ? ` (${damaged} damaged)` : ''}, ${st.packets.toLocaleString('en')} packets, ${human(st.bytes)}B${span}`);
+  lines.push(`  processed in ${secs.toFixed(2)} s (${human(rate)} pkt/s)`);
+  lines.push(`  tcp ${st.tcp}, udp ${st.udp}, other ip ${st.ipOther}, non-ip ${st.nonIp}, malformed ${st.malformed}, unsupported link ${st.unsupportedLink}, truncated ${st.truncated}, fragments ${st.fragments}`);
+  lines.push(`  flows ${st.flows.toLocaleString('en')} (evicted ${engine.table.evicted}), application PDUs ${st.pdus.toLocaleString('en')}`);
+  if (sm.apps.size > 0) {
+    lines.push(`  flows by application: ${[...sm.apps].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  }
+  const talkers = sm.talkers.top(5, 'bytes');
+  if (talkers.length > 0) {
+    lines.push('  top talkers (client, by bytes):');
+    for (const [k, v] of talkers) lines.push(`    ${k.padEnd(40)} ${human(v.bytes).padStart(9)}B ${String(v.flows).padStart(7)} flows`);
+  }
+  const services = sm.services.top(8, 'flows');
+  if (services.length > 0) {
+    lines.push('  top services (server, by flows):');
+    for (const [k, v] of services) lines.push(`    ${k.padEnd(40)} ${String(v.flows).padStart(7)} flows ${human(v.bytes).padStart(9)}B`);
+  }
+  return `${lines.join('\n')}\n`;
+}
