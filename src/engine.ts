@@ -39,6 +39,8 @@ export class Stats {
   pdus = 0;
   firstTs = 0;
   lastTs = 0;
+  /** Exceptions caught from the application layer (bugs, reported). */
+  internalErrors = 0;
 }
 
 export class Engine implements AppEvents {
@@ -47,6 +49,7 @@ export class Engine implements AppEvents {
   readonly table: FlowTable;
   private readonly pkt = new Packet();
   private readonly app: AppConfig | null;
+  firstInternalError: Error | null = null;
   private now = 0;
   private nextSweep = 0;
 
@@ -154,8 +157,15 @@ export class Engine implements AppEvents {
       if (s === null && p.payWireLen > 0) s = f.app = new AppSession(f, app);
       if (s !== null && s.active) {
         const side = srcIsA ? 0 : 1;
-        if (isTcp) s.tcp(side, p, ts);
-        else s.datagram(side, p.buf, p.payOff, p.payLen, ts);
+        try {
+          if (isTcp) s.tcp(side, p, ts);
+          else s.datagram(side, p.buf, p.payOff, p.payLen, ts);
+        } catch (e) {
+          // A dissector bug must cost one flow's decoding, never the run.
+          this.stats.internalErrors++;
+          if (this.firstInternalError === null) this.firstInternalError = e as Error;
+          s.giveUp();
+        }
       }
     }
     if (isTcp && !f.closed) {

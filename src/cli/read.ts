@@ -99,6 +99,9 @@ export async function runRead({ opts, rest }: Parsed): Promise<number> {
     }
   }
   progress?.clear();
+  if (engine.firstInternalError !== null) {
+    log.error(`internal error in application-layer decoding (${engine.stats.internalErrors} flows affected, their decoding stopped): ${engine.firstInternalError.stack ?? engine.firstInternalError.message}`);
+  }
   engine.finish(stopping ? 'shutdown' : 'eof');
   sink.close();
   const secs = Number(process.hrtime.bigint() - started) / 1e9;

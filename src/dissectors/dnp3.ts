@@ -251,22 +251,22 @@ function walkObjects(b: Buffer, p: number, n: number, fc: number, pdu: Dnp3Pdu, 
     p += 3;
     const range = q & 15;
     const rlen = RANGE_LEN[range];
-    if (rlen < 0) {
-      pdu.objects_truncated = true; // reserved range code: header length unknown
-      return;
-    }
-    if (n - p < rlen) return malformed(pdu, dir, ctx);
+    if (rlen > n - p) return malformed(pdu, dir, ctx);
     let count: number;
     if (range <= 2) count = readLe(b, p + rlen / 2, rlen / 2) - readLe(b, p, rlen / 2) + 1;
     else if (range <= 5) count = 1; // one absolute address
-    else if (range === 6) count = 0; // "all": no range field, no data
-    else count = readLe(b, p, rlen);
-    p += rlen;
+    else if (range === 7 || range === 8 || range === 9 || range === 11) count = readLe(b, p, rlen);
+    else count = 0; // 6: "all", no range field; or reserved
     const o = pdu.objects[pdu.nobjects++];
     o.group = group;
     o.variation = variation;
     o.qualifier = q;
     o.count = count > 0 ? count : 0;
+    if (rlen < 0) {
+      pdu.objects_truncated = true; // reserved range code: length of the rest unknown
+      return;
+    }
+    p += rlen;
     if (count < 0) return malformed(pdu, dir, ctx); // stop < start
 
     // Size-prefixed objects (prefix codes 4..6) carry their data even in

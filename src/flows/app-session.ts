@@ -142,6 +142,7 @@ export class AppSession implements StreamReceiver {
         len -= take;
         if (s.pendLen < s.need) return;
         const used = this.consume(side, s.pend!, 0, s.pendLen);
+        if (s.pend === null || s.pendLen === 0) continue; // reset by a reject or give-up
         if (used > 0) {
           s.pend!.copyWithin(0, used, s.pendLen);
           s.pendLen -= used;
@@ -375,7 +376,8 @@ export class AppSession implements StreamReceiver {
     }
   }
 
-  private giveUp(): void {
+  /** Stops application-layer work on this flow for good. */
+  giveUp(): void {
     this.phase = Phase.Unknown;
     this.d = null;
     this.state = null;

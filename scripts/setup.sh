@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Sets up otwatch on Debian with Node 20: system packages (when missing and
+# running as root), npm dependencies, build. Idempotent and quiet when done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for pkg in libpcap-dev tshark tcpdump tcpreplay iproute2; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing ${need[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "setup: not root, cannot install ${need[*]} (offline analysis works without them)" >&2
+  fi
+fi
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+# cap is optional (live capture only): say so when its native build did not run.
+if [ ! -f node_modules/cap/build/Release/cap.node ]; then
+  echo "setup: note: the 'cap' native module is not built; live capture through cap is unavailable" >&2
+fi
+npx tsc -p tsconfig.json
