@@ -12,6 +12,7 @@ import { assignRoles } from './flows/roles.js';
 import { ReassemblyBudget } from './flows/tcp-stream.js';
 import { flowHeadJson, flowRecord, tsText } from './output/flow-record.js';
 import type { RecordSink } from './output/sink.js';
+import type { FlowObserver } from './detect/observer.js';
 import { Summary } from './output/summary.js';
 
 export interface EngineOptions {
@@ -23,6 +24,9 @@ export interface EngineOptions {
   /** Global bound on out-of-order bytes held for reassembly. */
   reassemblyBytes: number;
 }
+
+/** Flow.answered is kept on the flow's tcpSeen bits to avoid another field. */
+const ANSWERED = 1 << 10;
 
 export class Stats {
   packets = 0;
@@ -50,6 +54,8 @@ export class Engine implements AppEvents {
   private readonly pkt = new Packet();
   private readonly app: AppConfig | null;
   firstInternalError: Error | null = null;
+  /** Detection, when enabled (src/detect). */
+  observer: FlowObserver | null = null;
   private now = 0;
   private nextSweep = 0;
 
@@ -119,7 +125,8 @@ export class Engine implements AppEvents {
       f = table.get(p, ts);
     }
     const srcIsA = table.srcIsA;
-    if (f.pktsC2S + f.pktsS2C === 0) assignRoles(f, srcIsA, p);
+    const first = f.pktsC2S + f.pktsS2C === 0;
+    if (first) assignRoles(f, srcIsA, p);
     let c2s = srcIsA === f.clientIsA;
     if (isTcp) {
       if (flags & TCP_SYN) {
@@ -151,6 +158,15 @@ export class Engine implements AppEvents {
     if (p.truncated) f.truncatedPkts++;
     if (p.fragment) f.fragments++;
     table.touch(f, ts);
+    const obs = this.observer;
+    if (obs !== null) {
+      if (first) obs.flowStart(f, ts);
+      // The server answered: SYN-ACK, payload, or a UDP reply; a bare RST or ACK is not an answer.
+      if (!c2s && (f.tcpSeen & ANSWERED) === 0 && (isTcp ? (flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK) || (p.payWireLen > 0 && (flags & TCP_RST) === 0) : true)) {
+        f.tcpSeen |= ANSWERED;
+        obs.serverAnswered(f, ts);
+      }
+    }
     const app = this.app;
     if (app !== null && !p.fragment) {
       let s = f.app;
@@ -174,18 +190,20 @@ export class Engine implements AppEvents {
     }
   }
 
-  private flowEnded(f: Flow, reason: EndReason, _now: number): void {
+  private flowEnded(f: Flow, reason: EndReason, now: number): void {
     if (reason !== 'active') {
       f.app?.finish();
       this.stats.flows++;
       this.summary.addFlow(f);
     }
     this.sink.write('flow', flowRecord(f, reason));
+    if (reason !== 'active') this.observer?.flowEnd(f, reason, now);
   }
 
   // AppEvents: what the application layer reports.
   pdu(flow: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number): string | null {
     this.stats.pdus++;
+    this.observer?.pdu(flow, d, dir, pdu, ts);
     if (!this.opts.pdus) return null;
     return `{"type":"pdu","ts":${tsText(ts)},${flowHeadJson(flow)},"dir":"${dir === 0 ? 'c2s' : 's2c'}","app":"${d.name}","${d.name}":${d.pduJson(pdu)}}\n`;
   }
@@ -194,13 +212,22 @@ export class Engine implements AppEvents {
     for (let i = 0; i < lines.length; i++) this.sink.write('pdu', lines[i]);
   }
 
-  anomaly(_flow: Flow, _app: string, _dir: Dir, _name: string, _ts: number): void {}
+  anomaly(flow: Flow, d: Dissector, dir: Dir, name: string, ts: number): void {
+    this.observer?.anomaly(flow, d, dir, name, ts);
+  }
 
-  confirmed(_flow: Flow): void {}
+  confirmed(flow: Flow, d: Dissector, ts: number): void {
+    this.observer?.appConfirmed(flow, d, ts);
+  }
+
+  unknown(flow: Flow, ts: number): void {
+    this.observer?.appUnknown(flow, ts);
+  }
 
   /** End of all input (or shutdown): every open flow gets its final record. */
   finish(reason: EndReason): void {
     this.stats.lastTs = this.now;
     this.table.flushAll(reason, this.now);
+    this.observer?.finish(this.now);
   }
 }

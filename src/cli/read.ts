@@ -1,72 +1,22 @@
 // `otwatch read FILES...`: offline analysis of pcap/pcapng files or stdin.
-import { mkdirSync } from 'node:fs';
 import { allocReadBuffer, readCapture } from '../capture/file-source.js';
 import { CaptureError } from '../capture/raw-packet.js';
-import { DISSECTORS, dissectorsByName } from '../dissectors/index.js';
-import { Engine } from '../engine.js';
-import { DEFAULT_FLOW_OPTIONS } from '../flows/flow-table.js';
 import { FdWriter } from '../output/fd-writer.js';
 import { createLogger } from '../output/log.js';
-import { DirSink, NullSink, StreamSink, TeeSink, type RecordSink } from '../output/sink.js';
 import { renderSummary } from '../output/summary-text.js';
 import { UsageError, type OptSpec, type Parsed } from './options.js';
+import { buildPipeline, PIPELINE_OPTIONS } from './pipeline.js';
 
 export const READ_OPTIONS: readonly OptSpec[] = [
-  { name: 'json', kind: 'flag', help: 'stream NDJSON records to stdout (the summary goes to stderr)' },
-  { name: 'write', short: 'w', kind: 'string', arg: 'DIR', help: 'write flows.ndjson, pdus.ndjson, alerts.ndjson into DIR' },
-  { name: 'format', kind: 'string', arg: 'FMT', choices: ['ndjson', 'msgpack'], default: 'ndjson', help: 'file format for -w' },
-  { name: 'pdus', kind: 'flag', help: 'one record per application PDU' },
-  { name: 'no-dissect', kind: 'flag', help: 'flows only: no application-layer decoding' },
-  { name: 'protocols', kind: 'list', arg: 'LIST', help: `dissectors to run (default all: ${DISSECTORS.map((d) => d.name).join(',')})` },
-  { name: 'max-flows', kind: 'number', arg: 'N', default: DEFAULT_FLOW_OPTIONS.maxFlows, help: 'flow table cap; the least recently active flow is evicted' },
-  { name: 'tcp-idle', kind: 'seconds', arg: 'DUR', default: DEFAULT_FLOW_OPTIONS.tcpIdle, help: 'TCP idle timeout' },
-  { name: 'udp-idle', kind: 'seconds', arg: 'DUR', default: DEFAULT_FLOW_OPTIONS.udpIdle, help: 'UDP idle timeout' },
-  { name: 'active-timeout', kind: 'seconds', arg: 'DUR', default: DEFAULT_FLOW_OPTIONS.activeTimeout, help: 'interim record for flows open this long' },
-  { name: 'reassembly-mb', kind: 'number', arg: 'MB', default: 64, help: 'global bound on out-of-order TCP bytes held' },
+  ...PIPELINE_OPTIONS,
   { name: 'quiet', short: 'q', kind: 'flag', help: 'no summary' },
-  { name: 'log-level', kind: 'string', arg: 'LEVEL', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], help: 'diagnostics on stderr' },
-  { name: 'log-format', kind: 'string', arg: 'FMT', default: 'text', choices: ['text', 'json'], help: 'diagnostics as text or pino JSON' },
   { name: 'help', short: 'h', kind: 'flag', help: 'this help' },
 ];
 
 export async function runRead({ opts, rest }: Parsed): Promise<number> {
   if (rest.length === 0) throw new UsageError('no input: give capture files, or - for stdin');
   const log = createLogger(opts['log-level'] as string, opts['log-format'] as 'text' | 'json');
-  let dissectors = DISSECTORS;
-  if (opts['no-dissect']) dissectors = [];
-  else if (Array.isArray(opts.protocols)) {
-    try {
-      dissectors = dissectorsByName(opts.protocols);
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-  }
-  const sinks: RecordSink[] = [];
-  if (opts.json) sinks.push(new StreamSink(new FdWriter(1, false)));
-  if (typeof opts.write === 'string') {
-    try {
-      mkdirSync(opts.write, { recursive: true });
-    } catch (e) {
-      throw new UsageError(`cannot create output directory ${opts.write}: ${(e as Error).message}`);
-    }
-    sinks.push(new DirSink(opts.write, opts.format as 'ndjson' | 'msgpack'));
-  }
-  const sink = sinks.length === 0 ? new NullSink() : sinks.length === 1 ? sinks[0] : new TeeSink(sinks);
-  const engine = new Engine(
-    {
-      flows: {
-        ...DEFAULT_FLOW_OPTIONS,
-        maxFlows: Math.max(1, Math.floor(opts['max-flows'] as number)),
-        tcpIdle: opts['tcp-idle'] as number,
-        udpIdle: opts['udp-idle'] as number,
-        activeTimeout: opts['active-timeout'] as number,
-      },
-      dissectors,
-      pdus: opts.pdus === true,
-      reassemblyBytes: (opts['reassembly-mb'] as number) * 1024 * 1024,
-    },
-    sink,
-  );
+  const { engine, sink } = buildPipeline(opts, log);
 
   let stopping = false;
   const onSignal = (sig: string) => {

@@ -128,6 +128,7 @@ sizes(52, [2, 2]);
 sizes(60, [0, 0, 0, 0]);
 sizes(80, [PACKED1]);
 sizes(102, [1]);
+SIZES[(120 << 8) | 4] = 2; // authentication session key status request: user number
 
 // Which requests carry object data after their headers (IEEE 1815-2012 4.4):
 // NONE = headers only, ALL = every header, TIME = only g50 (freeze at time).
@@ -208,6 +209,16 @@ function skipData(b: Buffer, p: number, n: number, group: number, variation: num
     return p;
   }
   if (plen < 0 || (q & 15) === 11) return SIZE_UNKNOWN; // free format needs a size prefix
+  if (group === 0) {
+    // Device attributes: data type code, length, value.
+    for (let i = 0; i < count; i++) {
+      if (n - p < plen + 2) return MALFORMED;
+      const size = b[p + plen + 1];
+      if (n - p - plen - 2 < size) return MALFORMED;
+      p += plen + 2 + size;
+    }
+    return p;
+  }
   let size: number = SIZES[(group << 8) | variation];
   if (group >= 110 && group <= 113) size = variation > 0 ? variation : UNKNOWN; // octet strings
   let dataLen: number;

@@ -14,9 +14,11 @@ export interface AppEvents {
   pdu(flow: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number): string | null;
   /** Records held during identification, released once the app is confirmed. */
   release(lines: string[]): void;
-  anomaly(flow: Flow, app: string, dir: Dir, name: string, ts: number): void;
+  anomaly(flow: Flow, d: Dissector, dir: Dir, name: string, ts: number): void;
   /** The flow's application protocol is confirmed. */
-  confirmed(flow: Flow): void;
+  confirmed(flow: Flow, d: Dissector, ts: number): void;
+  /** Identification gave up: no known protocol. */
+  unknown(flow: Flow, ts: number): void;
 }
 
 export interface AppConfig {
@@ -349,12 +351,12 @@ export class AppSession implements StreamReceiver {
   onAnomaly(dir: Dir, name: string): void {
     const m = (this.anomalies ??= new Map());
     m.set(name, (m.get(name) ?? 0) + 1);
-    if (this.phase === Phase.Confirmed) this.cfg.events.anomaly(this.flow, this.d!.name, dir, name, ctx.ts);
+    if (this.phase === Phase.Confirmed) this.cfg.events.anomaly(this.flow, this.d!, dir, name, ctx.ts);
   }
 
   private confirm(): void {
     this.phase = Phase.Confirmed;
-    this.cfg.events.confirmed(this.flow);
+    this.cfg.events.confirmed(this.flow, this.d!, ctx.ts);
     if (this.held !== null) {
       this.cfg.events.release(this.held);
       this.held = null;
@@ -368,7 +370,8 @@ export class AppSession implements StreamReceiver {
     this.held = null;
     this.pdus = 0;
     this.anomalies = null;
-    this.phase = this.rejected.length >= MAX_REJECTS ? Phase.Unknown : Phase.Probing;
+    this.phase = Phase.Probing;
+    if (this.rejected.length >= MAX_REJECTS) this.giveUp();
     for (const s of this.sides) {
       s.pendLen = 0;
       s.pdus = 0;
@@ -378,6 +381,7 @@ export class AppSession implements StreamReceiver {
 
   /** Stops application-layer work on this flow for good. */
   giveUp(): void {
+    if (this.phase !== Phase.Confirmed) this.cfg.events.unknown(this.flow, ctx.ts);
     this.phase = Phase.Unknown;
     this.d = null;
     this.state = null;
