@@ -18,6 +18,7 @@ export type Dnp3Anomaly =
   | 'invalid_length' // LEN < 5 (parse returns -1)
   | 'bad_crc' // header or data-block CRC mismatch
   | 'empty_user_data' // user-data link function without a transport header
+  | 'unknown_link_fc' // link function code not defined for the PRM direction
   | 'out_of_sequence' // transport segment that does not continue the fragment
   | 'fragment_incomplete' // new FIR before the previous fragment's FIN
   | 'fragment_too_long' // reassembled fragment over MAX_FRAGMENT
@@ -132,7 +133,8 @@ SIZES[(120 << 8) | 4] = 2; // authentication session key status request: user nu
 
 // Which requests carry object data after their headers (IEEE 1815-2012 4.4):
 // NONE = headers only, ALL = every header, TIME = only g50 (freeze at time).
-// Responses (129..131) always carry data; other codes are not walked.
+// Responses (129..131) always carry data; size-prefixed objects always do;
+// the objects of other function codes are not walked.
 const D_UNKNOWN = 0;
 const D_NONE = 1;
 const D_ALL = 2;
@@ -148,6 +150,13 @@ DATA_MODE[131] = D_ALL;
 
 /** Bytes of the index/size prefix per prefix code (qualifier bits 6..4). */
 const PREFIX_LEN = [0, 1, 2, 4, 1, 2, 4, -1];
+
+// Defined link function codes, as bit sets (IEEE 1815-2012 9.2.4.1.3):
+// primary 0 reset link, 1 reset user process (obsolete), 2 test link,
+// 3/4 (un)confirmed user data, 9 request link status; secondary 0 ACK,
+// 1 NACK, 11 link status, 14 not functioning (obsolete), 15 not supported.
+const PRIMARY_FCS = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 4) | (1 << 9);
+const SECONDARY_FCS = (1 << 0) | (1 << 1) | (1 << 11) | (1 << 14) | (1 << 15);
 
 function frameSize(lenField: number): number {
   const data = lenField - 5;
@@ -482,6 +491,10 @@ export const dnp3: Dissector<Dnp3State, Dnp3Pdu> = {
         }
       } else {
         // Link service frame (reset, test, status, ACK...): no transport.
+        // A reserved code is reported; its data, if any, is not decoded
+        // since the receiver rejects such frames.
+        const defined = (ctrl & 0x40) !== 0 ? PRIMARY_FCS : SECONDARY_FCS;
+        if ((defined & (1 << linkFc)) === 0) ctx.anomaly(dir, 'unknown_link_fc');
         st.linkOnly++;
         fillLinkOnly(st.pdu, src, dst, linkFc, true);
         ctx.emit(dir, st.pdu);

@@ -105,6 +105,10 @@ export interface OpcuaState {
   limit: [number, number];
   /** Per direction: receiver's MaxChunkCount (0 = no limit). */
   maxChunks: [number, number];
+  /** Per direction: bytes were lost (or the capture started mid-stream) and
+   *  no service type id decoded since. The next MSG may be the continuation
+   *  of a message whose start was lost, so its body is not trusted as a NodeId. */
+  resync: [boolean, boolean];
   // Open chunked MSG messages, OPCUA_MAX_OPEN slots per direction (dir * OPCUA_MAX_OPEN + i).
   openUsed: Uint8Array;
   /** Request id, or -1 when not visible (secured or unknown channel). */
@@ -495,6 +499,11 @@ function decodeRhe(st: OpcuaState, b: Buffer, p: number, end: number, dir: Dir, 
  *  ServiceResult (after Timestamp and RequestHandle). */
 function decodeService(st: OpcuaState, b: Buffer, q: number, end: number, dir: Dir, ctx: ParseCtx): number {
   const id = readNodeId(b, q, end);
+  if (st.resync[dir]) {
+    // Only a known service id proves this is the first chunk of a message.
+    if (nEnd < 0 || id < 0 || opcuaServiceRole(id) === 0) return -1;
+    st.resync[dir] = false;
+  }
   if (nEnd < 0) { ctx.anomaly(dir, 'invalid_node_id'); return -1; }
   setService(st.pdu, id);
   if (id >= 0 && opcuaServiceRole(id) === ROLE_SERVER && nEnd + 16 <= end) {
@@ -666,6 +675,7 @@ export const opcua: Dissector<OpcuaState, OpcuaPdu> = {
       endpointRaw: undefined,
       limit: [OPCUA_MAX_CHUNK, OPCUA_MAX_CHUNK],
       maxChunks: [0, 0],
+      resync: [false, false],
       openUsed: new Uint8Array(2 * OPCUA_MAX_OPEN),
       openKey: new Float64Array(2 * OPCUA_MAX_OPEN),
       openCount: new Uint32Array(2 * OPCUA_MAX_OPEN),
@@ -708,6 +718,7 @@ export const opcua: Dissector<OpcuaState, OpcuaPdu> = {
 
   gap(st: OpcuaState, dir: Dir, _bytes: number): void {
     clearOpen(st, dir);
+    st.resync[dir] = true;
   },
 
   pduJson(p: OpcuaPdu): string {

@@ -132,32 +132,39 @@ export class AppSession implements StreamReceiver {
   }
 
   streamData(side: number, buf: Buffer, off: number, len: number): void {
-    if (this.phase === Phase.Unknown) return;
     const s = this.sides[side];
-    while (len > 0 && this.active) {
+    while (this.active) {
       if (s.pendLen > 0) {
         // Complete the held partial PDU first, copying only what it needs.
-        const want = (s.need > s.pendLen ? s.need : s.pendLen + 1) - s.pendLen;
-        const take = want < len ? want : len;
-        this.append(s, buf, off, take);
-        off += take;
-        len -= take;
-        if (s.pendLen < s.need) return;
+        if (s.pendLen < s.need) {
+          if (len === 0) return;
+          const want = s.need - s.pendLen;
+          const take = want < len ? want : len;
+          this.append(s, buf, off, take);
+          off += take;
+          len -= take;
+          if (s.pendLen < s.need) return;
+        }
         const used = this.consume(side, s.pend!, 0, s.pendLen);
         if (s.pend === null || s.pendLen === 0) continue; // reset by a reject or give-up
         if (used > 0) {
-          s.pend!.copyWithin(0, used, s.pendLen);
+          s.pend.copyWithin(0, used, s.pendLen);
           s.pendLen -= used;
         }
-      } else {
-        const used = this.consume(side, buf, off, len);
-        off += used;
-        len -= used;
-        if (len > 0) {
-          this.append(s, buf, off, len);
-          return;
-        }
+        if (s.pendLen > 0 && s.need <= s.pendLen) s.need = s.pendLen + 1; // never re-parse the same bytes
+        continue;
       }
+      if (len === 0) return;
+      const used = this.consume(side, buf, off, len);
+      off += used;
+      len -= used;
+      if (len === 0) return;
+      if (s.need > 0 || used === 0) {
+        if (s.need <= len) s.need = len + 1;
+        this.append(s, buf, off, len);
+        return;
+      }
+      // Progress without a request for more (e.g. a protocol found mid-buffer): parse on.
     }
   }
 
@@ -289,14 +296,15 @@ export class AppSession implements StreamReceiver {
       }
       used += n;
       if (used < len) {
-        if (n === 0 && ctx.need === 0) {
-          // A parser that consumed nothing without asking for more: treat as an error, never spin.
+        if (ctx.need === 0) {
+          if (n > 0) continue; // stopped before a bad header: call again at it
+          // A parser that consumed nothing without asking for more: an error, never a spin.
           this.onAnomaly(this.dirOf(side), 'parser_stalled');
           s.lost = true;
           used++;
           continue;
         }
-        const need = ctx.need > 0 ? ctx.need : len - used + 1;
+        const need = ctx.need;
         if (need > d.maxPdu) {
           this.onAnomaly(this.dirOf(side), 'pdu_too_long');
           s.lost = true;

@@ -32,6 +32,9 @@ export class TcpStream {
   private nextSeq = 0;
   private queue: Segment[] | null = null;
   private queuedBytes = 0;
+  /** Highest ACK the peer sent for this direction. */
+  private acked = false;
+  private maxAck = 0;
   retransmittedBytes = 0;
 
   constructor(private readonly side: number, private readonly rx: StreamReceiver, private readonly budget: ReassemblyBudget) {}
@@ -75,6 +78,10 @@ export class TcpStream {
 
   /** The peer acknowledged up to `ack`: a hole below it will never fill. */
   peerAck(ack: number): void {
+    if (!this.acked || ((ack - this.maxAck) | 0) > 0) {
+      this.acked = true;
+      this.maxAck = ack;
+    }
     if (this.queue === null || this.queue.length === 0) return;
     if (((ack - this.queue[0].seq) | 0) >= 0) this.skipToQueued();
   }
@@ -113,6 +120,8 @@ export class TcpStream {
     q.splice(i, 0, seg);
     this.queuedBytes += capLen;
     this.budget.bytes += capLen;
+    // Already acknowledged by the peer: the hole before it is lost for good.
+    if (this.acked && ((this.maxAck - q[0].seq) | 0) > 0) this.skipToQueued();
   }
 
   private shift(): Segment {
