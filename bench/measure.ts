@@ -19,6 +19,8 @@ export interface RunResult {
   /** Bytes or lines counted on stdout when `countStdout` asked for it. */
   stdoutLines?: number;
   stdoutMatches?: number;
+  /** The last 8 kB of stdout when counted. */
+  stdoutTail?: string;
 }
 
 export interface RunOptions {
@@ -51,6 +53,7 @@ export function runMeasured(cmd: string, args: string[], opts: RunOptions = {}):
     });
     let lines = 0;
     let matches = 0;
+    let outTail = '';
     if (opts.countStdout && child.stdout) {
       // Occurrences of the needle, across chunk boundaries (keep its length - 1 bytes).
       const m = Buffer.from(opts.countStdout.match ?? '\n');
@@ -60,6 +63,7 @@ export function runMeasured(cmd: string, args: string[], opts: RunOptions = {}):
         const b = tail.length > 0 ? Buffer.concat([tail, d]) : d;
         for (let i = b.indexOf(m); i >= 0; i = b.indexOf(m, i + m.length)) matches++;
         tail = Buffer.from(b.subarray(Math.max(0, b.length - (m.length - 1))));
+        outTail = (outTail + d.toString('latin1')).slice(-8000);
       });
     }
     // Fallback peak RSS: poll the child's high-water mark.
@@ -95,7 +99,7 @@ export function runMeasured(cmd: string, args: string[], opts: RunOptions = {}):
         rmSync(timeFile, { force: true });
       }
       // GNU time exits with the child's status; with a signal it reports 128+n.
-      resolve({ wallSec, userSec, sysSec, maxRssKb, code, signal, stderrTail: err, stdoutLines: lines, stdoutMatches: matches });
+      resolve({ wallSec, userSec, sysSec, maxRssKb, code, signal, stderrTail: err, stdoutLines: lines, stdoutMatches: matches, stdoutTail: outTail });
     });
     child.on('error', (e) => {
       err += String(e);

@@ -5,9 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { helpText, parseArgs, UsageError } from './cli/options.js';
 import { READ_OPTIONS, runRead } from './cli/read.js';
+import { BASELINE_OPTIONS, BASELINE_USAGE, runBaseline } from './cli/baseline.js';
+import { LIVE_OPTIONS, runLive } from './cli/live.js';
 
 const COMMANDS = {
   read: { options: READ_OPTIONS, run: runRead, usage: 'otwatch read [options] FILE... (- for stdin)', about: 'analyse pcap/pcapng files' },
+  baseline: { options: BASELINE_OPTIONS, run: runBaseline, usage: BASELINE_USAGE, about: 'learn, show and compare baselines of normal traffic' },
+  live: { options: LIVE_OPTIONS, run: runLive, usage: 'otwatch live -i IFACE [options] [BPF filter]', about: 'passive sensor on live interfaces (receive only)' },
 } as const;
 
 function version(): string {

@@ -18,6 +18,8 @@ import { LiveError, NO_STATS, type KernelStats, type LiveOptions, type LiveSourc
 const STATS_TIMEOUT_MS = 2000;
 /** After SIGTERM, how long before SIGKILL. */
 const STOP_TIMEOUT_MS = 4000;
+/** How long tcpdump may take to open the device. */
+const OPEN_TIMEOUT_MS = 15000;
 /** stderr lines kept for an error message. */
 const MAX_ERR_LINES = 4;
 /** Bound on one stderr line we keep (a misbehaving child cannot grow memory). */
@@ -121,8 +123,14 @@ export class TcpdumpSource implements LiveSource {
       const fail = (e: LiveError) => {
         if (settled) return;
         settled = true;
+        clearTimeout(timer);
         reject(e);
       };
+      const timer = setTimeout(() => {
+        this.failed ??= new LiveError(this.iface, `tcpdump did not open the device within ${OPEN_TIMEOUT_MS / 1000} s`);
+        this.signal('SIGKILL');
+        fail(this.failed);
+      }, OPEN_TIMEOUT_MS);
       let child: ChildProcessByStdio<null, Readable, Readable>;
       try {
         // Its own process group: a terminal's Ctrl-C reaches otwatch only, which
@@ -145,6 +153,7 @@ export class TcpdumpSource implements LiveSource {
         this.stderr(s, () => {
           if (!settled) {
             settled = true;
+            clearTimeout(timer);
             resolve();
           }
         });

@@ -8,6 +8,7 @@ import { FdWriter } from '../output/fd-writer.js';
 import type { Logger } from '../output/log.js';
 import { DirSink, NullSink, StreamSink, TeeSink, type RecordSink } from '../output/sink.js';
 import { UsageError, type OptSpec, type Parsed } from './options.js';
+import { DETECT_OPTIONS, detectorFromOptions } from '../detect/options.js';
 
 export const PIPELINE_OPTIONS: readonly OptSpec[] = [
   { name: 'json', kind: 'flag', help: 'stream NDJSON records to stdout (the summary goes to stderr)' },
@@ -23,6 +24,7 @@ export const PIPELINE_OPTIONS: readonly OptSpec[] = [
   { name: 'reassembly-mb', kind: 'number', arg: 'MB', default: 64, help: 'global bound on out-of-order TCP bytes held' },
   { name: 'log-level', kind: 'string', arg: 'LEVEL', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], help: 'diagnostics on stderr' },
   { name: 'log-format', kind: 'string', arg: 'FMT', default: 'text', choices: ['text', 'json'], help: 'diagnostics as text or pino JSON' },
+  ...DETECT_OPTIONS,
 ];
 
 export interface Pipeline {
@@ -30,7 +32,7 @@ export interface Pipeline {
   sink: RecordSink;
 }
 
-export function buildPipeline(opts: Parsed['opts'], _log: Logger): Pipeline {
+export function buildPipeline(opts: Parsed['opts'], log: Logger): Pipeline {
   let dissectors = DISSECTORS;
   if (opts['no-dissect']) dissectors = [];
   else if (Array.isArray(opts.protocols)) {
@@ -66,5 +68,6 @@ export function buildPipeline(opts: Parsed['opts'], _log: Logger): Pipeline {
     },
     sink,
   );
+  engine.observer = detectorFromOptions(opts, sink, dissectors, log);
   return { engine, sink };
 }

@@ -86,6 +86,10 @@ export function fnKey(app: AppName, fc: number, cls: number): number {
   return APP_NAMES.indexOf(app) * 2 ** 40 + (fc >>> 0) * 8 + cls;
 }
 
+export function talkerPair(client: string, proto: string, server: string, port: number): string {
+  return `${client}|${proto}/${server}/${port}`;
+}
+
 export function endpointKey(vlan: number, proto: string, ip: string, port: number): string {
   return `${vlan}/${proto}/${ip}/${port}`;
 }
@@ -107,6 +111,9 @@ export class Baseline {
   readonly scanners = new Map<string, SeenRec>();
   /** Server addresses that speak an ICS protocol somewhere (learned). */
   readonly icsServers = new Set<string>();
+  /** "client|proto/server/port" of every learned talker, whatever the VLAN:
+   *  scan counting skips a source reaching its own endpoints. */
+  readonly talkerPairs = new Set<string>();
   /** Capture time span learned from (0: nothing yet). */
   firstTs = 0;
   lastTs = 0;
@@ -154,9 +161,11 @@ export class Baseline {
       }
       t = new TalkerRec(ip, ts, ts, null);
       ep.talkers.set(ip, t);
+      this.talkerPairs.add(talkerPair(ip, ep.proto, ep.ip, ep.port));
     } else if (t.fact !== null) {
       t.fact = null;
       t.first = ts;
+      this.talkerPairs.add(talkerPair(ip, ep.proto, ep.ip, ep.port));
     }
     if (ts > t.last) t.last = ts;
     t.flows++;
@@ -206,12 +215,9 @@ export class Baseline {
     m.set(ip, { ip, first: ts, last: ts });
   }
 
-  /** Is `ip` a learned talker of the endpoint? */
-  isTalker(key: string, ip: string): boolean {
-    const ep = this.endpoints.get(key);
-    if (ep === undefined || ep.fact !== null) return false;
-    const t = ep.talkers.get(ip);
-    return t !== undefined && t.fact === null;
+  /** Is `client` a learned talker of server:port (any VLAN)? */
+  isTalker(client: string, proto: string, server: string, port: number): boolean {
+    return this.talkerPairs.has(talkerPair(client, proto, server, port));
   }
 
   /** Adds another baseline's learned facts into this one. */
@@ -264,7 +270,8 @@ export interface PlainFunction {
   name?: string;
   first_seen: number;
   last_seen: number;
-  count: number;
+  /** Flows that used it. */
+  flows: number;
 }
 
 export interface PlainTalker {
@@ -341,7 +348,7 @@ export function toPlain(b: Baseline): PlainBaseline {
           const name = codeName(r.app, r.fc);
           return {
             app: r.app, fc: r.fc, class: FUNCTION_CLASSES[r.cls], ...(name === undefined ? {} : { name }),
-            first_seen: r.first, last_seen: r.last, count: r.count,
+            first_seen: r.first, last_seen: r.last, flows: r.count,
           };
         });
       talkers.push({ ip: t.ip, first_seen: t.first, last_seen: t.last, flows: t.flows, functions });
@@ -423,10 +430,11 @@ export function fromPlain(doc: unknown, where: string): Baseline {
         if (cls < 0) bad(`${wf}.class is not a function class`);
         const fc = int(f.fc, `${wf}.fc`, 0, 0xffffffff);
         const r = new FunctionRec(app, fc, cls, num(f.first_seen, `${wf}.first_seen`), num(f.last_seen, `${wf}.last_seen`), null);
-        r.count = int(f.count, `${wf}.count`, 0, Number.MAX_SAFE_INTEGER);
+        r.count = int(f.flows, `${wf}.flows`, 0, Number.MAX_SAFE_INTEGER);
         tr.fns.set(fnKey(app, fc, cls), r);
       });
       ep.talkers.set(tr.ip, tr);
+      b.talkerPairs.add(talkerPair(tr.ip, ep.proto, ep.ip, ep.port));
     });
     b.endpoints.set(ep.key, ep);
   });

@@ -43,6 +43,10 @@ export class ScanTracker {
   /** Distinct targets counted by the last touch() (for the alert text). */
   portsSeen = 0;
   hostsSeen = 0;
+  /** After a hit: the targets inside the window (ports of the host, hosts
+   *  on the port), valid until the next touch. */
+  hitPorts: Map<number, number> | null = null;
+  hitHosts: Map<string, number> | null = null;
 
   constructor(readonly opts: ScanOptions) {}
 
@@ -77,6 +81,7 @@ export class ScanTracker {
     }
     let hit = ScanHit.None;
     this.portsSeen = this.hostsSeen = 0;
+    this.hitPorts = this.hitHosts = null;
     if (o.ports > 0) {
       const hk = `${proto}/${host}`;
       let m = s.byHost.get(hk);
@@ -85,7 +90,10 @@ export class ScanTracker {
       m.set(port, ts);
       if (m.size > o.ports) s.entries -= prune(m, horizon);
       this.portsSeen = m.size;
-      if (m.size > o.ports) hit |= ScanHit.Vertical;
+      if (m.size > o.ports) {
+        hit |= ScanHit.Vertical;
+        this.hitPorts = m;
+      }
     }
     if (o.hosts > 0) {
       const pk = proto * 65536 + port;
@@ -95,7 +103,10 @@ export class ScanTracker {
       m.set(host, ts);
       if (m.size > o.hosts) s.entries -= prune(m, horizon);
       this.hostsSeen = m.size;
-      if (m.size > o.hosts) hit |= ScanHit.Horizontal;
+      if (m.size > o.hosts) {
+        hit |= ScanHit.Horizontal;
+        this.hitHosts = m;
+      }
     }
     return hit;
   }

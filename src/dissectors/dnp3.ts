@@ -9,6 +9,15 @@
 // function code), one per link frame without user data (fc -1), one per frame
 // with a bad CRC (crc_ok false, nothing decoded). Transport segments that do
 // not finish a fragment are counted, not emitted.
+//
+// Choices:
+// - A bad header CRC still advances by the declared length (5..255 is all
+//   that was checked): over TCP/UDP the length is almost always right, and
+//   probe(), which does check the CRC, is what finds frames after a gap.
+// - Transport reassembly is per direction (one fragment in progress each
+//   way, as a master/outstation pair sends); a segment from other link
+//   addresses mid-fragment counts as out of sequence. A repeat of the last
+//   segment (link-layer retry) is skipped.
 
 import { dnp3Crc, dnp3CrcOk } from './dnp3-crc.js';
 import { C2S, Probe, type Dir, type Dissector, type ParseCtx, type PduBase } from './types.js';
@@ -406,6 +415,7 @@ export const dnp3: Dissector<Dnp3State, Dnp3Pdu> = {
   udp: true,
   ports: [20000],
   maxPdu: MAX_FRAME,
+  confirmPdus: 1, // every frame carries CRCs: one valid frame is conclusive
   minProbe: HDR,
 
   probe(buf: Buffer, off: number, len: number, dir: Dir): Probe {
@@ -474,9 +484,10 @@ export const dnp3: Dissector<Dnp3State, Dnp3Pdu> = {
       }
       if (!ok) {
         // Neither addresses nor data can be trusted; the declared length is
-        // still the best guess of where the next frame starts.
+        // still the best guess of where the next frame starts. A lost segment
+        // orphans the rest of its fragment: drop that quietly.
         st.crcErrors++;
-        if (dataLen > 0 && st.rx[dir].mode === ACTIVE) abandon(st, st.rx[dir]);
+        if (dataLen > 0) abandon(st, st.rx[dir]);
         ctx.anomaly(dir, 'bad_crc');
         fillLinkOnly(st.pdu, src, dst, linkFc, false);
         ctx.emit(dir, st.pdu);

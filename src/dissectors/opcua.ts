@@ -105,9 +105,12 @@ export interface OpcuaState {
   limit: [number, number];
   /** Per direction: receiver's MaxChunkCount (0 = no limit). */
   maxChunks: [number, number];
-  /** Per direction: bytes were lost (or the capture started mid-stream) and
-   *  no service type id decoded since. The next MSG may be the continuation
-   *  of a message whose start was lost, so its body is not trusted as a NodeId. */
+  /** Per direction: bytes were lost, or nothing was decoded yet (the flow
+   *  may have started mid-stream, and the stream layer reports no gap before
+   *  the protocol is identified), and no known service type id has been seen
+   *  since. A MSG then may be the continuation of a message whose start was
+   *  not seen, so its body is not trusted as a NodeId: only a known service
+   *  id is taken (and ends this state), nothing is flagged. */
   resync: [boolean, boolean];
   // Open chunked MSG messages, OPCUA_MAX_OPEN slots per direction (dir * OPCUA_MAX_OPEN + i).
   openUsed: Uint8Array;
@@ -675,7 +678,7 @@ export const opcua: Dissector<OpcuaState, OpcuaPdu> = {
       endpointRaw: undefined,
       limit: [OPCUA_MAX_CHUNK, OPCUA_MAX_CHUNK],
       maxChunks: [0, 0],
-      resync: [false, false],
+      resync: [true, true],
       openUsed: new Uint8Array(2 * OPCUA_MAX_OPEN),
       openKey: new Float64Array(2 * OPCUA_MAX_OPEN),
       openCount: new Uint32Array(2 * OPCUA_MAX_OPEN),

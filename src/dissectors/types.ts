@@ -79,6 +79,9 @@ export interface Dissector<S = any, P extends PduBase = any> {
   readonly maxPdu: number;
   /** Minimum bytes probe() needs to answer anything other than NeedMore. */
   readonly minProbe: number;
+  /** PDUs that confirm the protocol (default 2, or one each way). A protocol
+   *  whose every frame carries a checksum (DNP3) may say 1. */
+  readonly confirmPdus?: number;
 
   /** Is a PDU starting at buf[off]? Cheap and strict: it is also used to find
    *  the next PDU boundary after a gap, at every byte offset. */

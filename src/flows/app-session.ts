@@ -40,6 +40,14 @@ const MAX_REJECTS = 4;
 /** Datagrams per direction tried before a UDP flow is declared unknown. */
 const MAX_UDP_PROBES = 8;
 
+const enum Lenient {
+  No = 0,
+  /** First byte of a stream seen from its SYN: a failed parse rejects. */
+  StreamStart = 1,
+  /** First bytes after a mid-stream pickup: a failed parse is no verdict. */
+  Once = 2,
+}
+
 const enum Phase {
   Probing = 0,
   Tentative = 1,
@@ -72,6 +80,7 @@ class Side {
   pdus = 0;
   /** Skipped while resynchronising. */
   skipped = 0;
+  lenientTried = false;
 }
 
 export class AppSession implements StreamReceiver {
@@ -197,7 +206,17 @@ export class AppSession implements StreamReceiver {
     const f = this.flow;
     const midstream = !f.handshake || s.lost;
     for (let i = 0; i < len; i++) {
-      const r = this.identify(side, buf, off + i, len - i);
+      let mode = Lenient.No;
+      if (i === 0) {
+        if (!midstream) mode = Lenient.StreamStart;
+        else if (!s.lenientTried) {
+          // First bytes after a mid-stream pickup: most captures cut at a
+          // segment boundary, which is usually a PDU boundary. One try.
+          s.lenientTried = true;
+          mode = Lenient.Once;
+        }
+      }
+      const r = this.identify(side, buf, off + i, len - i, mode);
       if (this.d !== null) {
         s.lost = false;
         return i;
@@ -221,13 +240,23 @@ export class AppSession implements StreamReceiver {
   }
 
   private needMore = false;
+  /** The tentative protocol was chosen on a lenient one-off guess. */
+  private soft = false;
 
-  /** Tries the candidate dissectors at buf[off]; true when one matched. */
-  private identify(side: number, buf: Buffer, off: number, len: number): boolean {
+  /** Tries the candidate dissectors at buf[off]; true when one matched.
+   *  `lenient`: buf[off] is where a PDU most likely starts (the first byte
+   *  of a stream seen from its SYN, or the first segment after a mid-stream
+   *  pickup). A protocol on its own port then gets a tentative parse even
+   *  when its strict probe declines (e.g. a function code it does not know):
+   *  parsing, not probing, decides, and two PDUs confirm. */
+  private identify(side: number, buf: Buffer, off: number, len: number, lenient = Lenient.No): boolean {
     const f = this.flow;
     this.needMore = false;
+    // The server's port first; a server that opened the connection itself
+    // (reverse-connect devices) sits on the client side.
     const sport = f.clientIsA ? f.bPort : f.aPort;
-    const hinted = this.cfg.byPort[sport];
+    const cport = f.clientIsA ? f.aPort : f.bPort;
+    const hinted = this.cfg.byPort[sport] ?? this.cfg.byPort[cport];
     let tried = 0;
     // Port-hinted dissectors first, then every other one that fits the transport.
     for (let pass = 0; pass < 2; pass++) {
@@ -239,13 +268,19 @@ export class AppSession implements StreamReceiver {
         if (f.isTcp ? !d.tcp : !d.udp) continue;
         if (this.rejected !== null && this.rejected.includes(d)) continue;
         tried++;
-        const r = d.probe(buf, off, len, this.dirOf(side));
+        let r = d.probe(buf, off, len, this.dirOf(side));
+        let soft = false;
+        if (r === Probe.NoMatch && lenient !== Lenient.No && pass === 0) {
+          r = Probe.Match;
+          soft = lenient === Lenient.Once;
+        }
         if (r === Probe.Match || r === Probe.MatchReversed) {
+          this.soft = soft;
           if (r === Probe.MatchReversed && !f.rolesFixed) f.swapRoles();
           this.d = d;
           this.state = d.createState();
           this.phase = Phase.Tentative;
-          this.appBy = d.ports.includes(f.clientIsA ? f.bPort : f.aPort) ? 'port' : 'content';
+          this.appBy = d.ports.includes(f.aPort) || d.ports.includes(f.bPort) ? 'port' : 'content';
           // The other direction may be mid-PDU: it resynchronises with probe.
           const o = this.sides[1 - side];
           if (o.pendLen > 0 || o.scanned > 0) {
@@ -286,6 +321,12 @@ export class AppSession implements StreamReceiver {
       if (this.phase === Phase.Unknown || this.d !== d) return len;
       if (n < 0 || n > len - used) {
         if (this.phase === Phase.Tentative) {
+          if (this.soft) {
+            // The lenient guess was wrong: no verdict on the protocol, scan on.
+            this.unselect();
+            s.lost = true;
+            return used + 1;
+          }
           this.reject();
           return used;
         }
@@ -350,7 +391,7 @@ export class AppSession implements StreamReceiver {
       }
       const a = this.sides[0].pdus;
       const b = this.sides[1].pdus;
-      if (a + b >= CONFIRM_PDUS || (a > 0 && b > 0)) this.confirm();
+      if (a + b >= (this.d!.confirmPdus ?? CONFIRM_PDUS) || (a > 0 && b > 0)) this.confirm();
     } else if (line !== null) {
       this.cfg.events.release([line]);
     }
@@ -364,6 +405,7 @@ export class AppSession implements StreamReceiver {
 
   private confirm(): void {
     this.phase = Phase.Confirmed;
+    this.soft = false;
     this.cfg.events.confirmed(this.flow, this.d!, ctx.ts);
     if (this.held !== null) {
       this.cfg.events.release(this.held);
@@ -373,13 +415,19 @@ export class AppSession implements StreamReceiver {
 
   private reject(): void {
     (this.rejected ??= []).push(this.d!);
+    this.unselect();
+    if (this.rejected.length >= MAX_REJECTS) this.giveUp();
+  }
+
+  /** Back to identification, forgetting the tentative protocol's output. */
+  private unselect(): void {
+    this.soft = false;
     this.d = null;
     this.state = null;
     this.held = null;
     this.pdus = 0;
     this.anomalies = null;
     this.phase = Phase.Probing;
-    if (this.rejected.length >= MAX_REJECTS) this.giveUp();
     for (const s of this.sides) {
       s.pendLen = 0;
       s.pdus = 0;
@@ -406,6 +454,9 @@ export class AppSession implements StreamReceiver {
       this.streams[0].finish();
       this.streams[1].finish();
     }
+    // A flow that ended after one valid PDU on the protocol's own port, with
+    // no violation: the port and a strictly probed PDU together confirm it.
+    if (this.phase === Phase.Tentative && this.appBy === 'port' && this.pdus > 0) this.confirm();
   }
 
   /** The application part of the flow record. */

@@ -31,6 +31,9 @@ const FLUSH_AT = 256 * 1024;
 /** After a failed open, how long before trying again. */
 const RETRY_OPEN_MS = 10_000;
 
+/** File name stem per record kind. */
+export const FILE_STEM: Record<RecordKind, string> = { flow: 'flows', pdu: 'pdus', alert: 'alerts', stats: 'stats' };
+
 /** "20240131T235959" in UTC. */
 export function fileStamp(ms: number): string {
   return new Date(ms).toISOString().replace(/[-:]/g, '').slice(0, 15);
@@ -113,12 +116,12 @@ export class RotatingSink implements RecordSink {
     const ext = this.o.format;
     try {
       if (!this.rotating) {
-        f.path = join(this.o.dir, `${kind}s.${ext}`);
+        f.path = join(this.o.dir, `${FILE_STEM[kind]}.${ext}`);
         f.fd = openSync(f.path, 'a', 0o640);
       } else {
         const stamp = fileStamp(now);
         for (let n = 0; ; n++) {
-          f.path = join(this.o.dir, `${kind}s-${stamp}${n === 0 ? '' : `-${n}`}.${ext}`);
+          f.path = join(this.o.dir, `${FILE_STEM[kind]}-${stamp}${n === 0 ? '' : `-${n}`}.${ext}`);
           try {
             f.fd = openSync(f.path, 'wx', 0o640);
             break;

@@ -376,6 +376,14 @@ describe('dnp3 parse: framing', () => {
     ]);
     expect(out.anomalies).toEqual(['bad_crc']);
     expect(JSON.parse(dnp3.flowJson(st))).toMatchObject({ crc_errors: 1, dropped_fragments: 1, fragments: 1 });
+
+    // Corrupted FIR segment: nothing was in progress, and the orphaned
+    // segments after it are not reported again as out of sequence.
+    const seg1 = hex(UDP_SEG1);
+    seg1[40] ^= 0x04;
+    const o2 = drive([seg1, hex(UDP_SEG2), hex(UDP_SEG3), hex(READ_RSP)], S2C).out;
+    expect(o2.anomalies).toEqual(['bad_crc']);
+    expect(o2.pdus.map((p) => JSON.parse(p.json).fc)).toEqual([null, 129]);
   });
 });
 

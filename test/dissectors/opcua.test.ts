@@ -493,6 +493,17 @@ describe('opcua chunked messages (one PDU per chunk)', () => {
     expect(h.anomalyNames()).toEqual(['invalid_node_id']); // only for request 43
   });
 
+  it('does not trust a NodeId before the first known service of a direction (mid-stream start, no gap reported)', () => {
+    const h = new Harness();
+    // The server side shows a ReadResponse first: policy None is inferred.
+    h.push(S2C, msg('MSG', 'F', 7, 2, 200, 40, Buffer.concat([nid4(634), respHeader(0)])));
+    // The client side starts with the last chunk of a request begun before the capture.
+    h.push(C2S, msg('MSG', 'F', 7, 2, 101, 39, Buffer.from([0x02, 0x00, 0x00, 0x01])));
+    h.push(C2S, msg('MSG', 'F', 7, 2, 102, 41, Buffer.concat([nid4(631), body(4, 0)])));
+    expect(h.anomalies).toEqual([]);
+    expect(h.of(C2S).map((r) => [r.req, r.service, r.encrypted])).toEqual([[39, undefined, false], [41, 631, false]]);
+  });
+
   it('flags C/A on types that are always F but keeps framing', () => {
     const s = head();
     s.push([C2S, msg('CLO', 'C', 5, 1, 3, 3, Buffer.concat([nid4(452), body(4, 0)]))]);

@@ -130,8 +130,8 @@ const readBody = (handle: number, nodes: number[]): Buffer => Buffer.concat([
   i32(nodes.length),
   ...nodes.map((n) => Buffer.concat([nodeNs2(n), u32(13), str(null), u16(0), str(null)])), // Value attribute
 ]);
-const readResponseBody = (handle: number, values: number[]): Buffer => Buffer.concat([
-  responseHeader(handle, 0), i32(values.length), ...values.map(dvInt32), i32(-1),
+const readResponseBody = (handle: number, values: Buffer[]): Buffer => Buffer.concat([
+  responseHeader(handle, 0), i32(values.length), ...values, i32(-1),
 ]);
 const writeBody = (handle: number, node: number, value: Buffer): Buffer => Buffer.concat([
   requestHeader(handle), i32(1), nodeNs2(node), u32(13), str(null), value,
@@ -288,8 +288,6 @@ class Channel {
 
 // ---- scenario script --------------------------------------------------------
 
-const peerOf = (d: ScenarioDir): ScenarioDir => (d === 'c2s' ? 's2c' : 'c2s');
-void peerOf;
 const MSS = 1448;
 
 class Script {
@@ -383,7 +381,8 @@ function openNone(s: Script, ch: Channel, url = URL, buf = 65536, maxChunks = 0)
 function readPair(ch: Channel, nodes: number[], values: number[]): [Msg, Msg] {
   const req = ch.nextReq();
   const h = ch.nextHandle();
-  return [ch.msg('c2s', 'ReadRequest', req, readBody(h, nodes)), ch.msg('s2c', 'ReadResponse', req, readResponseBody(h, values), 'MSG', 0)];
+  return [ch.msg('c2s', 'ReadRequest', req, readBody(h, nodes)),
+    ch.msg('s2c', 'ReadResponse', req, readResponseBody(h, values.map(dvInt32)), 'MSG', 0)];
 }
 
 function closeChannel(s: Script, ch: Channel): void {
@@ -444,18 +443,20 @@ export function opcuaChunked(): OpcuaScenario {
   if (chunks.length !== 3) throw new Error('expected a 3-chunk WriteRequest');
   s.send('c2s', chunks); // MSS-sized segments: chunk boundaries fall inside segments
   s.send('s2c', [ch.msg('s2c', 'WriteResponse', wreq, writeResponseBody(wh), 'MSG', 0)]);
-  // A Read whose response is too large: one chunk, then an abort.
+  // A Read of 300 ByteString variables (64 bytes each, ~21 KB of values)
+  // whose response is abandoned after its first chunk.
   const rreq = ch.nextReq();
   const rh = ch.nextHandle();
-  s.send('c2s', [ch.msg('c2s', 'ReadRequest', rreq, readBody(rh, Array.from({ length: 3000 }, (_, k) => 5000 + k)))]);
-  const resp = ch.chunked('s2c', 'ReadResponse', rreq, readResponseBody(rh, Array.from({ length: 3000 }, (_, k) => k)), 8192, 0,
+  s.send('c2s', [ch.msg('c2s', 'ReadRequest', rreq, readBody(rh, Array.from({ length: 300 }, (_, k) => 5000 + k)))]);
+  const values = Array.from({ length: 300 }, (_, k) => dvBytes(prngBytes(1000 + k, 64)));
+  const resp = ch.chunked('s2c', 'ReadResponse', rreq, readResponseBody(rh, values), 8192, 0,
     { after: 1, status: BadResponseTooLarge, reason: 'response exceeds MaxMessageSize' });
   s.send('s2c', resp);
   const [rq, rs] = readPair(ch, [1001], [5]);
   s.send('c2s', [rq]);
   s.send('s2c', [rs]);
   closeChannel(s, ch);
-  return s.done('8 KiB buffers; a 20000-byte ByteString Write in 3 chunks (C C F) over MSS segments; a 3000-node Read whose response is aborted after 1 chunk (A, BadResponseTooLarge); then a normal Read');
+  return s.done('8 KiB buffers; a 20000-byte ByteString Write in 3 chunks (C C F) over MSS segments; a 300-node Read whose response is aborted after 1 chunk (A, BadResponseTooLarge); then a normal Read');
 }
 
 /** No handshake, no HEL/OPN: the capture starts inside a ReadRequest; policy None is inferred. */
