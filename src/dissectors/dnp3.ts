@@ -415,7 +415,6 @@ export const dnp3: Dissector<Dnp3State, Dnp3Pdu> = {
   udp: true,
   ports: [20000],
   maxPdu: MAX_FRAME,
-  confirmPdus: 1, // every frame carries CRCs: one valid frame is conclusive
   minProbe: HDR,
 
   probe(buf: Buffer, off: number, len: number, dir: Dir): Probe {
@@ -491,7 +490,11 @@ export const dnp3: Dissector<Dnp3State, Dnp3Pdu> = {
         ctx.anomaly(dir, 'bad_crc');
         fillLinkOnly(st.pdu, src, dst, linkFc, false);
         ctx.emit(dir, st.pdu);
-      } else if ((ctrl & 0x40) !== 0 && (linkFc === 3 || linkFc === 4)) {
+        pos += size;
+        continue;
+      }
+      ctx.proven?.(); // header and block CRCs verify: this is DNP3
+      if ((ctrl & 0x40) !== 0 && (linkFc === 3 || linkFc === 4)) {
         if (dataLen === 0) {
           ctx.anomaly(dir, 'empty_user_data');
           st.linkOnly++;

@@ -48,6 +48,9 @@ export interface ParseCtx {
   /** A named protocol anomaly (counted on the flow, seen by detect).
    *  Names are snake_case, e.g. 'invalid_length', 'bad_crc'. */
   anomaly(dir: Dir, name: string): void;
+  /** The bytes just parsed are proven to be this protocol (e.g. a frame whose
+   *  checksums verify): the protocol is confirmed without waiting for two PDUs. */
+  proven?(): void;
 }
 
 /**
@@ -79,9 +82,7 @@ export interface Dissector<S = any, P extends PduBase = any> {
   readonly maxPdu: number;
   /** Minimum bytes probe() needs to answer anything other than NeedMore. */
   readonly minProbe: number;
-  /** PDUs that confirm the protocol (default 2, or one each way). A protocol
-   *  whose every frame carries a checksum (DNP3) may say 1. */
-  readonly confirmPdus?: number;
+
 
   /** Is a PDU starting at buf[off]? Cheap and strict: it is also used to find
    *  the next PDU boundary after a gap, at every byte offset. */

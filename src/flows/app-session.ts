@@ -66,6 +66,9 @@ class SharedCtx implements ParseCtx {
   anomaly(dir: Dir, name: string): void {
     this.session!.onAnomaly(dir, name);
   }
+  proven(): void {
+    this.session!.onProven();
+  }
 }
 const ctx = new SharedCtx();
 
@@ -391,10 +394,14 @@ export class AppSession implements StreamReceiver {
       }
       const a = this.sides[0].pdus;
       const b = this.sides[1].pdus;
-      if (a + b >= (this.d!.confirmPdus ?? CONFIRM_PDUS) || (a > 0 && b > 0)) this.confirm();
+      if (a + b >= CONFIRM_PDUS || (a > 0 && b > 0)) this.confirm();
     } else if (line !== null) {
       this.cfg.events.release([line]);
     }
+  }
+
+  onProven(): void {
+    if (this.phase === Phase.Tentative) this.confirm();
   }
 
   onAnomaly(dir: Dir, name: string): void {

@@ -9,6 +9,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { MODBUS_SCENARIOS } from '../../tools/scenarios/modbus.js';
 import { IEC104_SCENARIOS } from '../../tools/scenarios/iec104.js';
+import { DNP3_SCENARIOS } from '../../tools/scenarios/dnp3.js';
+import { OPCUA_SCENARIOS } from '../../tools/scenarios/opcua.js';
 import { runEngine, type Rec } from '../helpers/run.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'otw-scen-'));
@@ -60,21 +62,40 @@ describe('Modbus/TCP through the stream layer', () => {
   });
 });
 
-describe('IEC 60870-5-104 through the stream layer', () => {
-  for (const make of IEC104_SCENARIOS) {
-    const s = make();
-    it(`${s.name}: ${s.about}`, async () => {
-      const r = await run(s.name, s.pcap);
-      const pdus = r.pdus.filter((p) => p.app === 'iec104');
-      expect(pdus.map((p) => ({ dir: p.dir, iec104: p.iec104 }))).toEqual(s.pdus.map((p) => ({ dir: p.dir, iec104: p.iec104 })));
-      // Timestamps: the packet that completed the APDU, except after a hole.
-      for (let i = 0; i < pdus.length; i++) if (!s.pdus[i].afterGap) expect(pdus[i].ts).toBeCloseTo(s.pdus[i].ts, 6);
-      const f = r.flows.find((x) => x.app === 'iec104')!;
-      expect(f.client).toEqual(s.client);
-      expect(f.server).toEqual(s.server);
-      const anomalies: Record<string, number> = {};
-      for (const a of s.anomalies) anomalies[a.name] = (anomalies[a.name] ?? 0) + 1;
-      expect(f.anomalies ?? {}).toEqual(anomalies);
-    });
-  }
-});
+interface AppScenario {
+  name: string;
+  about: string;
+  pcap: Buffer;
+  client: { ip: string; port: number };
+  server: { ip: string; port: number };
+  pdus: { ts: number; dir: string; afterGap?: boolean; [app: string]: unknown }[];
+  anomalies: { name: string }[];
+  flow: object;
+}
+
+/** The PDU records, roles, anomalies and per-app flow counters of one scenario. */
+function appScenarios(app: string, title: string, list: readonly (() => AppScenario)[]): void {
+  describe(`${title} through the stream layer`, () => {
+    for (const make of list) {
+      const s = make();
+      it(`${s.name}: ${s.about}`, async () => {
+        const r = await run(s.name, s.pcap);
+        const pdus = r.pdus.filter((p) => p.app === app);
+        expect(pdus.map((p) => ({ dir: p.dir, [app]: p[app] }))).toEqual(s.pdus.map((p) => ({ dir: p.dir, [app]: p[app] })));
+        // Timestamps: the packet that completed the PDU, except after a hole.
+        for (let i = 0; i < pdus.length; i++) if (!s.pdus[i].afterGap) expect(pdus[i].ts).toBeCloseTo(s.pdus[i].ts, 6);
+        const f = r.flows.find((x) => x.app === app)!;
+        expect(f.client).toEqual(s.client);
+        expect(f.server).toEqual(s.server);
+        const anomalies: Record<string, number> = {};
+        for (const a of s.anomalies) anomalies[a.name] = (anomalies[a.name] ?? 0) + 1;
+        expect(f.anomalies ?? {}).toEqual(anomalies);
+        expect(f[app]).toMatchObject(s.flow);
+      });
+    }
+  });
+}
+
+appScenarios('iec104', 'IEC 60870-5-104', IEC104_SCENARIOS as unknown as (() => AppScenario)[]);
+appScenarios('dnp3', 'DNP3 (TCP and UDP)', DNP3_SCENARIOS as unknown as (() => AppScenario)[]);
+appScenarios('opcua', 'OPC UA binary', OPCUA_SCENARIOS as unknown as (() => AppScenario)[]);
