@@ -4,7 +4,7 @@
 // trial, what tcpreplay sent and what otwatch decoded and the kernel dropped.
 //
 // Run as root after a build:
-//   node dist/bench/live-capture.js [--paths tcpdump,tcpdump-immediate,cap]
+//   node dist/bench/live-capture.js [--paths tcpdump,tcpdump-batch,tcpdump-immediate,cap]
 //       [--rates 50000,100000,200000,300000,max] [--seconds 5] [--file X.pcap]
 //       [--buffer-mb 64] [--no-dissect] [--gen PROGRAM] [--pin]
 // `max` is tcpreplay --topspeed. tcpreplay (a debug build on Debian) tops out
@@ -28,7 +28,7 @@ function arg(name: string, def: string): string {
 
 const SHARED_PLANT = resolve(REPO, '..', 'shared', 'pcaps', 'ct-samples', 'Protocols', 'Modbus', 'ModbusTCP', 'Plant1_ModbusTCP.pcap');
 const file = arg('file', existsSync(SHARED_PLANT) ? SHARED_PLANT : join(REPO, 'fixtures', 'pcaps', 'gen', 'plant-sample.pcap'));
-const paths = arg('paths', 'tcpdump,tcpdump-immediate,cap').split(',');
+const paths = arg('paths', 'tcpdump,tcpdump-batch,tcpdump-immediate,cap').split(',');
 const rates = arg('rates', '50000,100000,150000,200000,250000,300000,max').split(',');
 const seconds = Number(arg('seconds', '5'));
 const bufferMb = arg('buffer-mb', '64');
@@ -95,8 +95,14 @@ interface Stats {
 
 async function trial(path: string, rate: string, perFile: number): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'otwb-'));
-  // A path is 'cap', 'tcpdump', 'tcpdump-immediate' or 'tcpdump=PROGRAM' (a wrapper to try other tcpdump flags).
-  const extra = path === 'cap' ? ['--capture', 'cap'] : path === 'tcpdump-immediate' ? ['--immediate'] : path.startsWith('tcpdump=') ? ['--tcpdump', path.slice(8)] : [];
+  // A path is 'cap', 'tcpdump', 'tcpdump-batch', 'tcpdump-immediate' or
+  // 'tcpdump=PROGRAM' (a wrapper, to try other tcpdump flags).
+  const extra =
+    path === 'cap' ? ['--capture', 'cap']
+    : path === 'tcpdump-immediate' ? ['--immediate']
+    : path === 'tcpdump-batch' ? ['--batch']
+    : path.startsWith('tcpdump=') ? ['--tcpdump', path.slice(8)]
+    : [];
   if (!dissect) extra.push('--no-dissect');
   // --pin: the sender on CPU 0, otwatch and its tcpdump on CPU 1, so neither
   // slows the other and a consumer that cannot keep up shows as kernel drops.

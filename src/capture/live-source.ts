@@ -49,6 +49,9 @@ export interface LiveOptions {
   promisc: boolean;
   /** Deliver each packet as it arrives rather than in kernel blocks. */
   immediate: boolean;
+  /** tcpdump path: write pcap in 4 KiB blocks instead of flushing every
+   *  packet (far less CPU; a packet may wait until 4 KiB follow it). */
+  batch: boolean;
   /** For the child path: the user the child drops to after opening. */
   user: string | null;
 }
@@ -74,6 +77,8 @@ export interface LiveSource {
   /** Called once when the capture ends without stop() (interface gone,
    *  child died); the source is then finished and a new one must be made. */
   onEnd: ((err: LiveError) => void) | null;
+  /** Warnings from the capture path worth logging. */
+  onNotice: ((msg: string) => void) | null;
 }
 
 export type LiveSourceFactory = (opts: LiveOptions, onPacket: PacketHandler) => LiveSource;

@@ -1,5 +1,8 @@
 // The default capture path: a tcpdump child that opens the device and writes
 // pcap to a pipe (`-U -w -`), parsed here by the same CaptureParser as files.
+// -U flushes every packet, so a packet reaches the engine within the kernel's
+// block timeout (1 s) however quiet the link; --batch drops -U for about 5×
+// less capture CPU (docs/live.md has the measurements).
 //
 // Receive only: tcpdump is run with -w (no printing, no name lookups, -n to be
 // sure); it has no option that transmits. Capture timestamps are the kernel's
@@ -45,7 +48,7 @@ function killAllOnExit(): void {
 /** The tcpdump command line for these options. The filter is one argv entry
  *  (no shell), after `--` so it can never be read as an option. */
 export function tcpdumpArgs(o: LiveOptions): string[] {
-  const a = ['-i', o.iface, '-w', '-', '-U', '-n', '-s', String(o.snaplen), '-B', String(Math.max(1, Math.ceil(o.bufferBytes / 1024))), '--time-stamp-precision=nano'];
+  const a = ['-i', o.iface, '-w', '-', ...(o.batch ? [] : ['-U']), '-n', '-s', String(o.snaplen), '-B', String(Math.max(1, Math.ceil(o.bufferBytes / 1024))), '--time-stamp-precision=nano'];
   if (o.immediate) a.push('--immediate-mode');
   if (!o.promisc) a.push('-p');
   if (o.user !== null) a.push('-Z', o.user);
@@ -67,8 +70,9 @@ export function parseInfoLine(line: string): KernelStats | null {
   return { captured: N(m[1]), received: N(m[2]), droppedKernel: N(m[3]), droppedIface: N(m[4]) ?? 0 };
 }
 
-/** tcpdump's counters are 32-bit and wrap on a busy link within hours. */
-function unwrap(prev: number | null, cur: number | null): number | null {
+/** tcpdump's counters are 32-bit and wrap on a busy link within hours: the
+ *  running total `prev` advanced to the 32-bit reading `cur`. */
+export function unwrap32(prev: number | null, cur: number | null): number | null {
   if (cur === null) return prev;
   if (prev === null) return cur;
   const lo = prev % 4294967296;
@@ -80,7 +84,8 @@ export class TcpdumpSource implements LiveSource {
   readonly path = 'tcpdump';
   readonly timestampSource = 'kernel (tcpdump/libpcap, ns)';
   onEnd: ((err: LiveError) => void) | null = null;
-  /** Non-counter lines tcpdump writes to stderr (warnings). */
+  /** tcpdump's warnings ("tcpdump: WARNING: ..."); its errors end the
+   *  capture and are in the LiveError. */
   onNotice: ((msg: string) => void) | null = null;
 
   private child: ChildProcessByStdio<null, Readable, Readable> | null = null;
@@ -299,10 +304,10 @@ export class TcpdumpSource implements LiveSource {
     if (info !== null) {
       const cur = this.current;
       this.current = {
-        captured: unwrap(cur.captured, info.captured),
-        received: unwrap(cur.received, info.received),
-        droppedKernel: unwrap(cur.droppedKernel, info.droppedKernel),
-        droppedIface: unwrap(cur.droppedIface, info.droppedIface),
+        captured: unwrap32(cur.captured, info.captured),
+        received: unwrap32(cur.received, info.received),
+        droppedKernel: unwrap32(cur.droppedKernel, info.droppedKernel),
+        droppedIface: unwrap32(cur.droppedIface, info.droppedIface),
       };
       const t = this.totals();
       for (const w of this.waiters.splice(0)) w(t);
@@ -313,17 +318,20 @@ export class TcpdumpSource implements LiveSource {
       const r = this.exitReport;
       const cur = this.current;
       const v = Number(m[1]);
-      if (m[2] === 'captured') r.captured = unwrap(cur.captured, v);
-      else if (m[2] === 'received by filter') r.received = unwrap(cur.received, v);
-      else if (m[2] === 'dropped by kernel') r.droppedKernel = unwrap(cur.droppedKernel, v);
-      else r.droppedIface = unwrap(cur.droppedIface, v);
+      if (m[2] === 'captured') r.captured = unwrap32(cur.captured, v);
+      else if (m[2] === 'received by filter') r.received = unwrap32(cur.received, v);
+      else if (m[2] === 'dropped by kernel') r.droppedKernel = unwrap32(cur.droppedKernel, v);
+      else r.droppedIface = unwrap32(cur.droppedIface, v);
       r.droppedIface ??= 0; // printed only when non-zero
       return;
     }
     const msg = line.replace(/^tcpdump: /, '');
+    if (/^WARNING: /.test(msg)) {
+      this.onNotice?.(msg.slice(9));
+      return;
+    }
     this.errLines.push(msg.length > 300 ? `${msg.slice(0, 300)}…` : msg);
     if (this.errLines.length > MAX_ERR_LINES) this.errLines.shift();
-    this.onNotice?.(msg);
   }
 }
 

@@ -100,10 +100,6 @@ export class AlertLog {
     if (nf !== null) this.keyed.set(key, nf);
   }
 
-  has(key: string): boolean {
-    return this.keyed.has(key);
-  }
-
   get repeats(): number {
     let n = 0;
     for (const f of this.facts) n += f.repeats;

@@ -219,46 +219,6 @@ export class Baseline {
   isTalker(client: string, proto: string, server: string, port: number): boolean {
     return this.talkerPairs.has(talkerPair(client, proto, server, port));
   }
-
-  /** Adds another baseline's learned facts into this one. */
-  merge(o: Baseline): void {
-    for (const ep of o.endpoints.values()) {
-      if (ep.fact !== null) continue;
-      const mine = this.learnEndpoint(ep.vlan, ep.ip, ep.proto, ep.port, ep.first);
-      if (mine === null) continue;
-      mine.flows += ep.flows - 1;
-      if (ep.last > mine.last) mine.last = ep.last;
-      for (const a of ep.learnedApps()) this.learnApp(mine, a);
-      for (const t of ep.talkers.values()) {
-        if (t.fact !== null) continue;
-        const mt = this.learnTalker(mine, t.ip, t.first);
-        if (mt === null) continue;
-        mt.flows += t.flows - 1;
-        if (t.last > mt.last) mt.last = t.last;
-        for (const [k, r] of t.fns) {
-          if (r.fact !== null) continue;
-          this.learnFunction(mt, k, r.app, r.fc, r.cls, r.first);
-          const mr = mt.fns.get(k);
-          if (mr !== undefined) {
-            mr.count += r.count - 1;
-            if (r.last > mr.last) mr.last = r.last;
-          }
-        }
-      }
-    }
-    for (const h of o.hosts.values()) {
-      this.learnHost(h.ip, h.first);
-      this.learnHost(h.ip, h.last);
-    }
-    for (const s of o.scanners.values()) {
-      this.learnScanner(s.ip, s.first);
-      this.learnScanner(s.ip, s.last);
-    }
-    if (o.firstTs > 0) {
-      this.learnSpan(o.firstTs);
-      this.learnSpan(o.lastTs);
-    }
-  }
 }
 
 // ---- Plain form: what the file holds and `baseline show` prints ----

@@ -9,7 +9,9 @@
 // (SYN/SYN-ACK); without one (mid-stream TCP, UDP) the application layer may
 // still swap the roles when content says so, so the flow is "settled" once its
 // protocol is decided (confirmed or unknown) or at its end. Facts about the
-// endpoint, its talker and its functions wait for the settle.
+// endpoint wait for the settle; the client becomes a talker once it has
+// really spoken (handshake completed, or data both ways); its function codes
+// wait for both, and are judged by the time of each PDU (learning or not).
 import type { Dir, Dissector, PduBase } from '../dissectors/types.js';
 import { DISSECTORS } from '../dissectors/index.js';
 import { TcpSeen, type EndReason, type Flow } from '../flows/flow.js';

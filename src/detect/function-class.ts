@@ -43,10 +43,22 @@ type Row = readonly [code: number, cls: number, name: string];
 interface Table {
   cls: Map<number, number>;
   name: Map<number, string>;
+  /** Class + 1 for codes below 256 (0: not in the table): the per-PDU lookup. */
+  small: Uint8Array;
 }
 
 function table(rows: readonly Row[]): Table {
-  return { cls: new Map(rows.map((r) => [r[0], r[1]])), name: new Map(rows.map((r) => [r[0], r[2]])) };
+  const small = new Uint8Array(256);
+  for (const [code, c] of rows) if (code < 256) small[code] = c + 1;
+  return { cls: new Map(rows.map((r) => [r[0], r[1]])), name: new Map(rows.map((r) => [r[0], r[2]])), small };
+}
+
+function lookup(t: Table, fc: number): number {
+  if (fc < 256) {
+    const c = t.small[fc];
+    return c === 0 ? OTHER : c - 1;
+  }
+  return t.cls.get(fc) ?? OTHER;
 }
 
 // Modbus Application Protocol V1.1b3 §6 (public codes); 9, 10, 13, 14, 18, 19
@@ -226,7 +238,7 @@ export function pduClass(app: AppName, pdu: PduBase): number {
       // Mode take the device off the bus or restart its port.
       if (fc === 8 && (p.sub === 1 || p.sub === 4)) return CONFIG;
       if (fc === 43 && p.mei === 13) return OTHER; // CANopen general reference: opaque
-      return MODBUS.cls.get(fc) ?? OTHER;
+      return lookup(MODBUS, fc);
     }
     case 'dnp3': {
       const p = pdu as Dnp3Pdu;
@@ -238,16 +250,16 @@ export function pduClass(app: AppName, pdu: PduBase): number {
         }
         return WRITE;
       }
-      return DNP3.cls.get(fc) ?? OTHER;
+      return lookup(DNP3, fc);
     }
     case 'iec104': {
       const p = pdu as Iec104Pdu;
       // Parameters (110..113) returned by an interrogation (causes 20..36) are read, not set.
       if (fc >= 110 && fc <= 113 && p.cot >= 20 && p.cot <= 36) return READ;
-      return IEC104.cls.get(fc) ?? OTHER;
+      return lookup(IEC104, fc);
     }
     case 'opcua':
-      return OPCUA.cls.get(fc) ?? OTHER;
+      return lookup(OPCUA, fc);
   }
   return OTHER;
 }

@@ -13,9 +13,9 @@ import { loadPolicy, PolicyError, type Policy } from './policy.js';
 import { DEFAULT_SCAN } from './scan.js';
 
 export const SCAN_OPTIONS: readonly OptSpec[] = [
-  { name: 'scan-ports', kind: 'number', arg: 'N', default: DEFAULT_SCAN.ports, help: 'scan alert: one source touches more than N ports of one host (0: off)' },
-  { name: 'scan-hosts', kind: 'number', arg: 'N', default: DEFAULT_SCAN.hosts, help: 'scan alert: one source touches more than N hosts on one port (0: off)' },
-  { name: 'scan-window', kind: 'seconds', arg: 'DUR', default: DEFAULT_SCAN.window, help: 'scan alert: ... within DUR of capture time' },
+  { name: 'scan-ports', kind: 'number', arg: 'N', default: DEFAULT_SCAN.ports, help: 'a scan: one source touches more than N ports of one host (0: off)' },
+  { name: 'scan-hosts', kind: 'number', arg: 'N', default: DEFAULT_SCAN.hosts, help: 'a scan: one source touches more than N hosts on one port (0: off)' },
+  { name: 'scan-window', kind: 'seconds', arg: 'DUR', default: DEFAULT_SCAN.window, help: 'a scan: ... within DUR of capture time' },
 ];
 
 export const DETECT_OPTIONS: readonly OptSpec[] = [

@@ -552,6 +552,14 @@ function decodeMsg(st: OpcuaState, b: Buffer, p: number, end: number, dir: Dir, 
   let plain = st.sec === SEC_NONE || st.sec === SEC_NONE_INFERRED;
   if (st.sec === SEC_SECURED) pdu.encrypted = true;
   const hasSeq = p + 24 <= end;
+  if (st.sec === SEC_SECURED && hasSeq && c !== CH_A && findOpen(st, dir, -1) < 0) {
+    // A secured channel in Sign (not SignAndEncrypt) mode keeps bodies in
+    // clear; the mode is inside the OPN, so look: a known service id for
+    // this direction's role after the sequence header (random ciphertext
+    // matches with probability ~1e-8).
+    const id = readNodeId(b, p + 24, end);
+    if (nEnd >= 0 && id >= 0 && opcuaServiceRole(id) === (dir === 0 ? 1 : 2)) plain = true;
+  }
   if (st.sec === SEC_UNKNOWN && hasSeq && c !== CH_A && (t === T_CLO || findOpen(st, dir, -1) < 0)) {
     // No OPN seen: clear if a sequence header and a known service id follow.
     const id = readNodeId(b, p + 24, end);

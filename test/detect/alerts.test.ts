@@ -1,9 +1,12 @@
 // Each alert kind on a built capture, through the Engine with a Detector,
 // against a baseline learned from the "normal" capture; and the quiet replay.
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Baseline } from '../../src/detect/baseline.js';
 import { parsePolicy } from '../../src/detect/policy.js';
 import { Clock, mergePackets } from '../../tools/pcapgen/capture.js';
+import { REPO } from '../helpers/shared.js';
 import { brief, clock, learn, modbusExchange, modbusReads, refused, runDetect, T0, tcp, tmpDir, udp, writePcap } from './helpers.js';
 import * as S from './scenarios.js';
 import { http } from './scenarios.js';
@@ -137,6 +140,23 @@ describe('alerts', () => {
     const r = await runDetect([p], { baseline: b });
     expect(r.alerts).toEqual([]);
     expect(r.summary).toBeUndefined();
+  });
+
+  it('replaying each repository fixture capture against the baseline learned from it raises nothing', async () => {
+    const root = resolve(REPO, 'fixtures/pcaps');
+    const files = readdirSync(root, { recursive: true, encoding: 'utf8' }).filter((n) => /\.pcap(ng)?$/.test(n));
+    expect(files.length).toBeGreaterThan(20);
+    const noisy: string[] = [];
+    let endpoints = 0;
+    for (const n of files) {
+      const p = join(root, n);
+      const b = await learn([p]);
+      endpoints += b.endpoints.size;
+      const r = await runDetect([p], { baseline: b });
+      if (r.alerts.length > 0) noisy.push(`${n}: ${r.alerts.map(brief).join(', ')}`);
+    }
+    expect(noisy).toEqual([]);
+    expect(endpoints).toBeGreaterThan(20);
   });
 
   it('--learn-for: learns the first part by capture time, then detects', async () => {

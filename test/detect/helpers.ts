@@ -118,7 +118,13 @@ export async function runDetect(paths: string[], o: DetectOpts = {}): Promise<De
     new AlertLog(sink),
   );
   engine.observer = detector;
-  for (const p of paths) await readCapture(p, engine.onPacket);
+  for (const p of paths) {
+    try {
+      await readCapture(p, engine.onPacket);
+    } catch {
+      // A damaged capture: what was read before the damage still counts, as in `otwatch read`.
+    }
+  }
   engine.finish('eof');
   if (engine.firstInternalError) throw engine.firstInternalError;
   const records = sink.records;

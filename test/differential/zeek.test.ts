@@ -43,7 +43,10 @@ interface ZeekRow { [field: string]: string }
 
 function readZeekLog(path: string): ZeekRow[] {
   const lines = readFileSync(path, 'utf8').split('\n');
-  const fields = lines.find((l) => l.startsWith('#fields'))!.split('\t').slice(1);
+  // Some btest baselines drop the header lines; their columns are Zeek's
+  // base modbus.log ones (ts uid id... func exception).
+  const header = lines.find((l) => l.startsWith('#fields'));
+  const fields = header !== undefined ? header.split('\t').slice(1) : ['ts', 'uid', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'func', 'exception'];
   return lines.filter((l) => l !== '' && !l.startsWith('#')).map((l) => {
     const c = l.split('\t');
     const o: ZeekRow = {};

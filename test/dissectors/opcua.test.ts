@@ -290,20 +290,38 @@ describe('opcua synthetic session (policy None)', () => {
       [S2C, ack()],
       [C2S, frame('OPN', 'F', Buffer.concat([u32le(0), str(BASIC256), str(Buffer.alloc(40, 1)), str(Buffer.alloc(20, 2)), cipher]))],
       [S2C, frame('OPN', 'F', Buffer.concat([u32le(9), str(BASIC256), str(Buffer.alloc(40, 3)), str(Buffer.alloc(20, 4)), cipher]))],
-      // Ciphertext that happens to look like a ReadRequest must not be decoded.
-      [C2S, msg('MSG', 'F', 9, 3, 2, 2, Buffer.concat([nid4(631), cipher]))],
+      // Ciphertext: no sequence header and service id in clear.
+      [C2S, msg('MSG', 'F', 9, 3, 2, 2, cipher)],
       [S2C, frame('MSG', 'F', Buffer.concat([u32le(9), u32le(3), cipher]))],
     ]);
     expect(h.anomalies).toEqual([]);
     expect(h.recs.slice(2).map((r) => r.json)).toEqual([
       `{"msg":"OPN","chunk":"F","size":${8 + 4 + 4 + BASIC256.length + 44 + 24 + 64},"channel":0,"policy":"${BASIC256}","encrypted":true}`,
       `{"msg":"OPN","chunk":"F","size":${8 + 4 + 4 + BASIC256.length + 44 + 24 + 64},"channel":9,"policy":"${BASIC256}","encrypted":true}`,
-      '{"msg":"MSG","chunk":"F","size":92,"channel":9,"token":3,"encrypted":true}',
+      '{"msg":"MSG","chunk":"F","size":88,"channel":9,"token":3,"encrypted":true}',
       '{"msg":"MSG","chunk":"F","size":80,"channel":9,"token":3,"encrypted":true}',
     ]);
     expect(h.recs.every((r, i) => i < 2 || r.fc === -1)).toBe(true);
     const flow = JSON.parse(opcua.flowJson(h.st));
     expect(flow).toEqual({ policy: BASIC256, endpoint: 'opc.tcp://s', services: {}, errors: {} });
+  });
+
+  it('decodes a secured channel in Sign mode, whose bodies are in clear', () => {
+    // MessageSecurityMode Sign: the symmetric body is signed, not encrypted, so the
+    // sequence header and a request's service id read in clear (tshark shows them too).
+    const cipher = Buffer.alloc(64, 0xa5);
+    const h = run([
+      [C2S, hel('opc.tcp://s')],
+      [S2C, ack()],
+      [C2S, frame('OPN', 'F', Buffer.concat([u32le(0), str(BASIC256), str(Buffer.alloc(40, 1)), str(Buffer.alloc(20, 2)), cipher]))],
+      [S2C, frame('OPN', 'F', Buffer.concat([u32le(9), str(BASIC256), str(Buffer.alloc(40, 3)), str(Buffer.alloc(20, 4)), cipher]))],
+      [C2S, msg('MSG', 'F', 9, 3, 2, 2, Buffer.concat([nid4(631), Buffer.alloc(40)]))],
+      // A response id sent by the client is not taken as clear text.
+      [C2S, msg('MSG', 'F', 9, 3, 3, 3, Buffer.concat([nid4(634), Buffer.alloc(40)]))],
+    ]);
+    const [read, wrongRole] = h.recs.slice(4).map((r) => JSON.parse(r.json));
+    expect(read).toMatchObject({ msg: 'MSG', channel: 9, token: 3, seq: 2, req: 2, service: 631, service_name: 'ReadRequest', encrypted: false });
+    expect(wrongRole).toEqual({ msg: 'MSG', chunk: 'F', size: 8 + 16 + 4 + 40, channel: 9, token: 3, encrypted: true });
   });
 
   it('infers policy None mid-stream (no OPN) from a sequence header and a known service id', () => {

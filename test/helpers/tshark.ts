@@ -49,7 +49,8 @@ export async function tsharkRows(row: ManifestRow, proto: string): Promise<Tshar
     const args = ['-n', '-r', resolve(SHARED_PCAPS, row.relpath), '-T', 'fields', '-E', 'header=y', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=|'];
     for (const d of row.decodeAs) args.push('-d', d);
     // Retransmitted segments are decoded again by tshark; otwatch delivers stream bytes once.
-    args.push('-Y', `${proto} && !tcp.analysis.retransmission && !tcp.analysis.fast_retransmission && !tcp.analysis.spurious_retransmission`);
+    const filter = { iec104: 'iec60870_104' }[proto] ?? proto;
+    args.push('-Y', `${filter} && !tcp.analysis.retransmission && !tcp.analysis.fast_retransmission && !tcp.analysis.spurious_retransmission`);
     for (const f of header) args.push('-e', f);
     const out = await run('tshark', args, { maxBuffer: 256 << 20, env: { ...process.env, LC_ALL: 'C' } });
     text = out.stdout;
