@@ -4,7 +4,6 @@
 // Two paths implement it: a tcpdump child streaming pcap into CaptureParser
 // (live-tcpdump.ts, the default) and the in-process `cap` binding
 // (live-cap.ts). Neither has any way to transmit: see those files.
-import type { PacketHandler } from './raw-packet.js';
 
 /** Kernel/libpcap counters for one interface since it was first opened.
  *  A field is null when the path cannot know it. */
@@ -80,5 +79,3 @@ export interface LiveSource {
   /** Warnings from the capture path worth logging. */
   onNotice: ((msg: string) => void) | null;
 }
-
-export type LiveSourceFactory = (opts: LiveOptions, onPacket: PacketHandler) => LiveSource;

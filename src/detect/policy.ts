@@ -3,7 +3,7 @@
 // zone into another that no conduit allows is a `zone_violation`; so is a
 // conduit used with an application or function class it does not allow.
 // Traffic inside one zone is not checked. The format is documented in
-// src/detect/README.md; src/detect/policy.example.json is an example.
+// docs/detection.md; docs/policy.example.json is an example.
 import { readFileSync } from 'node:fs';
 import { parseIp } from '../flows/community-id.js';
 import type { Flow } from '../flows/flow.js';

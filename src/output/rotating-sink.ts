@@ -32,7 +32,7 @@ const FLUSH_AT = 256 * 1024;
 const RETRY_OPEN_MS = 10_000;
 
 /** File name stem per record kind. */
-export const FILE_STEM: Record<RecordKind, string> = { flow: 'flows', pdu: 'pdus', alert: 'alerts', stats: 'stats' };
+import { FILE_STEMS as FILE_STEM } from './sink.js';
 
 /** "20240131T235959" in UTC. */
 export function fileStamp(ms: number): string {

@@ -8,6 +8,8 @@ import { FdWriter } from './fd-writer.js';
 
 export type RecordKind = 'flow' | 'pdu' | 'alert' | 'stats';
 export const RECORD_KINDS: readonly RecordKind[] = ['flow', 'pdu', 'alert', 'stats'];
+/** File stem per record type: flows.ndjson, pdus.ndjson, alerts.ndjson, stats.ndjson. */
+export const FILE_STEMS: Record<RecordKind, string> = { flow: 'flows', pdu: 'pdus', alert: 'alerts', stats: 'stats' };
 
 export interface RecordSink {
   write(kind: RecordKind, line: string): void;
@@ -34,7 +36,7 @@ export class DirSink implements RecordSink {
   private file(kind: RecordKind): FdWriter {
     let w = this.files.get(kind);
     if (w === undefined) {
-      w = new FdWriter(openSync(join(this.dir, `${kind}s.${this.format}`), 'w'), true);
+      w = new FdWriter(openSync(join(this.dir, `${FILE_STEMS[kind]}.${this.format}`), 'w'), true);
       this.files.set(kind, w);
     }
     return w;

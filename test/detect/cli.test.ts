@@ -131,7 +131,7 @@ describe('otwatch read with detection', () => {
   });
 
   it('the documented example policy loads', () => {
-    const example = resolve(REPO, 'src/detect/policy.example.json');
+    const example = resolve(REPO, 'docs/policy.example.json');
     const r = runCli(['read', '--json', '--policy', example, train]);
     expect(r.stderr).not.toContain('policy');
     expect(r.code).toBe(0);
