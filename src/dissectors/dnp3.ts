@@ -409,6 +409,14 @@ function segment(st: Dnp3State, buf: Buffer, pos: number, dataLen: number, src: 
   }
 }
 
+/** One PDU object (with its object list) for every flow: it is only valid
+ *  during ctx.emit, and parsing is synchronous. */
+const SHARED_PDU: Dnp3Pdu = {
+  src: 0, dst: 0, link_fc: 0, fc: -1, iin: -1, uns: false,
+  objects: Array.from({ length: MAX_OBJECTS }, (): Dnp3Object => ({ group: 0, variation: 0, qualifier: 0, count: 0 })),
+  nobjects: 0, objects_truncated: false, crc_ok: true,
+};
+
 export const dnp3: Dissector<Dnp3State, Dnp3Pdu> = {
   name: 'dnp3',
   tcp: true,
@@ -432,14 +440,9 @@ export const dnp3: Dissector<Dnp3State, Dnp3Pdu> = {
   },
 
   createState(): Dnp3State {
-    const objects: Dnp3Object[] = [];
-    for (let i = 0; i < MAX_OBJECTS; i++) objects.push({ group: 0, variation: 0, qualifier: 0, count: 0 });
     return {
       rx: [newReasm(), newReasm()],
-      pdu: {
-        src: 0, dst: 0, link_fc: 0, fc: -1, iin: -1, uns: false,
-        objects, nobjects: 0, objects_truncated: false, crc_ok: true,
-      },
+      pdu: SHARED_PDU,
       fcCount: new Uint32Array(256),
       linkFrames: 0, linkOnly: 0, crcErrors: 0, segments: 0, fragments: 0, unsolicited: 0, dropped: 0,
     };

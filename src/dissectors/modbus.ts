@@ -90,7 +90,7 @@ export interface ModbusState {
   /** PDUs per function code (exception bit cleared), both directions. */
   fcCount: Uint32Array;
   /** 1 per unit id seen; nUnits distinct (at most 256 by construction). */
-  unitSeen: Uint8Array;
+  unitSeen: Int32Array;
   nUnits: number;
   // Open transactions (requests waiting for their response), struct of arrays.
   txN: number;
@@ -144,6 +144,10 @@ const BAD_EXC = 5;
 function u16(b: Buffer, i: number): number {
   return (b[i] << 8) | b[i + 1];
 }
+
+/** One PDU object for every flow: it is only valid during ctx.emit, and
+ *  parsing is synchronous, so flows need not carry their own. */
+const SHARED_PDU = newPdu();
 
 function newPdu(): ModbusPdu {
   return {
@@ -321,12 +325,12 @@ function probe(buf: Buffer, off: number, len: number, dir: Dir): Probe {
 
 function createState(): ModbusState {
   return {
-    pdu: newPdu(),
+    pdu: SHARED_PDU,
     requests: 0,
     responses: 0,
     exceptions: 0,
     fcCount: new Uint32Array(128),
-    unitSeen: new Uint8Array(256),
+    unitSeen: new Int32Array(8), // a bit per unit id
     nUnits: 0,
     txN: 0,
     txTid: new Int32Array(MAX_TX),
@@ -402,7 +406,8 @@ function handleAdu(st: ModbusState, buf: Buffer, pos: number, len: number, dir: 
   }
 
   st.fcCount[p.fc]++;
-  if (st.unitSeen[p.unit] === 0) { st.unitSeen[p.unit] = 1; st.nUnits++; }
+  const bit = 1 << (p.unit & 31);
+  if ((st.unitSeen[p.unit >> 5] & bit) === 0) { st.unitSeen[p.unit >> 5] |= bit; st.nUnits++; }
   if (p.exception !== null) st.exceptions++;
   if (p.resp) {
     st.responses++;
@@ -491,7 +496,7 @@ function flowJson(st: ModbusState): string {
   s += '},"exceptions":' + st.exceptions + ',"units":[';
   first = true;
   for (let u = 0; u < 256; u++) {
-    if (st.unitSeen[u] === 0) continue;
+    if ((st.unitSeen[u >> 5] & (1 << (u & 31))) === 0) continue;
     s += (first ? '' : ',') + u;
     first = false;
   }

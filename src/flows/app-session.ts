@@ -94,7 +94,11 @@ export class AppSession implements StreamReceiver {
   private readonly sides = [new Side(), new Side()];
   streams: [TcpStream, TcpStream] | null = null;
   private held: string[] | null = null;
-  private rejected: Dissector[] | null = null;
+  /** Dissectors still in the running (see candidates()); the first
+   *  `hinted` of them are hinted by a port. */
+  private cands: Dissector[] | null = null;
+  private hinted = 0;
+  private rejects = 0;
   pdus = 0;
   gaps = 0;
   gapBytes = 0;
@@ -255,49 +259,56 @@ export class AppSession implements StreamReceiver {
   private identify(side: number, buf: Buffer, off: number, len: number, lenient = Lenient.No): boolean {
     const f = this.flow;
     this.needMore = false;
-    // The server's port first; a server that opened the connection itself
-    // (reverse-connect devices) sits on the client side.
-    const sport = f.clientIsA ? f.bPort : f.aPort;
-    const cport = f.clientIsA ? f.aPort : f.bPort;
-    const hinted = this.cfg.byPort[sport] ?? this.cfg.byPort[cport];
-    let tried = 0;
-    // Port-hinted dissectors first, then every other one that fits the transport.
-    for (let pass = 0; pass < 2; pass++) {
-      const list = pass === 0 ? hinted : this.cfg.dissectors;
-      if (list === undefined) continue;
-      for (let k = 0; k < list.length; k++) {
-        const d = list[k];
-        if (pass === 1 && hinted !== undefined && hinted.includes(d)) continue;
-        if (f.isTcp ? !d.tcp : !d.udp) continue;
-        if (this.rejected !== null && this.rejected.includes(d)) continue;
-        tried++;
-        let r = d.probe(buf, off, len, this.dirOf(side));
-        let soft = false;
-        if (r === Probe.NoMatch && lenient !== Lenient.No && pass === 0) {
-          r = Probe.Match;
-          soft = lenient === Lenient.Once;
-        }
-        if (r === Probe.Match || r === Probe.MatchReversed) {
-          this.soft = soft;
-          if (r === Probe.MatchReversed && !f.rolesFixed) f.swapRoles();
-          this.d = d;
-          this.state = d.createState();
-          this.phase = Phase.Tentative;
-          this.appBy = d.ports.includes(f.aPort) || d.ports.includes(f.bPort) ? 'port' : 'content';
-          // The other direction may be mid-PDU: it resynchronises with probe.
-          const o = this.sides[1 - side];
-          if (o.pendLen > 0 || o.scanned > 0) {
-            o.pendLen = 0;
-            o.lost = true;
-          }
-          return true;
-        }
-        if (r === Probe.NeedMore && len < d.maxPdu) this.needMore = true;
-      }
+    const cands = this.cands ?? this.candidates();
+    if (cands.length === 0) {
+      this.giveUp();
+      return false;
     }
-    if (tried === 0) this.giveUp();
+    const dir = this.dirOf(side);
+    for (let k = 0; k < cands.length; k++) {
+      const d = cands[k];
+      let r = d.probe(buf, off, len, dir);
+      let soft = false;
+      if (r === Probe.NoMatch && lenient !== Lenient.No && k < this.hinted) {
+        r = Probe.Match;
+        soft = lenient === Lenient.Once;
+      }
+      if (r === Probe.Match || r === Probe.MatchReversed) {
+        this.soft = soft;
+        if (r === Probe.MatchReversed && !f.rolesFixed) f.swapRoles();
+        this.d = d;
+        this.state = d.createState();
+        this.phase = Phase.Tentative;
+        this.appBy = d.ports.includes(f.aPort) || d.ports.includes(f.bPort) ? 'port' : 'content';
+        // The other direction may be mid-PDU: it resynchronises with probe.
+        const o = this.sides[1 - side];
+        if (o.pendLen > 0 || o.scanned > 0) {
+          o.pendLen = 0;
+          o.lost = true;
+        }
+        return true;
+      }
+      if (r === Probe.NeedMore && len < d.maxPdu) this.needMore = true;
+    }
     return false;
   }
+
+  /** Dissectors to try, built once per flow: those hinted by the server's
+   *  port first (or by the client's: a server that opened the connection
+   *  itself sits there), then every other one that fits the transport. */
+  private candidates(): Dissector[] {
+    const f = this.flow;
+    const sport = f.clientIsA ? f.bPort : f.aPort;
+    const cport = f.clientIsA ? f.aPort : f.bPort;
+    const hinted = this.cfg.byPort[sport] ?? this.cfg.byPort[cport] ?? [];
+    const fits = (d: Dissector) => (f.isTcp ? d.tcp : d.udp);
+    const first = hinted.filter(fits);
+    const cands = [...first, ...this.cfg.dissectors.filter((d) => fits(d) && !first.includes(d))];
+    this.hinted = first.length;
+    this.cands = cands;
+    return cands;
+  }
+
 
   /** Runs the dissector; on a framing error marks the side lost and resyncs. */
   private parseSome(side: number, buf: Buffer, off: number, len: number): number {
@@ -378,7 +389,13 @@ export class AppSession implements StreamReceiver {
       if (s.pend !== null) s.pend.copy(nb, 0, 0, s.pendLen);
       s.pend = nb;
     }
-    buf.copy(s.pend, s.pendLen, off, off + len);
+    const pend = s.pend;
+    if (len <= 32) {
+      // A few bytes: a loop beats Buffer.copy's native-call overhead.
+      for (let i = 0, j = s.pendLen; i < len; i++, j++) pend[j] = buf[off + i];
+    } else {
+      buf.copy(pend, s.pendLen, off, off + len);
+    }
     s.pendLen += len;
   }
 
@@ -421,9 +438,16 @@ export class AppSession implements StreamReceiver {
   }
 
   private reject(): void {
-    (this.rejected ??= []).push(this.d!);
+    const d = this.d!;
+    this.rejects++;
+    const cands = this.cands ?? this.candidates();
+    const i = cands.indexOf(d);
+    if (i >= 0) {
+      cands.splice(i, 1);
+      if (i < this.hinted) this.hinted--;
+    }
     this.unselect();
-    if (this.rejected.length >= MAX_REJECTS) this.giveUp();
+    if (this.rejects >= MAX_REJECTS || cands.length === 0) this.giveUp();
   }
 
   /** Back to identification, forgetting the tentative protocol's output. */

@@ -1,8 +1,8 @@
 // Flow record serializer: a fixed schema written as one template string, no
 // JSON.stringify. Field names are the public contract (README "Output").
-import { communityId } from '../flows/community-id.js';
+import { flowCommunityId as communityIdOf } from '../flows/flow-community-id.js';
 import type { EndReason, Flow } from '../flows/flow.js';
-import { ipv4Text, ipv6Text, wordsToBytes } from './ip-text.js';
+import { ipv4Text, ipv6Text } from './ip-text.js';
 
 export function tsText(ts: number): string {
   return ts.toFixed(6);
@@ -29,16 +29,7 @@ export function serverPort(f: Flow): number {
 }
 
 export function flowCommunityId(f: Flow): string {
-  if (f.communityId === null) {
-    f.communityId = communityId(
-      f.proto,
-      wordsToBytes(f.ipVersion, f.a0, f.a1, f.a2, f.a3),
-      wordsToBytes(f.ipVersion, f.b0, f.b1, f.b2, f.b3),
-      f.aPort,
-      f.bPort,
-    );
-  }
-  return f.communityId;
+  return (f.communityId ??= communityIdOf(f));
 }
 
 /** `"community_id":...,"proto":...,"vlan":...,"client":{...},"server":{...}` shared by flow and PDU records. */

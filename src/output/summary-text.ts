@@ -15,12 +15,12 @@ export function renderSummary(engine: Engine, secs: number, inputs: number, dama
   if (sm.apps.size > 0) {
     lines.push(`  flows by application: ${[...sm.apps].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   }
-  const talkers = sm.talkers.top(5, 'bytes');
+  const talkers = sm.topTalkers(5);
   if (talkers.length > 0) {
     lines.push('  top talkers (client, by bytes):');
     for (const [k, v] of talkers) lines.push(`    ${k.padEnd(40)} ${human(v.bytes).padStart(9)}B ${String(v.flows).padStart(7)} flows`);
   }
-  const services = sm.services.top(8, 'flows');
+  const services = sm.topServices(8);
   if (services.length > 0) {
     lines.push('  top services (server, by flows):');
     for (const [k, v] of services) lines.push(`    ${k.padEnd(40)} ${String(v.flows).padStart(7)} flows ${human(v.bytes).padStart(9)}B`);
