@@ -313,8 +313,7 @@ function walkObjects(b: Buffer, p: number, n: number, fc: number, pdu: Dnp3Pdu, 
 }
 
 /** Decodes a complete application fragment and emits it. */
-function emitFragment(st: Dnp3State, r: Reasm, linkFc: number, dir: Dir, ctx: ParseCtx): void {
-  const b = r.buf!;
+function emitFragment(st: Dnp3State, r: Reasm, b: Buffer, linkFc: number, dir: Dir, ctx: ParseCtx): void {
   const n = r.len;
   if (n < 2) {
     st.dropped++;
@@ -383,9 +382,21 @@ function segment(st: Dnp3State, buf: Buffer, pos: number, dataLen: number, src: 
     ctx.anomaly(dir, 'fragment_too_long');
     return;
   }
-  if (r.buf === null) r.buf = Buffer.allocUnsafe(MAX_FRAGMENT);
+  // A fragment in one segment (the common case) is assembled in a scratch
+  // buffer shared by all flows; only a flow that really splits fragments
+  // gets its own buffer, grown as needed up to MAX_FRAGMENT.
+  const single = fir && fin;
+  const need = r.len + dataLen;
+  if (!single && (r.buf === null || r.buf.length < need)) {
+    let size = r.buf === null ? 512 : r.buf.length * 2;
+    while (size < need) size *= 2;
+    if (size > MAX_FRAGMENT) size = MAX_FRAGMENT;
+    const nb = Buffer.allocUnsafe(size);
+    if (r.buf !== null) r.buf.copy(nb, 0, 0, r.len);
+    r.buf = nb;
+  }
   // Copy the user data without the block CRCs and the transport header.
-  const dstBuf = r.buf;
+  const dstBuf = single ? SCRATCH : r.buf!;
   let w = r.len;
   let p = pos + HDR;
   let left = dataLen;
@@ -404,10 +415,12 @@ function segment(st: Dnp3State, buf: Buffer, pos: number, dataLen: number, src: 
   r.dst = dst;
   if (fin) {
     r.mode = IDLE;
-    emitFragment(st, r, linkFc, dir, ctx);
+    emitFragment(st, r, single ? SCRATCH : r.buf!, linkFc, dir, ctx);
     r.len = 0;
   }
 }
+
+const SCRATCH = Buffer.allocUnsafe(MAX_FRAGMENT);
 
 /** One PDU object (with its object list) for every flow: it is only valid
  *  during ctx.emit, and parsing is synchronous. */

@@ -1,8 +1,8 @@
 // Bounded bidirectional flow table.
 //
-// Lookup: a Map keyed by a 30-bit hash of the canonical tuple (a small
-// integer, so V8 never boxes the key), collisions chained on the flow and
-// resolved by comparing the tuple. No string is built per packet.
+// Lookup: a 32-bit hash of the canonical tuple picks a bucket in a
+// power-of-two array; collisions chain on the flow and are resolved by
+// comparing the tuple. No string is built per packet.
 //
 // Expiry: flows sit in one of three intrusive lists ordered by last activity
 // (TCP, other, closed-and-lingering), each with its own timeout, so a sweep
@@ -54,7 +54,11 @@ function mix(h: number, k: number): number {
 export type FlowEndHandler = (flow: Flow, reason: EndReason, now: number) => void;
 
 export class FlowTable {
-  private readonly map = new Map<number, Flow>();
+  /** Hash buckets (power of two), chains through Flow.chain. An array
+   *  indexed by the hash's low bits beats a Map here: no key hashing or
+   *  boxing, one load. Grows with the table, up to maxFlows buckets. */
+  private buckets: (Flow | null)[] = new Array<Flow | null>(1024).fill(null);
+  private mask = 1023;
   private readonly lists = [new FlowList(LIST_TCP), new FlowList(LIST_OTHER), new FlowList(LIST_CLOSED)];
   private readonly timeouts: number[];
   private ahead: Flow | null = null;
@@ -81,6 +85,7 @@ export class FlowTable {
     if (p.ipVersion === 4) {
       this.s0 = u32be(b, p.srcOff); this.s1 = 0; this.s2 = 0; this.s3 = 0;
       this.d0 = u32be(b, p.dstOff); this.d1 = 0; this.d2 = 0; this.d3 = 0;
+      // (the words stay on `this` so the comparison below is shared with IPv6)
     } else {
       const s = p.srcOff;
       const d = p.dstOff;
@@ -113,8 +118,8 @@ export class FlowTable {
     h ^= h >>> 16;
     h = Math.imul(h, 0x85ebca6b);
     h ^= h >>> 13;
-    const key = h & 0x3fffffff;
-    for (let f: Flow | null = this.map.get(key) ?? null; f !== null; f = f.chain) {
+    const key = h >>> 0;
+    for (let f = this.buckets[key & this.mask]; f !== null; f = f.chain) {
       if (f.a0 === a0 && f.b0 === b0 && f.aPort === ap && f.bPort === bp && f.proto === p.proto &&
           f.vlan === p.vlan && f.innerVlan === p.innerVlan && f.ipVersion === p.ipVersion &&
           f.a1 === a1 && f.a2 === a2 && f.a3 === a3 && f.b1 === b1 && f.b2 === b2 && f.b3 === b3) {
@@ -135,8 +140,10 @@ export class FlowTable {
     f.firstTs = now;
     f.lastTs = now;
     f.reportTs = now;
-    f.chain = this.map.get(key) ?? null;
-    this.map.set(key, f);
+    if (this.size >= this.buckets.length && this.buckets.length < this.opts.maxFlows) this.grow();
+    const bi = key & this.mask;
+    f.chain = this.buckets[bi];
+    this.buckets[bi] = f;
     this.size++;
     this.created++;
     this.pushTail(this.lists[p.proto === PROTO_TCP ? LIST_TCP : LIST_OTHER], f);
@@ -230,12 +237,12 @@ export class FlowTable {
   private remove(f: Flow): void {
     this.unlink(this.lists[f.listId], f);
     this.activeUnlink(f);
-    const first = this.map.get(f.hash);
+    const bi = f.hash & this.mask;
+    const first = this.buckets[bi];
     if (first === f) {
-      if (f.chain === null) this.map.delete(f.hash);
-      else this.map.set(f.hash, f.chain);
+      this.buckets[bi] = f.chain;
     } else {
-      for (let g = first ?? null; g !== null; g = g.chain) {
+      for (let g = first; g !== null; g = g.chain) {
         if (g.chain === f) {
           g.chain = f.chain;
           break;
@@ -244,6 +251,24 @@ export class FlowTable {
     }
     f.chain = null;
     this.size--;
+  }
+
+  private grow(): void {
+    const old = this.buckets;
+    const size = old.length * 2;
+    const b = new Array<Flow | null>(size).fill(null);
+    const mask = size - 1;
+    for (let i = 0; i < old.length; i++) {
+      for (let f = old[i]; f !== null; ) {
+        const next = f.chain;
+        const bi = f.hash & mask;
+        f.chain = b[bi];
+        b[bi] = f;
+        f = next;
+      }
+    }
+    this.buckets = b;
+    this.mask = mask;
   }
 
   private pushTail(list: FlowList, f: Flow): void {
