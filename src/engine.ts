@@ -11,7 +11,7 @@ import { FlowTable, type FlowTableOptions } from './flows/flow-table.js';
 import { assignRoles } from './flows/roles.js';
 import { ReassemblyBudget } from './flows/tcp-stream.js';
 import { flowHeadJson, flowRecord, tsText } from './output/flow-record.js';
-import type { RecordSink } from './output/sink.js';
+import { NullSink, type RecordSink } from './output/sink.js';
 import type { FlowObserver } from './detect/observer.js';
 import { Summary } from './output/summary.js';
 
@@ -58,8 +58,15 @@ export class Engine implements AppEvents {
   observer: FlowObserver | null = null;
   private now = 0;
   private nextSweep = 0;
+  /** The flow of the latest packet that had one (a sharded run orders
+   *  detection events by each flow's last packet; see src/parallel). */
+  lastFlow: Flow | null = null;
+
+  /** False when records go nowhere (summary only): they are then not built. */
+  private readonly emitRecords: boolean;
 
   constructor(readonly opts: EngineOptions, private readonly sink: RecordSink) {
+    this.emitRecords = !(sink instanceof NullSink);
     this.table = new FlowTable(opts.flows, (f, reason, now) => this.flowEnded(f, reason, now));
     if (opts.dissectors.length > 0) {
       const byPort: (Dissector[] | undefined)[] = new Array(65536);
@@ -114,6 +121,18 @@ export class Engine implements AppEvents {
     }
   };
 
+  /** Capture time moved on without a packet for this engine: in a sharded
+   *  run another worker got the packet. Sweeps exactly as onPacket would, so
+   *  timeouts fire at the same capture times as in a single engine. */
+  advanceClock(ts: number): void {
+    if (ts > this.now) this.now = ts;
+    else ts = this.now;
+    if (ts >= this.nextSweep) {
+      this.table.sweep(ts);
+      this.nextSweep = Math.floor(ts) + 1;
+    }
+  }
+
   private flowPacket(p: Packet, ts: number): void {
     const table = this.table;
     let f = table.get(p, ts);
@@ -158,6 +177,7 @@ export class Engine implements AppEvents {
     if (p.truncated) f.truncatedPkts++;
     if (p.fragment) f.fragments++;
     table.touch(f, ts);
+    this.lastFlow = f;
     const obs = this.observer;
     if (obs !== null) {
       if (first) obs.flowStart(f, ts);
@@ -196,7 +216,7 @@ export class Engine implements AppEvents {
       this.stats.flows++;
       this.summary.addFlow(f);
     }
-    this.sink.write('flow', flowRecord(f, reason));
+    if (this.emitRecords) this.sink.write('flow', flowRecord(f, reason));
     if (reason !== 'active') this.observer?.flowEnd(f, reason, now);
   }
 

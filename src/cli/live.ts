@@ -89,10 +89,15 @@ export async function runLive({ opts, rest }: Parsed): Promise<number> {
   const filter = rest.join(' ');
   const log = createLogger(opts['log-level'] as string, opts['log-format'] as 'text' | 'json');
 
-  // The pipeline without outputs; live owns them (rotation, reopen, periodic flush).
-  const pipeOpts: Parsed['opts'] = { ...opts, json: false };
-  delete pipeOpts.write;
-  const { engine, sink: held } = buildPipeline(pipeOpts, log);
+  // Live owns its outputs (opened after the privilege drop, rotated,
+  // reopened on SIGHUP, flushed every second): the pipeline writes to a
+  // forwarder whose target is set once they are open.
+  let sink: RecordSink = new NullSink();
+  const forward: RecordSink = {
+    write: (kind: RecordKind, line: string) => sink.write(kind, line),
+    close: () => sink.close(),
+  };
+  const { engine } = buildPipeline(opts, log, forward);
 
   const liveOpts = (iface: string): LiveOptions => ({
     iface,
@@ -112,8 +117,6 @@ export async function runLive({ opts, rest }: Parsed): Promise<number> {
   let stopping = false;
   let exitCode = 0;
   let outputsReady = false;
-  let sink: RecordSink = new NullSink();
-  routeSink(held, () => sink);
   let stdout: FdWriter | null = null;
   let files: RotatingSink | null = null;
   let wake: (() => void) | null = null;
@@ -379,19 +382,6 @@ function openOutputs(opts: Parsed['opts'], log: Logger): { sink: RecordSink; std
   if (sinks.length === 0) log.warn('no output selected (--json or -w DIR): only the summary will be written');
   const sink = sinks.length === 0 ? new NullSink() : sinks.length === 1 ? sinks[0] : new TeeSink(sinks);
   return { sink, stdout, files };
-}
-
-/** buildPipeline opens its outputs from --json/-w at once; live opens its own
- *  later (after the privilege drop) and needs rotating, reopenable, regularly
- *  flushed files. So live asks buildPipeline for no outputs and routes the
- *  sink it returns, which the engine and the detector both hold, into live's.
- *  (A `sink` parameter on buildPipeline would make this unnecessary.) */
-function routeSink(held: RecordSink, target: () => RecordSink): void {
-  if (!(held instanceof NullSink)) throw new Error('internal: live expected buildPipeline to open no outputs');
-  Object.assign(held, {
-    write: (kind: RecordKind, line: string) => target().write(kind, line),
-    close: () => target().close(),
-  });
 }
 
 /** setgid/setuid to `user` (groups first: after setuid they cannot change),

@@ -32,7 +32,9 @@ export interface Pipeline {
   sink: RecordSink;
 }
 
-export function buildPipeline(opts: Parsed['opts'], log: Logger): Pipeline {
+/** Builds the engine and, unless `outputs` is given, the sinks that --json
+ *  and -w ask for. `live` passes its own (rotating, reopenable) sink. */
+export function buildPipeline(opts: Parsed['opts'], log: Logger, outputs?: RecordSink): Pipeline {
   let dissectors = DISSECTORS;
   if (opts['no-dissect']) dissectors = [];
   else if (Array.isArray(opts.protocols)) {
@@ -43,6 +45,7 @@ export function buildPipeline(opts: Parsed['opts'], log: Logger): Pipeline {
     }
   }
   const sinks: RecordSink[] = [];
+  if (outputs !== undefined) opts = { ...opts, json: false, write: undefined as unknown as string };
   if (opts.json) sinks.push(new StreamSink(new FdWriter(1, false)));
   if (typeof opts.write === 'string') {
     try {
@@ -52,7 +55,7 @@ export function buildPipeline(opts: Parsed['opts'], log: Logger): Pipeline {
     }
     sinks.push(new DirSink(opts.write, opts.format as 'ndjson' | 'msgpack'));
   }
-  const sink = sinks.length === 0 ? new NullSink() : sinks.length === 1 ? sinks[0] : new TeeSink(sinks);
+  const sink = outputs ?? (sinks.length === 0 ? new NullSink() : sinks.length === 1 ? sinks[0] : new TeeSink(sinks));
   const engine = new Engine(
     {
       flows: {
