@@ -4,8 +4,23 @@ import { flowCommunityId as communityIdOf } from '../flows/flow-community-id.js'
 import type { EndReason, Flow } from '../flows/flow.js';
 import { ipv4Text, ipv6Text } from './ip-text.js';
 
+let lastTs = -1;
+let lastText = '';
+
+/** Epoch seconds with exactly six decimals. Consecutive records often share
+ *  a timestamp (several PDUs in one packet), so the last one is cached;
+ *  integer arithmetic avoids toFixed's general float formatting. */
 export function tsText(ts: number): string {
-  return ts.toFixed(6);
+  if (ts === lastTs) return lastText;
+  let sec = Math.floor(ts);
+  let usec = Math.round((ts - sec) * 1e6);
+  if (usec >= 1e6) {
+    sec += 1;
+    usec -= 1e6;
+  }
+  lastTs = ts;
+  lastText = `${sec}.${String(usec + 1e6).slice(1)}`;
+  return lastText;
 }
 
 function ipA(f: Flow): string {
