@@ -6,15 +6,18 @@ import { createLogger } from '../output/log.js';
 import { renderSummary } from '../output/summary-text.js';
 import { UsageError, type OptSpec, type Parsed } from './options.js';
 import { buildPipeline, PIPELINE_OPTIONS } from './pipeline.js';
+import { readParallel, workerCount } from '../parallel/pool.js';
 
 export const READ_OPTIONS: readonly OptSpec[] = [
   ...PIPELINE_OPTIONS,
+  { name: 'workers', kind: 'number', arg: 'N', help: 'worker threads, flows sharded by address pair (default: one per core with 4 or more cores and 32 MB or more of input files, else 1 = no threads)' },
   { name: 'quiet', short: 'q', kind: 'flag', help: 'no summary' },
   { name: 'help', short: 'h', kind: 'flag', help: 'this help' },
 ];
 
 export async function runRead({ opts, rest }: Parsed): Promise<number> {
   if (rest.length === 0) throw new UsageError('no input: give capture files, or - for stdin');
+  const workers = workerCount(opts.workers as number | undefined, rest);
   const log = createLogger(opts['log-level'] as string, opts['log-format'] as 'text' | 'json');
   const { engine, sink } = buildPipeline(opts, log);
 
@@ -29,30 +32,45 @@ export async function runRead({ opts, rest }: Parsed): Promise<number> {
 
   const progress = process.stderr.isTTY && !opts.quiet ? new Progress() : null;
   const started = process.hrtime.bigint();
-  const buffer = allocReadBuffer();
   let damaged = 0;
-  for (const path of rest) {
-    if (stopping) break;
-    try {
-      const r = await readCapture(path, engine.onPacket, {
-        buffer,
-        afterChunk: (p) => {
-          progress?.update(path, p.bytes, p.total, engine.stats.packets);
-          return stopping;
-        },
-      });
-      log.debug(`${path}: ${r.format}, ${r.packets} packets`);
-    } catch (e) {
-      damaged++;
-      if (e instanceof CaptureError) log.error(e.message);
-      else log.error(`${path}: ${(e as Error).message}`);
+  if (workers > 1) {
+    const r = await readParallel({
+      workers, paths: rest, opts, engine, sink, log,
+      shouldStop: () => stopping,
+      progress: progress === null ? undefined : (path, bytes, total, packets) => progress.update(path, bytes, total, packets),
+    });
+    progress?.clear();
+    damaged = r.damaged;
+    if (r.error !== null) {
+      sink.close(); // what the workers sent is written
+      log.error(`${r.error.message}; records it had not sent are missing`);
+      return 3;
     }
+  } else {
+    const buffer = allocReadBuffer();
+    for (const path of rest) {
+      if (stopping) break;
+      try {
+        const r = await readCapture(path, engine.onPacket, {
+          buffer,
+          afterChunk: (p) => {
+            progress?.update(path, p.bytes, p.total, engine.stats.packets);
+            return stopping;
+          },
+        });
+        log.debug(`${path}: ${r.format}, ${r.packets} packets`);
+      } catch (e) {
+        damaged++;
+        if (e instanceof CaptureError) log.error(e.message);
+        else log.error(`${path}: ${(e as Error).message}`);
+      }
+    }
+    progress?.clear();
   }
-  progress?.clear();
   if (engine.firstInternalError !== null) {
     log.error(`internal error in application-layer decoding (${engine.stats.internalErrors} flows affected, their decoding stopped): ${engine.firstInternalError.stack ?? engine.firstInternalError.message}`);
   }
-  engine.finish(stopping ? 'shutdown' : 'eof');
+  if (workers <= 1) engine.finish(stopping ? 'shutdown' : 'eof');
   sink.close();
   const secs = Number(process.hrtime.bigint() - started) / 1e9;
   if (!opts.quiet) {

@@ -1,0 +1,161 @@
+// Worker thread entry: one Engine fed from one packet ring. Records go back to
+// the reader thread in batches (it owns stdout and the -w files); detection
+// events too when a detector runs there (events.ts).
+//
+// The loop is synchronous: handle what the ring holds, and when it is empty
+// send what is pending and sleep on the ring (Atomics.wait). Nothing reaches
+// a worker except through its ring, so it needs no event loop of its own.
+import { isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { RawPacket } from '../capture/raw-packet.js';
+import { buildPipeline } from '../cli/pipeline.js';
+import { Engine } from '../engine.js';
+import { createLogger } from '../output/log.js';
+import { NullSink, type RecordKind, type RecordSink } from '../output/sink.js';
+import { EventRecorder } from './events.js';
+import type { BatchMessage, TopEntry, TopKey, WorkerConfig, WorkerTotals } from './protocol.js';
+import { ChunkPool, END_SHUTDOWN, REC_END, REC_PACKET, REC_RELEASE, REC_TICK, RingReader, RingRecord } from './ring.js';
+
+/** Send output once this many characters are pending. */
+const FLUSH_CHARS = 512 * 1024;
+/** ... or this many detection events' numbers. */
+const FLUSH_EVENTS = 64 * 1024;
+/** ... or, with detection, after this many records (the reader thread can
+ *  only release merged events up to every worker's progress). */
+const FLUSH_RECORDS = 16 * 1024;
+
+/** Record lines collected per kind until the next batch. */
+class BatchSink implements RecordSink {
+  flow = '';
+  pdu = '';
+  alert = '';
+  stats = '';
+  size = 0;
+  write(kind: RecordKind, line: string): void {
+    this.size += line.length;
+    switch (kind) {
+      case 'flow':
+        this.flow += line;
+        break;
+      case 'pdu':
+        this.pdu += line;
+        break;
+      case 'alert':
+        this.alert += line;
+        break;
+      default:
+        this.stats += line;
+    }
+  }
+  close(): void {}
+}
+
+function topEntries(m: Map<TopKey, { flows: number; bytes: number }>): TopEntry[] {
+  const out: TopEntry[] = [];
+  for (const [key, v] of m) out.push({ key, flows: v.flows, bytes: v.bytes });
+  return out;
+}
+
+function totals(engine: Engine): WorkerTotals {
+  const stats: Record<string, number> = {};
+  for (const [k, v] of Object.entries(engine.stats)) stats[k] = v as number;
+  const e = engine.firstInternalError;
+  return {
+    stats,
+    evicted: engine.table.evicted,
+    talkers: topEntries(engine.summary.talkers.m),
+    talkersOther: engine.summary.talkers.other,
+    services: topEntries(engine.summary.services.m),
+    servicesOther: engine.summary.services.other,
+    apps: [...engine.summary.apps],
+    internalError: e === null ? null : { message: e.message, stack: e.stack ?? e.message },
+  };
+}
+
+/** The engine a worker runs: the command's pipeline without outputs or
+ *  detection, with the flow and reassembly bounds split between workers so
+ *  the run as a whole keeps the configured memory bounds. */
+export function workerEngine(cfg: WorkerConfig, sink: RecordSink): Engine {
+  const opts = { ...cfg.opts };
+  for (const k of ['json', 'write', 'baseline', 'policy', 'learn-for', 'save-baseline']) delete opts[k];
+  const { engine: template } = buildPipeline(opts, createLogger('silent', 'text'));
+  const o = template.opts;
+  return new Engine(
+    {
+      ...o,
+      flows: { ...o.flows, maxFlows: Math.max(1, Math.ceil(o.flows.maxFlows / cfg.workers)) },
+      reassemblyBytes: Math.ceil(o.reassemblyBytes / cfg.workers),
+    },
+    sink,
+  );
+}
+
+function run(cfg: WorkerConfig): void {
+  const port = parentPort!;
+  const sink = new BatchSink();
+  const engine = workerEngine(cfg, cfg.records ? sink : new NullSink());
+  const rec = cfg.detect ? new EventRecorder(engine.opts.dissectors) : null;
+  engine.observer = rec;
+  const ring = new RingReader(cfg.ring);
+  const r = new RingRecord();
+  const chunks = new ChunkPool(cfg.chunks, cfg.chunkRefs);
+  const bufs = chunks.bufs;
+  const raw = new RawPacket();
+  let mark = -1;
+  let records = 0;
+  let packets = 0;
+
+  const send = (t: WorkerTotals | null): void => {
+    const ev = rec !== null ? rec.take(mark) : null;
+    const msg: BatchMessage = { t: 'batch', w: cfg.index, flow: sink.flow, pdu: sink.pdu, alert: sink.alert, stats: sink.stats, ev, mark, totals: t };
+    sink.flow = sink.pdu = sink.alert = sink.stats = '';
+    sink.size = 0;
+    records = 0;
+    port.postMessage(msg, ev !== null ? [ev.nums.buffer as ArrayBuffer] : []);
+  };
+
+  for (;;) {
+    if (!ring.next(r)) {
+      if (sink.size > 0 || (rec !== null && records > 0)) send(null);
+      ring.waitData(1000);
+      continue;
+    }
+    records++;
+    const seq = r.seq;
+    if (r.type === REC_PACKET) {
+      if (++packets === cfg.crashAfter) throw new Error(`injected crash in worker ${cfg.index} at its packet ${packets} (OTWATCH_TEST_WORKER_CRASH)`);
+      raw.buf = bufs[r.chunk];
+      raw.off = r.arg;
+      raw.caplen = r.caplen;
+      raw.origlen = r.origlen;
+      raw.linktype = r.linktype;
+      raw.ts = r.ts;
+      if (rec !== null) {
+        rec.packet(seq);
+        engine.lastFlow = null;
+        engine.onPacket(raw);
+        rec.touched(engine.lastFlow);
+      } else {
+        engine.onPacket(raw);
+      }
+      mark = 2 * seq + 1;
+    } else if (r.type === REC_RELEASE) {
+      chunks.release(r.chunk);
+      continue;
+    } else if (r.type === REC_TICK) {
+      rec?.sweep(seq);
+      engine.advanceClock(r.ts);
+      mark = 2 * seq;
+    } else if (r.type === REC_END) {
+      rec?.final();
+      engine.advanceClock(r.ts);
+      engine.finish(r.arg === END_SHUTDOWN ? 'shutdown' : 'eof');
+      mark = Number.MAX_SAFE_INTEGER;
+      send(totals(engine));
+      ring.commit();
+      return;
+    }
+    if (sink.size >= FLUSH_CHARS || (rec !== null && (rec.pending >= FLUSH_EVENTS || records >= FLUSH_RECORDS))) send(null);
+  }
+}
+
+if (!isMainThread && (workerData as WorkerConfig | null)?.ring instanceof SharedArrayBuffer) run(workerData as WorkerConfig);
