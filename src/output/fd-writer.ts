@@ -3,21 +3,32 @@
 // up, so memory stays flat however slow the consumer is.
 import { writeSync, closeSync, fsyncSync } from 'node:fs';
 
-const FLUSH_AT = 256 * 1024;
+const BUF_BYTES = 256 * 1024;
 
 function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 export class FdWriter {
-  private pending = '';
+  // Lines are encoded into this buffer as they come, so each record string
+  // dies young; holding them in a pending string kept them alive (a rope of
+  // hundreds of records) long enough to be promoted, and GC dominated.
+  private readonly buf = Buffer.allocUnsafe(BUF_BYTES);
+  private used = 0;
   bytes = 0;
 
   constructor(readonly fd: number, private readonly owned: boolean) {}
 
   write(s: string): void {
-    this.pending += s;
-    if (this.pending.length >= FLUSH_AT) this.flush();
+    // UTF-8 needs at most 3 bytes per UTF-16 unit.
+    if (this.used + s.length * 3 > BUF_BYTES) {
+      this.flush();
+      if (s.length * 3 > BUF_BYTES) {
+        this.writeAll(Buffer.from(s, 'utf8'));
+        return;
+      }
+    }
+    this.used += this.buf.write(s, this.used, 'utf8');
   }
 
   writeBytes(b: Uint8Array): void {
@@ -26,10 +37,10 @@ export class FdWriter {
   }
 
   flush(): void {
-    if (this.pending.length === 0) return;
-    const buf = Buffer.from(this.pending, 'utf8');
-    this.pending = '';
-    this.writeAll(buf);
+    if (this.used === 0) return;
+    const n = this.used;
+    this.used = 0;
+    this.writeAll(this.buf.subarray(0, n));
   }
 
   private writeAll(buf: Uint8Array): void {

@@ -44,19 +44,34 @@ export function serverPort(f: Flow): number {
 }
 
 export function flowCommunityId(f: Flow): string {
-  return (f.communityId ??= communityIdOf(f));
+  return f.communityId ?? communityIdOf(f);
 }
 
-/** `"community_id":...,"proto":...,"vlan":...,"client":{...},"server":{...}` shared by flow and PDU records. */
+function headJson(f: Flow): string {
+  const vlan = f.vlan < 0 ? 'null' : String(f.vlan);
+  const inner = f.innerVlan < 0 ? '' : `,"inner_vlan":${f.innerVlan}`;
+  return (
+    `"community_id":"${flowCommunityId(f)}","proto":"${f.proto === 6 ? 'tcp' : 'udp'}","vlan":${vlan}${inner},` +
+    `"client":{"ip":"${clientIp(f)}","port":${clientPort(f)}},"server":{"ip":"${serverIp(f)}","port":${serverPort(f)}}`
+  );
+}
+
+/** `"community_id":...,"proto":...,"vlan":...,"client":{...},"server":{...}`
+ *  shared by flow, PDU and alert records. Cached on the flow, for flows that
+ *  emit many records (PDUs); see flowEndHeadJson for the last record. */
 export function flowHeadJson(f: Flow): string {
   if (f.endpointsJson === null) {
-    const vlan = f.vlan < 0 ? 'null' : String(f.vlan);
-    const inner = f.innerVlan < 0 ? '' : `,"inner_vlan":${f.innerVlan}`;
-    f.endpointsJson =
-      `"community_id":"${flowCommunityId(f)}","proto":"${f.proto === 6 ? 'tcp' : 'udp'}","vlan":${vlan}${inner},` +
-      `"client":{"ip":"${clientIp(f)}","port":${clientPort(f)}},"server":{"ip":"${serverIp(f)}","port":${serverPort(f)}}`;
+    f.communityId = flowCommunityId(f);
+    f.endpointsJson = headJson(f);
   }
   return f.endpointsJson;
+}
+
+/** The same text for a flow's final record, without caching it: a string
+ *  stored on a long-lived (old-generation) flow object survives young-GC and
+ *  is promoted, which made GC the main cost of flow-heavy traffic. */
+function flowEndHeadJson(f: Flow): string {
+  return f.endpointsJson ?? headJson(f);
 }
 
 export function flowRecord(f: Flow, end: EndReason): string {
@@ -66,7 +81,7 @@ export function flowRecord(f: Flow, end: EndReason): string {
     (f.interimRecords > 0 || end === 'active' ? `,"interim":${f.interimRecords + (end === 'active' ? 1 : 0)}` : '');
   const app = f.app === null ? ',"app":null' : f.app.flowJson();
   return (
-    `{"type":"flow","ts":${tsText(f.firstTs)},"end_ts":${tsText(f.lastTs)},${flowHeadJson(f)}${app},` +
+    `{"type":"flow","ts":${tsText(f.firstTs)},"end_ts":${tsText(f.lastTs)},${end === 'active' ? flowHeadJson(f) : flowEndHeadJson(f)}${app},` +
     `"pkts":{"c2s":${f.pktsC2S},"s2c":${f.pktsS2C}},"bytes":{"c2s":${f.bytesC2S},"s2c":${f.bytesS2C}},` +
     `"payload_bytes":{"c2s":${f.payC2S},"s2c":${f.payS2C}},"state":"${f.stateName()}",` +
     `"handshake":${f.handshake},"end":"${end}"${extra}}\n`
