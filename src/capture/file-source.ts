@@ -29,7 +29,8 @@ export interface ReadResult {
   stopped: boolean;
 }
 
-function readFd(fd: number, buf: Buffer, off: number, len: number): Promise<number> {
+/** read(2) on a file or stdin; a non-blocking stdin answering EAGAIN is retried. */
+export function readFd(fd: number, buf: Buffer, off: number, len: number): Promise<number> {
   return new Promise((resolve, reject) => {
     readCb(fd, buf, off, len, null, (err, n) => {
       if (err && (err as NodeJS.ErrnoException).code === 'EAGAIN') setTimeout(() => resolve(readFd(fd, buf, off, len)), 5);
@@ -43,24 +44,34 @@ export function allocReadBuffer(): Buffer {
   return Buffer.allocUnsafe(CHUNK + MAX_BLOCK);
 }
 
+export interface CaptureInput {
+  /** The name errors use: the path, or <stdin> for "-". */
+  name: string;
+  fh: FileHandle | undefined;
+  fd: number;
+  /** Size in bytes (0 for stdin). */
+  total: number;
+}
+
+/** Opens a capture path ("-": stdin); an unopenable file is a CaptureError. */
+export async function openCaptureInput(path: string): Promise<CaptureInput> {
+  const name = path === '-' ? '<stdin>' : path;
+  if (path === '-') return { name, fh: undefined, fd: 0, total: 0 };
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(path, 'r');
+    return { name, fh, fd: fh.fd, total: (await fh.stat()).size };
+  } catch (e) {
+    await fh?.close();
+    throw new CaptureError(name, 0, `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+}
+
 /** Reads one capture. Throws CaptureError on damage or I/O failure; every
  *  record before the damage has been delivered by then. */
 export async function readCapture(path: string, onPacket: PacketHandler, opts: ReadOptions = {}): Promise<ReadResult> {
-  const name = path === '-' ? '<stdin>' : path;
+  const { name, fh, fd, total } = await openCaptureInput(path);
   const parser = new CaptureParser(name, onPacket);
-  let fh: FileHandle | undefined;
-  let fd = 0;
-  let total = 0;
-  if (path !== '-') {
-    try {
-      fh = await open(path, 'r');
-      fd = fh.fd;
-      total = (await fh.stat()).size;
-    } catch (e) {
-      await fh?.close();
-      throw new CaptureError(name, 0, `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  }
   const buf = opts.buffer ?? allocReadBuffer();
   let have = 0; // valid bytes in buf
   let base = 0; // stream offset of buf[0]

@@ -5,10 +5,8 @@
 // The reader thread so never blocks inside a parse, and while it waits it
 // keeps receiving the workers' records, errors and exits: a full ring cannot
 // deadlock it and a dead worker cannot hang it.
-import { open, type FileHandle } from 'node:fs/promises';
-import { read as readCb } from 'node:fs';
 import { CaptureParser, MAX_BLOCK } from '../capture/capture-parser.js';
-import type { ReadResult, SourceProgress } from '../capture/file-source.js';
+import { openCaptureInput, readFd, type ReadResult, type SourceProgress } from '../capture/file-source.js';
 import { CaptureError, type PacketHandler } from '../capture/raw-packet.js';
 import type { ChunkPool } from './ring.js';
 
@@ -33,15 +31,6 @@ export interface ChunkedReadHooks {
   afterChunk?(p: SourceProgress): boolean;
 }
 
-function readFd(fd: number, buf: Buffer, off: number, len: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    readCb(fd, buf, off, len, null, (err, n) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'EAGAIN') setTimeout(() => resolve(readFd(fd, buf, off, len)), 5);
-      else if (err) reject(err);
-      else resolve(n);
-    });
-  });
-}
 
 /** Reads one capture. `current.chunk` names the chunk of the packet being
  *  delivered. Throws CaptureError like readCapture, after every record
@@ -53,21 +42,8 @@ export async function readCaptureChunked(
   current: { chunk: number },
   hooks: ChunkedReadHooks,
 ): Promise<ReadResult> {
-  const name = path === '-' ? '<stdin>' : path;
+  const { name, fh, fd, total } = await openCaptureInput(path);
   const parser = new CaptureParser(name, onPacket);
-  let fh: FileHandle | undefined;
-  let fd = 0;
-  let total = 0;
-  if (path !== '-') {
-    try {
-      fh = await open(path, 'r');
-      fd = fh.fd;
-      total = (await fh.stat()).size;
-    } catch (e) {
-      await fh?.close();
-      throw new CaptureError(name, 0, `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-    }
-  }
   let prev = -1; // chunk holding the carried-over bytes
   let left = 0; // carried-over bytes (a partial record)
   let carryStart = 0; // where they start in chunk prev
