@@ -438,18 +438,25 @@ function clearOpen(st: OpcuaState, dir: Dir): void {
 
 // --- per-type decoding of one complete chunk [p, p+size) ---
 
-function decodeHel(st: OpcuaState, b: Buffer, p: number, end: number, dir: Dir, ctx: ParseCtx): void {
+/** HEL and ACK share their body: version and buffer limits. The sender of
+ *  either sends at most its SendBufferSize and its peer at most the
+ *  sender's ReceiveBufferSize; MaxChunkCount bounds what the peer sends.
+ *  (ACK carries the server's revised values.) */
+function decodeLimits(st: OpcuaState, b: Buffer, p: number, dir: Dir): void {
   const pdu = st.pdu;
   pdu.version = u32(b, p + 8);
   pdu.recvBuf = u32(b, p + 12);
   pdu.sendBuf = u32(b, p + 16);
   pdu.maxMessage = u32(b, p + 20);
   pdu.maxChunks = u32(b, p + 24);
-  // The client sends at most its SendBufferSize; the server may send at most
-  // the client's ReceiveBufferSize. MaxChunkCount bounds responses.
   setLimit(st, dir, pdu.sendBuf);
   setLimit(st, dir ^ 1, pdu.recvBuf);
   st.maxChunks[dir ^ 1] = pdu.maxChunks;
+}
+
+function decodeHel(st: OpcuaState, b: Buffer, p: number, end: number, dir: Dir, ctx: ParseCtx): void {
+  const pdu = st.pdu;
+  decodeLimits(st, b, p, dir);
   if (readStr(b, p + 28, end) < 0) { ctx.anomaly(dir, 'invalid_string_length'); return; }
   if (sLen >= 0) {
     const s = wireString(b, sPos, sLen, st.endpointRaw, st.endpoint);
@@ -461,18 +468,6 @@ function decodeHel(st: OpcuaState, b: Buffer, p: number, end: number, dir: Dir, 
   }
 }
 
-function decodeAck(st: OpcuaState, b: Buffer, p: number, dir: Dir): void {
-  const pdu = st.pdu;
-  pdu.version = u32(b, p + 8);
-  pdu.recvBuf = u32(b, p + 12);
-  pdu.sendBuf = u32(b, p + 16);
-  pdu.maxMessage = u32(b, p + 20);
-  pdu.maxChunks = u32(b, p + 24);
-  // Revised values from the server: its ReceiveBufferSize bounds requests.
-  setLimit(st, dir, pdu.sendBuf);
-  setLimit(st, dir ^ 1, pdu.recvBuf);
-  st.maxChunks[dir ^ 1] = pdu.maxChunks;
-}
 
 /** Error (UInt32) + Reason (String) at p: ERR body and abort chunk body. */
 function decodeError(st: OpcuaState, b: Buffer, p: number, end: number, dir: Dir, ctx: ParseCtx): void {
@@ -623,7 +618,7 @@ function parseChunk(st: OpcuaState, b: Buffer, p: number, size: number, t: numbe
   const end = p + size;
   switch (t) {
     case T_HEL: decodeHel(st, b, p, end, dir, ctx); break;
-    case T_ACK: decodeAck(st, b, p, dir); break;
+    case T_ACK: decodeLimits(st, b, p, dir); break;
     case T_ERR: decodeError(st, b, p + 8, end, dir, ctx); break;
     case T_RHE: decodeRhe(st, b, p, end, dir, ctx); break;
     case T_OPN: decodeOpn(st, b, p, end, dir, ctx); break;
