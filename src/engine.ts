@@ -149,7 +149,7 @@ export class Engine implements AppEvents {
     let c2s = srcIsA === f.clientIsA;
     if (isTcp) {
       if (flags & TCP_SYN) {
-        if (srcIsA) { f.isnSeen |= 1; f.isnA = p.seq; } else { f.isnSeen |= 2; f.isnB = p.seq; }
+        if (srcIsA) { f.isnSeen |= 1; f.isnA = p.seq | 0; } else { f.isnSeen |= 2; f.isnB = p.seq | 0; }
         // The SYN sender is the client, the SYN-ACK sender the server, whatever the ports said.
         const fromClient = (flags & TCP_ACK) === 0;
         if (c2s !== fromClient && !f.rolesFixed) {

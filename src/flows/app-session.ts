@@ -108,8 +108,8 @@ export class AppSession implements StreamReceiver {
     if (flow.isTcp) {
       this.streams = [new TcpStream(0, this, cfg.budget), new TcpStream(1, this, cfg.budget)];
       // SYNs seen before the first payload created this session.
-      if (flow.isnSeen & 1) this.streams[0].start(flow.isnA);
-      if (flow.isnSeen & 2) this.streams[1].start(flow.isnB);
+      if (flow.isnSeen & 1) this.streams[0].start(flow.isnA >>> 0);
+      if (flow.isnSeen & 2) this.streams[1].start(flow.isnB >>> 0);
     }
   }
 

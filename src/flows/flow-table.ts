@@ -51,7 +51,13 @@ function mix(h: number, k: number): number {
   return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
+/** The end handler gets the flow's final state; once it returns the table
+ *  may reuse the object for a new flow, so nothing may keep it. */
 export type FlowEndHandler = (flow: Flow, reason: EndReason, now: number) => void;
+
+/** Ended flows kept for reuse. Bounded so a burst (a scan) does not pin its
+ *  peak in memory once it is over. */
+const MAX_POOLED = 65_536;
 
 export class FlowTable {
   /** Hash buckets (power of two), chains through Flow.chain. An array
@@ -63,6 +69,7 @@ export class FlowTable {
   private readonly timeouts: number[];
   private ahead: Flow | null = null;
   private atail: Flow | null = null;
+  private readonly pool: Flow[] = [];
   size = 0;
   created = 0;
   evicted = 0;
@@ -100,13 +107,15 @@ export class FlowTable {
     else if (this.s3 !== this.d3) srcIsA = this.s3 < this.d3;
     else srcIsA = sp <= dp;
     this.srcIsA = srcIsA;
+    // Flows keep the words as int32: an unsigned word above 2^31 is a double,
+    // and V8 boxes double fields (16 bytes each, per flow, for every word).
     let a0, a1, a2, a3, b0, b1, b2, b3, ap, bp;
     if (srcIsA) {
-      a0 = this.s0; a1 = this.s1; a2 = this.s2; a3 = this.s3; ap = sp;
-      b0 = this.d0; b1 = this.d1; b2 = this.d2; b3 = this.d3; bp = dp;
+      a0 = this.s0 | 0; a1 = this.s1 | 0; a2 = this.s2 | 0; a3 = this.s3 | 0; ap = sp;
+      b0 = this.d0 | 0; b1 = this.d1 | 0; b2 = this.d2 | 0; b3 = this.d3 | 0; bp = dp;
     } else {
-      a0 = this.d0; a1 = this.d1; a2 = this.d2; a3 = this.d3; ap = dp;
-      b0 = this.s0; b1 = this.s1; b2 = this.s2; b3 = this.s3; bp = sp;
+      a0 = this.d0 | 0; a1 = this.d1 | 0; a2 = this.d2 | 0; a3 = this.d3 | 0; ap = dp;
+      b0 = this.s0 | 0; b1 = this.s1 | 0; b2 = this.s2 | 0; b3 = this.s3 | 0; bp = sp;
     }
     let h = mix(p.proto | (p.ipVersion << 8), (p.vlan & 0xffff) | (p.innerVlan << 16));
     h = mix(h, a0); h = mix(h, b0);
@@ -118,23 +127,25 @@ export class FlowTable {
     h ^= h >>> 16;
     h = Math.imul(h, 0x85ebca6b);
     h ^= h >>> 13;
-    const key = h >>> 0;
+    const key = h | 0;
+    const kind = p.proto | (p.ipVersion << 8);
+    const vl = (p.vlan + 1) | ((p.innerVlan + 1) << 13);
+    const v6 = p.ipVersion === 6;
     for (let f = this.buckets[key & this.mask]; f !== null; f = f.chain) {
-      if (f.a0 === a0 && f.b0 === b0 && f.aPort === ap && f.bPort === bp && f.proto === p.proto &&
-          f.vlan === p.vlan && f.innerVlan === p.innerVlan && f.ipVersion === p.ipVersion &&
-          f.a1 === a1 && f.a2 === a2 && f.a3 === a3 && f.b1 === b1 && f.b2 === b2 && f.b3 === b3) {
-        return f;
+      if (f.a0 === a0 && f.b0 === b0 && f.aPort === ap && f.bPort === bp && f.kind === kind && f.vl === vl) {
+        if (!v6) return f;
+        const w = f.w6!;
+        if (w[0] === a1 && w[1] === a2 && w[2] === a3 && w[3] === b1 && w[4] === b2 && w[5] === b3) return f;
       }
     }
     if (this.size >= this.opts.maxFlows) this.evictOldest(now);
-    const f = new Flow();
+    const f = this.pool.length > 0 ? this.pool.pop()! : new Flow();
     f.hash = key;
-    f.ipVersion = p.ipVersion;
-    f.proto = p.proto;
-    f.vlan = p.vlan;
-    f.innerVlan = p.innerVlan;
-    f.a0 = a0; f.a1 = a1; f.a2 = a2; f.a3 = a3;
-    f.b0 = b0; f.b1 = b1; f.b2 = b2; f.b3 = b3;
+    f.kind = kind;
+    f.vl = vl;
+    f.a0 = a0;
+    f.b0 = b0;
+    if (v6) f.setV6(a1, a2, a3, b1, b2, b3);
     f.aPort = ap;
     f.bPort = bp;
     f.firstTs = now;
@@ -175,6 +186,13 @@ export class FlowTable {
   end(f: Flow, reason: EndReason, now: number): void {
     this.remove(f);
     this.onEnd(f, reason, now);
+    this.recycle(f);
+  }
+
+  private recycle(f: Flow): void {
+    if (this.pool.length >= MAX_POOLED) return;
+    f.reset();
+    this.pool.push(f);
   }
 
   /** Expires idle and closed flows and emits active-timeout records. */
@@ -187,6 +205,7 @@ export class FlowTable {
         const next = f.next;
         this.remove(f);
         this.onEnd(f, i === LIST_CLOSED ? f.closeReason : 'idle', now);
+        this.recycle(f);
         f = next;
       }
     }
@@ -217,6 +236,7 @@ export class FlowTable {
       if (oldest === null) break;
       this.remove(oldest);
       this.onEnd(oldest, oldest.closed ? oldest.closeReason : reason, now);
+      this.recycle(oldest);
     }
   }
 
@@ -232,6 +252,7 @@ export class FlowTable {
     this.remove(victim);
     this.evicted++;
     this.onEnd(victim, victim.closed ? victim.closeReason : 'evicted', now);
+    this.recycle(victim);
   }
 
   private remove(f: Flow): void {

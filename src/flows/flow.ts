@@ -14,29 +14,42 @@ export const enum TcpSeen {
 
 export type EndReason = 'fin' | 'rst' | 'idle' | 'active' | 'evicted' | 'eof' | 'shutdown';
 
+export const END_REASONS: readonly EndReason[] = ['fin', 'rst', 'idle', 'active', 'evicted', 'eof', 'shutdown'];
+const EOF_REASON = 5;
+
+// Flow.bits: small state packed into one small integer. A table holds up to
+// 500 k flows and V8 (built here without pointer compression) spends 8 bytes
+// on every field, so the rarely-read flags share one.
+const B_CLIENT_IS_A = 1;
+const B_ROLES_FIXED = 2;
+const B_CLOSED = 4;
+const S_LIST = 3; // listId + 1, 2 bits
+const S_ISN = 5; // isnSeen, 2 bits
+const S_REASON = 7; // closeReason index, 3 bits
+const BITS_NEW = B_CLIENT_IS_A | (EOF_REASON << S_REASON);
+
 export class Flow {
-  // Key (A = canonical lower endpoint). IPv4 uses only a0/b0.
+  // Key (A = canonical lower endpoint). Address words and ISNs are stored as
+  // int32 (`| 0`, see FlowTable.get): an unsigned word above 2^31 is a
+  // double, which V8 boxes per field. Read them `>>> 0` where it matters.
   hash = 0;
-  ipVersion = 4;
-  proto = 0;
-  vlan = -1;
-  innerVlan = -1;
-  a0 = 0; a1 = 0; a2 = 0; a3 = 0;
-  b0 = 0; b1 = 0; b2 = 0; b3 = 0;
+  /** proto | ipVersion << 8 */
+  kind = 4 << 8;
+  /** (vlan + 1) | (innerVlan + 1) << 13: -1 (untagged) packs as 0. */
+  vl = 0;
+  a0 = 0;
+  b0 = 0;
+  /** IPv6 only: words 1..3 of A then of B (null for IPv4 flows). */
+  w6: Int32Array | null = null;
   aPort = 0;
   bPort = 0;
   /** Collision chain in the table's hash map. */
   chain: Flow | null = null;
-
-  /** Roles: is endpoint A the client? */
-  clientIsA = true;
-  /** Roles came from a handshake (SYN) and must not be revised by content. */
-  rolesFixed = false;
+  bits = BITS_NEW;
 
   // Intrusive list links: idle-order list (one of the table's lists) and active-timeout list.
   prev: Flow | null = null;
   next: Flow | null = null;
-  listId = -1;
   aprev: Flow | null = null;
   anext: Flow | null = null;
 
@@ -56,21 +69,79 @@ export class Flow {
   payS2C = 0;
 
   tcpSeen = 0;
-  /** Initial sequence numbers from SYNs (bit 1: side A, bit 2: side B). */
-  isnSeen = 0;
+  /** Initial sequence numbers from SYNs (see isnSeen). */
   isnA = 0;
   isnB = 0;
-  closed = false;
-  closeReason: EndReason = 'eof';
   truncatedPkts = 0;
   fragments = 0;
 
   /** Application layer: dissector identification, stream reassembly, PDUs. */
   app: AppSession | null = null;
 
-  /** Cached strings, built once when the first record is emitted. */
-  communityId: string | null = null;
+  /** Endpoint text for records, cached once a flow emits several (PDUs). */
   endpointsJson: string | null = null;
+
+  /** Back to the state of `new Flow()`: the table reuses ended flows, so
+   *  evicted and expired ones are not garbage promoted to the old generation
+   *  (a scan would otherwise grow the heap far past the live flows). Every
+   *  field is listed; test/flows/flow-pool.test.ts checks none is missed. */
+  reset(): void {
+    this.hash = 0; this.kind = 4 << 8; this.vl = 0; this.a0 = 0; this.b0 = 0;
+    if (this.w6 !== null) this.w6.fill(0); // kept: reads as zeros, reused by the next IPv6 flow
+    this.aPort = 0; this.bPort = 0; this.chain = null; this.bits = BITS_NEW;
+    this.prev = null; this.next = null; this.aprev = null; this.anext = null;
+    this.firstTs = 0; this.lastTs = 0; this.reportTs = 0; this.interimRecords = 0;
+    this.pktsC2S = 0; this.pktsS2C = 0; this.bytesC2S = 0; this.bytesS2C = 0; this.payC2S = 0; this.payS2C = 0;
+    this.tcpSeen = 0; this.isnA = 0; this.isnB = 0; this.truncatedPkts = 0; this.fragments = 0;
+    this.app = null; this.endpointsJson = null;
+  }
+
+  get proto(): number { return this.kind & 0xff; }
+  set proto(v: number) { this.kind = (this.kind & ~0xff) | v; }
+  get ipVersion(): number { return this.kind >> 8; }
+  set ipVersion(v: number) { this.kind = (this.kind & 0xff) | (v << 8); }
+  get vlan(): number { return (this.vl & 0x1fff) - 1; }
+  set vlan(v: number) { this.vl = (this.vl & ~0x1fff) | (v + 1); }
+  get innerVlan(): number { return (this.vl >> 13) - 1; }
+  set innerVlan(v: number) { this.vl = (this.vl & 0x1fff) | ((v + 1) << 13); }
+
+  get a1(): number { return this.w6 === null ? 0 : this.w6[0]; }
+  set a1(v: number) { if (v !== 0 || this.w6 !== null) this.words()[0] = v; }
+  get a2(): number { return this.w6 === null ? 0 : this.w6[1]; }
+  set a2(v: number) { if (v !== 0 || this.w6 !== null) this.words()[1] = v; }
+  get a3(): number { return this.w6 === null ? 0 : this.w6[2]; }
+  set a3(v: number) { if (v !== 0 || this.w6 !== null) this.words()[2] = v; }
+  get b1(): number { return this.w6 === null ? 0 : this.w6[3]; }
+  set b1(v: number) { if (v !== 0 || this.w6 !== null) this.words()[3] = v; }
+  get b2(): number { return this.w6 === null ? 0 : this.w6[4]; }
+  set b2(v: number) { if (v !== 0 || this.w6 !== null) this.words()[4] = v; }
+  get b3(): number { return this.w6 === null ? 0 : this.w6[5]; }
+  set b3(v: number) { if (v !== 0 || this.w6 !== null) this.words()[5] = v; }
+  private words(): Int32Array {
+    return (this.w6 ??= new Int32Array(6));
+  }
+  /** All six IPv6 words at once; an IPv6 flow always has w6 (the table compares it). */
+  setV6(a1: number, a2: number, a3: number, b1: number, b2: number, b3: number): void {
+    const w = this.words();
+    w[0] = a1; w[1] = a2; w[2] = a3; w[3] = b1; w[4] = b2; w[5] = b3;
+  }
+
+  /** Roles: is endpoint A the client? */
+  get clientIsA(): boolean { return (this.bits & B_CLIENT_IS_A) !== 0; }
+  set clientIsA(v: boolean) { this.bits = v ? this.bits | B_CLIENT_IS_A : this.bits & ~B_CLIENT_IS_A; }
+  /** Roles came from a handshake (SYN) and must not be revised by content. */
+  get rolesFixed(): boolean { return (this.bits & B_ROLES_FIXED) !== 0; }
+  set rolesFixed(v: boolean) { this.bits = v ? this.bits | B_ROLES_FIXED : this.bits & ~B_ROLES_FIXED; }
+  get closed(): boolean { return (this.bits & B_CLOSED) !== 0; }
+  set closed(v: boolean) { this.bits = v ? this.bits | B_CLOSED : this.bits & ~B_CLOSED; }
+  /** Which of the table's idle lists holds the flow (-1: none). */
+  get listId(): number { return ((this.bits >> S_LIST) & 3) - 1; }
+  set listId(v: number) { this.bits = (this.bits & ~(3 << S_LIST)) | ((v + 1) << S_LIST); }
+  /** SYN initial sequence numbers seen (bit 1: side A, bit 2: side B). */
+  get isnSeen(): number { return (this.bits >> S_ISN) & 3; }
+  set isnSeen(v: number) { this.bits = (this.bits & ~(3 << S_ISN)) | ((v & 3) << S_ISN); }
+  get closeReason(): EndReason { return END_REASONS[(this.bits >> S_REASON) & 7]; }
+  set closeReason(v: EndReason) { this.bits = (this.bits & ~(7 << S_REASON)) | (END_REASONS.indexOf(v) << S_REASON); }
 
   get isTcp(): boolean {
     return this.proto === 6;

@@ -44,7 +44,7 @@ export function serverPort(f: Flow): number {
 }
 
 export function flowCommunityId(f: Flow): string {
-  return f.communityId ?? communityIdOf(f);
+  return communityIdOf(f);
 }
 
 function headJson(f: Flow): string {
@@ -60,10 +60,7 @@ function headJson(f: Flow): string {
  *  shared by flow, PDU and alert records. Cached on the flow, for flows that
  *  emit many records (PDUs); see flowEndHeadJson for the last record. */
 export function flowHeadJson(f: Flow): string {
-  if (f.endpointsJson === null) {
-    f.communityId = flowCommunityId(f);
-    f.endpointsJson = headJson(f);
-  }
+  if (f.endpointsJson === null) f.endpointsJson = headJson(f);
   return f.endpointsJson;
 }
 
