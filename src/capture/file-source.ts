@@ -1,7 +1,10 @@
 // Reads a capture file (or stdin, "-") in large chunks and feeds the parser.
-// One buffer per source, reused: the leftover partial record moves to its
-// start before the next read. Between chunks control returns to the event
-// loop, so signals are handled and the caller can stop early.
+// Two buffers, reused: while the parser works through one chunk, the next is
+// read into the other by libuv's thread pool (the copy from the page cache
+// then costs the parsing thread nothing). Each buffer keeps MAX_BLOCK bytes
+// of room in front of its data, where the previous chunk's leftover partial
+// record is copied. Between chunks control returns to the event loop, so
+// signals are handled and the caller can stop early.
 import { open, type FileHandle } from 'node:fs/promises';
 import { read as readCb } from 'node:fs';
 import { CaptureParser, MAX_BLOCK } from './capture-parser.js';
@@ -18,8 +21,8 @@ export interface SourceProgress {
 export interface ReadOptions {
   /** Called after every chunk; return true to stop reading. */
   afterChunk?: (p: SourceProgress) => boolean;
-  /** Reuse a buffer across sources (at least CHUNK + MAX_BLOCK bytes). */
-  buffer?: Buffer;
+  /** Reuse the read buffers across sources (allocReadBuffer). */
+  buffer?: ReadBuffers;
 }
 
 export interface ReadResult {
@@ -40,8 +43,16 @@ export function readFd(fd: number, buf: Buffer, off: number, len: number): Promi
   });
 }
 
-export function allocReadBuffer(): Buffer {
-  return Buffer.allocUnsafe(CHUNK + MAX_BLOCK);
+/** Room in front of each chunk for the previous chunk's partial record. */
+const ROOM = MAX_BLOCK;
+
+export interface ReadBuffers {
+  a: Buffer;
+  b: Buffer;
+}
+
+export function allocReadBuffer(): ReadBuffers {
+  return { a: Buffer.allocUnsafe(ROOM + CHUNK), b: Buffer.allocUnsafe(ROOM + CHUNK) };
 }
 
 export interface CaptureInput {
@@ -72,35 +83,53 @@ export async function openCaptureInput(path: string): Promise<CaptureInput> {
 export async function readCapture(path: string, onPacket: PacketHandler, opts: ReadOptions = {}): Promise<ReadResult> {
   const { name, fh, fd, total } = await openCaptureInput(path);
   const parser = new CaptureParser(name, onPacket);
-  const buf = opts.buffer ?? allocReadBuffer();
-  let have = 0; // valid bytes in buf
-  let base = 0; // stream offset of buf[0]
+  const bufs = opts.buffer ?? allocReadBuffer();
+  let cur = bufs.a;
+  let next = bufs.b;
+  let start = ROOM; // cur[start, end): bytes not yet parsed
+  let end = ROOM;
+  let base = 0; // stream offset of cur[start]
   let consumedTotal = 0;
   let stopped = false;
+  let pending: Promise<number> | null = null;
+  const readInto = (b: Buffer): Promise<number> =>
+    readFd(fd, b, ROOM, CHUNK).catch((e: NodeJS.ErrnoException) => {
+      throw new CaptureError(name, base + (end - start), `read failed: ${e.code ?? e.message}`);
+    });
   try {
-    for (;;) {
-      let n: number;
-      try {
-        n = await readFd(fd, buf, have, buf.length - have);
-      } catch (e) {
-        throw new CaptureError(name, base + have, `read failed: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      }
-      if (n === 0) break;
-      have += n;
-      const used = parser.parse(buf, 0, have, base);
-      consumedTotal = base + used;
-      if (used > 0) {
-        buf.copyWithin(0, used, have);
-        have -= used;
-        base += used;
-      }
-      if (opts.afterChunk?.({ bytes: consumedTotal, total })) {
-        stopped = true;
-        break;
+    const n = await readInto(cur);
+    end += n;
+    if (n > 0) {
+      for (;;) {
+        pending = readInto(next);
+        const used = parser.parse(cur, start, end, base - start);
+        consumedTotal = base + (used - start);
+        const left = end - used;
+        if (opts.afterChunk?.({ bytes: consumedTotal, total })) {
+          stopped = true;
+          break;
+        }
+        const m = await pending;
+        pending = null;
+        if (m === 0) {
+          start = used;
+          break;
+        }
+        // A record never exceeds MAX_BLOCK (the parser rejects longer ones).
+        if (left > ROOM) throw new CaptureError(name, consumedTotal, `partial record of ${left} bytes exceeds the ${ROOM}-byte limit`);
+        cur.copy(next, ROOM - left, used, end);
+        base = consumedTotal;
+        start = ROOM - left;
+        end = ROOM + m;
+        const t = cur;
+        cur = next;
+        next = t;
       }
     }
-    if (!stopped) parser.finish(have, base);
+    if (!stopped) parser.finish(end - start, consumedTotal);
   } finally {
+    // Never close the file under a read still in flight.
+    if (pending !== null) await pending.catch(() => 0);
     await fh?.close();
   }
   return { packets: parser.packets, bytes: consumedTotal, format: parser.formatName, stopped };
