@@ -10,7 +10,8 @@ import { TcpSeen, type EndReason, type Flow } from './flows/flow.js';
 import { FlowTable, type FlowTableOptions } from './flows/flow-table.js';
 import { assignRoles } from './flows/roles.js';
 import { ReassemblyBudget } from './flows/tcp-stream.js';
-import { flowHeadJson, flowRecord, tsText } from './output/flow-record.js';
+import { flowHeadJson, flowRecord } from './output/flow-record.js';
+import { JsonOut } from './output/json-out.js';
 import { NullSink, type RecordSink } from './output/sink.js';
 import type { FlowObserver } from './detect/observer.js';
 import { Summary } from './output/summary.js';
@@ -27,6 +28,21 @@ export interface EngineOptions {
 
 /** Flow.answered is kept on the flow's tcpSeen bits to avoid another field. */
 const ANSWERED = 1 << 10;
+
+/** One PDU record: `{"type":"pdu","ts":..,<flow head>,"dir":..,"app":..,"<app>":{..}}`. */
+function writePdu(o: JsonOut, flow: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number): void {
+  o.raw('{"type":"pdu","ts":');
+  o.ts(ts);
+  o.raw(',');
+  o.ascii(flowHeadJson(flow));
+  o.raw(dir === 0 ? ',"dir":"c2s","app":"' : ',"dir":"s2c","app":"');
+  o.raw(d.name);
+  o.raw('","');
+  o.raw(d.name);
+  o.raw('":');
+  d.pduWrite(o, pdu);
+  o.raw('}\n');
+}
 
 export class Stats {
   packets = 0;
@@ -64,6 +80,9 @@ export class Engine implements AppEvents {
 
   /** False when records go nowhere (summary only): they are then not built. */
   private readonly emitRecords: boolean;
+  /** PDU records encoded straight into the sink's writer (undefined: not asked yet). */
+  private pduOut: JsonOut | null | undefined = undefined;
+  private readonly pduText = new JsonOut(null);
 
   constructor(readonly opts: EngineOptions, private readonly sink: RecordSink) {
     this.emitRecords = !(sink instanceof NullSink);
@@ -221,11 +240,27 @@ export class Engine implements AppEvents {
   }
 
   // AppEvents: what the application layer reports.
-  pdu(flow: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number): string | null {
+  pdu(flow: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number, held: boolean): string | null {
     this.stats.pdus++;
     this.observer?.pdu(flow, d, dir, pdu, ts);
     if (!this.opts.pdus) return null;
-    return `{"type":"pdu","ts":${tsText(ts)},${flowHeadJson(flow)},"dir":"${dir === 0 ? 'c2s' : 's2c'}","app":"${d.name}","${d.name}":${d.pduJson(pdu)}}\n`;
+    if (!held) {
+      if (this.pduOut === undefined) {
+        const w = this.emitRecords ? (this.sink.direct?.('pdu') ?? null) : null;
+        this.pduOut = w === null ? null : new JsonOut(w);
+      }
+      const o = this.pduOut;
+      if (o !== null) {
+        o.begin();
+        writePdu(o, flow, d, dir, pdu, ts);
+        o.end();
+        return null;
+      }
+    }
+    const t = this.pduText;
+    t.begin();
+    writePdu(t, flow, d, dir, pdu, ts);
+    return t.text();
   }
 
   release(lines: string[]): void {

@@ -19,6 +19,7 @@
 //   addresses mid-fragment counts as out of sequence. A repeat of the last
 //   segment (link-layer retry) is skipped.
 
+import { jsonText, type JsonOut } from '../output/json-out.js';
 import { dnp3Crc, dnp3CrcOk } from './dnp3-crc.js';
 import { C2S, Probe, type Dir, type Dissector, type ParseCtx, type PduBase } from './types.js';
 
@@ -538,21 +539,35 @@ export const dnp3: Dissector<Dnp3State, Dnp3Pdu> = {
     abandon(st, st.rx[dir]);
   },
 
-  pduJson(p: Dnp3Pdu): string {
-    let s = '{"src":' + p.src + ',"dst":' + p.dst + ',"link_fc":' + p.link_fc +
-      ',"fc":' + (p.fc < 0 ? 'null' : p.fc) + ',"iin":' + (p.iin < 0 ? 'null' : p.iin) +
-      ',"uns":' + p.uns;
+  pduWrite(o: JsonOut, p: Dnp3Pdu): void {
+    o.raw('{"src":'); o.num(p.src);
+    o.raw(',"dst":'); o.num(p.dst);
+    o.raw(',"link_fc":'); o.num(p.link_fc);
+    o.raw(',"fc":');
+    if (p.fc < 0) o.raw('null');
+    else o.num(p.fc);
+    o.raw(',"iin":');
+    if (p.iin < 0) o.raw('null');
+    else o.num(p.iin);
+    o.raw(p.uns ? ',"uns":true' : ',"uns":false');
     if (p.nobjects > 0) {
-      s += ',"objects":[';
+      o.raw(',"objects":[');
       for (let i = 0; i < p.nobjects; i++) {
-        const o = p.objects[i];
-        s += (i ? ',{"group":' : '{"group":') + o.group + ',"variation":' + o.variation +
-          ',"qualifier":' + o.qualifier + ',"count":' + o.count + '}';
+        const ob = p.objects[i];
+        o.raw(i ? ',{"group":' : '{"group":'); o.num(ob.group);
+        o.raw(',"variation":'); o.num(ob.variation);
+        o.raw(',"qualifier":'); o.num(ob.qualifier);
+        o.raw(',"count":'); o.num(ob.count);
+        o.raw('}');
       }
-      s += ']';
+      o.raw(']');
     }
-    if (p.objects_truncated) s += ',"objects_truncated":true';
-    return s + ',"crc_ok":' + p.crc_ok + '}';
+    if (p.objects_truncated) o.raw(',"objects_truncated":true');
+    o.raw(p.crc_ok ? ',"crc_ok":true}' : ',"crc_ok":false}');
+  },
+
+  pduJson(p: Dnp3Pdu): string {
+    return jsonText(dnp3.pduWrite, p);
   },
 
   flowJson(st: Dnp3State): string {

@@ -11,6 +11,7 @@
 // sent. Tracking starts at 0 after STARTDT at the start of a flow; after a gap
 // or a mid-stream start it is re-learned from the next I frame.
 
+import { jsonText, type JsonOut } from '../output/json-out.js';
 import { C2S, Probe } from './types.js';
 import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
 
@@ -454,23 +455,31 @@ export const iec104: Dissector<Iec104State, Iec104Pdu> = {
     st.fresh = false;
   },
 
-  pduJson(pdu: Iec104Pdu): string {
-    let s: string;
+  pduWrite(o: JsonOut, pdu: Iec104Pdu): void {
     if (pdu.frame === Iec104Frame.I) {
-      s = '{"frame":"I","tx":' + pdu.tx + ',"rx":' + pdu.rx;
+      o.raw('{"frame":"I","tx":'); o.num(pdu.tx);
+      o.raw(',"rx":'); o.num(pdu.rx);
       if (pdu.hasAsdu) {
-        s += ',"type_id":' + pdu.typeId + ',"cot":' + pdu.cot + ',"neg":' + pdu.neg + ',"test":' + pdu.test +
-          ',"oa":' + pdu.oa + ',"ca":' + pdu.ca;
-        if (pdu.hasIoa) s += ',"ioa":' + pdu.ioa;
-        s += ',"nobj":' + pdu.nobj;
+        o.raw(',"type_id":'); o.num(pdu.typeId);
+        o.raw(',"cot":'); o.num(pdu.cot);
+        o.raw(pdu.neg ? ',"neg":true' : ',"neg":false');
+        o.raw(pdu.test ? ',"test":true' : ',"test":false');
+        o.raw(',"oa":'); o.num(pdu.oa);
+        o.raw(',"ca":'); o.num(pdu.ca);
+        if (pdu.hasIoa) { o.raw(',"ioa":'); o.num(pdu.ioa); }
+        o.raw(',"nobj":'); o.num(pdu.nobj);
       }
     } else if (pdu.frame === Iec104Frame.S) {
-      s = '{"frame":"S","rx":' + pdu.rx;
+      o.raw('{"frame":"S","rx":'); o.num(pdu.rx);
     } else {
-      s = '{"frame":"U","u":"' + uName(pdu.u) + '"';
+      o.raw('{"frame":"U","u":"'); o.raw(uName(pdu.u)); o.raw('"');
     }
-    if (pdu.seqAnomaly !== '') s += ',"seq_anomaly":"' + pdu.seqAnomaly + '"';
-    return s + '}';
+    if (pdu.seqAnomaly !== '') { o.raw(',"seq_anomaly":"'); o.raw(pdu.seqAnomaly); o.raw('"'); }
+    o.raw('}');
+  },
+
+  pduJson(pdu: Iec104Pdu): string {
+    return jsonText(iec104.pduWrite, pdu);
   },
 
   flowJson(st: Iec104State): string {

@@ -17,6 +17,7 @@
 // fix them by answering MatchReversed when a PDU's shape can only be the
 // other role's.
 
+import { jsonText, type JsonOut } from '../output/json-out.js';
 import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
 import { Probe, S2C } from './types.js';
 
@@ -470,19 +471,27 @@ function gap(st: ModbusState, _dir: Dir, _bytes: number): void {
   st.inSync = false;
 }
 
+function pduWrite(o: JsonOut, p: ModbusPdu): void {
+  o.raw('{"tid":'); o.num(p.tid);
+  o.raw(',"unit":'); o.num(p.unit);
+  o.raw(',"fc":'); o.num(p.fc);
+  o.raw(',"exception":');
+  if (p.exception === null) o.raw('null');
+  else o.num(p.exception);
+  o.raw(p.resp ? ',"resp":true' : ',"resp":false');
+  if (p.addr >= 0) { o.raw(',"addr":'); o.num(p.addr); }
+  if (p.qty >= 0) { o.raw(',"qty":'); o.num(p.qty); }
+  if (p.value >= 0) { o.raw(',"value":'); o.num(p.value); }
+  if (p.waddr >= 0) { o.raw(',"waddr":'); o.num(p.waddr); }
+  if (p.wqty >= 0) { o.raw(',"wqty":'); o.num(p.wqty); }
+  if (p.sub >= 0) { o.raw(',"sub":'); o.num(p.sub); }
+  if (p.mei >= 0) { o.raw(',"mei":'); o.num(p.mei); }
+  if (p.byteCount >= 0) { o.raw(',"byte_count":'); o.num(p.byteCount); }
+  o.raw('}');
+}
+
 function pduJson(p: ModbusPdu): string {
-  let s = '{"tid":' + p.tid + ',"unit":' + p.unit + ',"fc":' + p.fc +
-    ',"exception":' + (p.exception === null ? 'null' : p.exception) +
-    ',"resp":' + (p.resp ? 'true' : 'false');
-  if (p.addr >= 0) s += ',"addr":' + p.addr;
-  if (p.qty >= 0) s += ',"qty":' + p.qty;
-  if (p.value >= 0) s += ',"value":' + p.value;
-  if (p.waddr >= 0) s += ',"waddr":' + p.waddr;
-  if (p.wqty >= 0) s += ',"wqty":' + p.wqty;
-  if (p.sub >= 0) s += ',"sub":' + p.sub;
-  if (p.mei >= 0) s += ',"mei":' + p.mei;
-  if (p.byteCount >= 0) s += ',"byte_count":' + p.byteCount;
-  return s + '}';
+  return jsonText(pduWrite, p);
 }
 
 function flowJson(st: ModbusState): string {
@@ -515,6 +524,7 @@ export const modbus: Dissector<ModbusState, ModbusPdu> = {
   createState,
   parse,
   gap,
+  pduWrite,
   pduJson,
   flowJson,
 };

@@ -16,6 +16,7 @@
 // service once known (it is only on the wire in the first chunk), and the
 // final F/A chunk's PDU carries "chunks" = the number of chunks. Flow service
 // counters count each logical message once, on its final F chunk.
+import { jsonText, type JsonOut } from '../output/json-out.js';
 import { C2S, Probe } from './types.js';
 import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
 import { opcuaServiceName, opcuaServiceRole } from './opcua-services.js';
@@ -727,20 +728,26 @@ export const opcua: Dissector<OpcuaState, OpcuaPdu> = {
     st.resync[dir] = true;
   },
 
+  pduWrite(o: JsonOut, p: OpcuaPdu): void {
+    o.raw('{"msg":"'); o.raw(p.msg);
+    o.raw('","chunk":"'); o.raw(p.chunk);
+    o.raw('","size":'); o.num(p.size);
+    if (p.channel >= 0) { o.raw(',"channel":'); o.num(p.channel); }
+    if (p.token >= 0) { o.raw(',"token":'); o.num(p.token); }
+    if (p.seq >= 0) { o.raw(',"seq":'); o.num(p.seq); }
+    if (p.req >= 0) { o.raw(',"req":'); o.num(p.req); }
+    if (p.service >= 0) { o.raw(',"service":'); o.num(p.service); }
+    if (p.serviceName !== undefined) { o.raw(',"service_name":'); o.str(p.serviceName); }
+    if (p.policy !== undefined) { o.raw(',"policy":'); o.str(p.policy); }
+    if (p.endpoint !== undefined) { o.raw(',"endpoint":'); o.str(p.endpoint); }
+    if (p.status >= 0) { o.raw(',"status":'); o.num(p.status); }
+    if (p.encrypted !== undefined) o.raw(p.encrypted ? ',"encrypted":true' : ',"encrypted":false');
+    if (p.chunks > 0) { o.raw(',"chunks":'); o.num(p.chunks); }
+    o.raw('}');
+  },
+
   pduJson(p: OpcuaPdu): string {
-    let s = '{"msg":"' + p.msg + '","chunk":"' + p.chunk + '","size":' + p.size;
-    if (p.channel >= 0) s += ',"channel":' + p.channel;
-    if (p.token >= 0) s += ',"token":' + p.token;
-    if (p.seq >= 0) s += ',"seq":' + p.seq;
-    if (p.req >= 0) s += ',"req":' + p.req;
-    if (p.service >= 0) s += ',"service":' + p.service;
-    if (p.serviceName !== undefined) s += ',"service_name":' + jsonStr(p.serviceName);
-    if (p.policy !== undefined) s += ',"policy":' + jsonStr(p.policy);
-    if (p.endpoint !== undefined) s += ',"endpoint":' + jsonStr(p.endpoint);
-    if (p.status >= 0) s += ',"status":' + p.status;
-    if (p.encrypted !== undefined) s += ',"encrypted":' + (p.encrypted ? 'true' : 'false');
-    if (p.chunks > 0) s += ',"chunks":' + p.chunks;
-    return s + '}';
+    return jsonText(opcua.pduWrite, p);
   },
 
   flowJson(st: OpcuaState): string {

@@ -92,8 +92,12 @@ export interface Dissector<S = any, P extends PduBase = any> {
   /** `bytes` were lost in direction `dir` (bytes < 0: unknown amount, e.g.
    *  capture started mid-stream). Drop partial reassembly state for dir. */
   gap(state: S, dir: Dir, bytes: number): void;
-  /** JSON body of the PDU record's "<app>" member, e.g. '{"tid":1,"unit":1,...}'. */
+  /** JSON body of the PDU record's "<app>" member, e.g. '{"tid":1,"unit":1,...}',
+   *  written as bytes (the hot path of --pdus). */
+  pduWrite(out: JsonOut, pdu: P): void;
+  /** The same as a string (jsonText(pduWrite)): held records, tests. */
   pduJson(pdu: P): string;
   /** JSON body of the flow record's "<app>" member (per-app counters). */
   flowJson(state: S): string;
-}
+}import type { JsonOut } from '../output/json-out.js';
+

@@ -9,9 +9,10 @@ import { ReassemblyBudget, TcpStream, type StreamReceiver } from './tcp-stream.j
 
 /** What the application layer hands on (the engine implements it). */
 export interface AppEvents {
-  /** A PDU was decoded. `confirmed` is false while the protocol is tentative:
-   *  the returned record (if any) is then held until confirmation. */
-  pdu(flow: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number): string | null;
+  /** A PDU was decoded. `held` while the protocol is tentative: the record
+   *  must then come back as a string, kept until confirmation. Otherwise the
+   *  events may write it themselves and return null. */
+  pdu(flow: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number, held: boolean): string | null;
   /** Records held during identification, released once the app is confirmed. */
   release(lines: string[]): void;
   anomaly(flow: Flow, d: Dissector, dir: Dir, name: string, ts: number): void;
@@ -403,7 +404,7 @@ export class AppSession implements StreamReceiver {
     this.pdus++;
     const side = (dir === 0) === this.flow.clientIsA ? 0 : 1;
     this.sides[side].pdus++;
-    const line = this.cfg.events.pdu(this.flow, this.d!, dir, pdu, ctx.ts);
+    const line = this.cfg.events.pdu(this.flow, this.d!, dir, pdu, ctx.ts, this.phase === Phase.Tentative);
     if (this.phase === Phase.Tentative) {
       if (line !== null) {
         const h = (this.held ??= []);

@@ -13,8 +13,9 @@ export class FdWriter {
   // Lines are encoded into this buffer as they come, so each record string
   // dies young; holding them in a pending string kept them alive (a rope of
   // hundreds of records) long enough to be promoted, and GC dominated.
-  private readonly buf = Buffer.allocUnsafe(BUF_BYTES);
-  private used = 0;
+  // Public for JsonOut, which encodes records in place.
+  readonly buf = Buffer.allocUnsafe(BUF_BYTES);
+  used = 0;
   bytes = 0;
 
   constructor(readonly fd: number, private readonly owned: boolean) {}

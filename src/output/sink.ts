@@ -13,6 +13,9 @@ export const FILE_STEMS: Record<RecordKind, string> = { flow: 'flows', pdu: 'pdu
 
 export interface RecordSink {
   write(kind: RecordKind, line: string): void;
+  /** The NDJSON writer that takes every `kind` record, when there is exactly
+   *  one: hot records (PDUs) are then encoded straight into its buffer. */
+  direct?(kind: RecordKind): FdWriter | null;
   close(): void;
 }
 
@@ -21,6 +24,9 @@ export class StreamSink implements RecordSink {
   constructor(private readonly out: FdWriter) {}
   write(_kind: RecordKind, line: string): void {
     this.out.write(line);
+  }
+  direct(): FdWriter {
+    return this.out;
   }
   close(): void {
     this.out.close();
@@ -45,6 +51,10 @@ export class DirSink implements RecordSink {
   write(kind: RecordKind, line: string): void {
     if (this.format === 'ndjson') this.file(kind).write(line);
     else this.file(kind).writeBytes(encode(JSON.parse(line)));
+  }
+
+  direct(kind: RecordKind): FdWriter | null {
+    return this.format === 'ndjson' ? this.file(kind) : null;
   }
 
   close(): void {

@@ -1,0 +1,74 @@
+// JsonOut must write exactly the text the template strings gave: it replaced
+// them on the PDU hot path, and the record format is a public contract.
+import { describe, expect, it } from 'vitest';
+import { mkdtempSync, openSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { JsonOut, jsonText } from '../../src/output/json-out.js';
+import { FdWriter } from '../../src/output/fd-writer.js';
+import { tsText } from '../../src/output/flow-record.js';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+describe('JsonOut', () => {
+  it('numbers as `${n}` writes them', () => {
+    const r = rng(1);
+    const vals = [0, -0, 1, 9, 10, 99, 100, 255, 65535, 0x7fffffff, 0x80000000, 0xffffffff, 2 ** 40, 999_999_999_999_999,
+      1e15, 2 ** 53, 1e21, -1, -2147483648, -2147483649, 0.5, 1.25, -3.75, NaN, Infinity, -Infinity, 1e-7];
+    for (let i = 0; i < 20000; i++) {
+      const mag = 10 ** Math.floor(r() * 16);
+      vals.push(Math.floor(r() * mag) * (r() < 0.2 ? -1 : 1));
+    }
+    for (const v of vals) expect(jsonText((o, x: number) => o.num(x), v), String(v)).toBe(`${v}`);
+  });
+
+  it('timestamps as tsText writes them', () => {
+    const r = rng(2);
+    const vals = [0, 1700000000, 1700000000.000001, 1700000000.9999996, 1699999999.9999999, 0.000001, 1234.5];
+    for (let i = 0; i < 20000; i++) vals.push(Math.floor(r() * 2e9) + Math.floor(r() * 1e6) / 1e6);
+    for (const v of vals) expect(jsonText((o, x: number) => o.ts(x), v), String(v)).toBe(tsText(v));
+  });
+
+  it('strings as JSON.stringify writes them, ASCII and raw text as given', () => {
+    const vals = ['', 'plain', 'with "quotes"', 'back\\slash', 'ctl\u0001\n\t', 'del\u007f', 'é ü 中文', '😀', '\ud800 lone',
+      'x'.repeat(5000), `${'y'.repeat(100)}é`, 'opc.tcp://10.0.0.1:4840/UA/Server'];
+    for (const v of vals) {
+      expect(jsonText((o, x: string) => o.str(x), v)).toBe(JSON.stringify(v));
+      // raw() is UTF-8 of the text (a lone surrogate becomes U+FFFD, as in any UTF-8 encode).
+      expect(jsonText((o, x: string) => o.raw(x), v)).toBe(Buffer.from(v, 'utf8').toString('utf8'));
+      if (!/[^\x00-\x7f]/.test(v)) expect(jsonText((o, x: string) => o.ascii(x), v)).toBe(v);
+    }
+    expect(jsonText((o, b: boolean) => { o.bool(b); o.raw(','); o.bool(!b); }, true)).toBe('true,false');
+  });
+
+  it('writes records into an FdWriter across many buffer flushes, in order with string lines', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'otwatch-jsonout-'));
+    const path = join(dir, 'out.ndjson');
+    const w = new FdWriter(openSync(path, 'w'), true);
+    const o = new JsonOut(w);
+    let expected = '';
+    const r = rng(3);
+    for (let i = 0; i < 20000; i++) {
+      if (i % 7 === 0) {
+        const line = `{"type":"flow","n":${i}}\n`;
+        w.write(line);
+        expected += line;
+        continue;
+      }
+      const s = i % 1000 === 0 ? 'z'.repeat(300_000) : `name ${i} é`;
+      const n = Math.floor(r() * 1e12);
+      o.begin();
+      o.raw('{"i":'); o.num(i); o.raw(',"n":'); o.num(n); o.raw(',"s":'); o.str(s); o.raw(',"ts":'); o.ts(1700000000 + i / 7); o.raw('}\n');
+      o.end();
+      expected += `{"i":${i},"n":${n},"s":${JSON.stringify(s)},"ts":${tsText(1700000000 + i / 7)}}\n`;
+    }
+    w.close();
+    expect(readFileSync(path, 'utf8') === expected).toBe(true);
+  });
+});
