@@ -81,6 +81,9 @@ export class Flow {
   /** Endpoint text for records, cached once a flow emits several (PDUs). */
   endpointsJson: string | null = null;
 
+  /** The observer's (detector's) per-flow state: a field, not a Map lookup per event. */
+  det: unknown = null;
+
   /** Back to the state of `new Flow()`: the table reuses ended flows, so
    *  evicted and expired ones are not garbage promoted to the old generation
    *  (a scan would otherwise grow the heap far past the live flows). Every
@@ -93,7 +96,7 @@ export class Flow {
     this.firstTs = 0; this.lastTs = 0; this.reportTs = 0; this.interimRecords = 0;
     this.pktsC2S = 0; this.pktsS2C = 0; this.bytesC2S = 0; this.bytesS2C = 0; this.payC2S = 0; this.payS2C = 0;
     this.tcpSeen = 0; this.isnA = 0; this.isnB = 0; this.truncatedPkts = 0; this.fragments = 0;
-    this.app = null; this.endpointsJson = null;
+    this.app = null; this.endpointsJson = null; this.det = null;
   }
 
   get proto(): number { return this.kind & 0xff; }
