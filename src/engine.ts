@@ -10,7 +10,7 @@ import { TcpSeen, type EndReason, type Flow } from './flows/flow.js';
 import { FlowTable, type FlowTableOptions } from './flows/flow-table.js';
 import { assignRoles } from './flows/roles.js';
 import { ReassemblyBudget } from './flows/tcp-stream.js';
-import { flowHeadJson, flowRecord } from './output/flow-record.js';
+import { flowHeadJson, flowRecord, writeFlowRecord } from './output/flow-record.js';
 import { JsonOut } from './output/json-out.js';
 import { NullSink, type RecordSink } from './output/sink.js';
 import type { FlowObserver } from './detect/observer.js';
@@ -82,6 +82,7 @@ export class Engine implements AppEvents {
   private readonly emitRecords: boolean;
   /** PDU records encoded straight into the sink's writer (undefined: not asked yet). */
   private pduOut: JsonOut | null | undefined = undefined;
+  private flowOut: JsonOut | null | undefined = undefined;
   private readonly pduText = new JsonOut(null);
 
   constructor(readonly opts: EngineOptions, private readonly sink: RecordSink) {
@@ -235,7 +236,20 @@ export class Engine implements AppEvents {
       this.stats.flows++;
       this.summary.addFlow(f);
     }
-    if (this.emitRecords) this.sink.write('flow', flowRecord(f, reason));
+    if (this.emitRecords) {
+      if (this.flowOut === undefined) {
+        const w = this.sink.direct?.('flow') ?? null;
+        this.flowOut = w === null ? null : new JsonOut(w);
+      }
+      const o = this.flowOut;
+      if (o !== null) {
+        o.begin();
+        writeFlowRecord(o, f, reason);
+        o.end();
+      } else {
+        this.sink.write('flow', flowRecord(f, reason));
+      }
+    }
     if (reason !== 'active') this.observer?.flowEnd(f, reason, now);
   }
 

@@ -5,6 +5,7 @@
 import { Probe, type Dir, type Dissector, type ParseCtx, type PduBase } from '../dissectors/types.js';
 import { TCP_ACK, TCP_SYN, type Packet } from '../decode/packet.js';
 import type { Flow } from './flow.js';
+import { jsonText, type JsonOut } from '../output/json-out.js';
 import { ReassemblyBudget, TcpStream, type StreamReceiver } from './tcp-stream.js';
 
 /** What the application layer hands on (the engine implements it). */
@@ -492,23 +493,39 @@ export class AppSession implements StreamReceiver {
   }
 
   /** The application part of the flow record. */
-  flowJson(): string {
-    let s = this.phase === Phase.Confirmed ? `,"app":"${this.d!.name}","app_by":"${this.appBy}"` : ',"app":null';
-    s += `,"pdus":${this.phase === Phase.Confirmed ? this.pdus : 0},"gaps":${this.gaps},"gap_bytes":${this.gapBytes}`;
+  flowWrite(o: JsonOut): void {
+    const confirmed = this.phase === Phase.Confirmed;
+    if (confirmed) {
+      o.raw(',"app":"'); o.raw(this.d!.name);
+      o.raw(this.appBy === 'port' ? '","app_by":"port","pdus":' : '","app_by":"content","pdus":');
+      o.num(this.pdus);
+    } else {
+      o.raw(',"app":null,"pdus":0');
+    }
+    o.raw(',"gaps":'); o.num(this.gaps);
+    o.raw(',"gap_bytes":'); o.num(this.gapBytes);
     const skipped = this.sides[0].skipped + this.sides[1].skipped;
-    if (skipped > 0) s += `,"resync_bytes":${skipped}`;
+    if (skipped > 0) { o.raw(',"resync_bytes":'); o.num(skipped); }
     if (this.streams !== null) {
       const r = this.streams[0].retransmittedBytes + this.streams[1].retransmittedBytes;
-      if (r > 0) s += `,"retrans_bytes":${r}`;
+      if (r > 0) { o.raw(',"retrans_bytes":'); o.num(r); }
     }
-    if (this.phase === Phase.Confirmed) {
+    if (confirmed) {
       if (this.anomalies !== null) {
-        let a = '';
-        for (const [k, v] of this.anomalies) a += `${a === '' ? '' : ','}"${k}":${v}`;
-        s += `,"anomalies":{${a}}`;
+        o.raw(',"anomalies":{');
+        let first = true;
+        for (const [k, v] of this.anomalies) {
+          o.raw(first ? '"' : ',"'); o.raw(k); o.raw('":'); o.num(v);
+          first = false;
+        }
+        o.raw('}');
       }
-      s += `,"${this.d!.name}":${this.d!.flowJson(this.state)}`;
+      o.raw(',"'); o.raw(this.d!.name); o.raw('":');
+      o.raw(this.d!.flowJson(this.state));
     }
-    return s;
+  }
+
+  flowJson(): string {
+    return jsonText((o: JsonOut, s: AppSession) => s.flowWrite(o), this);
   }
 }

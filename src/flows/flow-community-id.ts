@@ -49,6 +49,12 @@ function sha1OneBlock(len: number): void {
 
 /** '1:' + base64(sha1(seed 0, A, B, proto, 0, portA, portB)) for a TCP/UDP flow. */
 export function flowCommunityId(f: Flow): string {
+  return `1:${flowCommunityDigest(f).toString('base64')}`;
+}
+
+/** The SHA-1 digest of the flow's Community ID (a shared buffer, valid
+ *  until the next call). */
+export function flowCommunityDigest(f: Flow): Buffer {
   block[0] = 0;
   block[1] = 0;
   let o = 2;
@@ -68,5 +74,5 @@ export function flowCommunityId(f: Flow): string {
   block[o + 4] = f.bPort >>> 8;
   block[o + 5] = f.bPort & 255;
   sha1OneBlock(o + 6);
-  return `1:${digest.toString('base64')}`;
+  return digest;
 }

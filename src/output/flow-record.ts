@@ -1,6 +1,7 @@
 // Flow record serializer: a fixed schema written as one template string, no
 // JSON.stringify. Field names are the public contract (README "Output").
-import { flowCommunityId as communityIdOf } from '../flows/flow-community-id.js';
+import { flowCommunityDigest, flowCommunityId as communityIdOf } from '../flows/flow-community-id.js';
+import { JsonOut } from './json-out.js';
 import type { EndReason, Flow } from '../flows/flow.js';
 import { ipv4Text, ipv6Text } from './ip-text.js';
 
@@ -64,23 +65,71 @@ export function flowHeadJson(f: Flow): string {
   return f.endpointsJson;
 }
 
-/** The same text for a flow's final record, without caching it: a string
- *  stored on a long-lived (old-generation) flow object survives young-GC and
- *  is promoted, which made GC the main cost of flow-heavy traffic. */
-function flowEndHeadJson(f: Flow): string {
-  return f.endpointsJson ?? headJson(f);
+/** The head of a flow's final record, written as bytes: a string stored on
+ *  a long-lived (old-generation) flow object survives young-GC and is
+ *  promoted, which made GC the main cost of flow-heavy traffic; building it
+ *  as a string only to encode it was the next cost. */
+function writeHead(o: JsonOut, f: Flow): void {
+  if (f.endpointsJson !== null) {
+    o.ascii(f.endpointsJson);
+    return;
+  }
+  o.raw('"community_id":"1:');
+  o.base64(flowCommunityDigest(f), 0, 20);
+  o.raw(f.proto === 6 ? '","proto":"tcp","vlan":' : '","proto":"udp","vlan":');
+  if (f.vlan < 0) o.raw('null');
+  else o.num(f.vlan);
+  if (f.innerVlan >= 0) {
+    o.raw(',"inner_vlan":');
+    o.num(f.innerVlan);
+  }
+  o.raw(',"client":{"ip":"');
+  writeIp(o, f, f.clientIsA);
+  o.raw('","port":');
+  o.num(clientPort(f));
+  o.raw('},"server":{"ip":"');
+  writeIp(o, f, !f.clientIsA);
+  o.raw('","port":');
+  o.num(serverPort(f));
+  o.raw('}');
 }
 
+function writeIp(o: JsonOut, f: Flow, a: boolean): void {
+  if (f.ipVersion === 4) o.ipv4(a ? f.a0 : f.b0);
+  else o.raw(a ? ipA(f) : ipB(f));
+}
+
+/** The flow record (one NDJSON line), written into `o`. */
+export function writeFlowRecord(o: JsonOut, f: Flow, end: EndReason): void {
+  o.raw('{"type":"flow","ts":');
+  o.ts(f.firstTs);
+  o.raw(',"end_ts":');
+  o.ts(f.lastTs);
+  o.raw(',');
+  if (end === 'active') o.ascii(flowHeadJson(f));
+  else writeHead(o, f);
+  if (f.app === null) o.raw(',"app":null');
+  else f.app.flowWrite(o);
+  o.raw(',"pkts":{"c2s":'); o.num(f.pktsC2S);
+  o.raw(',"s2c":'); o.num(f.pktsS2C);
+  o.raw('},"bytes":{"c2s":'); o.num(f.bytesC2S);
+  o.raw(',"s2c":'); o.num(f.bytesS2C);
+  o.raw('},"payload_bytes":{"c2s":'); o.num(f.payC2S);
+  o.raw(',"s2c":'); o.num(f.payS2C);
+  o.raw('},"state":"'); o.raw(f.stateName());
+  o.raw(f.handshake ? '","handshake":true,"end":"' : '","handshake":false,"end":"');
+  o.raw(end);
+  o.raw('"');
+  if (f.truncatedPkts > 0) { o.raw(',"truncated_pkts":'); o.num(f.truncatedPkts); }
+  if (f.fragments > 0) { o.raw(',"fragments":'); o.num(f.fragments); }
+  if (f.interimRecords > 0 || end === 'active') { o.raw(',"interim":'); o.num(f.interimRecords + (end === 'active' ? 1 : 0)); }
+  o.raw('}\n');
+}
+
+const text = new JsonOut(null);
+
 export function flowRecord(f: Flow, end: EndReason): string {
-  const extra =
-    (f.truncatedPkts > 0 ? `,"truncated_pkts":${f.truncatedPkts}` : '') +
-    (f.fragments > 0 ? `,"fragments":${f.fragments}` : '') +
-    (f.interimRecords > 0 || end === 'active' ? `,"interim":${f.interimRecords + (end === 'active' ? 1 : 0)}` : '');
-  const app = f.app === null ? ',"app":null' : f.app.flowJson();
-  return (
-    `{"type":"flow","ts":${tsText(f.firstTs)},"end_ts":${tsText(f.lastTs)},${end === 'active' ? flowHeadJson(f) : flowEndHeadJson(f)}${app},` +
-    `"pkts":{"c2s":${f.pktsC2S},"s2c":${f.pktsS2C}},"bytes":{"c2s":${f.bytesC2S},"s2c":${f.bytesS2C}},` +
-    `"payload_bytes":{"c2s":${f.payC2S},"s2c":${f.payS2C}},"state":"${f.stateName()}",` +
-    `"handshake":${f.handshake},"end":"${end}"${extra}}\n`
-  );
+  text.begin();
+  writeFlowRecord(text, f, end);
+  return text.text();
 }

@@ -6,6 +6,7 @@
 // (test/output/json-out.test.ts checks both ways on every kind of value).
 import type { FdWriter } from './fd-writer.js';
 
+const B64 = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 'latin1');
 const Q = 0x22; // "
 const BS = 0x5c; // \
 
@@ -165,6 +166,42 @@ export class JsonOut {
     this.digits(sec, 1);
     this.buf[this.pos++] = 0x2e;
     this.digits(usec, 6);
+  }
+
+  /** Standard base64 (with padding) of b[off, off+len). */
+  base64(b: Uint8Array, off: number, len: number): void {
+    this.room(((len + 2) / 3) * 4 + 4);
+    const o = this.buf;
+    let p = this.pos;
+    const end = off + len;
+    let i = off;
+    for (; i + 3 <= end; i += 3) {
+      const v = (b[i] << 16) | (b[i + 1] << 8) | b[i + 2];
+      o[p++] = B64[v >> 18];
+      o[p++] = B64[(v >> 12) & 63];
+      o[p++] = B64[(v >> 6) & 63];
+      o[p++] = B64[v & 63];
+    }
+    if (i < end) {
+      const two = i + 1 < end;
+      const v = (b[i] << 16) | (two ? b[i + 1] << 8 : 0);
+      o[p++] = B64[v >> 18];
+      o[p++] = B64[(v >> 12) & 63];
+      o[p++] = two ? B64[(v >> 6) & 63] : 0x3d;
+      o[p++] = 0x3d;
+    }
+    this.pos = p;
+  }
+
+  /** Dotted quad of an IPv4 address word (as ipv4Text). */
+  ipv4(w: number): void {
+    this.num(w >>> 24);
+    this.buf[this.pos++] = 0x2e; // num() left room for 10 more bytes
+    this.num((w >>> 16) & 255);
+    this.buf[this.pos++] = 0x2e;
+    this.num((w >>> 8) & 255);
+    this.buf[this.pos++] = 0x2e;
+    this.num(w & 255);
   }
 
   bool(v: boolean): void {

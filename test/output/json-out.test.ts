@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { JsonOut, jsonText } from '../../src/output/json-out.js';
 import { FdWriter } from '../../src/output/fd-writer.js';
 import { tsText } from '../../src/output/flow-record.js';
+import { ipv4Text } from '../../src/output/ip-text.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -45,6 +46,18 @@ describe('JsonOut', () => {
       if (!/[^\x00-\x7f]/.test(v)) expect(jsonText((o, x: string) => o.ascii(x), v)).toBe(v);
     }
     expect(jsonText((o, b: boolean) => { o.bool(b); o.raw(','); o.bool(!b); }, true)).toBe('true,false');
+  });
+
+  it('base64 as Buffer writes it, addresses as ipv4Text', () => {
+    const r = rng(4);
+    for (let len = 0; len <= 40; len++) {
+      const b = Buffer.alloc(len + 3);
+      for (let i = 0; i < b.length; i++) b[i] = Math.floor(r() * 256);
+      expect(jsonText((o, x: Buffer) => o.base64(x, 1, len), b)).toBe(b.subarray(1, 1 + len).toString('base64'));
+    }
+    const words = [0, -1, 0x7fffffff, -0x80000000, 0x0a000001, 0xc0a80101 | 0];
+    for (let i = 0; i < 5000; i++) words.push(Math.floor(r() * 2 ** 32) | 0);
+    for (const w of words) expect(jsonText((o, x: number) => o.ipv4(x), w)).toBe(ipv4Text(w));
   });
 
   it('writes records into an FdWriter across many buffer flushes, in order with string lines', () => {
