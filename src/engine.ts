@@ -250,7 +250,10 @@ export class Engine implements AppEvents {
         this.sink.write('flow', flowRecord(f, reason));
       }
     }
-    if (reason !== 'active') this.observer?.flowEnd(f, reason, now);
+    if (reason !== 'active') {
+      this.observer?.flowEnd(f, reason, now);
+      f.app?.dispose();
+    }
   }
 
   // AppEvents: what the application layer reports.

@@ -21,7 +21,7 @@
 
 import { jsonText, type JsonOut } from '../output/json-out.js';
 import { dnp3Crc, dnp3CrcOk } from './dnp3-crc.js';
-import { C2S, Probe, type Dir, type Dissector, type ParseCtx, type PduBase } from './types.js';
+import { C2S, Probe, STATE_POOL_MAX, type Dir, type Dissector, type ParseCtx, type PduBase } from './types.js';
 
 export type Dnp3Anomaly =
   | 'bad_start' // first two bytes are not 0x05 0x64 (parse returns -1)
@@ -431,6 +431,17 @@ const SHARED_PDU: Dnp3Pdu = {
   nobjects: 0, objects_truncated: false, crc_ok: true,
 };
 
+const statePool: Dnp3State[] = [];
+
+function newState(): Dnp3State {
+  return {
+    rx: [newReasm(), newReasm()],
+    pdu: SHARED_PDU,
+    fcCount: new Uint32Array(256),
+    linkFrames: 0, linkOnly: 0, crcErrors: 0, segments: 0, fragments: 0, unsolicited: 0, dropped: 0,
+  };
+}
+
 export const dnp3: Dissector<Dnp3State, Dnp3Pdu> = {
   name: 'dnp3',
   tcp: true,
@@ -454,12 +465,18 @@ export const dnp3: Dissector<Dnp3State, Dnp3Pdu> = {
   },
 
   createState(): Dnp3State {
-    return {
-      rx: [newReasm(), newReasm()],
-      pdu: SHARED_PDU,
-      fcCount: new Uint32Array(256),
-      linkFrames: 0, linkOnly: 0, crcErrors: 0, segments: 0, fragments: 0, unsolicited: 0, dropped: 0,
-    };
+    return statePool.pop() ?? newState();
+  },
+
+  releaseState(st: Dnp3State): void {
+    if (statePool.length >= STATE_POOL_MAX) return;
+    for (const r of st.rx) {
+      r.buf = null;
+      r.len = 0; r.mode = IDLE; r.nseg = 0; r.seq = 0; r.src = 0; r.dst = 0;
+    }
+    st.fcCount.fill(0);
+    st.linkFrames = 0; st.linkOnly = 0; st.crcErrors = 0; st.segments = 0; st.fragments = 0; st.unsolicited = 0; st.dropped = 0;
+    statePool.push(st);
   },
 
   parse(st: Dnp3State, buf: Buffer, off: number, len: number, dir: Dir, ctx: ParseCtx): number {

@@ -12,7 +12,7 @@
 // or a mid-stream start it is re-learned from the next I frame.
 
 import { jsonText, type JsonOut } from '../output/json-out.js';
-import { C2S, Probe } from './types.js';
+import { C2S, Probe, STATE_POOL_MAX } from './types.js';
 import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
 
 export type Iec104Anomaly =
@@ -374,6 +374,8 @@ function decodeApdu(st: Iec104State, buf: Buffer, p: number, alen: number, dir: 
   ctx.emit(dir, pdu);
 }
 
+const statePool: Iec104State[] = [];
+
 export const iec104: Dissector<Iec104State, Iec104Pdu> = {
   name: 'iec104',
   tcp: true,
@@ -398,7 +400,7 @@ export const iec104: Dissector<Iec104State, Iec104Pdu> = {
   },
 
   createState(): Iec104State {
-    return {
+    return statePool.pop() ?? {
       pdu: newPdu(),
       nextTx: new Uint16Array(2),
       txKnown: new Uint8Array(2),
@@ -412,6 +414,19 @@ export const iec104: Dissector<Iec104State, Iec104Pdu> = {
       sFrames: 0,
       uFrames: 0,
     };
+  },
+
+  releaseState(st: Iec104State): void {
+    if (statePool.length >= STATE_POOL_MAX) return;
+    // st.pdu is scratch, filled afresh for every frame.
+    st.nextTx.fill(0);
+    st.txKnown.fill(0);
+    st.repeatNext.fill(-1);
+    st.fresh = true;
+    st.typeIds.fill(0);
+    st.causes.fill(0);
+    st.commands = 0; st.seqAnomalies = 0; st.iFrames = 0; st.sFrames = 0; st.uFrames = 0;
+    statePool.push(st);
   },
 
   parse(st: Iec104State, buf: Buffer, off: number, len: number, dir: Dir, ctx: ParseCtx): number {

@@ -19,7 +19,7 @@
 
 import { jsonText, type JsonOut } from '../output/json-out.js';
 import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
-import { Probe, S2C } from './types.js';
+import { Probe, S2C, STATE_POOL_MAX } from './types.js';
 
 /** Anomaly names this dissector reports (ctx.anomaly). */
 export type ModbusAnomaly =
@@ -324,7 +324,31 @@ function probe(buf: Buffer, off: number, len: number, dir: Dir): Probe {
   return asResp === (dir === S2C) ? Probe.Match : Probe.MatchReversed;
 }
 
+const statePool: ModbusState[] = [];
+
 function createState(): ModbusState {
+  return statePool.pop() ?? newState();
+}
+
+function releaseState(st: ModbusState): void {
+  if (statePool.length >= STATE_POOL_MAX) return;
+  st.requests = 0;
+  st.responses = 0;
+  st.exceptions = 0;
+  st.fcCount.fill(0);
+  st.unitSeen.fill(0);
+  st.nUnits = 0;
+  st.txN = 0;
+  st.txTid.fill(0);
+  st.txFc.fill(0);
+  st.txAddr.fill(0);
+  st.txQty.fill(0);
+  st.txTs.fill(0);
+  st.inSync = false;
+  statePool.push(st);
+}
+
+function newState(): ModbusState {
   return {
     pdu: SHARED_PDU,
     requests: 0,
@@ -527,4 +551,5 @@ export const modbus: Dissector<ModbusState, ModbusPdu> = {
   pduWrite,
   pduJson,
   flowJson,
+  releaseState,
 };

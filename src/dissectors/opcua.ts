@@ -17,7 +17,7 @@
 // final F/A chunk's PDU carries "chunks" = the number of chunks. Flow service
 // counters count each logical message once, on its final F chunk.
 import { jsonText, type JsonOut } from '../output/json-out.js';
-import { C2S, Probe } from './types.js';
+import { C2S, Probe, STATE_POOL_MAX } from './types.js';
 import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
 import { opcuaServiceName, opcuaServiceRole } from './opcua-services.js';
 
@@ -634,6 +634,8 @@ function jsonStr(s: string): string {
   return JSON.stringify(s);
 }
 
+const statePool: OpcuaState[] = [];
+
 export const opcua: Dissector<OpcuaState, OpcuaPdu> = {
   name: 'opcua',
   tcp: true,
@@ -672,8 +674,23 @@ export const opcua: Dissector<OpcuaState, OpcuaPdu> = {
     return (role === ROLE_CLIENT) === (dir === C2S) ? Probe.Match : Probe.MatchReversed;
   },
 
+  releaseState(st: OpcuaState): void {
+    if (statePool.length >= STATE_POOL_MAX) return;
+    // st.pdu is scratch, reset for every chunk (resetPdu).
+    st.sec = SEC_UNKNOWN;
+    st.policy = undefined; st.policyRaw = undefined; st.endpoint = undefined; st.endpointRaw = undefined;
+    st.limit[0] = OPCUA_MAX_CHUNK; st.limit[1] = OPCUA_MAX_CHUNK;
+    st.maxChunks[0] = 0; st.maxChunks[1] = 0;
+    st.resync[0] = true; st.resync[1] = true;
+    st.openUsed.fill(0); st.openKey.fill(0); st.openCount.fill(0); st.openService.fill(0); st.openTicket.fill(0);
+    st.ticket = 0;
+    st.services.clear();
+    st.errors.clear();
+    statePool.push(st);
+  },
+
   createState(): OpcuaState {
-    return {
+    return statePool.pop() ?? {
       pdu: newPdu(),
       sec: SEC_UNKNOWN,
       policy: undefined,

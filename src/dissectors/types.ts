@@ -88,6 +88,10 @@ export interface Dissector<S = any, P extends PduBase = any> {
    *  the next PDU boundary after a gap, at every byte offset. */
   probe(buf: Buffer, off: number, len: number, dir: Dir): Probe;
   createState(): S;
+  /** Takes back the state of an ended flow (its record is written; nothing
+   *  refers to it any more). A later createState() may hand it out again,
+   *  reset: per-flow typed arrays cost more to allocate than to clear. */
+  releaseState(state: S): void;
   parse(state: S, buf: Buffer, off: number, len: number, dir: Dir, ctx: ParseCtx): number;
   /** `bytes` were lost in direction `dir` (bytes < 0: unknown amount, e.g.
    *  capture started mid-stream). Drop partial reassembly state for dir. */
@@ -101,3 +105,7 @@ export interface Dissector<S = any, P extends PduBase = any> {
   flowJson(state: S): string;
 }import type { JsonOut } from '../output/json-out.js';
 
+
+/** States kept per dissector for reuse (see releaseState); bounded so a burst
+ *  of flows does not pin its peak. */
+export const STATE_POOL_MAX = 4096;

@@ -468,6 +468,15 @@ export class AppSession implements StreamReceiver {
     }
   }
 
+  /** The flow ended and its last record is written: the dissector takes its
+   *  state back for a later flow. Never called from inside a parse. */
+  dispose(): void {
+    if (this.d !== null && this.state !== null) this.d.releaseState(this.state);
+    this.state = null;
+    this.d = null;
+    this.phase = Phase.Unknown;
+  }
+
   /** Stops application-layer work on this flow for good. */
   giveUp(): void {
     if (this.phase !== Phase.Confirmed) this.cfg.events.unknown(this.flow, ctx.ts);
