@@ -587,16 +587,25 @@ export const dnp3: Dissector<Dnp3State, Dnp3Pdu> = {
     return jsonText(dnp3.pduWrite, p);
   },
 
-  flowJson(st: Dnp3State): string {
-    let s = '{"fc":{';
+  flowWrite(o: JsonOut, st: Dnp3State): void {
+    o.raw('{"fc":{');
     let first = true;
     for (let fc = 0; fc < 256; fc++) {
       if (st.fcCount[fc] === 0) continue;
-      s += (first ? '"' : ',"') + fc + '":' + st.fcCount[fc];
+      o.raw(first ? '"' : ',"'); o.num(fc); o.raw('":'); o.num(st.fcCount[fc]);
       first = false;
     }
-    return s + '},"crc_errors":' + st.crcErrors + ',"link_frames":' + st.linkFrames +
-      ',"link_only":' + st.linkOnly + ',"segments":' + st.segments + ',"fragments":' + st.fragments +
-      ',"unsolicited":' + st.unsolicited + ',"dropped_fragments":' + st.dropped + '}';
+    o.raw('},"crc_errors":'); o.num(st.crcErrors);
+    o.raw(',"link_frames":'); o.num(st.linkFrames);
+    o.raw(',"link_only":'); o.num(st.linkOnly);
+    o.raw(',"segments":'); o.num(st.segments);
+    o.raw(',"fragments":'); o.num(st.fragments);
+    o.raw(',"unsolicited":'); o.num(st.unsolicited);
+    o.raw(',"dropped_fragments":'); o.num(st.dropped);
+    o.raw('}');
+  },
+
+  flowJson(st: Dnp3State): string {
+    return jsonText(dnp3.flowWrite, st);
   },
 };

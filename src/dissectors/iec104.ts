@@ -497,22 +497,30 @@ export const iec104: Dissector<Iec104State, Iec104Pdu> = {
     return jsonText(iec104.pduWrite, pdu);
   },
 
-  flowJson(st: Iec104State): string {
-    let s = '{"type_ids":{';
+  flowWrite(o: JsonOut, st: Iec104State): void {
+    o.raw('{"type_ids":{');
     let first = true;
     for (let t = 0; t < 256; t++) {
       if (st.typeIds[t] === 0) continue;
-      s += (first ? '"' : ',"') + t + '":' + st.typeIds[t];
+      o.raw(first ? '"' : ',"'); o.num(t); o.raw('":'); o.num(st.typeIds[t]);
       first = false;
     }
-    s += '},"causes":{';
+    o.raw('},"causes":{');
     first = true;
     for (let c = 0; c < 64; c++) {
       if (st.causes[c] === 0) continue;
-      s += (first ? '"' : ',"') + c + '":' + st.causes[c];
+      o.raw(first ? '"' : ',"'); o.num(c); o.raw('":'); o.num(st.causes[c]);
       first = false;
     }
-    return s + '},"commands":' + st.commands + ',"seq_anomalies":' + st.seqAnomalies + ',"i":' + st.iFrames +
-      ',"s":' + st.sFrames + ',"u":' + st.uFrames + '}';
+    o.raw('},"commands":'); o.num(st.commands);
+    o.raw(',"seq_anomalies":'); o.num(st.seqAnomalies);
+    o.raw(',"i":'); o.num(st.iFrames);
+    o.raw(',"s":'); o.num(st.sFrames);
+    o.raw(',"u":'); o.num(st.uFrames);
+    o.raw('}');
+  },
+
+  flowJson(st: Iec104State): string {
+    return jsonText(iec104.flowWrite, st);
   },
 };

@@ -518,23 +518,35 @@ function pduJson(p: ModbusPdu): string {
   return jsonText(pduWrite, p);
 }
 
-function flowJson(st: ModbusState): string {
-  let s = '{"fc":{';
+function flowWrite(o: JsonOut, st: ModbusState): void {
+  o.raw('{"fc":{');
   let first = true;
   for (let f = 0; f < 128; f++) {
     if (st.fcCount[f] === 0) continue;
-    s += (first ? '"' : ',"') + f + '":' + st.fcCount[f];
+    o.raw(first ? '"' : ',"'); o.num(f); o.raw('":'); o.num(st.fcCount[f]);
     first = false;
   }
-  s += '},"exceptions":' + st.exceptions + ',"units":[';
+  o.raw('},"exceptions":'); o.num(st.exceptions);
+  o.raw(',"units":[');
   first = true;
-  for (let u = 0; u < 256; u++) {
-    if ((st.unitSeen[u >> 5] & (1 << (u & 31))) === 0) continue;
-    s += (first ? '' : ',') + u;
-    first = false;
+  for (let w = 0; w < 8; w++) {
+    const bits = st.unitSeen[w];
+    if (bits === 0) continue;
+    for (let b = 0; b < 32; b++) {
+      if ((bits & (1 << b)) === 0) continue;
+      if (!first) o.raw(',');
+      o.num(w * 32 + b);
+      first = false;
+    }
   }
-  return s + '],"requests":' + st.requests + ',"responses":' + st.responses +
-    ',"open_transactions":' + st.txN + '}';
+  o.raw('],"requests":'); o.num(st.requests);
+  o.raw(',"responses":'); o.num(st.responses);
+  o.raw(',"open_transactions":'); o.num(st.txN);
+  o.raw('}');
+}
+
+function flowJson(st: ModbusState): string {
+  return jsonText(flowWrite, st);
 }
 
 export const modbus: Dissector<ModbusState, ModbusPdu> = {
@@ -550,6 +562,7 @@ export const modbus: Dissector<ModbusState, ModbusPdu> = {
   gap,
   pduWrite,
   pduJson,
+  flowWrite,
   flowJson,
   releaseState,
 };

@@ -767,24 +767,31 @@ export const opcua: Dissector<OpcuaState, OpcuaPdu> = {
     return jsonText(opcua.pduWrite, p);
   },
 
-  flowJson(st: OpcuaState): string {
-    let s = '{';
-    if (st.policy !== undefined) s += '"policy":' + jsonStr(st.policy) + ',';
-    if (st.endpoint !== undefined) s += '"endpoint":' + jsonStr(st.endpoint) + ',';
-    s += '"services":{';
+  flowWrite(o: JsonOut, st: OpcuaState): void {
+    o.raw('{');
+    if (st.policy !== undefined) { o.raw('"policy":'); o.str(st.policy); o.raw(','); }
+    if (st.endpoint !== undefined) { o.raw('"endpoint":'); o.str(st.endpoint); o.raw(','); }
+    o.raw('"services":{');
     let first = true;
     for (const [id, n] of st.services) {
-      const name = opcuaServiceName(id) ?? 'unknown-' + id;
-      s += (first ? '' : ',') + jsonStr(name) + ':' + n;
+      if (!first) o.raw(',');
+      const name = opcuaServiceName(id);
+      if (name !== undefined) o.str(name);
+      else { o.raw('"unknown-'); o.num(id); o.raw('"'); }
+      o.raw(':'); o.num(n);
       first = false;
     }
-    s += '},"errors":{';
+    o.raw('},"errors":{');
     first = true;
     for (const [code, n] of st.errors) {
-      s += (first ? '' : ',') + '"0x' + code.toString(16).toUpperCase().padStart(8, '0') + '":' + n;
+      o.raw(first ? '"0x' : ',"0x'); o.raw(code.toString(16).toUpperCase().padStart(8, '0')); o.raw('":'); o.num(n);
       first = false;
     }
-    return s + '}}';
+    o.raw('}}');
+  },
+
+  flowJson(st: OpcuaState): string {
+    return jsonText(opcua.flowWrite, st);
   },
 };
 

@@ -101,7 +101,9 @@ export interface Dissector<S = any, P extends PduBase = any> {
   pduWrite(out: JsonOut, pdu: P): void;
   /** The same as a string (jsonText(pduWrite)): held records, tests. */
   pduJson(pdu: P): string;
-  /** JSON body of the flow record's "<app>" member (per-app counters). */
+  /** JSON body of the flow record's "<app>" member (per-app counters), as bytes. */
+  flowWrite(out: JsonOut, state: S): void;
+  /** The same as a string (jsonText(flowWrite)). */
   flowJson(state: S): string;
 }import type { JsonOut } from '../output/json-out.js';
 

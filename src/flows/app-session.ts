@@ -530,7 +530,7 @@ export class AppSession implements StreamReceiver {
         o.raw('}');
       }
       o.raw(',"'); o.raw(this.d!.name); o.raw('":');
-      o.raw(this.d!.flowJson(this.state));
+      this.d!.flowWrite(o, this.state);
     }
   }
 
