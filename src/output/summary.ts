@@ -15,24 +15,114 @@ interface Entry {
   bytes: number;
 }
 
-class TopTable {
-  readonly m = new Map<number | string, Entry>();
+/** Counters per key. Numeric keys (IPv4 addresses, packed services) live in
+ *  an open-addressing table of typed arrays: a Map keyed by numbers above
+ *  2^31 boxes and hashes a heap number per lookup, and its entry objects
+ *  were a large part of the garbage of flow-heavy traffic. */
+export class TopTable {
+  private keys = new Float64Array(1024);
+  private flows = new Float64Array(1024);
+  private bytes = new Float64Array(1024);
+  private used = new Uint8Array(1024);
+  private nums = 0;
+  private readonly strs = new Map<string, Entry>();
   other = 0;
-  add(key: number | string, bytes: number): void {
-    let e = this.m.get(key);
-    if (e === undefined) {
-      if (this.m.size >= MAX_KEYS) {
-        this.other++;
-        return;
-      }
-      e = { flows: 0, bytes: 0 };
-      this.m.set(key, e);
-    }
-    e.flows++;
-    e.bytes += bytes;
+
+  get size(): number {
+    return this.nums + this.strs.size;
   }
+
+  add(key: number | string, bytes: number): void {
+    if (typeof key === 'string') {
+      let e = this.strs.get(key);
+      if (e === undefined) {
+        if (this.size >= MAX_KEYS) {
+          this.other++;
+          return;
+        }
+        e = { flows: 0, bytes: 0 };
+        this.strs.set(key, e);
+      }
+      e.flows++;
+      e.bytes += bytes;
+      return;
+    }
+    const i = this.slot(key, true);
+    if (i < 0) {
+      this.other++;
+      return;
+    }
+    this.flows[i]++;
+    this.bytes[i] += bytes;
+  }
+
+  /** Adds counts from elsewhere (another worker's table), past the key cap. */
+  merge(key: number | string, flows: number, bytes: number): void {
+    if (typeof key === 'string') {
+      const e = this.strs.get(key);
+      if (e === undefined) this.strs.set(key, { flows, bytes });
+      else {
+        e.flows += flows;
+        e.bytes += bytes;
+      }
+      return;
+    }
+    const i = this.slot(key, false);
+    this.flows[i] += flows;
+    this.bytes[i] += bytes;
+  }
+
+  entries(): [number | string, Entry][] {
+    const out: [number | string, Entry][] = [];
+    for (let i = 0; i < this.used.length; i++) if (this.used[i] !== 0) out.push([this.keys[i], { flows: this.flows[i], bytes: this.bytes[i] }]);
+    for (const [k, e] of this.strs) out.push([k, { flows: e.flows, bytes: e.bytes }]);
+    return out;
+  }
+
+  /** The slot of a numeric key, claimed if new (-1: new and `capped` at MAX_KEYS). */
+  private slot(key: number, capped: boolean): number {
+    let mask = this.used.length - 1;
+    // Keys are integers below 2^53: mix the two halves.
+    let h = Math.imul((key | 0) ^ Math.imul((key / 4294967296) | 0, 0x9e3779b1), 0x85ebca6b);
+    h ^= h >>> 15;
+    let i = h & mask;
+    while (this.used[i] !== 0) {
+      if (this.keys[i] === key) return i;
+      i = (i + 1) & mask;
+    }
+    if (capped && this.size >= MAX_KEYS) return -1;
+    if ((this.nums + 1) * 2 > this.used.length) {
+      this.grow();
+      mask = this.used.length - 1;
+      i = h & mask;
+      while (this.used[i] !== 0) i = (i + 1) & mask;
+    }
+    this.used[i] = 1;
+    this.keys[i] = key;
+    this.flows[i] = 0;
+    this.bytes[i] = 0;
+    this.nums++;
+    return i;
+  }
+
+  private grow(): void {
+    const { keys, flows, bytes, used } = this;
+    const n = used.length * 2;
+    this.keys = new Float64Array(n);
+    this.flows = new Float64Array(n);
+    this.bytes = new Float64Array(n);
+    this.used = new Uint8Array(n);
+    this.nums = 0;
+    for (let i = 0; i < used.length; i++) {
+      if (used[i] === 0) continue;
+      const j = this.slot(keys[i], false);
+      this.flows[j] = flows[i];
+      this.bytes[j] = bytes[i];
+    }
+  }
+
   top(n: number, by: 'flows' | 'bytes', text: (k: number | string) => string): [string, Entry][] {
-    return [...this.m]
+    return this.entries()
       .sort((a, b) => b[1][by] - a[1][by] || (String(a[0]) < String(b[0]) ? -1 : 1))
       .slice(0, n)
       .map(([k, e]) => [text(k), e]);

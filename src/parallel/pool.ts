@@ -22,7 +22,8 @@ import type { Engine } from '../engine.js';
 import type { Logger } from '../output/log.js';
 import { NullSink, type RecordKind, type RecordSink } from '../output/sink.js';
 import { EventReplay } from './events.js';
-import type { BatchMessage, TopEntry, TopKey, WorkerConfig, WorkerTotals } from './protocol.js';
+import type { BatchMessage, TopEntry, WorkerConfig, WorkerTotals } from './protocol.js';
+import type { TopTable } from '../output/summary.js';
 import { CHUNK_BYTES, readCaptureChunked } from './reader.js';
 import { ChunkPool, createRing, END_EOF, END_SHUTDOWN, REC_END, REC_TICK, RingWriter } from './ring.js';
 import { shardOf } from './shard.js';
@@ -287,15 +288,8 @@ export async function readParallel(o: ParallelReadOptions): Promise<ParallelRead
   return { damaged, stopped, error: null };
 }
 
-function mergeTop(m: Map<TopKey, { flows: number; bytes: number }>, entries: TopEntry[]): void {
-  for (const e of entries) {
-    const x = m.get(e.key);
-    if (x === undefined) m.set(e.key, { flows: e.flows, bytes: e.bytes });
-    else {
-      x.flows += e.flows;
-      x.bytes += e.bytes;
-    }
-  }
+function mergeTop(t: TopTable, entries: TopEntry[]): void {
+  for (const e of entries) t.merge(e.key, e.flows, e.bytes);
 }
 
 /** A worker's totals into the reader thread's engine (for the summary). */
@@ -312,9 +306,9 @@ function mergeTotals(engine: Engine, t: WorkerTotals): void {
   }
   engine.table.evicted += t.evicted;
   const sm = engine.summary;
-  mergeTop(sm.talkers.m, t.talkers);
+  mergeTop(sm.talkers, t.talkers);
   sm.talkers.other += t.talkersOther;
-  mergeTop(sm.services.m, t.services);
+  mergeTop(sm.services, t.services);
   sm.services.other += t.servicesOther;
   for (const [k, v] of t.apps) sm.apps.set(k, (sm.apps.get(k) ?? 0) + v);
   if (t.internalError !== null && engine.firstInternalError === null) {

@@ -12,7 +12,8 @@ import { Engine } from '../engine.js';
 import { createLogger } from '../output/log.js';
 import { NullSink, type RecordKind, type RecordSink } from '../output/sink.js';
 import { EventRecorder } from './events.js';
-import type { BatchMessage, TopEntry, TopKey, WorkerConfig, WorkerTotals } from './protocol.js';
+import type { BatchMessage, TopEntry, WorkerConfig, WorkerTotals } from './protocol.js';
+import type { TopTable } from '../output/summary.js';
 import { ChunkPool, END_SHUTDOWN, REC_END, REC_PACKET, REC_RELEASE, REC_TICK, RingReader, RingRecord } from './ring.js';
 
 /** Send output once this many characters are pending. */
@@ -49,10 +50,8 @@ class BatchSink implements RecordSink {
   close(): void {}
 }
 
-function topEntries(m: Map<TopKey, { flows: number; bytes: number }>): TopEntry[] {
-  const out: TopEntry[] = [];
-  for (const [key, v] of m) out.push({ key, flows: v.flows, bytes: v.bytes });
-  return out;
+function topEntries(t: TopTable): TopEntry[] {
+  return t.entries().map(([key, v]) => ({ key, flows: v.flows, bytes: v.bytes }));
 }
 
 function totals(engine: Engine): WorkerTotals {
@@ -62,9 +61,9 @@ function totals(engine: Engine): WorkerTotals {
   return {
     stats,
     evicted: engine.table.evicted,
-    talkers: topEntries(engine.summary.talkers.m),
+    talkers: topEntries(engine.summary.talkers),
     talkersOther: engine.summary.talkers.other,
-    services: topEntries(engine.summary.services.m),
+    services: topEntries(engine.summary.services),
     servicesOther: engine.summary.services.other,
     apps: [...engine.summary.apps],
     internalError: e === null ? null : { message: e.message, stack: e.stack ?? e.message },
