@@ -7,6 +7,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, w
 import { basename, dirname, join } from 'node:path';
 import { decode, encode } from '@msgpack/msgpack';
 import { Baseline, BaselineError, fromPlain, toPlain } from './baseline.js';
+import { readBaselineFast } from './baseline-read.js';
 
 /** Largest baseline file read (bytes): a bound on a file that could be anything. */
 export const MAX_BASELINE_BYTES = 512 * 1024 * 1024;
@@ -18,8 +19,20 @@ export function loadBaseline(path: string): Baseline {
   } catch (e) {
     throw new BaselineError(`cannot read baseline ${path}: ${(e as Error).message}`);
   }
+  return baselineFromBytes(bytes, path);
+}
+
+/** The baseline in a file's bytes; `path` names it in errors. */
+export function baselineFromBytes(bytes: Uint8Array, path: string): Baseline {
   if (bytes.length > MAX_BASELINE_BYTES) throw new BaselineError(`baseline ${path} is larger than ${MAX_BASELINE_BYTES} bytes`);
   if (bytes.length === 0) throw new BaselineError(`baseline ${path} is empty`);
+  // A file as saveBaseline writes it loads without the generic decoder;
+  // anything else takes the general path (same baseline, or the exact error).
+  return readBaselineFast(bytes) ?? decodeBaseline(bytes, path);
+}
+
+/** The general path: any msgpack document, validated by fromPlain. */
+export function decodeBaseline(bytes: Uint8Array, path: string): Baseline {
   let doc: unknown;
   try {
     doc = decode(bytes, { maxStrLength: 1 << 16, maxBinLength: 0, maxArrayLength: 1 << 22, maxMapLength: 64, maxExtLength: 0 });

@@ -86,6 +86,46 @@ export function fnKey(app: AppName, fc: number, cls: number): number {
   return APP_NAMES.indexOf(app) * 2 ** 40 + (fc >>> 0) * 8 + cls;
 }
 
+/** The int32 word of an IPv4 address written exactly as ipv4Text writes it
+ *  ("10.0.0.1": no leading zeros, no spaces), else null. Numeric indexes hold
+ *  only such addresses, so a word found there is the same text as before. */
+export function ipv4Word(s: string): number | null {
+  const n = s.length;
+  if (n < 7 || n > 15) return null;
+  let w = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || dots === 3) return null;
+      w = (w << 8) | part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else {
+      if (c < 48 || c > 57 || (digits > 0 && part === 0)) return null;
+      part = part * 10 + (c - 48);
+      if (part > 255) return null;
+      digits++;
+    }
+  }
+  if (dots !== 3 || digits === 0) return null;
+  return (w << 8) | part;
+}
+
+/** Numeric key of (server word, proto, port), VLAN aside: below 2^49, exact. */
+export function serviceKey4(server: number, udp: boolean, port: number): number {
+  return ((server >>> 0) * 2 + (udp ? 1 : 0)) * 65536 + port;
+}
+
+/** (app, fc, class) in one small integer for codes below 65536 (a per-flow
+ *  shortcut; fnKey stays the key of records), else -1. */
+export function smallFnKey(app: AppName, fc: number, cls: number): number {
+  return (fc & 0xffff) === fc && cls >= 0 && cls < 8 ? ((APP_NAMES.indexOf(app) << 16) | fc) * 8 + cls : -1;
+}
+
 export function talkerPair(client: string, proto: string, server: string, port: number): string {
   return `${client}|${proto}/${server}/${port}`;
 }
@@ -111,9 +151,15 @@ export class Baseline {
   readonly scanners = new Map<string, SeenRec>();
   /** Server addresses that speak an ICS protocol somewhere (learned). */
   readonly icsServers = new Set<string>();
-  /** "client|proto/server/port" of every learned talker, whatever the VLAN:
-   *  scan counting skips a source reaching its own endpoints. */
+  /** Learned talkers, whatever the VLAN (scan counting skips a source
+   *  reaching its own endpoints): pairs of IPv4 addresses in `pairs4`
+   *  (serviceKey4 → client word, or the set of them), any other as
+   *  "client|proto/server/port" here. */
   readonly talkerPairs = new Set<string>();
+  private readonly pairs4 = new Map<number, number | Set<number>>();
+  /** IPv4 endpoints by number, the same records as `endpoints`:
+   *  VLAN → serviceKey4 → record. */
+  private readonly ep4 = new Map<number, Map<number, EndpointRec>>();
   /** Capture time span learned from (0: nothing yet). */
   firstTs = 0;
   lastTs = 0;
@@ -125,6 +171,39 @@ export class Baseline {
   /** Learned endpoint (or the detection record of a new one). */
   endpoint(key: string): EndpointRec | undefined {
     return this.endpoints.get(key);
+  }
+
+  /** The same for an IPv4 server address given as its word. */
+  endpoint4(vlan: number, udp: boolean, ip: number, port: number): EndpointRec | undefined {
+    return this.ep4.get(vlan)?.get(serviceKey4(ip, udp, port));
+  }
+
+  /** Inserts (or replaces) an endpoint record under `key` (its endpointKey):
+   *  every insertion goes through here so that the numeric index agrees. */
+  setEndpoint(key: string, ep: EndpointRec, w: number | null = ipv4Word(ep.ip)): void {
+    this.endpoints.set(key, ep);
+    if (w === null) return;
+    let m = this.ep4.get(ep.vlan);
+    if (m === undefined) this.ep4.set(ep.vlan, (m = new Map()));
+    m.set(serviceKey4(w, ep.proto === 'udp', ep.port), ep);
+  }
+
+  /** Records a learned talker pair (see talkerPairs); `c`, `s`: the
+   *  addresses' ipv4Word when the caller has it. */
+  addTalkerPair(
+    client: string, proto: 'tcp' | 'udp', server: string, port: number,
+    c: number | null = ipv4Word(client), s: number | null = ipv4Word(server),
+  ): void {
+    if (c === null || s === null) {
+      this.talkerPairs.add(talkerPair(client, proto, server, port));
+      return;
+    }
+    const k = serviceKey4(s, proto === 'udp', port);
+    const v = this.pairs4.get(k);
+    if (v === undefined) this.pairs4.set(k, c);
+    else if (typeof v === 'number') {
+      if (v !== c) this.pairs4.set(k, new Set([v, c]));
+    } else v.add(c);
   }
 
   learnSpan(ts: number): void {
@@ -141,7 +220,7 @@ export class Baseline {
         return null;
       }
       ep = new EndpointRec(vlan, ip, proto, port, ts, ts, null);
-      this.endpoints.set(key, ep);
+      this.setEndpoint(key, ep);
     } else if (ep.fact !== null) {
       ep.fact = null; // seen while detecting, now learned
       ep.first = ts;
@@ -161,11 +240,11 @@ export class Baseline {
       }
       t = new TalkerRec(ip, ts, ts, null);
       ep.talkers.set(ip, t);
-      this.talkerPairs.add(talkerPair(ip, ep.proto, ep.ip, ep.port));
+      this.addTalkerPair(ip, ep.proto, ep.ip, ep.port);
     } else if (t.fact !== null) {
       t.fact = null;
       t.first = ts;
-      this.talkerPairs.add(talkerPair(ip, ep.proto, ep.ip, ep.port));
+      this.addTalkerPair(ip, ep.proto, ep.ip, ep.port);
     }
     if (ts > t.last) t.last = ts;
     t.flows++;
@@ -217,7 +296,17 @@ export class Baseline {
 
   /** Is `client` a learned talker of server:port (any VLAN)? */
   isTalker(client: string, proto: string, server: string, port: number): boolean {
-    return this.talkerPairs.has(talkerPair(client, proto, server, port));
+    const c = ipv4Word(client);
+    const s = c === null ? null : ipv4Word(server);
+    if (c === null || s === null) return this.talkerPairs.size !== 0 && this.talkerPairs.has(talkerPair(client, proto, server, port));
+    return (proto === 'tcp' || proto === 'udp') && this.isTalker4(c, proto === 'udp', s, port);
+  }
+
+  /** The same for IPv4 addresses given as words. */
+  isTalker4(client: number, udp: boolean, server: number, port: number): boolean {
+    const v = this.pairs4.get(serviceKey4(server, udp, port));
+    if (v === undefined) return false;
+    return typeof v === 'number' ? v === (client | 0) : v.has(client | 0);
   }
 }
 
@@ -335,77 +424,129 @@ export function toPlain(b: Baseline): PlainBaseline {
 
 export class BaselineError extends Error {}
 
+/** Where a check is in the document; its text is built only for an error
+ *  ("endpoints[3].talkers[0].functions[2].fc"). */
+class DocPath {
+  list = '';
+  i = -1;
+  j = -1;
+  k = -1;
+  constructor(readonly where: string) {}
+
+  text(field: string): string {
+    let s = this.list;
+    if (this.i >= 0) s += `[${this.i}]`;
+    if (this.j >= 0) s += `.talkers[${this.j}]`;
+    if (this.k >= 0) s += `.functions[${this.k}]`;
+    return s === '' ? field : field === '' ? s : `${s}.${field}`;
+  }
+
+  bad(field: string, what: string): never {
+    const t = this.text(field);
+    throw new BaselineError(`baseline ${this.where} is corrupt: ${t === '' ? what : `${t} ${what}`}`);
+  }
+}
+
+function num(p: DocPath, v: unknown, field: string): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : p.bad(field, 'is not a number');
+}
+
+function int(p: DocPath, v: unknown, field: string, lo: number, hi: number): number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi ? v : p.bad(field, `is not an integer in ${lo}..${hi}`);
+}
+
+function str(p: DocPath, v: unknown, field: string): string {
+  return typeof v === 'string' && v.length <= 64 ? v : p.bad(field, 'is not an address');
+}
+
+function arr(p: DocPath, v: unknown, field: string, cap: number): unknown[] {
+  if (!Array.isArray(v)) p.bad(field, 'is not a list');
+  if (v.length > cap) p.bad(field, `has more than ${cap} entries`);
+  return v;
+}
+
+/** The entry the path points at (field ''). */
+function obj(p: DocPath, v: unknown): Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : p.bad('', 'is not a map');
+}
+
+function seenList(p: DocPath, v: unknown, list: string, m: Map<string, SeenRec>, cap: number): void {
+  p.list = '';
+  p.i = -1;
+  const a = arr(p, v, list, cap);
+  p.list = list;
+  for (let i = 0; i < a.length; i++) {
+    p.i = i;
+    const s = obj(p, a[i]);
+    const ip = str(p, s.ip, 'ip');
+    m.set(ip, { ip, first: num(p, s.first_seen, 'first_seen'), last: num(p, s.last_seen, 'last_seen') });
+  }
+}
+
 /** Validates a decoded document and builds the in-memory baseline. `where`
  *  names the file in error messages. */
 export function fromPlain(doc: unknown, where: string): Baseline {
-  const bad = (what: string): never => {
-    throw new BaselineError(`baseline ${where} is corrupt: ${what}`);
-  };
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     throw new BaselineError(`${where} is not an otwatch baseline (no header)`);
   }
   const d = doc as Record<string, unknown>;
   if (d.format !== BASELINE_FORMAT) throw new BaselineError(`${where} is not an otwatch baseline (format is ${JSON.stringify(d.format)})`);
-  if (typeof d.version !== 'number' || !Number.isInteger(d.version) || d.version < 1) bad('bad format version');
+  const p = new DocPath(where);
+  if (typeof d.version !== 'number' || !Number.isInteger(d.version) || d.version < 1) p.bad('', 'bad format version');
   if ((d.version as number) > BASELINE_VERSION) {
     throw new BaselineError(
       `baseline ${where} has format version ${d.version}, newer than this otwatch reads (${BASELINE_VERSION}): upgrade otwatch or learn the baseline again`,
     );
   }
-  const num = (v: unknown, what: string): number => (typeof v === 'number' && Number.isFinite(v) ? v : bad(`${what} is not a number`));
-  const int = (v: unknown, what: string, lo: number, hi: number): number =>
-    typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi ? v : bad(`${what} is not an integer in ${lo}..${hi}`);
-  const str = (v: unknown, what: string): string => (typeof v === 'string' && v.length <= 64 ? v : bad(`${what} is not an address`));
-  const arr = (v: unknown, what: string, cap: number): unknown[] =>
-    Array.isArray(v) ? (v.length <= cap ? v : bad(`${what} has more than ${cap} entries`)) : bad(`${what} is not a list`);
-  const obj = (v: unknown, what: string): Record<string, unknown> =>
-    typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : bad(`${what} is not a map`);
 
   const b = new Baseline();
-  b.created = num(d.created, 'created');
-  b.firstTs = num(d.first_ts, 'first_ts');
-  b.lastTs = num(d.last_ts, 'last_ts');
-  arr(d.endpoints, 'endpoints', LIMITS.endpoints).forEach((e0, i) => {
-    const w = `endpoints[${i}]`;
-    const e = obj(e0, w);
-    const vlan = e.vlan === null ? -1 : int(e.vlan, `${w}.vlan`, 0, 4095);
-    const proto = e.proto === 'tcp' || e.proto === 'udp' ? e.proto : bad(`${w}.proto is not tcp or udp`);
-    const ep = new EndpointRec(vlan, str(e.ip, `${w}.ip`), proto, int(e.port, `${w}.port`, 0, 65535),
-      num(e.first_seen, `${w}.first_seen`), num(e.last_seen, `${w}.last_seen`), null);
-    ep.flows = int(e.flows, `${w}.flows`, 0, Number.MAX_SAFE_INTEGER);
-    for (const a of arr(e.apps, `${w}.apps`, APP_FACTS.length)) {
-      if (!(APP_FACTS as readonly unknown[]).includes(a)) bad(`${w}.apps has unknown app ${JSON.stringify(a)}`);
+  b.created = num(p, d.created, 'created');
+  b.firstTs = num(p, d.first_ts, 'first_ts');
+  b.lastTs = num(p, d.last_ts, 'last_ts');
+  const eps = arr(p, d.endpoints, 'endpoints', LIMITS.endpoints);
+  p.list = 'endpoints';
+  for (let i = 0; i < eps.length; i++) {
+    p.i = i;
+    p.j = -1;
+    p.k = -1;
+    const e = obj(p, eps[i]);
+    const vlan = e.vlan === null ? -1 : int(p, e.vlan, 'vlan', 0, 4095);
+    const proto = e.proto === 'tcp' || e.proto === 'udp' ? e.proto : p.bad('proto', 'is not tcp or udp');
+    const ep = new EndpointRec(vlan, str(p, e.ip, 'ip'), proto, int(p, e.port, 'port', 0, 65535),
+      num(p, e.first_seen, 'first_seen'), num(p, e.last_seen, 'last_seen'), null);
+    ep.flows = int(p, e.flows, 'flows', 0, Number.MAX_SAFE_INTEGER);
+    for (const a of arr(p, e.apps, 'apps', APP_FACTS.length)) {
+      if (!(APP_FACTS as readonly unknown[]).includes(a)) p.bad('apps', `has unknown app ${JSON.stringify(a)}`);
       b.learnApp(ep, a as AppFact);
     }
-    arr(e.talkers, `${w}.talkers`, LIMITS.talkersPerEndpoint).forEach((t0, j) => {
-      const wt = `${w}.talkers[${j}]`;
-      const t = obj(t0, wt);
-      const tr = new TalkerRec(str(t.ip, `${wt}.ip`), num(t.first_seen, `${wt}.first_seen`), num(t.last_seen, `${wt}.last_seen`), null);
-      tr.flows = int(t.flows, `${wt}.flows`, 0, Number.MAX_SAFE_INTEGER);
-      arr(t.functions, `${wt}.functions`, LIMITS.functionsPerTalker).forEach((f0, k) => {
-        const wf = `${wt}.functions[${k}]`;
-        const f = obj(f0, wf);
-        const app = (APP_NAMES as readonly unknown[]).includes(f.app) ? (f.app as AppName) : bad(`${wf}.app is not a known protocol`);
+    const epWord = ipv4Word(ep.ip);
+    const ts = arr(p, e.talkers, 'talkers', LIMITS.talkersPerEndpoint);
+    for (let j = 0; j < ts.length; j++) {
+      p.j = j;
+      p.k = -1;
+      const t = obj(p, ts[j]);
+      const tr = new TalkerRec(str(p, t.ip, 'ip'), num(p, t.first_seen, 'first_seen'), num(p, t.last_seen, 'last_seen'), null);
+      tr.flows = int(p, t.flows, 'flows', 0, Number.MAX_SAFE_INTEGER);
+      const fs = arr(p, t.functions, 'functions', LIMITS.functionsPerTalker);
+      for (let k = 0; k < fs.length; k++) {
+        p.k = k;
+        const f = obj(p, fs[k]);
+        const app = (APP_NAMES as readonly unknown[]).includes(f.app) ? (f.app as AppName) : p.bad('app', 'is not a known protocol');
         const cls = FUNCTION_CLASSES.indexOf(f.class as FunctionClass);
-        if (cls < 0) bad(`${wf}.class is not a function class`);
-        const fc = int(f.fc, `${wf}.fc`, 0, 0xffffffff);
-        const r = new FunctionRec(app, fc, cls, num(f.first_seen, `${wf}.first_seen`), num(f.last_seen, `${wf}.last_seen`), null);
-        r.count = int(f.flows, `${wf}.flows`, 0, Number.MAX_SAFE_INTEGER);
+        if (cls < 0) p.bad('class', 'is not a function class');
+        const fc = int(p, f.fc, 'fc', 0, 0xffffffff);
+        const r = new FunctionRec(app, fc, cls, num(p, f.first_seen, 'first_seen'), num(p, f.last_seen, 'last_seen'), null);
+        r.count = int(p, f.flows, 'flows', 0, Number.MAX_SAFE_INTEGER);
         tr.fns.set(fnKey(app, fc, cls), r);
-      });
+      }
       ep.talkers.set(tr.ip, tr);
-      b.talkerPairs.add(talkerPair(tr.ip, ep.proto, ep.ip, ep.port));
-    });
-    b.endpoints.set(ep.key, ep);
-  });
-  const seen = (v: unknown, what: string, m: Map<string, SeenRec>, cap: number): void => {
-    arr(v, what, cap).forEach((s0, i) => {
-      const s = obj(s0, `${what}[${i}]`);
-      const ip = str(s.ip, `${what}[${i}].ip`);
-      m.set(ip, { ip, first: num(s.first_seen, `${what}[${i}].first_seen`), last: num(s.last_seen, `${what}[${i}].last_seen`) });
-    });
-  };
-  seen(d.hosts, 'hosts', b.hosts, LIMITS.hosts);
-  seen(d.scanners, 'scanners', b.scanners, LIMITS.scanners);
+      b.addTalkerPair(tr.ip, ep.proto, ep.ip, ep.port, ipv4Word(tr.ip), epWord);
+    }
+    b.setEndpoint(ep.key, ep, epWord);
+  }
+  p.j = -1;
+  p.k = -1;
+  seenList(p, d.hosts, 'hosts', b.hosts, LIMITS.hosts);
+  seenList(p, d.scanners, 'scanners', b.scanners, LIMITS.scanners);
   return b;
 }

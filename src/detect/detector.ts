@@ -16,9 +16,10 @@ import type { Dir, Dissector, PduBase } from '../dissectors/types.js';
 import { DISSECTORS } from '../dissectors/index.js';
 import { TcpSeen, type EndReason, type Flow } from '../flows/flow.js';
 import { clientIp, clientPort, serverIp, serverPort } from '../output/flow-record.js';
+import { Ipv4TextCache } from './ip-text-cache.js';
 import { AlertLog, type AlertSpec, type Severity } from './alerts.js';
 import {
-  APP_NAMES, Baseline, EndpointRec, endpointKey, endpointText, fnKey, FunctionRec, functionText, LIMITS, TalkerRec,
+  APP_NAMES, Baseline, EndpointRec, endpointKey, endpointText, fnKey, FunctionRec, functionText, LIMITS, smallFnKey, TalkerRec,
   type AppFact,
 } from './baseline.js';
 import { FUNCTION_CLASSES, isHighClass, OTHER, pduClass } from './function-class.js';
@@ -62,6 +63,9 @@ interface ScanCandidate {
   hosts: string[] | null;
 }
 
+/** Small function keys remembered per flow (st.fnsSeen). */
+const MAX_FNS_SEEN = 8;
+
 /** Function codes held per flow until its protocol is confirmed. */
 const MAX_PENDING = 8;
 /** Distinct function facts remembered per flow (beyond: checked every time). */
@@ -83,6 +87,9 @@ class FlowState {
   talkerDone = false;
   talker: TalkerRec | null = null;
   fns: Set<number> | null = null;
+  /** Small keys (see smallFnKey) of the first facts found in or added to
+   *  `fns`: a poll repeats a few codes, checked without a Set lookup. */
+  fnsSeen: number[] | null = null;
   /** (app index, fc, class, learning 1/0) awaiting confirmation or the talker. */
   pend: number[] | null = null;
   zoneDone = false;
@@ -125,7 +132,8 @@ export class Detector implements FlowObserver {
   private learnEnd = -1;
   private readonly policy: Policy | null;
   private readonly scan: ScanTracker | null;
-  private readonly states = new Map<Flow, FlowState>();
+  /** Address text of IPv4 flows (FlowState lives in Flow.det). */
+  private readonly ip4 = new Ipv4TextCache();
   private candidates: ScanCandidate[] = [];
   private learnedLate = false;
   private candidateTargets = 0;
@@ -180,19 +188,26 @@ export class Detector implements FlowObserver {
     return this.learning || (this.learnFor !== null && ts < this.learnEnd);
   }
 
+  /** clientIp(f), from the per-run cache for IPv4. */
+  private cipOf(f: Flow): string {
+    return f.ipVersion === 4 ? this.ip4.text(f.clientIsA ? f.a0 : f.b0) : clientIp(f);
+  }
+
+  /** serverIp(f), from the per-run cache for IPv4. */
+  private sipOf(f: Flow): string {
+    return f.ipVersion === 4 ? this.ip4.text(f.clientIsA ? f.b0 : f.a0) : serverIp(f);
+  }
+
   // ---- FlowObserver ----
 
   flowStart(f: Flow, ts: number): void {
     this.tick(ts);
     const st = new FlowState();
-    this.states.set(f, st);
+    f.det = st;
     const syn = f.isTcp && (f.tcpSeen & (TcpSeen.SynC | TcpSeen.SynAckS)) === TcpSeen.SynC;
     if (this.scan !== null) {
-      if (syn) this.touch(f, clientIp(f), serverIp(f), serverPort(f), ts);
-      else if (!f.isTcp) {
-        if (f.pktsC2S > 0) this.touch(f, clientIp(f), serverIp(f), serverPort(f), ts);
-        else this.touch(f, serverIp(f), clientIp(f), clientPort(f), ts);
-      }
+      if (syn) this.touch(f, true, ts);
+      else if (!f.isTcp) this.touch(f, f.pktsC2S > 0, ts);
     }
     // A SYN names the initiator: the attempt is checked whether or not it is answered.
     if (syn && this.policy !== null) this.checkZone(f, st, ts);
@@ -200,8 +215,8 @@ export class Detector implements FlowObserver {
 
   serverAnswered(f: Flow, ts: number): void {
     this.tick(ts);
-    const st = this.states.get(f);
-    if (st === undefined) return;
+    const st = f.det as FlowState | null;
+    if (st === null) return;
     st.answered = true;
     st.answeredTs = ts;
     this.advance(f, st, ts);
@@ -209,8 +224,8 @@ export class Detector implements FlowObserver {
 
   appConfirmed(f: Flow, d: Dissector, ts: number): void {
     this.tick(ts);
-    const st = this.states.get(f);
-    if (st === undefined) return;
+    const st = f.det as FlowState | null;
+    if (st === null) return;
     st.appDecided = true;
     st.app = d.name;
     this.advance(f, st, ts);
@@ -218,8 +233,8 @@ export class Detector implements FlowObserver {
 
   appUnknown(f: Flow, ts: number): void {
     this.tick(ts);
-    const st = this.states.get(f);
-    if (st === undefined) return;
+    const st = f.det as FlowState | null;
+    if (st === null) return;
     st.appDecided = true;
     st.app = 'other';
     st.pend = null; // PDUs of a protocol that was then rejected
@@ -229,8 +244,8 @@ export class Detector implements FlowObserver {
   pdu(f: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number): void {
     if (dir !== 0 || pdu.fc < 0) return; // the client's requests and commands
     this.tick(ts);
-    const st = this.states.get(f);
-    if (st === undefined) return;
+    const st = f.det as FlowState | null;
+    if (st === null) return;
     const cls = pduClass(d.name, pdu);
     if (st.settled && st.app === d.name) {
       if (!st.talkerDone) this.talkerFact(f, st, ts, false);
@@ -249,9 +264,9 @@ export class Detector implements FlowObserver {
 
   flowEnd(f: Flow, _reason: EndReason, ts: number): void {
     this.tick(ts);
-    const st = this.states.get(f);
-    if (st === undefined) return;
-    this.states.delete(f);
+    const st = f.det as FlowState | null;
+    if (st === null) return;
+    f.det = null;
     if (st.app === null && f.app !== null && this.undecidedIsOther(f)) {
       st.app = 'other';
       st.appDecided = true;
@@ -316,17 +331,20 @@ export class Detector implements FlowObserver {
     if (st.known) {
       const b = this.baseline;
       const proto = protoName(f);
-      const sip = serverIp(f);
       const sport = serverPort(f);
       if (st.learnt) {
+        const sip = this.sipOf(f);
         this.lateCheck();
         st.ep = b.learnEndpoint(f.vlan, sip, proto, sport, ts);
         b.learnHost(sip, ts);
       } else {
-        const key = endpointKey(f.vlan, proto, sip, sport);
-        const ep = b.endpoint(key);
+        const v4 = f.ipVersion === 4;
+        const ep = v4
+          ? b.endpoint4(f.vlan, proto === 'udp', f.clientIsA ? f.b0 : f.a0, sport)
+          : b.endpoint(endpointKey(f.vlan, proto, serverIp(f), sport));
         if (ep === undefined) {
-          this.newListener(f, st, key, proto, sip, sport, clientIp(f), ts);
+          const sip = this.sipOf(f);
+          this.newListener(f, st, endpointKey(f.vlan, proto, sip, sport), proto, sip, sport, this.cipOf(f), ts);
         } else {
           if (ep.fact !== null) ep.fact.again(ts);
           st.ep = ep;
@@ -355,7 +373,7 @@ export class Detector implements FlowObserver {
     const ep = st.ep;
     if (ep === null) return;
     const b = this.baseline;
-    const cip = clientIp(f);
+    const cip = this.cipOf(f);
     if (st.learnt) {
       this.lateCheck();
       st.talker = b.learnTalker(ep, cip, ts);
@@ -405,7 +423,7 @@ export class Detector implements FlowObserver {
     });
     if (fact !== null && b.endpoints.size < LIMITS.endpoints) {
       const ep = new EndpointRec(f.vlan, sip, proto, sport, ts, ts, fact);
-      b.endpoints.set(key, ep);
+      b.setEndpoint(key, ep);
       st.ep = ep;
     }
   }
@@ -436,11 +454,6 @@ export class Detector implements FlowObserver {
       if (ep !== null) this.baseline.learnApp(ep, app);
       return;
     }
-    const proto = protoName(f);
-    const sip = serverIp(f);
-    const sport = serverPort(f);
-    const eptext = endpointText(f.vlan, proto, sip, sport);
-    const text = `unexpected_protocol ${app} on ${eptext}`;
     if (ep !== null) {
       const v = ep.apps.get(app);
       if (v === null) return;
@@ -449,6 +462,11 @@ export class Detector implements FlowObserver {
         return;
       }
     }
+    const proto = protoName(f);
+    const sip = this.sipOf(f);
+    const sport = serverPort(f);
+    const eptext = endpointText(f.vlan, proto, sip, sport);
+    const text = `unexpected_protocol ${app} on ${eptext}`;
     let spec: AlertSpec | null = null;
     const learned = ep !== null && ep.fact === null ? ep.learnedApps() : [];
     if (learned.length > 0) {
@@ -492,11 +510,34 @@ export class Detector implements FlowObserver {
    *  by their own time: ICS connections last for days, and a write on a
    *  connection opened while learning is still news after it. */
   private functionFact(f: Flow, st: FlowState, app: (typeof APP_NAMES)[number], fc: number, cls: number, ts: number, learn: boolean): void {
+    const small = smallFnKey(app, fc, cls);
+    let seen = st.fnsSeen;
+    if (seen !== null && small >= 0) {
+      for (let i = 0; i < seen.length; i++) if (seen[i] === small) return; // in fns
+    }
     const key = fnKey(app, fc, cls);
     let fns = st.fns;
-    if (fns !== null && fns.has(key)) return;
-    if (fns === null) fns = st.fns = new Set();
-    if (fns.size < MAX_FLOW_FNS) fns.add(key);
+    const found = fns !== null && fns.has(key);
+    if (!found) {
+      if (fns === null) fns = st.fns = new Set();
+      if (fns.size >= MAX_FLOW_FNS) {
+        this.functionFactNew(f, st, app, fc, cls, key, ts, learn); // not remembered: checked every time
+        return;
+      }
+      fns.add(key);
+    }
+    if (small >= 0) {
+      if (seen === null) seen = st.fnsSeen = [];
+      if (seen.length < MAX_FNS_SEEN) seen.push(small);
+    }
+    if (found) return;
+    this.functionFactNew(f, st, app, fc, cls, key, ts, learn);
+  }
+
+  /** functionFact for a fact new to the flow. */
+  private functionFactNew(
+    f: Flow, st: FlowState, app: (typeof APP_NAMES)[number], fc: number, cls: number, key: number, ts: number, learn: boolean,
+  ): void {
     if (st.conduits !== null) this.zoneFunction(f, st, app, fc, cls, ts);
     if (!this.baselineKinds) return;
     const t = st.talker;
@@ -532,10 +573,23 @@ export class Detector implements FlowObserver {
 
   // ---- Scans ----
 
-  private touch(f: Flow, src: string, host: string, port: number, ts: number): void {
+  /** A connection attempt from the client (`fromClient`) or, for a UDP flow
+   *  whose first datagram came from the server side, from the server. */
+  private touch(f: Flow, fromClient: boolean, ts: number): void {
     const proto = protoName(f);
+    const port = fromClient ? serverPort(f) : clientPort(f);
     // A known talker reaching its known endpoint is polling, not probing.
-    if (this.baselineKinds && this.baseline.isTalker(src, proto, host, port)) return;
+    const v4 = f.ipVersion === 4;
+    if (this.baselineKinds && v4) {
+      const c = f.clientIsA ? f.a0 : f.b0;
+      const s = f.clientIsA ? f.b0 : f.a0;
+      if (this.baseline.isTalker4(fromClient ? c : s, proto === 'udp', fromClient ? s : c, port)) return;
+    }
+    const cip = this.cipOf(f);
+    const sip = this.sipOf(f);
+    const src = fromClient ? cip : sip;
+    const host = fromClient ? sip : cip;
+    if (this.baselineKinds && !v4 && this.baseline.isTalker(src, proto, host, port)) return;
     const scan = this.scan!;
     const hit = scan.touch(src, host, f.proto, port, ts);
     if (hit === ScanHit.None) return;
@@ -659,8 +713,8 @@ export class Detector implements FlowObserver {
     sentence: (client: string, server: string) => string,
   ): void {
     const proto = protoName(f);
-    const cip = clientIp(f);
-    const sip = serverIp(f);
+    const cip = this.cipOf(f);
+    const sip = this.sipOf(f);
     const sport = serverPort(f);
     const text = `zone_violation ${cz.name} -> ${sz.name} ${cip} -> ${endpointText(f.vlan, proto, sip, sport)} ${reason}`;
     this.alerts.once(text, ts, text, () => {

@@ -24,8 +24,8 @@ const MAX_TARGETS_PER_SOURCE = 8_192;
 class Source {
   last = 0;
   entries = 0;
-  /** proto/host → port → last touch. */
-  readonly byHost = new Map<string, Map<number, number>>();
+  /** proto → host → port → last touch (no key string built per touch). */
+  readonly byHost = new Map<number, Map<string, Map<number, number>>>();
   /** proto * 65536 + port → host → last touch. */
   readonly byPort = new Map<number, Map<string, number>>();
 }
@@ -83,9 +83,10 @@ export class ScanTracker {
     this.portsSeen = this.hostsSeen = 0;
     this.hitPorts = this.hitHosts = null;
     if (o.ports > 0) {
-      const hk = `${proto}/${host}`;
-      let m = s.byHost.get(hk);
-      if (m === undefined) s.byHost.set(hk, (m = new Map()));
+      let hm = s.byHost.get(proto);
+      if (hm === undefined) s.byHost.set(proto, (hm = new Map()));
+      let m = hm.get(host);
+      if (m === undefined) hm.set(host, (m = new Map()));
       if (!m.has(port)) s.entries++;
       m.set(port, ts);
       if (m.size > o.ports) s.entries -= prune(m, horizon);
@@ -112,9 +113,11 @@ export class ScanTracker {
   }
 
   private pruneAll(s: Source, horizon: number): void {
-    for (const [k, m] of s.byHost) {
-      s.entries -= prune(m, horizon);
-      if (m.size === 0) s.byHost.delete(k);
+    for (const hm of s.byHost.values()) {
+      for (const [k, m] of hm) {
+        s.entries -= prune(m, horizon);
+        if (m.size === 0) hm.delete(k);
+      }
     }
     for (const [k, m] of s.byPort) {
       s.entries -= prune(m, horizon);
