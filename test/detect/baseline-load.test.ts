@@ -3,7 +3,7 @@
 // reader builds exactly what decode + fromPlain build (or leaves the file to
 // them), and fromPlain reports the same errors as before its error paths
 // became lazy (checked against a copy of the previous implementation).
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import { decode, encode, type EncoderOptions } from '@msgpack/msgpack';
@@ -19,6 +19,7 @@ import { FUNCTION_CLASSES, type FunctionClass } from '../../src/detect/function-
 import { IPV4_TEXT_CACHE_MAX, Ipv4TextCache } from '../../src/detect/ip-text-cache.js';
 import { ipv4Text } from '../../src/output/ip-text.js';
 import { REPO } from '../helpers/shared.js';
+import { runCli } from '../helpers/run.js';
 import { learn, tmpDir, writePcap } from './helpers.js';
 import * as S from './scenarios.js';
 
@@ -399,9 +400,16 @@ describe('fast file reader', () => {
     }
   });
 
-  const bench = join(REPO, 'bench/work/baseline.bin');
-  it.skipIf(!existsSync(bench))('takes the benchmark baseline', () => {
-    expect(sameLoad(readFileSync(bench))).toBe(true);
+  it('takes a baseline learned by the CLI from the bundled captures', () => {
+    const dir = tmpDir('baseline-load');
+    const out = join(dir, 'learned.bin');
+    const caps = ['gen/plant-sample.pcap', 'gen/link-vlan100.pcap', 'gen/ipv6-exthdr.pcap', 'corpus/modbusSmall.pcap', 'corpus/dnp3_read.pcap',
+      'corpus/open62541_client-server-getEndpoints.pcap'].map((f) => join(REPO, 'fixtures/pcaps', f));
+    const r = runCli(['baseline', 'learn', '-o', out, ...caps]);
+    expect(r.code, r.stderr).toBe(0);
+    const bytes = readFileSync(out);
+    expect(decodeBaseline(bytes, WHERE).endpoints.size).toBeGreaterThan(3);
+    expect(sameLoad(bytes)).toBe(true);
   });
 });
 
