@@ -53,6 +53,29 @@ function mix(h: number, k: number): number {
 
 /** The end handler gets the flow's final state; once it returns the table
  *  may reuse the object for a new flow, so nothing may keep it. */
+/** The bucket hash of a flow key. Not stored on the flow (8 bytes a flow):
+ *  removal and growth compute it again from the flow's own fields. */
+function tupleHash(kind: number, vl: number, a0: number, b0: number, ports: number, v6: boolean,
+  a1: number, a2: number, a3: number, b1: number, b2: number, b3: number): number {
+  let h = mix(kind, vl);
+  h = mix(h, a0); h = mix(h, b0);
+  if (v6) {
+    h = mix(h, a1); h = mix(h, a2); h = mix(h, a3);
+    h = mix(h, b1); h = mix(h, b2); h = mix(h, b3);
+  }
+  h = mix(h, ports);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h;
+}
+
+function hashOf(f: Flow): number {
+  const w = f.w6;
+  if (f.ipVersion !== 6 || w === null) return tupleHash(f.kind, f.vl, f.a0, f.b0, f.ports, false, 0, 0, 0, 0, 0, 0);
+  return tupleHash(f.kind, f.vl, f.a0, f.b0, f.ports, true, w[0], w[1], w[2], w[3], w[4], w[5]);
+}
+
 export type FlowEndHandler = (flow: Flow, reason: EndReason, now: number) => void;
 
 /** Ended flows kept for reuse. Bounded so a burst (a scan) does not pin its
@@ -117,22 +140,13 @@ export class FlowTable {
       a0 = this.d0 | 0; a1 = this.d1 | 0; a2 = this.d2 | 0; a3 = this.d3 | 0; ap = dp;
       b0 = this.s0 | 0; b1 = this.s1 | 0; b2 = this.s2 | 0; b3 = this.s3 | 0; bp = sp;
     }
-    let h = mix(p.proto | (p.ipVersion << 8), (p.vlan & 0xffff) | (p.innerVlan << 16));
-    h = mix(h, a0); h = mix(h, b0);
-    if (p.ipVersion === 6) {
-      h = mix(h, a1); h = mix(h, a2); h = mix(h, a3);
-      h = mix(h, b1); h = mix(h, b2); h = mix(h, b3);
-    }
-    h = mix(h, (ap << 16) | bp);
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    const key = h | 0;
     const kind = p.proto | (p.ipVersion << 8);
     const vl = (p.vlan + 1) | ((p.innerVlan + 1) << 13);
     const v6 = p.ipVersion === 6;
+    const ports = (ap << 16) | bp;
+    const key = tupleHash(kind, vl, a0, b0, ports, v6, a1, a2, a3, b1, b2, b3);
     for (let f = this.buckets[key & this.mask]; f !== null; f = f.chain) {
-      if (f.a0 === a0 && f.b0 === b0 && f.aPort === ap && f.bPort === bp && f.kind === kind && f.vl === vl) {
+      if (f.a0 === a0 && f.b0 === b0 && f.ports === ports && f.kind === kind && f.vl === vl) {
         if (!v6) return f;
         const w = f.w6!;
         if (w[0] === a1 && w[1] === a2 && w[2] === a3 && w[3] === b1 && w[4] === b2 && w[5] === b3) return f;
@@ -140,14 +154,12 @@ export class FlowTable {
     }
     if (this.size >= this.opts.maxFlows) this.evictOldest(now);
     const f = this.pool.length > 0 ? this.pool.pop()! : new Flow();
-    f.hash = key;
     f.kind = kind;
     f.vl = vl;
     f.a0 = a0;
     f.b0 = b0;
     if (v6) f.setV6(a1, a2, a3, b1, b2, b3);
-    f.aPort = ap;
-    f.bPort = bp;
+    f.ports = ports;
     f.firstTs = now;
     f.lastTs = now;
     f.reportTs = now;
@@ -258,7 +270,7 @@ export class FlowTable {
   private remove(f: Flow): void {
     this.unlink(this.lists[f.listId], f);
     this.activeUnlink(f);
-    const bi = f.hash & this.mask;
+    const bi = hashOf(f) & this.mask;
     const first = this.buckets[bi];
     if (first === f) {
       this.buckets[bi] = f.chain;
@@ -282,7 +294,7 @@ export class FlowTable {
     for (let i = 0; i < old.length; i++) {
       for (let f = old[i]; f !== null; ) {
         const next = f.chain;
-        const bi = f.hash & mask;
+        const bi = hashOf(f) & mask;
         f.chain = b[bi];
         b[bi] = f;
         f = next;

@@ -19,20 +19,28 @@ const EOF_REASON = 5;
 
 // Flow.bits: small state packed into one small integer. A table holds up to
 // 500 k flows and V8 (built here without pointer compression) spends 8 bytes
-// on every field, so the rarely-read flags share one.
-const B_CLIENT_IS_A = 1;
-const B_ROLES_FIXED = 2;
-const B_CLOSED = 4;
-const S_LIST = 3; // listId + 1, 2 bits
-const S_ISN = 5; // isnSeen, 2 bits
-const S_REASON = 7; // closeReason index, 3 bits
+// on every field, so the flags share one: the TCP flags seen (tcpSeen, bits
+// 0-10, bit 10 being the engine's "answered"), then the others.
+const TCP_MASK = 0x7ff;
+const B_CLIENT_IS_A = 1 << 11;
+const B_ROLES_FIXED = 1 << 12;
+const B_CLOSED = 1 << 13;
+const S_LIST = 14; // listId + 1, 2 bits
+const S_ISN = 16; // isnSeen, 2 bits
+const S_REASON = 18; // closeReason index, 3 bits
 const BITS_NEW = B_CLIENT_IS_A | (EOF_REASON << S_REASON);
+
+/** Counters that stay 0 for nearly every flow, kept aside. */
+class RareCounts {
+  truncatedPkts = 0;
+  fragments = 0;
+  interimRecords = 0;
+}
 
 export class Flow {
   // Key (A = canonical lower endpoint). Address words and ISNs are stored as
   // int32 (`| 0`, see FlowTable.get): an unsigned word above 2^31 is a
   // double, which V8 boxes per field. Read them `>>> 0` where it matters.
-  hash = 0;
   /** proto | ipVersion << 8 */
   kind = 4 << 8;
   /** (vlan + 1) | (innerVlan + 1) << 13: -1 (untagged) packs as 0. */
@@ -41,8 +49,8 @@ export class Flow {
   b0 = 0;
   /** IPv6 only: words 1..3 of A then of B (null for IPv4 flows). */
   w6: Int32Array | null = null;
-  aPort = 0;
-  bPort = 0;
+  /** aPort << 16 | bPort */
+  ports = 0;
   /** Collision chain in the table's hash map. */
   chain: Flow | null = null;
   bits = BITS_NEW;
@@ -57,7 +65,6 @@ export class Flow {
   lastTs = 0;
   /** Start of the current active-timeout interval. */
   reportTs = 0;
-  interimRecords = 0;
 
   pktsC2S = 0;
   pktsS2C = 0;
@@ -68,12 +75,10 @@ export class Flow {
   payC2S = 0;
   payS2C = 0;
 
-  tcpSeen = 0;
   /** Initial sequence numbers from SYNs (see isnSeen). */
   isnA = 0;
   isnB = 0;
-  truncatedPkts = 0;
-  fragments = 0;
+  rare: RareCounts | null = null;
 
   /** Application layer: dissector identification, stream reassembly, PDUs. */
   app: AppSession | null = null;
@@ -89,15 +94,29 @@ export class Flow {
    *  (a scan would otherwise grow the heap far past the live flows). Every
    *  field is listed; test/flows/flow-pool.test.ts checks none is missed. */
   reset(): void {
-    this.hash = 0; this.kind = 4 << 8; this.vl = 0; this.a0 = 0; this.b0 = 0;
+    this.kind = 4 << 8; this.vl = 0; this.a0 = 0; this.b0 = 0;
     if (this.w6 !== null) this.w6.fill(0); // kept: reads as zeros, reused by the next IPv6 flow
-    this.aPort = 0; this.bPort = 0; this.chain = null; this.bits = BITS_NEW;
+    this.ports = 0; this.chain = null; this.bits = BITS_NEW;
     this.prev = null; this.next = null; this.aprev = null; this.anext = null;
-    this.firstTs = 0; this.lastTs = 0; this.reportTs = 0; this.interimRecords = 0;
+    this.firstTs = 0; this.lastTs = 0; this.reportTs = 0;
     this.pktsC2S = 0; this.pktsS2C = 0; this.bytesC2S = 0; this.bytesS2C = 0; this.payC2S = 0; this.payS2C = 0;
-    this.tcpSeen = 0; this.isnA = 0; this.isnB = 0; this.truncatedPkts = 0; this.fragments = 0;
+    this.isnA = 0; this.isnB = 0; this.rare = null;
     this.app = null; this.endpointsJson = null; this.det = null;
   }
+
+  get aPort(): number { return this.ports >>> 16; }
+  set aPort(v: number) { this.ports = (this.ports & 0xffff) | (v << 16); }
+  get bPort(): number { return this.ports & 0xffff; }
+  set bPort(v: number) { this.ports = (this.ports & ~0xffff) | v; }
+  /** TcpSeen bits (and the engine's bit 10). */
+  get tcpSeen(): number { return this.bits & TCP_MASK; }
+  set tcpSeen(v: number) { this.bits = (this.bits & ~TCP_MASK) | (v & TCP_MASK); }
+  get truncatedPkts(): number { return this.rare === null ? 0 : this.rare.truncatedPkts; }
+  set truncatedPkts(v: number) { (this.rare ??= new RareCounts()).truncatedPkts = v; }
+  get fragments(): number { return this.rare === null ? 0 : this.rare.fragments; }
+  set fragments(v: number) { (this.rare ??= new RareCounts()).fragments = v; }
+  get interimRecords(): number { return this.rare === null ? 0 : this.rare.interimRecords; }
+  set interimRecords(v: number) { (this.rare ??= new RareCounts()).interimRecords = v; }
 
   get proto(): number { return this.kind & 0xff; }
   set proto(v: number) { this.kind = (this.kind & ~0xff) | v; }
