@@ -5,7 +5,7 @@
 // one, never a mix.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { decode, encode } from '@msgpack/msgpack';
+import { msgpack } from '../output/msgpack-lazy.js';
 import { Baseline, BaselineError, fromPlain, toPlain } from './baseline.js';
 import { readBaselineFast } from './baseline-read.js';
 
@@ -35,7 +35,7 @@ export function baselineFromBytes(bytes: Uint8Array, path: string): Baseline {
 export function decodeBaseline(bytes: Uint8Array, path: string): Baseline {
   let doc: unknown;
   try {
-    doc = decode(bytes, { maxStrLength: 1 << 16, maxBinLength: 0, maxArrayLength: 1 << 22, maxMapLength: 64, maxExtLength: 0 });
+    doc = msgpack().decode(bytes, { maxStrLength: 1 << 16, maxBinLength: 0, maxArrayLength: 1 << 22, maxMapLength: 64, maxExtLength: 0 });
   } catch (e) {
     throw new BaselineError(`baseline ${path} is unreadable: not one complete msgpack document (${(e as Error).message})`);
   }
@@ -43,7 +43,7 @@ export function decodeBaseline(bytes: Uint8Array, path: string): Baseline {
 }
 
 export function encodeBaseline(b: Baseline): Uint8Array {
-  return encode(toPlain(b));
+  return msgpack().encode(toPlain(b));
 }
 
 export interface AtomicWriteHooks {

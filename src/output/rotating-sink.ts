@@ -10,7 +10,7 @@
 // and the file is opened again on a later write; the sensor keeps running.
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { encode } from '@msgpack/msgpack';
+import { msgpack } from './msgpack-lazy.js';
 import type { RecordKind, RecordSink } from './sink.js';
 
 export interface RotatingOptions {
@@ -82,7 +82,7 @@ export class RotatingSink implements RecordSink {
       if (f.pendingLen >= FLUSH_AT) this.flushFile(f);
     } else {
       this.flushFile(f);
-      this.put(f, encode(JSON.parse(line)));
+      this.put(f, msgpack().encode(JSON.parse(line)));
     }
     if (this.o.maxBytes > 0 && f.bytes + f.pendingLen >= this.o.maxBytes) this.closeFile(f, false);
   }

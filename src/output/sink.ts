@@ -3,7 +3,7 @@
 // or msgpack files (--format msgpack).
 import { openSync } from 'node:fs';
 import { join } from 'node:path';
-import { encode } from '@msgpack/msgpack';
+import { msgpack } from './msgpack-lazy.js';
 import { FdWriter } from './fd-writer.js';
 
 export type RecordKind = 'flow' | 'pdu' | 'alert' | 'stats';
@@ -50,7 +50,7 @@ export class DirSink implements RecordSink {
 
   write(kind: RecordKind, line: string): void {
     if (this.format === 'ndjson') this.file(kind).write(line);
-    else this.file(kind).writeBytes(encode(JSON.parse(line)));
+    else this.file(kind).writeBytes(msgpack().encode(JSON.parse(line)));
   }
 
   direct(kind: RecordKind): FdWriter | null {
