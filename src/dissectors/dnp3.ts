@@ -21,7 +21,7 @@
 
 import { jsonText, type JsonOut } from '../output/json-out.js';
 import { dnp3Crc, dnp3CrcOk } from './dnp3-crc.js';
-import { C2S, Probe, STATE_POOL_MAX, type Dir, type Dissector, type ParseCtx, type PduBase } from './types.js';
+import { anchorBytes, C2S, Probe, STATE_POOL_MAX, type Dir, type Dissector, type ParseCtx, type PduBase } from './types.js';
 
 export type Dnp3Anomaly =
   | 'bad_start' // first two bytes are not 0x05 0x64 (parse returns -1)
@@ -449,6 +449,8 @@ export const dnp3: Dissector<Dnp3State, Dnp3Pdu> = {
   ports: [20000],
   maxPdu: MAX_FRAME,
   minProbe: HDR,
+  anchorAt: 0, // start bytes 05 64
+  anchorOk: anchorBytes(0x05),
 
   probe(buf: Buffer, off: number, len: number, dir: Dir): Probe {
     if (len < 1) return Probe.NeedMore;

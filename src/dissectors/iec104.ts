@@ -12,7 +12,7 @@
 // or a mid-stream start it is re-learned from the next I frame.
 
 import { jsonText, type JsonOut } from '../output/json-out.js';
-import { C2S, Probe, STATE_POOL_MAX } from './types.js';
+import { anchorBytes, C2S, Probe, STATE_POOL_MAX } from './types.js';
 import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
 
 export type Iec104Anomaly =
@@ -383,6 +383,8 @@ export const iec104: Dissector<Iec104State, Iec104Pdu> = {
   ports: [2404],
   maxPdu: MAX_LEN + 2,
   minProbe: 6,
+  anchorAt: 0, // start byte 68
+  anchorOk: anchorBytes(START),
 
   probe(buf: Buffer, off: number, len: number, dir: Dir): Probe {
     if (off < 0 || len <= 0 || off + len > buf.length) return len <= 0 ? Probe.NeedMore : Probe.NoMatch;

@@ -19,7 +19,7 @@
 
 import { jsonText, type JsonOut } from '../output/json-out.js';
 import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
-import { Probe, S2C, STATE_POOL_MAX } from './types.js';
+import { anchorBytes, Probe, S2C, STATE_POOL_MAX } from './types.js';
 
 /** Anomaly names this dissector reports (ctx.anomaly). */
 export type ModbusAnomaly =
@@ -556,6 +556,8 @@ export const modbus: Dissector<ModbusState, ModbusPdu> = {
   ports: [502],
   maxPdu: MBAP + MAX_LEN, // 260
   minProbe: MIN_ADU,
+  anchorAt: 2, // the protocol id's first byte is 0
+  anchorOk: anchorBytes(0),
   probe,
   createState,
   parse,

@@ -17,7 +17,7 @@
 // final F/A chunk's PDU carries "chunks" = the number of chunks. Flow service
 // counters count each logical message once, on its final F chunk.
 import { jsonText, type JsonOut } from '../output/json-out.js';
-import { C2S, Probe, STATE_POOL_MAX } from './types.js';
+import { anchorBytes, C2S, Probe, STATE_POOL_MAX } from './types.js';
 import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
 import { opcuaServiceName, opcuaServiceRole } from './opcua-services.js';
 
@@ -643,6 +643,8 @@ export const opcua: Dissector<OpcuaState, OpcuaPdu> = {
   ports: [4840],
   maxPdu: OPCUA_MAX_CHUNK,
   minProbe: 8,
+  anchorAt: 0, // first letter of HEL ACK ERR RHE OPN MSG CLO
+  anchorOk: anchorBytes(...TYPE_BYTES.map((b) => b[0])),
 
   probe(buf: Buffer, off: number, len: number, dir: Dir): Probe {
     if (len <= 0) return Probe.NeedMore;

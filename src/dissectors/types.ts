@@ -82,6 +82,12 @@ export interface Dissector<S = any, P extends PduBase = any> {
   readonly maxPdu: number;
   /** Minimum bytes probe() needs to answer anything other than NeedMore. */
   readonly minProbe: number;
+  /** A cheap necessary condition for a PDU at buf[off]: when len > anchorAt
+   *  and anchorOk[buf[off + anchorAt]] is 0, probe() answers NoMatch. The
+   *  identification scan (every byte offset of a mid-stream flow) skips such
+   *  offsets without calling probe. test/dissectors/anchor.test.ts checks it. */
+  readonly anchorAt: number;
+  readonly anchorOk: Uint8Array;
 
 
   /** Is a PDU starting at buf[off]? Cheap and strict: it is also used to find
@@ -111,3 +117,10 @@ export interface Dissector<S = any, P extends PduBase = any> {
 /** States kept per dissector for reuse (see releaseState); bounded so a burst
  *  of flows does not pin its peak. */
 export const STATE_POOL_MAX = 4096;
+
+/** anchorOk table: 1 for each byte value a PDU may have at anchorAt. */
+export function anchorBytes(...bytes: number[]): Uint8Array {
+  const t = new Uint8Array(256);
+  for (const b of bytes) t[b] = 1;
+  return t;
+}

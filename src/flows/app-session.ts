@@ -225,7 +225,9 @@ export class AppSession implements StreamReceiver {
           mode = Lenient.Once;
         }
       }
-      const r = this.identify(side, buf, off + i, len - i, mode);
+      // Lenient tries and a spent candidate list go to identify; otherwise an
+      // offset where no candidate's anchor byte fits is a NoMatch for all.
+      const r = mode === Lenient.No && this.noneAnchored(buf, off + i, len - i) ? false : this.identify(side, buf, off + i, len - i, mode);
       if (this.d !== null) {
         s.lost = false;
         return i;
@@ -246,6 +248,20 @@ export class AppSession implements StreamReceiver {
       }
     }
     return len;
+  }
+
+  /** True when every candidate's probe would answer NoMatch at buf[off]
+   *  (see Dissector.anchorAt). */
+  private noneAnchored(buf: Buffer, off: number, len: number): boolean {
+    const cands = this.cands;
+    if (cands === null || cands.length === 0) return false;
+    for (let k = 0; k < cands.length; k++) {
+      const d = cands[k];
+      const at = d.anchorAt;
+      if (len <= at || d.anchorOk[buf[off + at]] !== 0) return false;
+    }
+    this.needMore = false;
+    return true;
   }
 
   private needMore = false;
