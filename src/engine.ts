@@ -11,7 +11,7 @@ import { FlowTable, type FlowTableOptions } from './flows/flow-table.js';
 import { assignRoles } from './flows/roles.js';
 import { ReassemblyBudget } from './flows/tcp-stream.js';
 import { flowHeadJson, flowRecord, writeFlowRecord } from './output/flow-record.js';
-import { JsonOut } from './output/json-out.js';
+import { JsonOut, lit } from './output/json-out.js';
 import { NullSink, type RecordSink } from './output/sink.js';
 import type { FlowObserver } from './detect/observer.js';
 import { Summary } from './output/summary.js';
@@ -29,19 +29,26 @@ export interface EngineOptions {
 /** Flow.answered is kept on the flow's tcpSeen bits to avoid another field. */
 const ANSWERED = 1 << 10;
 
+const PDU_TS = lit('{"type":"pdu","ts":');
+const COMMA = lit(',');
+const END_LINE = lit('}\n');
+/** Per dissector: `,"dir":"c2s","app":"<app>","<app>":` and the s2c form. */
+const pduTails = new Map<Dissector, [Uint8Array, Uint8Array]>();
+
 /** One PDU record: `{"type":"pdu","ts":..,<flow head>,"dir":..,"app":..,"<app>":{..}}`. */
 function writePdu(o: JsonOut, flow: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number): void {
-  o.raw('{"type":"pdu","ts":');
+  let tails = pduTails.get(d);
+  if (tails === undefined) {
+    tails = [lit(`,"dir":"c2s","app":"${d.name}","${d.name}":`), lit(`,"dir":"s2c","app":"${d.name}","${d.name}":`)];
+    pduTails.set(d, tails);
+  }
+  o.lit(PDU_TS);
   o.ts(ts);
-  o.raw(',');
+  o.lit(COMMA);
   o.ascii(flowHeadJson(flow));
-  o.raw(dir === 0 ? ',"dir":"c2s","app":"' : ',"dir":"s2c","app":"');
-  o.raw(d.name);
-  o.raw('","');
-  o.raw(d.name);
-  o.raw('":');
+  o.lit(tails[dir]);
   d.pduWrite(o, pdu);
-  o.raw('}\n');
+  o.lit(END_LINE);
 }
 
 export class Stats {

@@ -1,7 +1,7 @@
 // Flow record serializer: a fixed schema written as one template string, no
 // JSON.stringify. Field names are the public contract (README "Output").
 import { flowCommunityDigest, flowCommunityId as communityIdOf } from '../flows/flow-community-id.js';
-import { JsonOut } from './json-out.js';
+import { JsonOut, lit } from './json-out.js';
 import type { EndReason, Flow } from '../flows/flow.js';
 import { ipv4Text, ipv6Text } from './ip-text.js';
 
@@ -69,29 +69,58 @@ export function flowHeadJson(f: Flow): string {
  *  a long-lived (old-generation) flow object survives young-GC and is
  *  promoted, which made GC the main cost of flow-heavy traffic; building it
  *  as a string only to encode it was the next cost. */
+/** The record's constant pieces, encoded once (JsonOut.lit). */
+const K = {
+  COMMUNITY_ID: lit('"community_id":"1:'),
+  NULL: lit('null'),
+  INNER_VLAN: lit(',"inner_vlan":'),
+  CLIENT_IP: lit(',"client":{"ip":"'),
+  PORT: lit('","port":'),
+  SERVER_IP: lit('},"server":{"ip":"'),
+  CLOSE: lit('}'),
+  FLOW_TS: lit('{"type":"flow","ts":'),
+  END_TS: lit(',"end_ts":'),
+  COMMA: lit(','),
+  APP_NULL: lit(',"app":null'),
+  PKTS_C2S: lit(',"pkts":{"c2s":'),
+  S2C: lit(',"s2c":'),
+  BYTES_C2S: lit('},"bytes":{"c2s":'),
+  PAYLOAD_C2S: lit('},"payload_bytes":{"c2s":'),
+  STATE: lit('},"state":"'),
+  QUOTE: lit('"'),
+  TRUNCATED: lit(',"truncated_pkts":'),
+  FRAGMENTS: lit(',"fragments":'),
+  INTERIM: lit(',"interim":'),
+  END_LINE: lit('}\n'),
+  PROTO_TCP: lit('","proto":"tcp","vlan":'),
+  PROTO_UDP: lit('","proto":"udp","vlan":'),
+  HANDSHAKE_TRUE: lit('","handshake":true,"end":"'),
+  HANDSHAKE_FALSE: lit('","handshake":false,"end":"'),
+};
+
 function writeHead(o: JsonOut, f: Flow): void {
   if (f.endpointsJson !== null) {
     o.ascii(f.endpointsJson);
     return;
   }
-  o.raw('"community_id":"1:');
+  o.lit(K.COMMUNITY_ID);
   o.base64(flowCommunityDigest(f), 0, 20);
-  o.raw(f.proto === 6 ? '","proto":"tcp","vlan":' : '","proto":"udp","vlan":');
-  if (f.vlan < 0) o.raw('null');
+  o.lit(f.proto === 6 ? K.PROTO_TCP : K.PROTO_UDP);
+  if (f.vlan < 0) o.lit(K.NULL);
   else o.num(f.vlan);
   if (f.innerVlan >= 0) {
-    o.raw(',"inner_vlan":');
+    o.lit(K.INNER_VLAN);
     o.num(f.innerVlan);
   }
-  o.raw(',"client":{"ip":"');
+  o.lit(K.CLIENT_IP);
   writeIp(o, f, f.clientIsA);
-  o.raw('","port":');
+  o.lit(K.PORT);
   o.num(clientPort(f));
-  o.raw('},"server":{"ip":"');
+  o.lit(K.SERVER_IP);
   writeIp(o, f, !f.clientIsA);
-  o.raw('","port":');
+  o.lit(K.PORT);
   o.num(serverPort(f));
-  o.raw('}');
+  o.lit(K.CLOSE);
 }
 
 function writeIp(o: JsonOut, f: Flow, a: boolean): void {
@@ -101,29 +130,29 @@ function writeIp(o: JsonOut, f: Flow, a: boolean): void {
 
 /** The flow record (one NDJSON line), written into `o`. */
 export function writeFlowRecord(o: JsonOut, f: Flow, end: EndReason): void {
-  o.raw('{"type":"flow","ts":');
+  o.lit(K.FLOW_TS);
   o.ts(f.firstTs);
-  o.raw(',"end_ts":');
+  o.lit(K.END_TS);
   o.ts(f.lastTs);
-  o.raw(',');
+  o.lit(K.COMMA);
   if (end === 'active') o.ascii(flowHeadJson(f));
   else writeHead(o, f);
-  if (f.app === null) o.raw(',"app":null');
+  if (f.app === null) o.lit(K.APP_NULL);
   else f.app.flowWrite(o);
-  o.raw(',"pkts":{"c2s":'); o.num(f.pktsC2S);
-  o.raw(',"s2c":'); o.num(f.pktsS2C);
-  o.raw('},"bytes":{"c2s":'); o.num(f.bytesC2S);
-  o.raw(',"s2c":'); o.num(f.bytesS2C);
-  o.raw('},"payload_bytes":{"c2s":'); o.num(f.payC2S);
-  o.raw(',"s2c":'); o.num(f.payS2C);
-  o.raw('},"state":"'); o.raw(f.stateName());
-  o.raw(f.handshake ? '","handshake":true,"end":"' : '","handshake":false,"end":"');
+  o.lit(K.PKTS_C2S); o.num(f.pktsC2S);
+  o.lit(K.S2C); o.num(f.pktsS2C);
+  o.lit(K.BYTES_C2S); o.num(f.bytesC2S);
+  o.lit(K.S2C); o.num(f.bytesS2C);
+  o.lit(K.PAYLOAD_C2S); o.num(f.payC2S);
+  o.lit(K.S2C); o.num(f.payS2C);
+  o.lit(K.STATE); o.raw(f.stateName());
+  o.lit(f.handshake ? K.HANDSHAKE_TRUE : K.HANDSHAKE_FALSE);
   o.raw(end);
-  o.raw('"');
-  if (f.truncatedPkts > 0) { o.raw(',"truncated_pkts":'); o.num(f.truncatedPkts); }
-  if (f.fragments > 0) { o.raw(',"fragments":'); o.num(f.fragments); }
-  if (f.interimRecords > 0 || end === 'active') { o.raw(',"interim":'); o.num(f.interimRecords + (end === 'active' ? 1 : 0)); }
-  o.raw('}\n');
+  o.lit(K.QUOTE);
+  if (f.truncatedPkts > 0) { o.lit(K.TRUNCATED); o.num(f.truncatedPkts); }
+  if (f.fragments > 0) { o.lit(K.FRAGMENTS); o.num(f.fragments); }
+  if (f.interimRecords > 0 || end === 'active') { o.lit(K.INTERIM); o.num(f.interimRecords + (end === 'active' ? 1 : 0)); }
+  o.lit(K.END_LINE);
 }
 
 const text = new JsonOut(null);

@@ -89,6 +89,17 @@ export class JsonOut {
     this.pos += this.buf.write(s, this.pos, 'utf8');
   }
 
+  /** A constant encoded once with lit(): a byte copy, no per-character
+   *  decoding (the keys of the flow and PDU records). */
+  lit(b: Uint8Array): void {
+    const n = b.length;
+    if (this.pos + n > this.buf.length) this.room(n);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) buf[p++] = b[i];
+    this.pos = p;
+  }
+
   /** Text the caller knows is ASCII (a record's flow head: addresses,
    *  ports, base64): copied by one native call. */
   ascii(s: string): void {
@@ -245,4 +256,10 @@ export function jsonText<T>(write: (o: JsonOut, v: T) => void, v: T): string {
   scratch.begin();
   write(scratch, v);
   return scratch.text();
+}
+
+/** ASCII text encoded once, for JsonOut.lit. */
+export function lit(s: string): Uint8Array {
+  if (/[^\x00-\x7f]/.test(s)) throw new Error(`lit: not ASCII: ${s}`);
+  return new Uint8Array(Buffer.from(s, 'latin1'));
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { mkdtempSync, openSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { JsonOut, jsonText } from '../../src/output/json-out.js';
+import { JsonOut, jsonText, lit } from '../../src/output/json-out.js';
 import { FdWriter } from '../../src/output/fd-writer.js';
 import { tsText } from '../../src/output/flow-record.js';
 import { ipv4Text } from '../../src/output/ip-text.js';
@@ -46,6 +46,13 @@ describe('JsonOut', () => {
       if (!/[^\x00-\x7f]/.test(v)) expect(jsonText((o, x: string) => o.ascii(x), v)).toBe(v);
     }
     expect(jsonText((o, b: boolean) => { o.bool(b); o.raw(','); o.bool(!b); }, true)).toBe('true,false');
+  });
+
+  it('literals encoded once write their text, and only ASCII is accepted', () => {
+    for (const t of ['', ',', '{"type":"flow","ts":', '","handshake":false,"end":"', '}\n']) {
+      expect(jsonText((o, x: Uint8Array) => o.lit(x), lit(t))).toBe(t);
+    }
+    expect(() => lit('é')).toThrow(/not ASCII/);
   });
 
   it('base64 as Buffer writes it, addresses as ipv4Text', () => {
