@@ -5,7 +5,7 @@ import type { RawPacket } from './capture/raw-packet.js';
 import { decodeFrame } from './decode/decoder.js';
 import { Decoded, Packet, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './decode/packet.js';
 import type { Dir, Dissector, PduBase } from './dissectors/types.js';
-import { AppSession, type AppConfig, type AppEvents } from './flows/app-session.js';
+import { AppSession, setAppClock, type AppConfig, type AppEvents } from './flows/app-session.js';
 import { TcpSeen, type EndReason, type Flow } from './flows/flow.js';
 import { FlowTable, type FlowTableOptions } from './flows/flow-table.js';
 import { assignRoles } from './flows/roles.js';
@@ -128,11 +128,11 @@ export class Engine implements AppEvents {
     switch (r) {
       case Decoded.Tcp:
         st.tcp++;
-        this.flowPacket(p, ts);
+        this.flowPacket(p);
         break;
       case Decoded.Udp:
         st.udp++;
-        this.flowPacket(p, ts);
+        this.flowPacket(p);
         break;
       case Decoded.IpOther:
         st.ipOther++;
@@ -160,15 +160,20 @@ export class Engine implements AppEvents {
     }
   }
 
-  private flowPacket(p: Packet, ts: number): void {
+  // The packet's time is read from fields (this.now, table.now, the app
+  // clock), not passed: a double argument to a call V8 does not inline is
+  // boxed, a heap number per packet per call.
+  private flowPacket(p: Packet): void {
+    const ts = this.now;
     const table = this.table;
-    let f = table.get(p, ts);
+    table.now = ts;
+    let f = table.get(p);
     const flags = p.tcpFlags;
     const isTcp = p.proto === 6;
     if (isTcp && f.closed && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
       // A new connection on the tuple of a closed one.
       table.end(f, f.closeReason, ts);
-      f = table.get(p, ts);
+      f = table.get(p);
     }
     const srcIsA = table.srcIsA;
     const first = f.pktsC2S + f.pktsS2C === 0;
@@ -203,7 +208,7 @@ export class Engine implements AppEvents {
     }
     if (p.truncated) f.truncatedPkts++;
     if (p.fragment) f.fragments++;
-    table.touch(f, ts);
+    table.touch(f);
     this.lastFlow = f;
     const obs = this.observer;
     if (obs !== null) {
@@ -221,8 +226,9 @@ export class Engine implements AppEvents {
       if (s !== null && s.active) {
         const side = srcIsA ? 0 : 1;
         try {
-          if (isTcp) s.tcp(side, p, ts);
-          else s.datagram(side, p.buf, p.payOff, p.payLen, ts);
+          setAppClock(ts);
+          if (isTcp) s.tcp(side, p);
+          else s.datagram(side, p.buf, p.payOff, p.payLen);
         } catch (e) {
           // A dissector bug must cost one flow's decoding, never the run.
           this.stats.internalErrors++;

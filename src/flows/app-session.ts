@@ -74,6 +74,12 @@ class SharedCtx implements ParseCtx {
 }
 const ctx = new SharedCtx();
 
+/** Capture time of the packet being handed to tcp()/datagram() (a field,
+ *  not an argument: see Engine.flowPacket). */
+export function setAppClock(ts: number): void {
+  ctx.ts = ts;
+}
+
 /** Per direction (indexed by side: 0 = endpoint A, 1 = endpoint B). */
 class Side {
   pend: Buffer | null = null;
@@ -128,9 +134,8 @@ export class AppSession implements StreamReceiver {
   }
 
   /** A TCP segment from `side` (0 = endpoint A). */
-  tcp(side: number, p: Packet, ts: number): void {
+  tcp(side: number, p: Packet): void {
     if (this.phase === Phase.Unknown) return;
-    ctx.ts = ts;
     const st = this.streams!;
     const flags = p.tcpFlags;
     if (flags & TCP_SYN) st[side].start(p.seq);
@@ -139,9 +144,8 @@ export class AppSession implements StreamReceiver {
   }
 
   /** A UDP datagram from `side`. */
-  datagram(side: number, buf: Buffer, off: number, len: number, ts: number): void {
+  datagram(side: number, buf: Buffer, off: number, len: number): void {
     if (this.phase === Phase.Unknown || len === 0) return;
-    ctx.ts = ts;
     if (this.d === null && !this.identify(side, buf, off, len)) {
       if (++this.sides[side].scanned > MAX_UDP_PROBES) this.giveUp();
       return;

@@ -100,6 +100,9 @@ export class FlowTable {
   // Scratch for the packet being looked up: canonical words and orientation.
   private s0 = 0; private s1 = 0; private s2 = 0; private s3 = 0;
   private d0 = 0; private d1 = 0; private d2 = 0; private d3 = 0;
+  /** Capture time of the packet being looked up (set by the engine; a
+   *  field rather than an argument, see Engine.flowPacket). */
+  now = 0;
   /** After get(): true when the packet's source is endpoint A. */
   srcIsA = true;
 
@@ -108,7 +111,8 @@ export class FlowTable {
   }
 
   /** The flow of a TCP/UDP packet, created if new. `created` tells which. */
-  get(p: Packet, now: number): Flow {
+  get(p: Packet): Flow {
+    const now = this.now;
     const b = p.buf;
     let sp = p.sport;
     let dp = p.dport;
@@ -175,7 +179,8 @@ export class FlowTable {
   }
 
   /** Marks activity: the flow moves to the tail of its list. */
-  touch(f: Flow, now: number): void {
+  touch(f: Flow): void {
+    const now = this.now;
     if (now > f.lastTs) f.lastTs = now;
     const list = this.lists[f.listId];
     if (list.tail !== f) {
