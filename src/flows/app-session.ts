@@ -29,7 +29,17 @@ export interface AppConfig {
   byPort: (Dissector[] | undefined)[];
   events: AppEvents;
   budget: ReassemblyBudget;
+  /** Candidate lists by hint (a byPort entry, or NO_HINT) and transport
+   *  (0 TCP, 1 UDP); built on demand, never changed once built. */
+  candCache?: Map<readonly Dissector[], [CandList | null, CandList | null]>;
 }
+
+interface CandList {
+  list: Dissector[];
+  hinted: number;
+}
+
+const NO_HINT: readonly Dissector[] = [];
 
 /** PDUs (or one in each direction) before a protocol is confirmed. */
 const CONFIRM_PDUS = 2;
@@ -105,6 +115,8 @@ export class AppSession implements StreamReceiver {
   /** Dissectors still in the running (see candidates()); the first
    *  `hinted` of them are hinted by a port. */
   private cands: Dissector[] | null = null;
+  /** `cands` is the shared list from AppConfig.candCache: copy before changing it. */
+  private candsShared = false;
   private hinted = 0;
   private rejects = 0;
   pdus = 0;
@@ -322,13 +334,27 @@ export class AppSession implements StreamReceiver {
     const f = this.flow;
     const sport = f.clientIsA ? f.bPort : f.aPort;
     const cport = f.clientIsA ? f.aPort : f.bPort;
-    const hinted = this.cfg.byPort[sport] ?? this.cfg.byPort[cport] ?? [];
-    const fits = (d: Dissector) => (f.isTcp ? d.tcp : d.udp);
-    const first = hinted.filter(fits);
-    const cands = [...first, ...this.cfg.dissectors.filter((d) => fits(d) && !first.includes(d))];
-    this.hinted = first.length;
-    this.cands = cands;
-    return cands;
+    const hinted = this.cfg.byPort[sport] ?? this.cfg.byPort[cport] ?? NO_HINT;
+    // The list depends only on the hint and the transport: built once per
+    // pair and shared (it was a tenth of the run's allocations, per flow).
+    const cache = (this.cfg.candCache ??= new Map());
+    let byTransport = cache.get(hinted);
+    if (byTransport === undefined) {
+      byTransport = [null, null];
+      cache.set(hinted, byTransport);
+    }
+    const t = f.isTcp ? 0 : 1;
+    let entry = byTransport[t];
+    if (entry === null) {
+      const fits = (d: Dissector) => (t === 0 ? d.tcp : d.udp);
+      const first = hinted.filter(fits);
+      entry = { list: [...first, ...this.cfg.dissectors.filter((d) => fits(d) && !first.includes(d))], hinted: first.length };
+      byTransport[t] = entry;
+    }
+    this.hinted = entry.hinted;
+    this.cands = entry.list;
+    this.candsShared = true;
+    return entry.list;
   }
 
 
@@ -462,7 +488,11 @@ export class AppSession implements StreamReceiver {
   private reject(): void {
     const d = this.d!;
     this.rejects++;
-    const cands = this.cands ?? this.candidates();
+    let cands = this.cands ?? this.candidates();
+    if (this.candsShared) {
+      cands = this.cands = cands.slice();
+      this.candsShared = false;
+    }
     const i = cands.indexOf(d);
     if (i >= 0) {
       cands.splice(i, 1);

@@ -99,3 +99,23 @@ function appScenarios(app: string, title: string, list: readonly (() => AppScena
 appScenarios('iec104', 'IEC 60870-5-104', IEC104_SCENARIOS as unknown as (() => AppScenario)[]);
 appScenarios('dnp3', 'DNP3 (TCP and UDP)', DNP3_SCENARIOS as unknown as (() => AppScenario)[]);
 appScenarios('opcua', 'OPC UA binary', OPCUA_SCENARIOS as unknown as (() => AppScenario)[]);
+
+describe('candidate lists shared between flows', () => {
+  it('a protocol rejected on one flow is still tried on the next flow of the same port', async () => {
+    // random-bytes-502 makes Modbus tentative (lenient start on its port) and
+    // then rejects it; the candidate list is shared per port, so the reject
+    // must not remove Modbus for the flows that follow.
+    const junk = MODBUS_SCENARIOS.map((m) => m()).find((s) => s.name === 'random-bytes-502')!;
+    const good = MODBUS_SCENARIOS.map((m) => m()).find((s) => s.name === 'two-adus-one-segment')!;
+    const pj = join(dir, 'shared-junk.pcap');
+    const pg = join(dir, 'shared-good.pcap');
+    writeFileSync(pj, junk.pcap);
+    writeFileSync(pg, good.pcap);
+    const alone = await runEngine([pg], { pdus: true });
+    const after = await runEngine([pj, pg], { pdus: true });
+    const key = (p: Rec) => `${p.dir} ${p.modbus.tid} ${p.modbus.fc}`;
+    expect(alone.pdus.length).toBeGreaterThan(0);
+    expect(after.pdus.filter((p) => p.app === 'modbus').map(key)).toEqual(alone.pdus.filter((p) => p.app === 'modbus').map(key));
+    expect(after.flows.filter((f) => f.app === 'modbus')).toHaveLength(1);
+  });
+});
