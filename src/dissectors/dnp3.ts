@@ -19,7 +19,7 @@
 //   addresses mid-fragment counts as out of sequence. A repeat of the last
 //   segment (link-layer retry) is skipped.
 
-import { jsonText, type JsonOut } from '../output/json-out.js';
+import { jsonText, lit, type JsonOut } from '../output/json-out.js';
 import { dnp3Crc, dnp3CrcOk } from './dnp3-crc.js';
 import { anchorBytes, C2S, Probe, STATE_POOL_MAX, type Dir, type Dissector, type ParseCtx, type PduBase } from './types.js';
 
@@ -442,6 +442,29 @@ function newState(): Dnp3State {
   };
 }
 
+/** The PDU member's constant pieces, encoded once (JsonOut.lit). */
+const PJ = {
+  src: lit('{"src":'),
+  dst: lit(',"dst":'),
+  linkFc: lit(',"link_fc":'),
+  fc: lit(',"fc":'),
+  null: lit('null'),
+  iin: lit(',"iin":'),
+  objects: lit(',"objects":['),
+  variation: lit(',"variation":'),
+  qualifier: lit(',"qualifier":'),
+  count: lit(',"count":'),
+  close: lit('}'),
+  listEnd: lit(']'),
+  truncated: lit(',"objects_truncated":true'),
+  unsTrue: lit(',"uns":true'),
+  unsFalse: lit(',"uns":false'),
+  nextGroup: lit(',{"group":'),
+  group: lit('{"group":'),
+  crcTrue: lit(',"crc_ok":true}'),
+  crcFalse: lit(',"crc_ok":false}'),
+};
+
 export const dnp3: Dissector<Dnp3State, Dnp3Pdu> = {
   name: 'dnp3',
   tcp: true,
@@ -559,30 +582,30 @@ export const dnp3: Dissector<Dnp3State, Dnp3Pdu> = {
   },
 
   pduWrite(o: JsonOut, p: Dnp3Pdu): void {
-    o.raw('{"src":'); o.num(p.src);
-    o.raw(',"dst":'); o.num(p.dst);
-    o.raw(',"link_fc":'); o.num(p.link_fc);
-    o.raw(',"fc":');
-    if (p.fc < 0) o.raw('null');
+    o.lit(PJ.src); o.num(p.src);
+    o.lit(PJ.dst); o.num(p.dst);
+    o.lit(PJ.linkFc); o.num(p.link_fc);
+    o.lit(PJ.fc);
+    if (p.fc < 0) o.lit(PJ.null);
     else o.num(p.fc);
-    o.raw(',"iin":');
-    if (p.iin < 0) o.raw('null');
+    o.lit(PJ.iin);
+    if (p.iin < 0) o.lit(PJ.null);
     else o.num(p.iin);
-    o.raw(p.uns ? ',"uns":true' : ',"uns":false');
+    o.lit(p.uns ? PJ.unsTrue : PJ.unsFalse);
     if (p.nobjects > 0) {
-      o.raw(',"objects":[');
+      o.lit(PJ.objects);
       for (let i = 0; i < p.nobjects; i++) {
         const ob = p.objects[i];
-        o.raw(i ? ',{"group":' : '{"group":'); o.num(ob.group);
-        o.raw(',"variation":'); o.num(ob.variation);
-        o.raw(',"qualifier":'); o.num(ob.qualifier);
-        o.raw(',"count":'); o.num(ob.count);
-        o.raw('}');
+        o.lit(i ? PJ.nextGroup : PJ.group); o.num(ob.group);
+        o.lit(PJ.variation); o.num(ob.variation);
+        o.lit(PJ.qualifier); o.num(ob.qualifier);
+        o.lit(PJ.count); o.num(ob.count);
+        o.lit(PJ.close);
       }
-      o.raw(']');
+      o.lit(PJ.listEnd);
     }
-    if (p.objects_truncated) o.raw(',"objects_truncated":true');
-    o.raw(p.crc_ok ? ',"crc_ok":true}' : ',"crc_ok":false}');
+    if (p.objects_truncated) o.lit(PJ.truncated);
+    o.lit(p.crc_ok ? PJ.crcTrue : PJ.crcFalse);
   },
 
   pduJson(p: Dnp3Pdu): string {

@@ -17,7 +17,7 @@
 // fix them by answering MatchReversed when a PDU's shape can only be the
 // other role's.
 
-import { jsonText, type JsonOut } from '../output/json-out.js';
+import { jsonText, lit, type JsonOut } from '../output/json-out.js';
 import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
 import { anchorBytes, Probe, S2C, STATE_POOL_MAX } from './types.js';
 
@@ -495,23 +495,43 @@ function gap(st: ModbusState, _dir: Dir, _bytes: number): void {
   st.inSync = false;
 }
 
+/** The PDU member's constant pieces, encoded once (JsonOut.lit). */
+const PJ = {
+  tid: lit('{"tid":'),
+  unit: lit(',"unit":'),
+  fc: lit(',"fc":'),
+  exception: lit(',"exception":'),
+  null: lit('null'),
+  addr: lit(',"addr":'),
+  qty: lit(',"qty":'),
+  value: lit(',"value":'),
+  waddr: lit(',"waddr":'),
+  wqty: lit(',"wqty":'),
+  sub: lit(',"sub":'),
+  mei: lit(',"mei":'),
+  byteCount: lit(',"byte_count":'),
+  close: lit('}'),
+  respTrue: lit(',"resp":true'),
+  respFalse: lit(',"resp":false'),
+};
+
 function pduWrite(o: JsonOut, p: ModbusPdu): void {
-  o.raw('{"tid":'); o.num(p.tid);
-  o.raw(',"unit":'); o.num(p.unit);
-  o.raw(',"fc":'); o.num(p.fc);
-  o.raw(',"exception":');
-  if (p.exception === null) o.raw('null');
+  o.lit(PJ.tid); o.num(p.tid);
+  o.lit(PJ.unit); o.num(p.unit);
+  o.lit(PJ.fc); o.num(p.fc);
+  o.lit(PJ.exception);
+  if (p.exception === null) o.lit(PJ.null);
   else o.num(p.exception);
-  o.raw(p.resp ? ',"resp":true' : ',"resp":false');
-  if (p.addr >= 0) { o.raw(',"addr":'); o.num(p.addr); }
-  if (p.qty >= 0) { o.raw(',"qty":'); o.num(p.qty); }
-  if (p.value >= 0) { o.raw(',"value":'); o.num(p.value); }
-  if (p.waddr >= 0) { o.raw(',"waddr":'); o.num(p.waddr); }
-  if (p.wqty >= 0) { o.raw(',"wqty":'); o.num(p.wqty); }
-  if (p.sub >= 0) { o.raw(',"sub":'); o.num(p.sub); }
-  if (p.mei >= 0) { o.raw(',"mei":'); o.num(p.mei); }
-  if (p.byteCount >= 0) { o.raw(',"byte_count":'); o.num(p.byteCount); }
-  o.raw('}');
+  o.lit(p.resp ? PJ.respTrue : PJ.respFalse);
+  if (p.addr >= 0) { o.lit(PJ.addr); o.num(p.addr); }
+  if (p.qty >= 0) { o.lit(PJ.qty); o.num(p.qty); }
+  if (p.value >= 0) { o.lit(PJ.value); o.num(p.value); }
+  if (p.waddr >= 0) { o.lit(PJ.waddr); o.num(p.waddr); }
+  if (p.wqty >= 0) { o.lit(PJ.wqty); o.num(p.wqty); }
+  if (p.sub >= 0) { o.lit(PJ.sub); o.num(p.sub); }
+  if (p.mei >= 0) { o.lit(PJ.mei); o.num(p.mei); }
+  if (p.byteCount >= 0) { o.lit(PJ.byteCount); o.num(p.byteCount); }
+  o.lit(PJ.close);
 }
 
 function pduJson(p: ModbusPdu): string {
