@@ -9,7 +9,18 @@ function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
-export class FdWriter {
+/** Where JsonOut encodes: a buffer, the bytes used in it, and a way to
+ *  make room (FdWriter writes them out; a worker's batch keeps them). */
+export interface ByteOut {
+  readonly buf: Buffer;
+  used: number;
+  flush(): void;
+  write(s: string): void;
+  /** Bytes already encoded, after what is buffered. */
+  writeBytes(b: Uint8Array): void;
+}
+
+export class FdWriter implements ByteOut {
   // Lines are encoded into this buffer as they come, so each record string
   // dies young; holding them in a pending string kept them alive (a rope of
   // hundreds of records) long enough to be promoted, and GC dominated.

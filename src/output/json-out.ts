@@ -4,7 +4,7 @@
 // flatten and a UTF-8 encode inside Buffer.write; here each field goes to
 // its bytes once. Output is byte-for-byte what the template strings gave
 // (test/output/json-out.test.ts checks both ways on every kind of value).
-import type { FdWriter } from './fd-writer.js';
+import type { ByteOut } from './fd-writer.js';
 
 const B64 = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 'latin1');
 const Q = 0x22; // "
@@ -16,7 +16,7 @@ export class JsonOut {
 
   /** `w`: write into that writer's buffer, flushing it when full; null:
    *  render into an own buffer that grows (see text()). */
-  constructor(private readonly w: FdWriter | null) {
+  constructor(private readonly w: ByteOut | null) {
     this.buf = w === null ? Buffer.allocUnsafe(4096) : w.buf;
   }
 
@@ -45,8 +45,11 @@ export class JsonOut {
     if (this.w !== null) {
       this.w.used = this.pos;
       this.w.flush();
+      this.buf = this.w.buf; // a flush may hand over the buffer and take a new one
       this.pos = this.w.used;
       if (n <= this.buf.length) return;
+      // Callers pass longer text to the writer itself (rawSlow): unreachable.
+      throw new Error(`JsonOut: ${n} bytes at once exceed the output buffer`);
     }
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
@@ -82,6 +85,7 @@ export class JsonOut {
       // Longer than the writer's buffer: the writer handles it.
       this.w.used = this.pos;
       this.w.write(s);
+      this.buf = this.w.buf;
       this.pos = this.w.used;
       return;
     }

@@ -4,7 +4,7 @@
 import { openSync } from 'node:fs';
 import { join } from 'node:path';
 import { msgpack } from './msgpack-lazy.js';
-import { FdWriter } from './fd-writer.js';
+import { FdWriter, type ByteOut } from './fd-writer.js';
 
 export type RecordKind = 'flow' | 'pdu' | 'alert' | 'stats';
 export const RECORD_KINDS: readonly RecordKind[] = ['flow', 'pdu', 'alert', 'stats'];
@@ -15,7 +15,7 @@ export interface RecordSink {
   write(kind: RecordKind, line: string): void;
   /** The NDJSON writer that takes every `kind` record, when there is exactly
    *  one: hot records (PDUs) are then encoded straight into its buffer. */
-  direct?(kind: RecordKind): FdWriter | null;
+  direct?(kind: RecordKind): ByteOut | null;
   close(): void;
 }
 

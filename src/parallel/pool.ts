@@ -131,11 +131,23 @@ export async function readParallel(o: ParallelReadOptions): Promise<ParallelRead
     }
   };
 
+  /** A worker's record bytes: straight to the output when it takes NDJSON
+   *  bytes, else as lines (whole records: a batch never ends mid-record). */
+  const writeBytes = (kind: RecordKind, chunks: Uint8Array[]): void => {
+    if (chunks.length === 0) return;
+    const out = msgpack ? null : (o.sink.direct?.(kind) ?? null);
+    if (out !== null) {
+      for (const c of chunks) out.writeBytes(c);
+      return;
+    }
+    write(kind, Buffer.concat(chunks).toString('utf8'));
+  };
+
   const onBatch = (m: BatchMessage): void => {
     if (failure !== null) return;
     try {
-      write('flow', m.flow);
-      write('pdu', m.pdu);
+      writeBytes('flow', m.flow);
+      writeBytes('pdu', m.pdu);
       write('alert', m.alert);
       write('stats', m.stats);
       if (replay !== null && m.ev !== null) {

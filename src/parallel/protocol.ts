@@ -46,8 +46,9 @@ export interface WorkerTotals {
 export interface BatchMessage {
   t: 'batch';
   w: number;
-  flow: string;
-  pdu: string;
+  /** Flow and PDU records: NDJSON bytes, in order (transferred buffers). */
+  flow: Uint8Array[];
+  pdu: Uint8Array[];
   alert: string;
   stats: string;
   /** Detection events (detect mode), with the worker's progress mark. */

@@ -11,41 +11,105 @@ import { buildPipeline } from '../cli/pipeline.js';
 import { Engine } from '../engine.js';
 import { createLogger } from '../output/log.js';
 import { NullSink, type RecordKind, type RecordSink } from '../output/sink.js';
+import type { ByteOut } from '../output/fd-writer.js';
 import { EventRecorder } from './events.js';
 import type { BatchMessage, TopEntry, WorkerConfig, WorkerTotals } from './protocol.js';
 import type { TopTable } from '../output/summary.js';
 import { ChunkPool, END_SHUTDOWN, REC_END, REC_PACKET, REC_RELEASE, REC_TICK, RingReader, RingRecord } from './ring.js';
 
-/** Send output once this many characters are pending. */
+/** Send output once this many bytes are pending. */
 const FLUSH_CHARS = 512 * 1024;
+/** Bytes per record buffer handed over. */
+const BATCH_BUF = 256 * 1024;
 /** ... or this many detection events' numbers. */
 const FLUSH_EVENTS = 64 * 1024;
 /** ... or, with detection, after this many records (the reader thread can
  *  only release merged events up to every worker's progress). */
 const FLUSH_RECORDS = 16 * 1024;
 
-/** Record lines collected per kind until the next batch. */
+/** Flow or PDU records encoded as bytes (JsonOut writes into `buf`); full
+ *  buffers are kept whole and handed to the reader thread by transfer, so
+ *  no record becomes a string on either side. */
+class ByteBatch implements ByteOut {
+  buf = Buffer.allocUnsafe(BATCH_BUF);
+  used = 0;
+  private full: Uint8Array[] = [];
+  private fullBytes = 0;
+
+  get size(): number {
+    return this.fullBytes + this.used;
+  }
+
+  flush(): void {
+    if (this.used === 0) return;
+    this.full.push(this.buf.subarray(0, this.used));
+    this.fullBytes += this.used;
+    this.buf = Buffer.allocUnsafe(BATCH_BUF); // its own ArrayBuffer (above the pool size): transferable
+    this.used = 0;
+  }
+
+  write(s: string): void {
+    if (this.used + s.length * 3 > this.buf.length) {
+      this.flush();
+      if (s.length * 3 > this.buf.length) {
+        const b = Buffer.from(s, 'utf8');
+        this.full.push(new Uint8Array(b)); // a copy with its own ArrayBuffer, to transfer
+        this.fullBytes += b.length;
+        return;
+      }
+    }
+    this.used += this.buf.write(s, this.used, 'utf8');
+  }
+
+  writeBytes(b: Uint8Array): void {
+    this.flush();
+    this.full.push(new Uint8Array(b));
+    this.fullBytes += b.length;
+  }
+
+  /** Everything so far, emptied. */
+  take(): Uint8Array[] {
+    this.flush();
+    const out = this.full;
+    this.full = [];
+    this.fullBytes = 0;
+    return out;
+  }
+}
+
+/** Records collected per kind until the next batch. */
 class BatchSink implements RecordSink {
-  flow = '';
-  pdu = '';
+  readonly flow = new ByteBatch();
+  readonly pdu = new ByteBatch();
   alert = '';
   stats = '';
-  size = 0;
+  private strs = 0;
+  get size(): number {
+    return this.flow.size + this.pdu.size + this.strs;
+  }
   write(kind: RecordKind, line: string): void {
-    this.size += line.length;
     switch (kind) {
       case 'flow':
-        this.flow += line;
+        this.flow.write(line);
         break;
       case 'pdu':
-        this.pdu += line;
+        this.pdu.write(line);
         break;
       case 'alert':
         this.alert += line;
+        this.strs += line.length;
         break;
       default:
         this.stats += line;
+        this.strs += line.length;
     }
+  }
+  direct(kind: RecordKind): ByteOut | null {
+    return kind === 'flow' ? this.flow : kind === 'pdu' ? this.pdu : null;
+  }
+  takeStrings(): void {
+    this.alert = this.stats = '';
+    this.strs = 0;
   }
   close(): void {}
 }
@@ -105,11 +169,16 @@ function run(cfg: WorkerConfig): void {
 
   const send = (t: WorkerTotals | null): void => {
     const ev = rec !== null ? rec.take(mark) : null;
-    const msg: BatchMessage = { t: 'batch', w: cfg.index, flow: sink.flow, pdu: sink.pdu, alert: sink.alert, stats: sink.stats, ev, mark, totals: t };
-    sink.flow = sink.pdu = sink.alert = sink.stats = '';
-    sink.size = 0;
+    const flow = sink.flow.take();
+    const pdu = sink.pdu.take();
+    const msg: BatchMessage = { t: 'batch', w: cfg.index, flow, pdu, alert: sink.alert, stats: sink.stats, ev, mark, totals: t };
+    sink.takeStrings();
     records = 0;
-    port.postMessage(msg, ev !== null ? [ev.nums.buffer as ArrayBuffer] : []);
+    const transfer: ArrayBuffer[] = [];
+    for (const b of flow) transfer.push(b.buffer as ArrayBuffer);
+    for (const b of pdu) transfer.push(b.buffer as ArrayBuffer);
+    if (ev !== null) transfer.push(ev.nums.buffer as ArrayBuffer);
+    port.postMessage(msg, transfer);
   };
 
   for (;;) {

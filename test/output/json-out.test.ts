@@ -67,6 +67,38 @@ describe('JsonOut', () => {
     for (const w of words) expect(jsonText((o, x: number) => o.ipv4(x), w)).toBe(ipv4Text(w));
   });
 
+  it('writes into an output that hands over its buffer on every flush (as a worker batch does)', () => {
+    const parts: Buffer[] = [];
+    const out = {
+      buf: Buffer.alloc(64),
+      used: 0,
+      flush(): void {
+        parts.push(this.buf.subarray(0, this.used));
+        this.buf = Buffer.alloc(64); // a new buffer: JsonOut must follow it
+        this.used = 0;
+      },
+      write(t: string): void {
+        this.flush();
+        parts.push(Buffer.from(t, 'utf8'));
+      },
+      writeBytes(b: Uint8Array): void {
+        this.flush();
+        parts.push(Buffer.from(b));
+      },
+    };
+    const o = new JsonOut(out);
+    let expected = '';
+    for (let i = 0; i < 500; i++) {
+      const s = i % 50 === 0 ? 'é'.repeat(40) : `n${i}`;
+      o.begin();
+      o.raw('{"i":'); o.num(i * 1000003); o.raw(',"s":'); o.str(s); o.raw(',"t":'); o.ts(1700000000 + i / 3); o.raw('}\n');
+      o.end();
+      expected += `{"i":${i * 1000003},"s":${JSON.stringify(s)},"t":${tsText(1700000000 + i / 3)}}\n`;
+    }
+    out.flush();
+    expect(Buffer.concat(parts).toString('utf8')).toBe(expected);
+  });
+
   it('writes records into an FdWriter across many buffer flushes, in order with string lines', () => {
     const dir = mkdtempSync(join(tmpdir(), 'otwatch-jsonout-'));
     const path = join(dir, 'out.ndjson');
