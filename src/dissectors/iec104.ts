@@ -11,7 +11,7 @@
 // sent. Tracking starts at 0 after STARTDT at the start of a flow; after a gap
 // or a mid-stream start it is re-learned from the next I frame.
 
-import { jsonText, type JsonOut } from '../output/json-out.js';
+import { jsonText, lit, type JsonOut } from '../output/json-out.js';
 import { anchorBytes, C2S, Probe, STATE_POOL_MAX } from './types.js';
 import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
 
@@ -374,6 +374,27 @@ function decodeApdu(st: Iec104State, buf: Buffer, p: number, alen: number, dir: 
   ctx.emit(dir, pdu);
 }
 
+/** The PDU member's constant pieces, encoded once (JsonOut.lit). */
+const PJ = {
+  frameI: lit('{"frame":"I","tx":'),
+  rx: lit(',"rx":'),
+  typeId: lit(',"type_id":'),
+  cot: lit(',"cot":'),
+  oa: lit(',"oa":'),
+  ca: lit(',"ca":'),
+  ioa: lit(',"ioa":'),
+  nobj: lit(',"nobj":'),
+  frameS: lit('{"frame":"S","rx":'),
+  frameU: lit('{"frame":"U","u":"'),
+  quote: lit('"'),
+  seqAnomaly: lit(',"seq_anomaly":"'),
+  close: lit('}'),
+  negTrue: lit(',"neg":true'),
+  negFalse: lit(',"neg":false'),
+  testTrue: lit(',"test":true'),
+  testFalse: lit(',"test":false'),
+};
+
 const statePool: Iec104State[] = [];
 
 export const iec104: Dissector<Iec104State, Iec104Pdu> = {
@@ -474,25 +495,25 @@ export const iec104: Dissector<Iec104State, Iec104Pdu> = {
 
   pduWrite(o: JsonOut, pdu: Iec104Pdu): void {
     if (pdu.frame === Iec104Frame.I) {
-      o.raw('{"frame":"I","tx":'); o.num(pdu.tx);
-      o.raw(',"rx":'); o.num(pdu.rx);
+      o.lit(PJ.frameI); o.num(pdu.tx);
+      o.lit(PJ.rx); o.num(pdu.rx);
       if (pdu.hasAsdu) {
-        o.raw(',"type_id":'); o.num(pdu.typeId);
-        o.raw(',"cot":'); o.num(pdu.cot);
-        o.raw(pdu.neg ? ',"neg":true' : ',"neg":false');
-        o.raw(pdu.test ? ',"test":true' : ',"test":false');
-        o.raw(',"oa":'); o.num(pdu.oa);
-        o.raw(',"ca":'); o.num(pdu.ca);
-        if (pdu.hasIoa) { o.raw(',"ioa":'); o.num(pdu.ioa); }
-        o.raw(',"nobj":'); o.num(pdu.nobj);
+        o.lit(PJ.typeId); o.num(pdu.typeId);
+        o.lit(PJ.cot); o.num(pdu.cot);
+        o.lit(pdu.neg ? PJ.negTrue : PJ.negFalse);
+        o.lit(pdu.test ? PJ.testTrue : PJ.testFalse);
+        o.lit(PJ.oa); o.num(pdu.oa);
+        o.lit(PJ.ca); o.num(pdu.ca);
+        if (pdu.hasIoa) { o.lit(PJ.ioa); o.num(pdu.ioa); }
+        o.lit(PJ.nobj); o.num(pdu.nobj);
       }
     } else if (pdu.frame === Iec104Frame.S) {
-      o.raw('{"frame":"S","rx":'); o.num(pdu.rx);
+      o.lit(PJ.frameS); o.num(pdu.rx);
     } else {
-      o.raw('{"frame":"U","u":"'); o.raw(uName(pdu.u)); o.raw('"');
+      o.lit(PJ.frameU); o.raw(uName(pdu.u)); o.lit(PJ.quote);
     }
-    if (pdu.seqAnomaly !== '') { o.raw(',"seq_anomaly":"'); o.raw(pdu.seqAnomaly); o.raw('"'); }
-    o.raw('}');
+    if (pdu.seqAnomaly !== '') { o.lit(PJ.seqAnomaly); o.raw(pdu.seqAnomaly); o.lit(PJ.quote); }
+    o.lit(PJ.close);
   },
 
   pduJson(pdu: Iec104Pdu): string {

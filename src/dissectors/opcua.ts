@@ -16,7 +16,7 @@
 // service once known (it is only on the wire in the first chunk), and the
 // final F/A chunk's PDU carries "chunks" = the number of chunks. Flow service
 // counters count each logical message once, on its final F chunk.
-import { jsonText, type JsonOut } from '../output/json-out.js';
+import { jsonText, lit, type JsonOut } from '../output/json-out.js';
 import { anchorBytes, C2S, Probe, STATE_POOL_MAX } from './types.js';
 import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
 import { opcuaServiceName, opcuaServiceRole } from './opcua-services.js';
@@ -634,6 +634,26 @@ function jsonStr(s: string): string {
   return JSON.stringify(s);
 }
 
+/** The PDU member's constant pieces, encoded once (JsonOut.lit). */
+const PJ = {
+  msg: lit('{"msg":"'),
+  chunk: lit('","chunk":"'),
+  size: lit('","size":'),
+  channel: lit(',"channel":'),
+  token: lit(',"token":'),
+  seq: lit(',"seq":'),
+  req: lit(',"req":'),
+  service: lit(',"service":'),
+  serviceName: lit(',"service_name":'),
+  policy: lit(',"policy":'),
+  endpoint: lit(',"endpoint":'),
+  status: lit(',"status":'),
+  chunks: lit(',"chunks":'),
+  close: lit('}'),
+  encTrue: lit(',"encrypted":true'),
+  encFalse: lit(',"encrypted":false'),
+};
+
 const statePool: OpcuaState[] = [];
 
 export const opcua: Dissector<OpcuaState, OpcuaPdu> = {
@@ -748,21 +768,21 @@ export const opcua: Dissector<OpcuaState, OpcuaPdu> = {
   },
 
   pduWrite(o: JsonOut, p: OpcuaPdu): void {
-    o.raw('{"msg":"'); o.raw(p.msg);
-    o.raw('","chunk":"'); o.raw(p.chunk);
-    o.raw('","size":'); o.num(p.size);
-    if (p.channel >= 0) { o.raw(',"channel":'); o.num(p.channel); }
-    if (p.token >= 0) { o.raw(',"token":'); o.num(p.token); }
-    if (p.seq >= 0) { o.raw(',"seq":'); o.num(p.seq); }
-    if (p.req >= 0) { o.raw(',"req":'); o.num(p.req); }
-    if (p.service >= 0) { o.raw(',"service":'); o.num(p.service); }
-    if (p.serviceName !== undefined) { o.raw(',"service_name":'); o.str(p.serviceName); }
-    if (p.policy !== undefined) { o.raw(',"policy":'); o.str(p.policy); }
-    if (p.endpoint !== undefined) { o.raw(',"endpoint":'); o.str(p.endpoint); }
-    if (p.status >= 0) { o.raw(',"status":'); o.num(p.status); }
-    if (p.encrypted !== undefined) o.raw(p.encrypted ? ',"encrypted":true' : ',"encrypted":false');
-    if (p.chunks > 0) { o.raw(',"chunks":'); o.num(p.chunks); }
-    o.raw('}');
+    o.lit(PJ.msg); o.raw(p.msg);
+    o.lit(PJ.chunk); o.raw(p.chunk);
+    o.lit(PJ.size); o.num(p.size);
+    if (p.channel >= 0) { o.lit(PJ.channel); o.num(p.channel); }
+    if (p.token >= 0) { o.lit(PJ.token); o.num(p.token); }
+    if (p.seq >= 0) { o.lit(PJ.seq); o.num(p.seq); }
+    if (p.req >= 0) { o.lit(PJ.req); o.num(p.req); }
+    if (p.service >= 0) { o.lit(PJ.service); o.num(p.service); }
+    if (p.serviceName !== undefined) { o.lit(PJ.serviceName); o.str(p.serviceName); }
+    if (p.policy !== undefined) { o.lit(PJ.policy); o.str(p.policy); }
+    if (p.endpoint !== undefined) { o.lit(PJ.endpoint); o.str(p.endpoint); }
+    if (p.status >= 0) { o.lit(PJ.status); o.num(p.status); }
+    if (p.encrypted !== undefined) o.lit(p.encrypted ? PJ.encTrue : PJ.encFalse);
+    if (p.chunks > 0) { o.lit(PJ.chunks); o.num(p.chunks); }
+    o.lit(PJ.close);
   },
 
   pduJson(p: OpcuaPdu): string {
