@@ -11,6 +11,7 @@ import { buildFrame, type FrameSpec } from '../tools/pcapgen/frame.js';
 import { dnp3Frame, mbReadHoldingReq, mbReadHoldingResp, modbusAdu } from '../tools/pcapgen/ics.js';
 import { analyse, flowKey, rewriteCopy, toEthernet, type FrameMeta } from './frames.js';
 import { PcapStreamWriter, readCaptureBuffer } from './pcap-io.js';
+import { mulberry32 as rng } from '../tools/prng.js';
 
 /** Bump when the output of a builder changes for the same inputs. */
 const BUILDER_VERSION = 3;
@@ -199,18 +200,6 @@ function syntheticBackground(): Template {
   const readClass0 = Buffer.from([0xc0, 0xc1, 0x01, 0x3c, 0x01, 0x06]);
   push({ src: '172.20.3.1', dst: '172.20.3.2', proto: 'udp', sport: 20000, dport: 20000, payload: dnp3Frame(0xc4, 10, 1, readClass0) }, 1000);
   return t;
-}
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Content hash of files (mtimes change whenever fixtures or dist are rebuilt). */

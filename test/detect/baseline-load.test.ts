@@ -22,18 +22,7 @@ import { REPO } from '../helpers/shared.js';
 import { runCli } from '../helpers/run.js';
 import { learn, tmpDir, writePcap } from './helpers.js';
 import * as S from './scenarios.js';
-
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../../tools/prng.js';
 
 const EDGE_WORDS = [0, 1, 255, 256, 0x7fffffff, 0x80000000, 0xffffffff, -1, -2147483648, 0x0a000001, 0xc0a80101, 0x7f000001];
 

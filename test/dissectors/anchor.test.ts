@@ -4,14 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { DISSECTORS } from '../../src/dissectors/index.js';
 import { Probe } from '../../src/dissectors/types.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { mulberry32 as rng } from '../../tools/prng.js';
 
 // Bytes that the probes look for, so buffers come close to real headers.
 const FAVOURITES = [0, 0, 0, 1, 2, 3, 5, 6, 0x05, 0x64, 0x68, 0x04, 0x43, 0x44, 0x46, 0x48, 0x45, 0x4c, 0x41, 0x4b, 0x4d, 0x53, 0x47, 0x4f, 0x50, 0x4e, 0x52, 0xff];

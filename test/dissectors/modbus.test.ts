@@ -4,22 +4,11 @@ import { resolve } from 'node:path';
 import { modbus, MAX_TX, type ModbusPdu, type ModbusState } from '../../src/dissectors/modbus.js';
 import { C2S, S2C, Probe, type Dir, type ParseCtx, type PduBase } from '../../src/dissectors/types.js';
 import { SHARED_PCAPS, withShared } from '../helpers/shared.js';
+import { mulberry32 as prng } from '../../tools/prng.js';
 
 // ---------------------------------------------------------------- helpers
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Rec { dir: Dir; json: string }
 

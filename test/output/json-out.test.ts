@@ -8,14 +8,7 @@ import { JsonOut, jsonText, lit } from '../../src/output/json-out.js';
 import { FdWriter } from '../../src/output/fd-writer.js';
 import { tsText } from '../../src/output/flow-record.js';
 import { ipv4Text } from '../../src/output/ip-text.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { mulberry32 as rng } from '../../tools/prng.js';
 
 describe('JsonOut', () => {
   it('numbers as `${n}` writes them', () => {

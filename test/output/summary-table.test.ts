@@ -2,14 +2,7 @@
 // including the key cap and merging of worker tables.
 import { describe, expect, it } from 'vitest';
 import { TopTable } from '../../src/output/summary.js';
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { mulberry32 as rng } from '../../tools/prng.js';
 
 describe('summary TopTable', () => {
   it('counts like a Map for numeric (up to 2^52) and string keys, and merges', () => {

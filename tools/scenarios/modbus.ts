@@ -15,6 +15,7 @@ import {
   modbusAdu,
 } from '../pcapgen/ics.js';
 import { TcpSession, type Dir } from '../pcapgen/tcp-session.js';
+import { mulberry32 as prng } from '../prng.js';
 
 export interface ExpectedModbusPdu {
   dir: Dir; // 'c2s' | 's2c', relative to the real client (the Modbus master)
@@ -46,18 +47,6 @@ const rdResp = (tid: number, values = [0x1234, 0x5678], unit = 1) => modbusAdu(t
 
 function session(sport = 502, cport = 49500, isn?: [number, number]): TcpSession {
   return new TcpSession({ client: CLIENT, server: SERVER, cport, sport, start: T0, isn });
-}
-
-/** Deterministic PRNG (mulberry32) for the random-bytes scenario. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Two pipelined requests in one segment, both responses in one segment. */

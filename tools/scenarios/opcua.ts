@@ -20,6 +20,7 @@
 // (ERR, abort, ServiceResult).
 import { Clock, toPcap } from '../pcapgen/capture.js';
 import { TcpSession } from '../pcapgen/tcp-session.js';
+import { mulberry32 } from '../prng.js';
 
 export type ScenarioDir = 'c2s' | 's2c';
 
@@ -146,17 +147,11 @@ function header(type: string, chunk: string, rest: Buffer): Buffer {
   return Buffer.concat([h, rest]);
 }
 
-/** Deterministic bytes (mulberry32), for ciphertext and certificates. */
+/** Deterministic bytes (the low byte of each mulberry32 word), for ciphertext and certificates. */
 function prngBytes(seed: number, n: number): Buffer {
-  let a = seed >>> 0;
+  const r = mulberry32(seed);
   const out = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) & 0xff;
-  }
+  for (let i = 0; i < n; i++) out[i] = (r() * 4294967296) & 0xff;
   return out;
 }
 
