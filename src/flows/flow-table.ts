@@ -13,6 +13,7 @@
 import { u32be } from '../capture/bytes.js';
 import { Packet, PROTO_TCP } from '../decode/packet.js';
 import { Flow, type EndReason } from './flow.js';
+import { fmix, mix } from './murmur3.js';
 
 export interface FlowTableOptions {
   maxFlows: number;
@@ -42,17 +43,6 @@ class FlowList {
   constructor(readonly id: number) {}
 }
 
-function mix(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
-/** The end handler gets the flow's final state; once it returns the table
- *  may reuse the object for a new flow, so nothing may keep it. */
 /** The bucket hash of a flow key. Not stored on the flow (8 bytes a flow):
  *  removal and growth compute it again from the flow's own fields. */
 function tupleHash(kind: number, vl: number, a0: number, b0: number, ports: number, v6: boolean,
@@ -63,11 +53,7 @@ function tupleHash(kind: number, vl: number, a0: number, b0: number, ports: numb
     h = mix(h, a1); h = mix(h, a2); h = mix(h, a3);
     h = mix(h, b1); h = mix(h, b2); h = mix(h, b3);
   }
-  h = mix(h, ports);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  return h;
+  return fmix(mix(h, ports));
 }
 
 function hashOf(f: Flow): number {
@@ -76,6 +62,8 @@ function hashOf(f: Flow): number {
   return tupleHash(f.kind, f.vl, f.a0, f.b0, f.ports, true, w[0], w[1], w[2], w[3], w[4], w[5]);
 }
 
+/** The end handler gets the flow's final state; once it returns the table
+ *  may reuse the object for a new flow, so nothing may keep it. */
 export type FlowEndHandler = (flow: Flow, reason: EndReason, now: number) => void;
 
 /** Ended flows kept for reuse. Bounded so a burst (a scan) does not pin its

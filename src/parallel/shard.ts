@@ -15,6 +15,7 @@
 // a TCP/UDP flow yields here the same VLAN ids and addresses (tested over the
 // whole corpus). Frames without readable IP addresses hash to NON_IP.
 import { u16be, u16le, u32be } from '../capture/bytes.js';
+import { fmix, mix } from '../flows/murmur3.js';
 
 /** Hash of frames with no IP addresses to read (ARP, LLDP, cut-off headers). */
 export const NON_IP = -1;
@@ -25,24 +26,6 @@ const MAX_VLAN_TAGS = 4;
 
 function isVlanType(t: number): boolean {
   return t === 0x8100 || t === 0x88a8 || t === 0x9100 || t === 0x9200;
-}
-
-function mix(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }
 
 /**
