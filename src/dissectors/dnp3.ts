@@ -613,14 +613,8 @@ export const dnp3: Dissector<Dnp3State, Dnp3Pdu> = {
   },
 
   flowWrite(o: JsonOut, st: Dnp3State): void {
-    o.raw('{"fc":{');
-    let first = true;
-    for (let fc = 0; fc < 256; fc++) {
-      if (st.fcCount[fc] === 0) continue;
-      o.raw(first ? '"' : ',"'); o.num(fc); o.raw('":'); o.num(st.fcCount[fc]);
-      first = false;
-    }
-    o.raw('},"crc_errors":'); o.num(st.crcErrors);
+    o.raw('{"fc":'); o.counts(st.fcCount);
+    o.raw(',"crc_errors":'); o.num(st.crcErrors);
     o.raw(',"link_frames":'); o.num(st.linkFrames);
     o.raw(',"link_only":'); o.num(st.linkOnly);
     o.raw(',"segments":'); o.num(st.segments);

@@ -521,21 +521,9 @@ export const iec104: Dissector<Iec104State, Iec104Pdu> = {
   },
 
   flowWrite(o: JsonOut, st: Iec104State): void {
-    o.raw('{"type_ids":{');
-    let first = true;
-    for (let t = 0; t < 256; t++) {
-      if (st.typeIds[t] === 0) continue;
-      o.raw(first ? '"' : ',"'); o.num(t); o.raw('":'); o.num(st.typeIds[t]);
-      first = false;
-    }
-    o.raw('},"causes":{');
-    first = true;
-    for (let c = 0; c < 64; c++) {
-      if (st.causes[c] === 0) continue;
-      o.raw(first ? '"' : ',"'); o.num(c); o.raw('":'); o.num(st.causes[c]);
-      first = false;
-    }
-    o.raw('},"commands":'); o.num(st.commands);
+    o.raw('{"type_ids":'); o.counts(st.typeIds);
+    o.raw(',"causes":'); o.counts(st.causes);
+    o.raw(',"commands":'); o.num(st.commands);
     o.raw(',"seq_anomalies":'); o.num(st.seqAnomalies);
     o.raw(',"i":'); o.num(st.iFrames);
     o.raw(',"s":'); o.num(st.sFrames);

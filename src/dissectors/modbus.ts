@@ -539,16 +539,10 @@ function pduJson(p: ModbusPdu): string {
 }
 
 function flowWrite(o: JsonOut, st: ModbusState): void {
-  o.raw('{"fc":{');
-  let first = true;
-  for (let f = 0; f < 128; f++) {
-    if (st.fcCount[f] === 0) continue;
-    o.raw(first ? '"' : ',"'); o.num(f); o.raw('":'); o.num(st.fcCount[f]);
-    first = false;
-  }
-  o.raw('},"exceptions":'); o.num(st.exceptions);
+  o.raw('{"fc":'); o.counts(st.fcCount);
+  o.raw(',"exceptions":'); o.num(st.exceptions);
   o.raw(',"units":[');
-  first = true;
+  let first = true;
   for (let w = 0; w < 8; w++) {
     const bits = st.unitSeen[w];
     if (bits === 0) continue;

@@ -183,6 +183,22 @@ export class JsonOut {
     this.digits(usec, 6);
   }
 
+  /** `{"i":n,...}` for every non-zero entry of a counter array, in index
+   *  order (the per-code counters of the flow records). */
+  counts(a: Uint32Array): void {
+    this.raw('{');
+    let first = true;
+    for (let i = 0; i < a.length; i++) {
+      if (a[i] === 0) continue;
+      this.raw(first ? '"' : ',"');
+      this.num(i);
+      this.raw('":');
+      this.num(a[i]);
+      first = false;
+    }
+    this.raw('}');
+  }
+
   /** Standard base64 (with padding) of b[off, off+len). */
   base64(b: Uint8Array, off: number, len: number): void {
     this.room(((len + 2) / 3) * 4 + 4);
