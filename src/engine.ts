@@ -12,7 +12,7 @@ import { assignRoles } from './flows/roles.js';
 import { ReassemblyBudget } from './flows/tcp-stream.js';
 import { flowHeadJson, flowRecord, writeFlowRecord } from './output/flow-record.js';
 import { JsonOut, lit } from './output/json-out.js';
-import { NullSink, type RecordSink } from './output/sink.js';
+import { NullSink, type RecordKind, type RecordSink } from './output/sink.js';
 import type { FlowObserver } from './detect/observer.js';
 import { Summary } from './output/summary.js';
 
@@ -250,10 +250,7 @@ export class Engine implements AppEvents {
       this.summary.addFlow(f);
     }
     if (this.emitRecords) {
-      if (this.flowOut === undefined) {
-        const w = this.sink.direct?.('flow') ?? null;
-        this.flowOut = w === null ? null : new JsonOut(w);
-      }
+      if (this.flowOut === undefined) this.flowOut = this.directOut('flow');
       const o = this.flowOut;
       if (o !== null) {
         o.begin();
@@ -269,16 +266,20 @@ export class Engine implements AppEvents {
     }
   }
 
+  /** A JsonOut on the sink's writer for `kind`, or null when the sink takes
+   *  only lines. Asked on first use: a DirSink creates the file then. */
+  private directOut(kind: RecordKind): JsonOut | null {
+    const w = this.sink.direct?.(kind) ?? null;
+    return w === null ? null : new JsonOut(w);
+  }
+
   // AppEvents: what the application layer reports.
   pdu(flow: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number, held: boolean): string | null {
     this.stats.pdus++;
     this.observer?.pdu(flow, d, dir, pdu, ts);
     if (!this.opts.pdus) return null;
     if (!held) {
-      if (this.pduOut === undefined) {
-        const w = this.emitRecords ? (this.sink.direct?.('pdu') ?? null) : null;
-        this.pduOut = w === null ? null : new JsonOut(w);
-      }
+      if (this.pduOut === undefined) this.pduOut = this.emitRecords ? this.directOut('pdu') : null;
       const o = this.pduOut;
       if (o !== null) {
         o.begin();

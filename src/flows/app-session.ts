@@ -5,7 +5,7 @@
 import { Probe, type Dir, type Dissector, type ParseCtx, type PduBase } from '../dissectors/types.js';
 import { TCP_ACK, TCP_SYN, type Packet } from '../decode/packet.js';
 import type { Flow } from './flow.js';
-import { jsonText, type JsonOut } from '../output/json-out.js';
+import type { JsonOut } from '../output/json-out.js';
 import { ReassemblyBudget, TcpStream, type StreamReceiver } from './tcp-stream.js';
 
 /** What the application layer hands on (the engine implements it). */
@@ -584,7 +584,4 @@ export class AppSession implements StreamReceiver {
     }
   }
 
-  flowJson(): string {
-    return jsonText((o: JsonOut, s: AppSession) => s.flowWrite(o), this);
-  }
 }

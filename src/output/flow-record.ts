@@ -1,7 +1,7 @@
-// Flow record serializer: a fixed schema written as one template string, no
+// Flow record serializer: a fixed schema written as bytes (JsonOut), no
 // JSON.stringify. Field names are the public contract (README "Output").
-import { flowCommunityDigest, flowCommunityId as communityIdOf } from '../flows/flow-community-id.js';
-import { JsonOut, lit } from './json-out.js';
+import { flowCommunityDigest } from '../flows/flow-community-id.js';
+import { JsonOut, jsonText, lit } from './json-out.js';
 import type { EndReason, Flow } from '../flows/flow.js';
 import { ipv4Text, ipv6Text } from './ip-text.js';
 
@@ -44,24 +44,12 @@ export function serverPort(f: Flow): number {
   return f.clientIsA ? f.bPort : f.aPort;
 }
 
-export function flowCommunityId(f: Flow): string {
-  return communityIdOf(f);
-}
-
-function headJson(f: Flow): string {
-  const vlan = f.vlan < 0 ? 'null' : String(f.vlan);
-  const inner = f.innerVlan < 0 ? '' : `,"inner_vlan":${f.innerVlan}`;
-  return (
-    `"community_id":"${flowCommunityId(f)}","proto":"${f.proto === 6 ? 'tcp' : 'udp'}","vlan":${vlan}${inner},` +
-    `"client":{"ip":"${clientIp(f)}","port":${clientPort(f)}},"server":{"ip":"${serverIp(f)}","port":${serverPort(f)}}`
-  );
-}
-
 /** `"community_id":...,"proto":...,"vlan":...,"client":{...},"server":{...}`
  *  shared by flow, PDU and alert records. Cached on the flow, for flows that
- *  emit many records (PDUs); see flowEndHeadJson for the last record. */
+ *  emit many records (PDUs); a flow's final record writes it without
+ *  caching (writeHead). */
 export function flowHeadJson(f: Flow): string {
-  if (f.endpointsJson === null) f.endpointsJson = headJson(f);
+  if (f.endpointsJson === null) f.endpointsJson = jsonText(writeHeadFields, f);
   return f.endpointsJson;
 }
 
@@ -99,10 +87,11 @@ const K = {
 };
 
 function writeHead(o: JsonOut, f: Flow): void {
-  if (f.endpointsJson !== null) {
-    o.ascii(f.endpointsJson);
-    return;
-  }
+  if (f.endpointsJson !== null) o.ascii(f.endpointsJson);
+  else writeHeadFields(o, f);
+}
+
+function writeHeadFields(o: JsonOut, f: Flow): void {
   o.lit(K.COMMUNITY_ID);
   o.base64(flowCommunityDigest(f), 0, 20);
   o.lit(f.proto === 6 ? K.PROTO_TCP : K.PROTO_UDP);

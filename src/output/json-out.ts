@@ -235,10 +235,6 @@ export class JsonOut {
     this.num(w & 255);
   }
 
-  bool(v: boolean): void {
-    this.raw(v ? 'true' : 'false');
-  }
-
   /** Non-negative integer n, at least `min` digits (zero-padded). Room is the caller's. */
   private digits(n: number, min: number): void {
     const b = this.buf;

@@ -19,7 +19,7 @@ import type { Dir, Dissector, PduBase } from '../dissectors/types.js';
 import { pduClass } from '../detect/function-class.js';
 import type { FlowObserver } from '../detect/observer.js';
 import type { AppSession } from '../flows/app-session.js';
-import { Flow, type EndReason } from '../flows/flow.js';
+import { END_REASONS, Flow, type EndReason } from '../flows/flow.js';
 
 export const FINAL = Number.MAX_SAFE_INTEGER;
 const LIST_SHIFT = 2 ** 41;
@@ -40,7 +40,6 @@ export const EV_SIZE = 17;
 /** flowStart carries the flow key after the common part. */
 const START_EXTRA = 14;
 
-const END_REASONS: readonly EndReason[] = ['fin', 'rst', 'idle', 'active', 'evicted', 'eof', 'shutdown'];
 
 /** A batch of events from one worker: numbers, anomaly names, and the
  *  worker's progress (every later event has a major key above `mark`). */
