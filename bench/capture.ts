@@ -477,3 +477,28 @@ export function buildSlice(src: CaptureInfo, workDir: string, n: number): Captur
   writeMeta(metaPath, info);
   return info;
 }
+
+/** A copy of `src` (classic pcap, µs, LE, as written above) whose timestamps
+ *  start one day after src ends, cached. Read after src in one run it is the
+ *  same traffic again, for a process whose code is already compiled and
+ *  whose flows from src have all expired: the warm (steady-state) pass. */
+export function buildShifted(src: CaptureInfo, workDir: string, log: (s: string) => void): CaptureInfo {
+  const pcapPath = join(workDir, `${src.path.replace(/^.*\//, '').replace(/\.pcap$/, '')}-nextday.pcap`);
+  const metaPath = `${pcapPath}.json`;
+  const key = createHash('sha1').update(`nextday v${BUILDER_VERSION} ${src.key}`).digest('hex');
+  const hit = cached(metaPath, pcapPath, key);
+  if (hit !== null) return hit;
+  log(`building ${pcapPath.replace(/^.*\//, '')} (the capture again, one day later) ...`);
+  const shift = Math.ceil(src.spanSec) + 86400;
+  const buf = readFileSync(src.path);
+  let off = 24;
+  while (off + 16 <= buf.length) {
+    buf.writeUInt32LE(buf.readUInt32LE(off) + shift, off);
+    off += 16 + buf.readUInt32LE(off + 8);
+  }
+  writeFileSync(`${pcapPath}.tmp`, buf);
+  renameSync(`${pcapPath}.tmp`, pcapPath);
+  const info: CaptureInfo = { ...src, path: pcapPath, key };
+  writeMeta(metaPath, info);
+  return info;
+}
