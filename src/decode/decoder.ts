@@ -205,8 +205,10 @@ function decodeL4(buf: Buffer, o: number, end: number, wireEnd: number, p: Packe
     if (doff < 20 || o + doff > wireEnd) return Decoded.Malformed;
     p.sport = u16be(buf, o);
     p.dport = u16be(buf, o + 2);
-    p.seq = u32be(buf, o + 4);
-    p.ack = u32be(buf, o + 8);
+    // int32, not uint32: sequence arithmetic is modulo 2^32 anyway, and a
+    // word above 2^31 would make V8 keep these fields (and the stream's) as doubles.
+    p.seq = (buf[o + 4] << 24) | (buf[o + 5] << 16) | (buf[o + 6] << 8) | buf[o + 7];
+    p.ack = (buf[o + 8] << 24) | (buf[o + 9] << 16) | (buf[o + 10] << 8) | buf[o + 11];
     p.tcpFlags = buf[o + 13];
     const pay = o + doff;
     p.payOff = pay;

@@ -46,6 +46,7 @@ export class Packet {
   sport = 0;
   dport = 0;
   tcpFlags = 0;
+  /** TCP sequence and acknowledgement numbers as int32 (compare with `(a - b) | 0`). */
   seq = 0;
   ack = 0;
   /** Transport payload: offset in buf, bytes captured, and bytes on the wire. */

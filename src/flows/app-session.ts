@@ -128,8 +128,8 @@ export class AppSession implements StreamReceiver {
     if (flow.isTcp) {
       this.streams = [new TcpStream(0, this, cfg.budget), new TcpStream(1, this, cfg.budget)];
       // SYNs seen before the first payload created this session.
-      if (flow.isnSeen & 1) this.streams[0].start(flow.isnA >>> 0);
-      if (flow.isnSeen & 2) this.streams[1].start(flow.isnB >>> 0);
+      if (flow.isnSeen & 1) this.streams[0].start(flow.isnA);
+      if (flow.isnSeen & 2) this.streams[1].start(flow.isnB);
     }
   }
 
@@ -152,7 +152,7 @@ export class AppSession implements StreamReceiver {
     const flags = p.tcpFlags;
     if (flags & TCP_SYN) st[side].start(p.seq);
     if (flags & TCP_ACK) st[1 - side].peerAck(p.ack);
-    if (p.payWireLen > 0) st[side].segment(flags & TCP_SYN ? (p.seq + 1) >>> 0 : p.seq, p.buf, p.payOff, p.payLen, p.payWireLen);
+    if (p.payWireLen > 0) st[side].segment(flags & TCP_SYN ? (p.seq + 1) | 0 : p.seq, p.buf, p.payOff, p.payLen, p.payWireLen);
   }
 
   /** A UDP datagram from `side`. */

@@ -43,12 +43,13 @@ export class TcpStream {
   start(isn: number): void {
     if (!this.known) {
       this.known = true;
-      this.nextSeq = (isn + 1) >>> 0;
+      this.nextSeq = (isn + 1) | 0;
     }
   }
 
   segment(seq: number, buf: Buffer, off: number, capLen: number, wireLen: number): void {
     if (wireLen === 0) return;
+    seq |= 0; // callers may pass uint32
     if (!this.known) {
       this.known = true;
       this.nextSeq = seq;
@@ -65,7 +66,7 @@ export class TcpStream {
       off += trim;
       capLen = capLen > trim ? capLen - trim : 0;
       wireLen -= trim;
-      seq = (seq + trim) >>> 0;
+      seq = (seq + trim) | 0;
       rel = 0;
     }
     if (rel > 0) {
@@ -78,6 +79,7 @@ export class TcpStream {
 
   /** The peer acknowledged up to `ack`: a hole below it will never fill. */
   peerAck(ack: number): void {
+    ack |= 0;
     if (!this.acked || ((ack - this.maxAck) | 0) > 0) {
       this.acked = true;
       this.maxAck = ack;
@@ -95,7 +97,7 @@ export class TcpStream {
     if (capLen > wireLen) capLen = wireLen;
     if (capLen > 0) this.rx.streamData(this.side, buf, off, capLen);
     if (wireLen > capLen) this.rx.streamGap(this.side, wireLen - capLen); // cut by snaplen
-    this.nextSeq = (this.nextSeq + wireLen) >>> 0;
+    this.nextSeq = (this.nextSeq + wireLen) | 0;
   }
 
   private enqueue(seq: number, buf: Buffer, off: number, capLen: number, wireLen: number): void {
@@ -138,7 +140,7 @@ export class TcpStream {
       const rel = (q[0].seq - this.nextSeq) | 0;
       if (rel > 0) return;
       const seg = this.shift();
-      const trim = -rel;
+      const trim = 0 - rel; // not -rel: -0 would reach streamData as a double
       if (trim >= seg.wireLen) {
         this.retransmittedBytes += seg.wireLen;
         continue;
