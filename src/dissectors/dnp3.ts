@@ -22,6 +22,7 @@
 import { jsonText, lit, type JsonOut } from '../output/json-out.js';
 import { dnp3Crc, dnp3CrcOk } from './dnp3-crc.js';
 import { anchorBytes, C2S, Probe, STATE_POOL_MAX, type Dir, type Dissector, type ParseCtx, type PduBase } from './types.js';
+import { CodeCounts } from './code-counts.js';
 
 export type Dnp3Anomaly =
   | 'bad_start' // first two bytes are not 0x05 0x64 (parse returns -1)
@@ -89,7 +90,7 @@ export interface Dnp3State {
   rx: [Reasm, Reasm];
   pdu: Dnp3Pdu;
   /** Fragments per application function code. */
-  fcCount: Uint32Array;
+  fcCount: CodeCounts;
   linkFrames: number;
   linkOnly: number;
   crcErrors: number;
@@ -333,7 +334,7 @@ function emitFragment(st: Dnp3State, r: Reasm, b: Buffer, linkFc: number, dir: D
   pdu.objects_truncated = false;
   pdu.crc_ok = true;
   st.fragments++;
-  st.fcCount[fc]++;
+  st.fcCount.add(fc);
   if (pdu.uns) st.unsolicited++;
   if (fc >= 129 && fc <= 131) {
     if (n < 4) {
@@ -437,7 +438,7 @@ function newState(): Dnp3State {
   return {
     rx: [newReasm(), newReasm()],
     pdu: SHARED_PDU,
-    fcCount: new Uint32Array(256),
+    fcCount: new CodeCounts(256),
     linkFrames: 0, linkOnly: 0, crcErrors: 0, segments: 0, fragments: 0, unsolicited: 0, dropped: 0,
   };
 }
@@ -499,7 +500,7 @@ export const dnp3: Dissector<Dnp3State, Dnp3Pdu> = {
       r.buf = null;
       r.len = 0; r.mode = IDLE; r.nseg = 0; r.seq = 0; r.src = 0; r.dst = 0;
     }
-    st.fcCount.fill(0);
+    st.fcCount.clear();
     st.linkFrames = 0; st.linkOnly = 0; st.crcErrors = 0; st.segments = 0; st.fragments = 0; st.unsolicited = 0; st.dropped = 0;
     statePool.push(st);
   },

@@ -14,6 +14,7 @@
 import { jsonText, lit, type JsonOut } from '../output/json-out.js';
 import { anchorBytes, C2S, Probe, STATE_POOL_MAX } from './types.js';
 import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
+import { CodeCounts } from './code-counts.js';
 
 export type Iec104Anomaly =
   | 'invalid_start' // first byte of an APDU is not 0x68 (parse returns -1)
@@ -86,8 +87,8 @@ export interface Iec104State {
   /** No APDU other than STARTDT seen and no gap: the flow started here, so
    *  STARTDT means both counters are 0. */
   fresh: boolean;
-  typeIds: Uint32Array; // 256
-  causes: Uint32Array; // 64
+  typeIds: CodeCounts; // 256
+  causes: CodeCounts; // 64
   commands: number;
   seqAnomalies: number;
   iFrames: number;
@@ -306,8 +307,8 @@ function decodeI(st: Iec104State, buf: Buffer, p: number, alen: number, dir: Dir
     } else {
       ctx.anomaly(dir, 'asdu_truncated');
     }
-    st.typeIds[t]++;
-    st.causes[pdu.cot]++;
+    st.typeIds.add(t);
+    st.causes.add(pdu.cot);
     if (isCommand(t)) st.commands++;
     if (ELEM[t] === -1) ctx.anomaly(dir, 'unknown_type_id');
     if (!cotDefined(pdu.cot)) ctx.anomaly(dir, 'invalid_cot');
@@ -429,8 +430,8 @@ export const iec104: Dissector<Iec104State, Iec104Pdu> = {
       txKnown: new Uint8Array(2),
       repeatNext: new Int32Array([-1, -1]),
       fresh: true,
-      typeIds: new Uint32Array(256),
-      causes: new Uint32Array(64),
+      typeIds: new CodeCounts(256),
+      causes: new CodeCounts(64),
       commands: 0,
       seqAnomalies: 0,
       iFrames: 0,
@@ -446,8 +447,8 @@ export const iec104: Dissector<Iec104State, Iec104Pdu> = {
     st.txKnown.fill(0);
     st.repeatNext.fill(-1);
     st.fresh = true;
-    st.typeIds.fill(0);
-    st.causes.fill(0);
+    st.typeIds.clear();
+    st.causes.clear();
     st.commands = 0; st.seqAnomalies = 0; st.iFrames = 0; st.sFrames = 0; st.uFrames = 0;
     statePool.push(st);
   },

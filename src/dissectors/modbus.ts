@@ -20,6 +20,7 @@
 import { jsonText, lit, type JsonOut } from '../output/json-out.js';
 import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
 import { anchorBytes, Probe, S2C, STATE_POOL_MAX } from './types.js';
+import { CodeCounts } from './code-counts.js';
 
 /** Anomaly names this dissector reports (ctx.anomaly). */
 export type ModbusAnomaly =
@@ -89,7 +90,7 @@ export interface ModbusState {
   responses: number;
   exceptions: number;
   /** PDUs per function code (exception bit cleared), both directions. */
-  fcCount: Uint32Array;
+  fcCount: CodeCounts;
   /** 1 per unit id seen; nUnits distinct (at most 256 by construction). */
   unitSeen: Int32Array;
   nUnits: number;
@@ -335,7 +336,7 @@ function releaseState(st: ModbusState): void {
   st.requests = 0;
   st.responses = 0;
   st.exceptions = 0;
-  st.fcCount.fill(0);
+  st.fcCount.clear();
   st.unitSeen.fill(0);
   st.nUnits = 0;
   st.txN = 0;
@@ -354,7 +355,7 @@ function newState(): ModbusState {
     requests: 0,
     responses: 0,
     exceptions: 0,
-    fcCount: new Uint32Array(128),
+    fcCount: new CodeCounts(128),
     unitSeen: new Int32Array(8), // a bit per unit id
     nUnits: 0,
     txN: 0,
@@ -430,7 +431,7 @@ function handleAdu(st: ModbusState, buf: Buffer, pos: number, len: number, dir: 
     case BAD_EXC: ctx.anomaly(dir, 'invalid_exception_code'); break;
   }
 
-  st.fcCount[p.fc]++;
+  st.fcCount.add(p.fc);
   const bit = 1 << (p.unit & 31);
   if ((st.unitSeen[p.unit >> 5] & bit) === 0) { st.unitSeen[p.unit >> 5] |= bit; st.nUnits++; }
   if (p.exception !== null) st.exceptions++;
