@@ -3,7 +3,7 @@ import { allocReadBuffer, readCapture } from '../capture/file-source.js';
 import { CaptureError } from '../capture/raw-packet.js';
 import { FdWriter } from '../output/fd-writer.js';
 import { createLogger } from '../output/log.js';
-import { renderSummary } from '../output/summary-text.js';
+import { renderSummary, type FileTime } from '../output/summary-text.js';
 import { UsageError, type OptSpec, type Parsed } from './options.js';
 import { buildPipeline, PIPELINE_OPTIONS } from './pipeline.js';
 import { readParallel, workerCount } from '../parallel/pool.js';
@@ -33,6 +33,7 @@ export async function runRead({ opts, rest }: Parsed): Promise<number> {
   const progress = process.stderr.isTTY && !opts.quiet ? new Progress() : null;
   const started = process.hrtime.bigint();
   let damaged = 0;
+  const perFile: FileTime[] = [];
   if (workers > 1) {
     const r = await readParallel({
       workers, paths: rest, opts, engine, sink, log,
@@ -50,6 +51,8 @@ export async function runRead({ opts, rest }: Parsed): Promise<number> {
     const buffer = allocReadBuffer();
     for (const path of rest) {
       if (stopping) break;
+      const t0 = process.hrtime.bigint();
+      const p0 = engine.stats.packets;
       try {
         const r = await readCapture(path, engine.onPacket, {
           buffer,
@@ -64,6 +67,7 @@ export async function runRead({ opts, rest }: Parsed): Promise<number> {
         if (e instanceof CaptureError) log.error(e.message);
         else log.error(`${path}: ${(e as Error).message}`);
       }
+      perFile.push({ path, packets: engine.stats.packets - p0, secs: Number(process.hrtime.bigint() - t0) / 1e9 });
     }
     progress?.clear();
   }
@@ -74,7 +78,7 @@ export async function runRead({ opts, rest }: Parsed): Promise<number> {
   sink.close();
   const secs = Number(process.hrtime.bigint() - started) / 1e9;
   if (!opts.quiet) {
-    const text = renderSummary(engine, secs, rest.length, damaged);
+    const text = renderSummary(engine, secs, rest.length, damaged, perFile.length > 1 ? perFile : []);
     if (opts.json) process.stderr.write(text);
     else new FdWriter(1, false).writeBytes(Buffer.from(text));
   }

@@ -150,6 +150,28 @@ describe('CLI on damaged input', () => {
     expect(flows.some((f) => f.vlan === 100)).toBe(true);
   });
 
+  it('the summary times each input of a multi-file run, with the packets each one held', () => {
+    const files = [fixture('gen', 'plant-sample.pcap'), fixture('gen', 'link-vlan100.pcap'), fixture('gen', 'tcp-events.pcap')];
+    const packetsOf = (text: string) => Number(/otwatch: \d+ inputs?[^,]*, ([\d,]+) packets/.exec(text)![1].replace(/,/g, ''));
+    const alone = files.map((f) => {
+      const r = runCli(['read', '--no-dissect', f]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).not.toMatch(/processed in [\d.]+ s: /); // one input: the run's line only
+      return packetsOf(r.stdout);
+    });
+    const r = runCli(['read', '--no-dissect', ...files]);
+    expect(r.code).toBe(0);
+    const lines = r.stdout.split('\n').filter((l) => l.startsWith('  processed in '));
+    expect(lines).toHaveLength(1 + files.length);
+    files.forEach((f, i) => {
+      const m = new RegExp(`^  processed in ([\\d.]+) s: (.*), ([\\d,]+) packets \\(`).exec(lines[1 + i]!)!;
+      expect(m[2]).toBe(f);
+      expect(Number(m[3]!.replace(/,/g, ''))).toBe(alone[i]);
+      expect(Number(m[1])).toBeGreaterThanOrEqual(0);
+    });
+    expect(packetsOf(r.stdout)).toBe(alone.reduce((a, b) => a + b, 0));
+  });
+
   it('reads stdin with -', () => {
     const r = runCli(['read', '--json', '-q', '-'], readFileSync(fixture('gen', 'basic-le.pcapng')));
     expect(r.code).toBe(0);
