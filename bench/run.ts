@@ -341,7 +341,7 @@ async function main(): Promise<number> {
     // Steady state: a baseline learned (untimed) from the same capture, so the
     // timed replay runs every check and raises next to no alerts.
     if (flags.has('baseline')) {
-      const base = join(WORK, 'baseline.bin');
+      const base = join(WORK, `${cap.path.replace(/^.*\//, '').replace(/\.pcap$/, '')}.baseline.bin`); // per capture: --quick must not replace the full one
       rmSync(base, { force: true });
       log('learning a baseline from the capture (untimed): otwatch baseline learn ...');
       const r = spawnSync(process.execPath, [CLI, 'baseline', 'learn', cap.path, '-o', base], { encoding: 'utf8' });
