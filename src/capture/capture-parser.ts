@@ -42,6 +42,10 @@ export class CaptureParser {
   private linktype = 0;
   private ifaces: NgIface[] = [];
   private readonly pkt = new RawPacket();
+  /** A DataView on the buffer being parsed: getUint32 compiles to one load,
+   *  where four byte reads and shifts did not (the reader alternates
+   *  between two buffers, so the view is rebuilt only when it changes). */
+  private view: DataView | null = null;
   /** Packets delivered so far. */
   packets = 0;
 
@@ -94,6 +98,12 @@ export class CaptureParser {
     return p + 24;
   }
 
+  private viewOf(b: Buffer): DataView {
+    const dv = this.view;
+    if (dv !== null && dv.buffer === b.buffer && dv.byteOffset === b.byteOffset && dv.byteLength === b.length) return dv;
+    return (this.view = new DataView(b.buffer, b.byteOffset, b.length));
+  }
+
   private pcapRecords(b: Buffer, p: number, end: number, base: number): number {
     const le = this.le;
     const hdr = this.recHdr;
@@ -103,20 +113,21 @@ export class CaptureParser {
     pkt.linktype = this.linktype;
     pkt.ifIndex = 0;
     const fracScale = this.nanos ? 1 : 1000;
+    const dv = this.viewOf(b);
     while (end - p >= hdr) {
-      const caplen = u32(b, p + 8, le);
+      const caplen = dv.getUint32(p + 8, le);
       if (caplen > limit) {
         throw new CaptureError(this.name, base + p, `record length ${caplen} exceeds ${caplen > MAX_CAPLEN ? 'the 256 KiB limit' : `snaplen ${this.snaplen}`}`);
       }
       if (end - p < hdr + caplen) break;
-      const sec = u32(b, p, le);
-      const frac = u32(b, p + 4, le);
+      const sec = dv.getUint32(p, le);
+      const frac = dv.getUint32(p + 4, le);
       const nsec = frac * fracScale;
       if (nsec >= 1e9) throw new CaptureError(this.name, base + p, `bad timestamp fraction ${frac}`);
       pkt.ts = sec + Math.floor(nsec / 1000) / 1e6;
       pkt.tsNsec = nsec;
       pkt.caplen = caplen;
-      const orig = u32(b, p + 12, le);
+      const orig = dv.getUint32(p + 12, le);
       pkt.origlen = orig < caplen ? caplen : orig;
       pkt.off = p + hdr;
       pkt.fileOffset = base + p;
@@ -138,12 +149,13 @@ export class CaptureParser {
         else throw new CaptureError(this.name, base + p, 'pcapng section header with a bad byte-order magic');
       }
       const le = this.le;
-      const len = u32(b, p + 4, le);
+      const dv = this.viewOf(b);
+      const len = dv.getUint32(p + 4, le);
       if (len < 12 || len % 4 !== 0 || len > MAX_BLOCK) {
         throw new CaptureError(this.name, base + p, `bad pcapng block length ${len}`);
       }
       if (end - p < len) break;
-      if (u32(b, p + len - 4, le) !== len) {
+      if (dv.getUint32(p + len - 4, le) !== len) {
         throw new CaptureError(this.name, base + p, `pcapng block length ${len} does not match its trailer`);
       }
       switch (type) {
@@ -206,19 +218,20 @@ export class CaptureParser {
   private epb(b: Buffer, p: number, len: number, base: number, obsolete: boolean): void {
     const le = this.le;
     if (len < 32) throw new CaptureError(this.name, base + p, 'pcapng packet block too short');
-    const ifIndex = obsolete ? u16(b, p + 8, le) : u32(b, p + 8, le);
+    const dv = this.viewOf(b); // the block is whole: ngBlocks checked its length
+    const ifIndex = obsolete ? dv.getUint16(p + 8, le) : dv.getUint32(p + 8, le);
     const iface = this.ifaces[ifIndex];
     if (iface === undefined) throw new CaptureError(this.name, base + p, `packet for undeclared interface ${ifIndex}`);
-    const caplen = u32(b, p + 20, le);
+    const caplen = dv.getUint32(p + 20, le);
     if (caplen > len - 32 || caplen > MAX_CAPLEN) {
       throw new CaptureError(this.name, base + p, `captured length ${caplen} does not fit its ${len}-byte block`);
     }
     const pkt = this.pkt;
-    this.timestamp(u32(b, p + 12, le), u32(b, p + 16, le), iface);
+    this.timestamp(dv.getUint32(p + 12, le), dv.getUint32(p + 16, le), iface);
     pkt.buf = b;
     pkt.off = p + 28;
     pkt.caplen = caplen;
-    const orig = u32(b, p + 24, le);
+    const orig = dv.getUint32(p + 24, le);
     pkt.origlen = orig < caplen ? caplen : orig;
     pkt.linktype = iface.linktype;
     pkt.ifIndex = ifIndex;
