@@ -38,6 +38,7 @@ export async function runRead({ opts, rest }: Parsed): Promise<number> {
     const r = await readParallel({
       workers, paths: rest, opts, engine, sink, log,
       shouldStop: () => stopping,
+      fileDone: (path, packets, secs) => perFile.push({ path, packets, secs }),
       progress: progress === null ? undefined : (path, bytes, total, packets) => progress.update(path, bytes, total, packets),
     });
     progress?.clear();

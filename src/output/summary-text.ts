@@ -2,9 +2,9 @@
 import type { Engine } from '../engine.js';
 import { human } from './summary.js';
 
-/** One input of a single-threaded run: its packets and the time from
- *  opening it to its end (flows that stay open are written after the last
- *  input, in the run's total only). */
+/** One input of a run: its packets and the time from opening it to its end
+ *  (flows still open then are written after the last input, in the run's
+ *  total only). With workers: until its last packet was handed to one. */
 export interface FileTime {
   path: string;
   packets: number;

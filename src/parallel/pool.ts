@@ -76,6 +76,11 @@ export interface ParallelReadOptions {
   /** Checked after every read: stop reading (a signal). */
   shouldStop(): boolean;
   progress?(path: string, bytes: number, total: number, packets: number): void;
+  /** After each input: its packets and the seconds from opening it until
+   *  its last packet was handed to a worker (the workers trail that by at
+   *  most their rings and chunks, and start the next input with the same
+   *  lag, so a long input's time is its processing time). */
+  fileDone?(path: string, packets: number, secs: number): void;
 }
 
 export interface ParallelReadResult {
@@ -257,6 +262,8 @@ export async function readParallel(o: ParallelReadOptions): Promise<ParallelRead
         stopped = true;
         break;
       }
+      const t0 = process.hrtime.bigint();
+      const p0 = packets;
       try {
         const r = await readCaptureChunked(path, onPacket, chunks, current, {
           acquire,
@@ -276,6 +283,7 @@ export async function readParallel(o: ParallelReadOptions): Promise<ParallelRead
         if (e instanceof CaptureError) o.log.error(e.message);
         else o.log.error(`${path}: ${(e as Error).message}`);
       }
+      o.fileDone?.(path, packets - p0, Number(process.hrtime.bigint() - t0) / 1e9);
     }
     // End of input: every worker flushes its flows and sends its totals.
     await waitRoom(worstCase(0));

@@ -170,6 +170,11 @@ describe('CLI on damaged input', () => {
       expect(Number(m[1])).toBeGreaterThanOrEqual(0);
     });
     expect(packetsOf(r.stdout)).toBe(alone.reduce((a, b) => a + b, 0));
+    // With workers the reader thread times each input the same way.
+    const w = runCli(['read', '--no-dissect', '--workers', '2', ...files]);
+    expect(w.code).toBe(0);
+    const wl = w.stdout.split('\n').filter((l) => /^ {2}processed in [\d.]+ s: /.test(l));
+    expect(wl.map((l) => /: (.*), ([\d,]+) packets/.exec(l)!.slice(1, 3))).toEqual(files.map((f, i) => [f, alone[i]!.toLocaleString('en')]));
   });
 
   it('reads stdin with -', () => {
