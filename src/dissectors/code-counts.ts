@@ -3,6 +3,8 @@
 // pooled state visit only those codes, not every slot (most flows use two
 // or three codes out of 256, and by the time a flow ends its counters are
 // out of cache).
+import type { JsonOut } from '../output/json-out.js';
+
 export class CodeCounts {
   readonly n: Uint32Array;
   /** Bit c is set when n[c] > 0. */
@@ -15,6 +17,27 @@ export class CodeCounts {
 
   add(code: number): void {
     if (this.n[code]++ === 0) this.used[code >> 5] |= 1 << (code & 31);
+  }
+
+  /** `{"code":n,...}` for every code counted, in code order (the per-code
+   *  members of the flow records). */
+  write(o: JsonOut): void {
+    o.raw('{');
+    let first = true;
+    const used = this.used;
+    for (let w = 0; w < used.length; w++) {
+      let bits = used[w];
+      while (bits !== 0) {
+        const c = (w << 5) + 31 - Math.clz32(bits & -bits);
+        bits &= bits - 1;
+        o.raw(first ? '"' : ',"');
+        o.num(c);
+        o.raw('":');
+        o.num(this.n[c]);
+        first = false;
+      }
+    }
+    o.raw('}');
   }
 
   clear(): void {

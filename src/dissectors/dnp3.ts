@@ -614,7 +614,7 @@ export const dnp3: Dissector<Dnp3State, Dnp3Pdu> = {
   },
 
   flowWrite(o: JsonOut, st: Dnp3State): void {
-    o.raw('{"fc":'); o.counts(st.fcCount);
+    o.raw('{"fc":'); st.fcCount.write(o);
     o.raw(',"crc_errors":'); o.num(st.crcErrors);
     o.raw(',"link_frames":'); o.num(st.linkFrames);
     o.raw(',"link_only":'); o.num(st.linkOnly);

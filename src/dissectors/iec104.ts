@@ -522,8 +522,8 @@ export const iec104: Dissector<Iec104State, Iec104Pdu> = {
   },
 
   flowWrite(o: JsonOut, st: Iec104State): void {
-    o.raw('{"type_ids":'); o.counts(st.typeIds);
-    o.raw(',"causes":'); o.counts(st.causes);
+    o.raw('{"type_ids":'); st.typeIds.write(o);
+    o.raw(',"causes":'); st.causes.write(o);
     o.raw(',"commands":'); o.num(st.commands);
     o.raw(',"seq_anomalies":'); o.num(st.seqAnomalies);
     o.raw(',"i":'); o.num(st.iFrames);

@@ -540,7 +540,7 @@ function pduJson(p: ModbusPdu): string {
 }
 
 function flowWrite(o: JsonOut, st: ModbusState): void {
-  o.raw('{"fc":'); o.counts(st.fcCount);
+  o.raw('{"fc":'); st.fcCount.write(o);
   o.raw(',"exceptions":'); o.num(st.exceptions);
   o.raw(',"units":[');
   let first = true;

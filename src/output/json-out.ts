@@ -5,7 +5,6 @@
 // its bytes once. Output is byte-for-byte what the template strings gave
 // (test/output/json-out.test.ts checks both ways on every kind of value).
 import type { ByteOut } from './fd-writer.js';
-import type { CodeCounts } from '../dissectors/code-counts.js';
 
 const B64 = Buffer.from('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/', 'latin1');
 const Q = 0x22; // "
@@ -182,28 +181,6 @@ export class JsonOut {
     this.digits(sec, 1);
     this.buf[this.pos++] = 0x2e;
     this.digits(usec, 6);
-  }
-
-  /** `{"code":n,...}` for every code counted, in code order (the per-code
-   *  counters of the flow records). */
-  counts(c: CodeCounts): void {
-    this.raw('{');
-    let first = true;
-    const used = c.used;
-    const n = c.n;
-    for (let w = 0; w < used.length; w++) {
-      let bits = used[w];
-      while (bits !== 0) {
-        const i = (w << 5) + 31 - Math.clz32(bits & -bits);
-        bits &= bits - 1;
-        this.raw(first ? '"' : ',"');
-        this.num(i);
-        this.raw('":');
-        this.num(n[i]);
-        first = false;
-      }
-    }
-    this.raw('}');
   }
 
   /** Standard base64 (with padding) of b[off, off+len). */
