@@ -36,6 +36,26 @@ describe('summary TopTable', () => {
     expect(top).toEqual(refTop.map(([k, e]) => [String(k), e]));
   });
 
+  it('top(n) is the first n of the whole table sorted, ties by key text, with many ties', () => {
+    const r = rng(17);
+    for (const size of [0, 1, 7, 3_000]) {
+      const t = new TopTable();
+      for (let i = 0; i < size * 3; i++) {
+        const pick = r();
+        // Few distinct counts: most comparisons are ties decided by the key text.
+        const key = pick < 0.2 ? `fe80::${Math.floor(r() * size)}` : pick < 0.6 ? Math.floor(r() * size) : Math.floor(r() * size) * 2 ** 33 + 9;
+        t.add(key, Math.floor(r() * 4) * 100);
+      }
+      const all = t.entries();
+      for (const by of ['flows', 'bytes'] as const) {
+        const ref = [...all].sort((a, b) => b[1][by] - a[1][by] || (String(a[0]) < String(b[0]) ? -1 : 1));
+        for (const n of [0, 1, 5, 8, all.length + 2]) {
+          expect(t.top(n, by, (k) => `k=${k}`)).toEqual(ref.slice(0, n).map(([k, e]) => [`k=${k}`, e]));
+        }
+      }
+    }
+  });
+
   it('stops taking new keys at 100 000 and counts the rest as other', () => {
     const t = new TopTable();
     for (let i = 0; i < 100_000; i++) t.add(i * 65536 + 7, 1);
