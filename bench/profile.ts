@@ -104,13 +104,46 @@ function locate(cf: CallFrame, root: string): string {
   return `${relative(root, file)}:${cf.lineNumber + 1}`;
 }
 
-/** Functions by self time, largest first. */
-export function selfTimes(profilePath: string, root: string): { totalMs: number; rows: SelfTime[] } {
+/** A part of the run: from the first sample that has `startFn` on its
+ *  stack (the first packet parsed), skip `skipMs`, then take `lenMs`. */
+export interface ProfileWindow {
+  startFn: string;
+  skipMs: number;
+  lenMs: number;
+}
+
+/** Functions by self time, largest first; with `win`, of that part only
+ *  (e.g. the second input of a run: one warm pass). */
+export function selfTimes(profilePath: string, root: string, win?: ProfileWindow): { totalMs: number; rows: SelfTime[] } {
   const p = JSON.parse(readFileSync(profilePath, 'utf8')) as CpuProfile;
   const byId = new Map<number, ProfileNode>();
-  for (const n of p.nodes) byId.set(n.id, n);
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) {
+    byId.set(n.id, n);
+    for (const c of n.children ?? []) parent.set(c, n.id);
+  }
+  let from = -Infinity;
+  let to = Infinity;
+  if (win !== undefined) {
+    const onStack = (id: number | undefined): boolean => {
+      for (; id !== undefined; id = parent.get(id)) if (byId.get(id)!.callFrame.functionName === win.startFn) return true;
+      return false;
+    };
+    let t = 0;
+    for (let i = 0; i < p.samples.length; i++) {
+      t += p.timeDeltas[i] ?? 0;
+      if (onStack(p.samples[i])) {
+        from = t + win.skipMs * 1000;
+        to = from + win.lenMs * 1000;
+        break;
+      }
+    }
+  }
   const selfUs = new Map<number, number>();
+  let at = 0;
   for (let i = 0; i < p.samples.length; i++) {
+    at += p.timeDeltas[i] ?? 0;
+    if (at < from || at >= to) continue;
     const id = p.samples[i]!;
     // A sample's delta is the time until the next one; the last has none, so use its own.
     const dt = p.timeDeltas[i + 1] ?? p.timeDeltas[i] ?? 0;

@@ -45,7 +45,7 @@ const USAGE = `usage: node dist/bench/run.js [options]   (npm run bench -- [opti
   --only LIST         modes to run, e.g. tcpdump,flows,dissect (default all)
   --no-memory         skip the memory benchmark
   --no-peers          skip ndpiReader and tshark (tcpdump always runs: ratios need it)
-  --profile           also profile the default mode once (node --cpu-prof) and list self time
+  --profile           also profile the default mode once (node --cpu-prof), whole run and warm pass, and list self time
   --profile-only      only build the capture and profile
   --no-install        do not apt-get install libndpi-bin when ndpiReader is missing
   --rebuild           rebuild the cached captures in bench/work/
@@ -293,7 +293,14 @@ async function main(): Promise<number> {
   const skipped: { name: string; reason: string }[] = [];
   const want = (n: string) => args.only === null || args.only.has(n) || n === 'tcpdump';
 
-  const prof: { out: ReturnType<typeof selfTimes> | null } = { out: null };
+  const prof: { out: ReturnType<typeof selfTimes> | null; warm: ReturnType<typeof selfTimes> | null } = { out: null, warm: null };
+  const printProfile = (title: string, p: ReturnType<typeof selfTimes>, pf: string) => {
+    process.stdout.write(`\n${title} (${p.totalMs.toFixed(0)} ms sampled): top self time\n`);
+    for (const row of p.rows.slice(0, 15)) {
+      process.stdout.write(`  ${pad(row.selfMs.toFixed(0), 7, true)} ms ${pad(row.pct.toFixed(1), 5, true)}%  ${pad(row.name, 34)} ${row.where}\n`);
+    }
+    process.stdout.write(`  profile: ${relative(ROOT, pf)} (open in Chrome DevTools > Performance)\n`);
+  };
   const profile = async () => {
     const dir = join(WORK, 'prof');
     rmSync(dir, { recursive: true, force: true });
@@ -306,13 +313,26 @@ async function main(): Promise<number> {
       log(`profile failed (exit ${r.code}): ${r.stderrTail.trim()}`);
       return;
     }
-    const p = selfTimes(pf, ROOT);
-    prof.out = p;
-    process.stdout.write(`\nCPU profile of 'otwatch read -q -w DIR' (${fmtSec(r.wallSec)} s wall, ${p.totalMs.toFixed(0)} ms sampled): top self time\n`);
-    for (const row of p.rows.slice(0, 15)) {
-      process.stdout.write(`  ${pad(row.selfMs.toFixed(0), 7, true)} ms ${pad(row.pct.toFixed(1), 5, true)}%  ${pad(row.name, 34)} ${row.where}\n`);
+    prof.out = selfTimes(pf, ROOT);
+    printProfile(`CPU profile of 'otwatch read -q -w DIR' (${fmtSec(r.wallSec)} s wall)`, prof.out, pf);
+    if (next === null) return;
+    // The warm pass: the capture, then its next-day copy; self time of the
+    // second input only, placed by the summary's per-input times from the
+    // first packet parsed (what a long-running sensor spends its time on).
+    log('profiling the warm pass ...');
+    warmCache(cap.path);
+    warmCache(next.path);
+    const wr = await runMeasured(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', 'warm.cpuprofile', CLI, 'read', '-w', outDir('profile-warm'), cap.path, next.path], { countStdout: {} });
+    const wf = join(dir, 'warm.cpuprofile');
+    const summary = `${wr.stdoutTail ?? ''}\n${wr.stderrTail}`;
+    const first = inputSeconds(summary, cap.path);
+    const second = inputSeconds(summary, next.path);
+    if (!existsSync(wf) || first === null || second === null) {
+      log(`warm profile failed (exit ${wr.code}): ${wr.stderrTail.trim()}`);
+      return;
     }
-    process.stdout.write(`  profile: ${relative(ROOT, pf)} (open in Chrome DevTools > Performance)\n`);
+    prof.warm = selfTimes(wf, ROOT, { startFn: 'pcapRecords', skipMs: first * 1000, lenMs: second * 1000 });
+    printProfile(`CPU profile of the warm pass ('otwatch read -w DIR FILE NEXTDAY', second input, ${fmtSec(second)} s)`, prof.warm, wf);
   };
   if (args.profileOnly) {
     await profile();
@@ -598,6 +618,7 @@ async function main(): Promise<number> {
     targets,
     memory,
     profile: prof.out ? { totalMs: prof.out.totalMs, top: prof.out.rows.slice(0, 25) } : null,
+    profileWarm: prof.warm ? { totalMs: prof.warm.totalMs, top: prof.warm.rows.slice(0, 25) } : null,
   };
   const base = `${date}-${git.sha}${git.dirty ? '-dirty' : ''}${args.quick ? '-quick' : ''}`;
   const jsonPath = join(resultsDir, `${base}.json`);
