@@ -502,3 +502,46 @@ export function buildShifted(src: CaptureInfo, workDir: string, log: (s: string)
   writeMeta(metaPath, info);
   return info;
 }
+
+/** `src` (classic pcap, µs, LE, as written above) as pcapng, cached: one
+ *  section, one Ethernet interface at the default µs resolution, one
+ *  Enhanced Packet Block per record, the same packets and times. pcapng is
+ *  what Wireshark and dumpcap write by default, and its reader is a
+ *  different loop from the pcap one. */
+export function buildPcapng(src: CaptureInfo, workDir: string, log: (s: string) => void): CaptureInfo {
+  const path = join(workDir, `${src.path.replace(/^.*\//, '').replace(/\.pcap$/, '')}.pcapng`);
+  const metaPath = `${path}.json`;
+  const key = createHash('sha1').update(`pcapng v${BUILDER_VERSION} ${src.key}`).digest('hex');
+  const hit = cached(metaPath, path, key);
+  if (hit !== null) return hit;
+  log(`building ${path.replace(/^.*\//, '')} (the capture as pcapng) ...`);
+  const buf = readFileSync(src.path);
+  // Size first: SHB 28, IDB 20, and per record 32 bytes of block plus the frame padded to 4.
+  let size = 28 + 20;
+  for (let off = 24; off + 16 <= buf.length; off += 16 + buf.readUInt32LE(off + 8)) size += 32 + ((buf.readUInt32LE(off + 8) + 3) & ~3);
+  const out = Buffer.alloc(size);
+  let o = 0;
+  const u32 = (v: number) => { out.writeUInt32LE(v >>> 0, o); o += 4; };
+  u32(0x0a0d0d0a); u32(28); u32(0x1a2b3c4d); out.writeUInt16LE(1, o); out.writeUInt16LE(0, o + 2); o += 4;
+  u32(0xffffffff); u32(0xffffffff); u32(28); // section length unknown
+  u32(1); u32(20); out.writeUInt16LE(1, o); out.writeUInt16LE(0, o + 2); o += 4; u32(src.packets > 0 ? buf.readUInt32LE(16) : 262144); u32(20);
+  let packets = 0;
+  for (let off = 24; off + 16 <= buf.length; ) {
+    const caplen = buf.readUInt32LE(off + 8);
+    const blockLen = 32 + ((caplen + 3) & ~3);
+    const us = buf.readUInt32LE(off) * 1e6 + buf.readUInt32LE(off + 4);
+    u32(6); u32(blockLen); u32(0);
+    u32(Math.floor(us / 4294967296)); u32(us % 4294967296);
+    u32(caplen); u32(buf.readUInt32LE(off + 12));
+    buf.copy(out, o, off + 16, off + 16 + caplen);
+    o += (caplen + 3) & ~3; // padding stays zero (Buffer.alloc)
+    u32(blockLen);
+    off += 16 + caplen;
+    packets++;
+  }
+  writeFileSync(`${path}.tmp`, out);
+  renameSync(`${path}.tmp`, path);
+  const info: CaptureInfo = { ...src, path, packets, bytes: size, key };
+  writeMeta(metaPath, info);
+  return info;
+}

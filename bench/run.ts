@@ -6,7 +6,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildMixed, buildScan, buildShifted, buildSlice, type CaptureInfo } from './capture.js';
+import { buildMixed, buildPcapng, buildScan, buildShifted, buildSlice, type CaptureInfo } from './capture.js';
 import { hasGnuTime, median, runMeasured, which, type RunResult } from './measure.js';
 import { selfTimes } from './profile.js';
 import { barChart, fmtRate, type Bar } from './svg.js';
@@ -351,6 +351,14 @@ async function main(): Promise<number> {
     else skipped.push({ name: 'flows', reason: 'otwatch read has no --no-dissect' });
   }
   if (want('dissect')) modes.push(otw('dissect', 'otwatch read -w DIR (all dissectors)', ['-w', outDir('dissect')]));
+  if (want('pcapng')) {
+    // The same packets as pcapng (Wireshark's and dumpcap's default format): its own reader loop.
+    const ng = buildPcapng(cap, WORK, log);
+    modes.push({
+      name: 'pcapng', kind: 'otwatch', about: 'otwatch read -w DIR FILE.pcapng (all dissectors, the capture as pcapng)',
+      cmd: process.execPath, args: [CLI, 'read', '-q', '-w', outDir('pcapng'), ng.path], packets: ng.packets, bytes: ng.bytes, runs: args.runs,
+    });
+  }
   const nWorkers = cpus().length;
   if (want('workers')) {
     if (!flags.has('workers')) skipped.push({ name: 'workers', reason: 'otwatch read has no --workers' });
