@@ -24,6 +24,9 @@ export interface EngineOptions {
   pdus: boolean;
   /** Global bound on out-of-order bytes held for reassembly. */
   reassemblyBytes: number;
+  /** Aggregate the human summary's tables (top talkers, services, apps).
+   *  False when no summary will be shown (-q): ~1 µs a flow saved. */
+  summary?: boolean;
 }
 
 /** Flow.answered is kept on the flow's tcpSeen bits to avoid another field. */
@@ -87,6 +90,7 @@ export class Engine implements AppEvents {
 
   /** False when records go nowhere (summary only): they are then not built. */
   private readonly emitRecords: boolean;
+  private readonly summarize: boolean;
   /** PDU records encoded straight into the sink's writer (undefined: not asked yet). */
   private pduOut: JsonOut | null | undefined = undefined;
   private flowOut: JsonOut | null | undefined = undefined;
@@ -94,6 +98,7 @@ export class Engine implements AppEvents {
 
   constructor(readonly opts: EngineOptions, private readonly sink: RecordSink) {
     this.emitRecords = !(sink instanceof NullSink);
+    this.summarize = opts.summary !== false;
     this.table = new FlowTable(opts.flows, (f, reason, now) => this.flowEnded(f, reason, now));
     if (opts.dissectors.length > 0) {
       const byPort: (Dissector[] | undefined)[] = new Array(65536);
@@ -247,7 +252,7 @@ export class Engine implements AppEvents {
     if (reason !== 'active') {
       f.app?.finish();
       this.stats.flows++;
-      this.summary.addFlow(f);
+      if (this.summarize) this.summary.addFlow(f);
     }
     if (this.emitRecords) {
       if (this.flowOut === undefined) this.flowOut = this.directOut('flow');

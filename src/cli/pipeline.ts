@@ -68,6 +68,7 @@ export function buildPipeline(opts: Parsed['opts'], log: Logger, outputs?: Recor
       dissectors,
       pdus: opts.pdus === true,
       reassemblyBytes: (opts['reassembly-mb'] as number) * 1024 * 1024,
+      summary: opts.quiet !== true,
     },
     sink,
   );

@@ -30,7 +30,7 @@ export interface RunResult {
 /** Reads captures (paths or in-memory buffers written to a temp file by the caller) through an Engine. */
 export async function runEngine(paths: string[], opts: Partial<EngineOptions> = {}): Promise<RunResult> {
   const sink = new MemorySink();
-  const engine = new Engine({ flows: { ...DEFAULT_FLOW_OPTIONS, ...(opts.flows ?? {}) }, dissectors: opts.dissectors ?? DISSECTORS, pdus: opts.pdus ?? true, reassemblyBytes: opts.reassemblyBytes ?? 64 << 20 }, sink);
+  const engine = new Engine({ flows: { ...DEFAULT_FLOW_OPTIONS, ...(opts.flows ?? {}) }, dissectors: opts.dissectors ?? DISSECTORS, pdus: opts.pdus ?? true, reassemblyBytes: opts.reassemblyBytes ?? 64 << 20, summary: opts.summary }, sink);
   const errors: string[] = [];
   for (const p of paths) {
     try {
