@@ -30,21 +30,37 @@ function sha1OneBlock(len: number): void {
     const x = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16];
     w[i] = (x << 1) | (x >>> 31);
   }
+  // Four loops of 20 rounds: no per-round branch on the round number.
   let a = 0x67452301, b = 0xefcdab89 | 0, c = 0x98badcfe | 0, d = 0x10325476, e = 0xc3d2e1f0 | 0;
-  for (let i = 0; i < 80; i++) {
-    let f: number, k: number;
-    if (i < 20) { f = (b & c) | (~b & d); k = 0x5a827999; }
-    else if (i < 40) { f = b ^ c ^ d; k = 0x6ed9eba1; }
-    else if (i < 60) { f = (b & c) | (b & d) | (c & d); k = 0x8f1bbcdc | 0; }
-    else { f = b ^ c ^ d; k = 0xca62c1d6 | 0; }
-    const t = (((a << 5) | (a >>> 27)) + f + e + k + w[i]) | 0;
+  let i = 0;
+  for (; i < 20; i++) {
+    const t = (((a << 5) | (a >>> 27)) + ((b & c) | (~b & d)) + e + 0x5a827999 + w[i]) | 0;
     e = d; d = c; c = (b << 30) | (b >>> 2); b = a; a = t;
   }
-  digest.writeInt32BE((a + 0x67452301) | 0, 0);
-  digest.writeInt32BE((b + (0xefcdab89 | 0)) | 0, 4);
-  digest.writeInt32BE((c + (0x98badcfe | 0)) | 0, 8);
-  digest.writeInt32BE((d + 0x10325476) | 0, 12);
-  digest.writeInt32BE((e + (0xc3d2e1f0 | 0)) | 0, 16);
+  for (; i < 40; i++) {
+    const t = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + e + 0x6ed9eba1 + w[i]) | 0;
+    e = d; d = c; c = (b << 30) | (b >>> 2); b = a; a = t;
+  }
+  for (; i < 60; i++) {
+    const t = (((a << 5) | (a >>> 27)) + ((b & c) | (b & d) | (c & d)) + e + (0x8f1bbcdc | 0) + w[i]) | 0;
+    e = d; d = c; c = (b << 30) | (b >>> 2); b = a; a = t;
+  }
+  for (; i < 80; i++) {
+    const t = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + e + (0xca62c1d6 | 0) + w[i]) | 0;
+    e = d; d = c; c = (b << 30) | (b >>> 2); b = a; a = t;
+  }
+  putDigest(0, (a + 0x67452301) | 0);
+  putDigest(4, (b + (0xefcdab89 | 0)) | 0);
+  putDigest(8, (c + (0x98badcfe | 0)) | 0);
+  putDigest(12, (d + 0x10325476) | 0);
+  putDigest(16, (e + (0xc3d2e1f0 | 0)) | 0);
+}
+
+function putDigest(o: number, v: number): void {
+  digest[o] = v >>> 24;
+  digest[o + 1] = (v >>> 16) & 255;
+  digest[o + 2] = (v >>> 8) & 255;
+  digest[o + 3] = v & 255;
 }
 
 /** '1:' + base64(sha1(seed 0, A, B, proto, 0, portA, portB)) for a TCP/UDP flow. */
