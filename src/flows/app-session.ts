@@ -242,8 +242,23 @@ export class AppSession implements StreamReceiver {
         }
       }
       // Lenient tries and a spent candidate list go to identify; otherwise an
-      // offset where no candidate's anchor byte fits is a NoMatch for all.
-      const r = mode === Lenient.No && this.noneAnchored(buf, off + i, len - i) ? false : this.identify(side, buf, off + i, len - i, mode);
+      // offset where no candidate's anchor byte fits is a NoMatch for all:
+      // those are skipped in one tight loop, counted as scanned.
+      if (mode === Lenient.No && this.cands !== null && this.cands.length > 0) {
+        const j = this.nextAnchored(buf, off, i, len);
+        if (j > i) {
+          this.needMore = false;
+          if (s.scanned + (j - i) > SCAN_LIMIT) {
+            s.scanned = SCAN_LIMIT + 1;
+            this.giveUp();
+            return len;
+          }
+          s.scanned += j - i;
+          if (j === len) return len;
+          i = j;
+        }
+      }
+      const r = this.identify(side, buf, off + i, len - i, mode);
       if (this.d !== null) {
         s.lost = false;
         return i;
@@ -266,18 +281,20 @@ export class AppSession implements StreamReceiver {
     return len;
   }
 
-  /** True when every candidate's probe would answer NoMatch at buf[off]
-   *  (see Dissector.anchorAt). */
-  private noneAnchored(buf: Buffer, off: number, len: number): boolean {
-    const cands = this.cands;
-    if (cands === null || cands.length === 0) return false;
-    for (let k = 0; k < cands.length; k++) {
-      const d = cands[k];
-      const at = d.anchorAt;
-      if (len <= at || d.anchorOk[buf[off + at]] !== 0) return false;
+  /** The first offset j in [from, len) of buf[off..] where some candidate's
+   *  anchor byte fits (see Dissector.anchorAt), or len: at every offset
+   *  before it, every candidate's probe would answer NoMatch. */
+  private nextAnchored(buf: Buffer, off: number, from: number, len: number): number {
+    const cands = this.cands!;
+    const n = cands.length;
+    for (let j = from; j < len; j++) {
+      for (let k = 0; k < n; k++) {
+        const d = cands[k];
+        const at = d.anchorAt;
+        if (len - j <= at || d.anchorOk[buf[off + j + at]] !== 0) return j;
+      }
     }
-    this.needMore = false;
-    return true;
+    return len;
   }
 
   private needMore = false;
