@@ -318,6 +318,9 @@ export class AppSession implements StreamReceiver {
     const dir = this.dirOf(side);
     for (let k = 0; k < cands.length; k++) {
       const d = cands[k];
+      // An anchor that does not fit is probe's NoMatch (tested), which only a
+      // lenient try on a hinted protocol would overrule.
+      if ((lenient === Lenient.No || k >= this.hinted) && len > d.anchorAt && d.anchorOk[buf[off + d.anchorAt]] === 0) continue;
       let r = d.probe(buf, off, len, dir);
       let soft = false;
       if (r === Probe.NoMatch && lenient !== Lenient.No && k < this.hinted) {
