@@ -158,7 +158,8 @@ interface ModeResult {
 function gitInfo(): { sha: string; dirty: boolean } {
   try {
     const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const st = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' });
+    // The bench's own output (bench/results, e.g. latest.svg of the run before) does not make the code dirty.
+    const st = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/results'], { cwd: ROOT, encoding: 'utf8' });
     return { sha, dirty: st.trim().length > 0 };
   } catch {
     return { sha: 'nogit', dirty: false };

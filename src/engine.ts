@@ -25,7 +25,7 @@ export interface EngineOptions {
   /** Global bound on out-of-order bytes held for reassembly. */
   reassemblyBytes: number;
   /** Aggregate the human summary's tables (top talkers, services, apps).
-   *  False when no summary will be shown (-q): ~1 µs a flow saved. */
+   *  False when no summary will be shown (-q): 0.7-1 µs a flow saved. */
   summary?: boolean;
 }
 
