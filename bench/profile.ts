@@ -105,11 +105,14 @@ function locate(cf: CallFrame, root: string): string {
 }
 
 /** A part of the run: from the first sample that has `startFn` on its
- *  stack (the first packet parsed), skip `skipMs`, then take `lenMs`. */
+ *  stack (the first packet parsed), skip `skipMs`, then take `lenMs`; or,
+ *  when a sample has `endFn` on its stack (the final flush of flows at the
+ *  end of input), the `lenMs` before the first such sample. */
 export interface ProfileWindow {
   startFn: string;
   skipMs: number;
   lenMs: number;
+  endFn?: string;
 }
 
 /** Functions by self time, largest first; with `win`, of that part only
@@ -125,16 +128,22 @@ export function selfTimes(profilePath: string, root: string, win?: ProfileWindow
   let from = -Infinity;
   let to = Infinity;
   if (win !== undefined) {
-    const onStack = (id: number | undefined): boolean => {
-      for (; id !== undefined; id = parent.get(id)) if (byId.get(id)!.callFrame.functionName === win.startFn) return true;
+    const onStackOf = (id: number | undefined, fn: string): boolean => {
+      for (; id !== undefined; id = parent.get(id)) if (byId.get(id)!.callFrame.functionName === fn) return true;
       return false;
     };
     let t = 0;
     for (let i = 0; i < p.samples.length; i++) {
       t += p.timeDeltas[i] ?? 0;
-      if (onStack(p.samples[i])) {
+      if (from === -Infinity && onStackOf(p.samples[i], win.startFn)) {
         from = t + win.skipMs * 1000;
         to = from + win.lenMs * 1000;
+        if (win.endFn === undefined) break;
+      }
+      if (win.endFn !== undefined && onStackOf(p.samples[i], win.endFn)) {
+        // The end of input is a sharper mark than the start plus the first input's time.
+        to = t;
+        from = t - win.lenMs * 1000;
         break;
       }
     }

@@ -318,8 +318,8 @@ async function main(): Promise<number> {
     printProfile(`CPU profile of 'otwatch read -q -w DIR' (${fmtSec(r.wallSec)} s wall)`, prof.out, pf);
     if (next === null) return;
     // The warm pass: the capture, then its next-day copy; self time of the
-    // second input only, placed by the summary's per-input times from the
-    // first packet parsed (what a long-running sensor spends its time on).
+    // second input only (what a long-running sensor spends its time on):
+    // the summary's time for it, before the final flush of open flows.
     log('profiling the warm pass ...');
     warmCache(cap.path);
     warmCache(next.path);
@@ -332,7 +332,7 @@ async function main(): Promise<number> {
       log(`warm profile failed (exit ${wr.code}): ${wr.stderrTail.trim()}`);
       return;
     }
-    prof.warm = selfTimes(wf, ROOT, { startFn: 'pcapRecords', skipMs: first * 1000, lenMs: second * 1000 });
+    prof.warm = selfTimes(wf, ROOT, { startFn: 'pcapRecords', skipMs: first * 1000, lenMs: second * 1000, endFn: 'flushAll' });
     printProfile(`CPU profile of the warm pass ('otwatch read -w DIR FILE NEXTDAY', second input, ${fmtSec(second)} s)`, prof.warm, wf);
   };
   if (args.profileOnly) {
