@@ -11,11 +11,16 @@ const block = new Uint8Array(64);
 const w = new Int32Array(80);
 const digest = Buffer.alloc(20);
 
+/** A big-endian 32-bit word into `to` at o. */
+function put32(to: Uint8Array, o: number, v: number): void {
+  to[o] = v >>> 24;
+  to[o + 1] = (v >>> 16) & 255;
+  to[o + 2] = (v >>> 8) & 255;
+  to[o + 3] = v & 255;
+}
+
 function putWord(o: number, v: number): void {
-  block[o] = v >>> 24;
-  block[o + 1] = (v >>> 16) & 255;
-  block[o + 2] = (v >>> 8) & 255;
-  block[o + 3] = v & 255;
+  put32(block, o, v);
 }
 
 /** SHA-1 of block[0, len) for len <= 55, into `digest`. */
@@ -49,18 +54,11 @@ function sha1OneBlock(len: number): void {
     const t = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + e + (0xca62c1d6 | 0) + w[i]) | 0;
     e = d; d = c; c = (b << 30) | (b >>> 2); b = a; a = t;
   }
-  putDigest(0, (a + 0x67452301) | 0);
-  putDigest(4, (b + (0xefcdab89 | 0)) | 0);
-  putDigest(8, (c + (0x98badcfe | 0)) | 0);
-  putDigest(12, (d + 0x10325476) | 0);
-  putDigest(16, (e + (0xc3d2e1f0 | 0)) | 0);
-}
-
-function putDigest(o: number, v: number): void {
-  digest[o] = v >>> 24;
-  digest[o + 1] = (v >>> 16) & 255;
-  digest[o + 2] = (v >>> 8) & 255;
-  digest[o + 3] = v & 255;
+  put32(digest, 0, (a + 0x67452301) | 0);
+  put32(digest, 4, (b + (0xefcdab89 | 0)) | 0);
+  put32(digest, 8, (c + (0x98badcfe | 0)) | 0);
+  put32(digest, 12, (d + 0x10325476) | 0);
+  put32(digest, 16, (e + (0xc3d2e1f0 | 0)) | 0);
 }
 
 /** '1:' + base64(sha1(seed 0, A, B, proto, 0, portA, portB)) for a TCP/UDP flow. */

@@ -128,8 +128,8 @@ export class TopTable {
    *  A selection over the slots, not a sort of all entries: a capture with
    *  tens of thousands of hosts spent ~0.1 s sorting them for ten lines. */
   top(n: number, by: 'flows' | 'bytes', text: (k: number | string) => string): [string, Entry][] {
-    const best: [number | string, Entry][] = [];
     if (n <= 0) return [];
+    const best: [number | string, Entry][] = [];
     // Before `e` in the order: larger value, or equal value and smaller key text.
     const before = (k: number | string, v: number, e: [number | string, Entry]) => {
       const w = e[1][by];
