@@ -524,7 +524,7 @@ export function buildPcapng(src: CaptureInfo, workDir: string, log: (s: string) 
   const u32 = (v: number) => { out.writeUInt32LE(v >>> 0, o); o += 4; };
   u32(0x0a0d0d0a); u32(28); u32(0x1a2b3c4d); out.writeUInt16LE(1, o); out.writeUInt16LE(0, o + 2); o += 4;
   u32(0xffffffff); u32(0xffffffff); u32(28); // section length unknown
-  u32(1); u32(20); out.writeUInt16LE(1, o); out.writeUInt16LE(0, o + 2); o += 4; u32(src.packets > 0 ? buf.readUInt32LE(16) : 262144); u32(20);
+  u32(1); u32(20); out.writeUInt16LE(1, o); out.writeUInt16LE(0, o + 2); o += 4; u32(buf.readUInt32LE(16)); u32(20); // snaplen from the pcap header
   let packets = 0;
   for (let off = 24; off + 16 <= buf.length; ) {
     const caplen = buf.readUInt32LE(off + 8);

@@ -41,6 +41,12 @@ interface CandList {
 
 const NO_HINT: readonly Dissector[] = [];
 
+/** True when d's anchor byte rules out a PDU at buf[off] (its probe would
+ *  answer NoMatch there; see Dissector.anchorAt). */
+function anchorExcludes(d: Dissector, buf: Buffer, off: number, len: number): boolean {
+  return len > d.anchorAt && d.anchorOk[buf[off + d.anchorAt]] === 0;
+}
+
 /** PDUs (or one in each direction) before a protocol is confirmed. */
 const CONFIRM_PDUS = 2;
 /** Bytes per direction searched for a first PDU before giving up. */
@@ -289,9 +295,7 @@ export class AppSession implements StreamReceiver {
     const n = cands.length;
     for (let j = from; j < len; j++) {
       for (let k = 0; k < n; k++) {
-        const d = cands[k];
-        const at = d.anchorAt;
-        if (len - j <= at || d.anchorOk[buf[off + j + at]] !== 0) return j;
+        if (!anchorExcludes(cands[k], buf, off + j, len - j)) return j;
       }
     }
     return len;
@@ -320,7 +324,7 @@ export class AppSession implements StreamReceiver {
       const d = cands[k];
       // An anchor that does not fit is probe's NoMatch (tested), which only a
       // lenient try on a hinted protocol would overrule.
-      if ((lenient === Lenient.No || k >= this.hinted) && len > d.anchorAt && d.anchorOk[buf[off + d.anchorAt]] === 0) continue;
+      if ((lenient === Lenient.No || k >= this.hinted) && anchorExcludes(d, buf, off, len)) continue;
       let r = d.probe(buf, off, len, dir);
       let soft = false;
       if (r === Probe.NoMatch && lenient !== Lenient.No && k < this.hinted) {

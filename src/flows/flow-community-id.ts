@@ -19,10 +19,6 @@ function put32(to: Uint8Array, o: number, v: number): void {
   to[o + 3] = v & 255;
 }
 
-function putWord(o: number, v: number): void {
-  put32(block, o, v);
-}
-
 /** SHA-1 of block[0, len) for len <= 55, into `digest`. */
 function sha1OneBlock(len: number): void {
   block[len] = 0x80;
@@ -73,12 +69,12 @@ export function flowCommunityDigest(f: Flow): Buffer {
   block[1] = 0;
   let o = 2;
   if (f.ipVersion === 4) {
-    putWord(2, f.a0);
-    putWord(6, f.b0);
+    put32(block, 2, f.a0);
+    put32(block, 6, f.b0);
     o = 10;
   } else {
-    putWord(2, f.a0); putWord(6, f.a1); putWord(10, f.a2); putWord(14, f.a3);
-    putWord(18, f.b0); putWord(22, f.b1); putWord(26, f.b2); putWord(30, f.b3);
+    put32(block, 2, f.a0); put32(block, 6, f.a1); put32(block, 10, f.a2); put32(block, 14, f.a3);
+    put32(block, 18, f.b0); put32(block, 22, f.b1); put32(block, 26, f.b2); put32(block, 30, f.b3);
     o = 34;
   }
   block[o] = f.proto;
