@@ -1,3 +1,4 @@
+// corpus-only: every test here reads ../shared/pcaps (see vitest.config.ts)
 // The fast reader against the reference reader (pcap-parser 0.2.1) on every
 // classic microsecond pcap of the shared corpus: same packets, same order,
 // same timestamps, lengths and bytes. pcap-parser reads neither pcapng nor

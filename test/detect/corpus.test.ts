@@ -1,3 +1,4 @@
+// corpus-only: every test here reads ../shared/pcaps (see vitest.config.ts)
 // Detection on the public corpus: every capture replayed against the
 // baseline learned from it is quiet; and on a few captures, what is new in
 // the second half is checked against tshark (an independent decoder).

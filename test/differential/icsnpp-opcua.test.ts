@@ -1,3 +1,4 @@
+// corpus-only: every test here reads ../shared/pcaps (see vitest.config.ts)
 // otwatch against CISA's ICSNPP OPC UA binary analyzer (its btest baselines
 // in ../shared/pcaps/icsnpp-opcua-binary): per connection, the message types
 // and the service names ICSNPP logged all appear in otwatch's PDU records

@@ -1,3 +1,4 @@
+// corpus-only: every test here reads ../shared/pcaps (see vitest.config.ts)
 // Differential test against tshark 4.0 on the shared corpus (Modbus, DNP3,
 // IEC 60870-5-104, OPC UA).
 // For every capture: otwatch decodes at least as many PDUs as tshark, and

@@ -1,3 +1,4 @@
+// corpus-only: every test here reads ../shared/pcaps (see vitest.config.ts)
 // otwatch against Zeek's own logs (zeek btest baselines, ICSNPP baselines and
 // the older Bro logs shipped with some captures): per connection and
 // direction, the sequence of function codes Zeek logged must appear, in
