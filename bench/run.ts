@@ -34,6 +34,8 @@ interface Args {
   warm: boolean;
   /** Seconds to wait for a quiet machine before timing (0: don't). */
   waitIdle: number;
+  /** Another checkout (built) whose otwatch modes are timed in the same rounds, as `<mode>@ref`. */
+  ref: string | null;
 }
 
 const USAGE = `usage: node dist/bench/run.js [options]   (npm run bench -- [options])
@@ -50,12 +52,15 @@ const USAGE = `usage: node dist/bench/run.js [options]   (npm run bench -- [opti
   --no-install        do not apt-get install libndpi-bin when ndpiReader is missing
   --rebuild           rebuild the cached captures in bench/work/
   --no-warm           skip the warm (second-pass) timings, which double the run time
-  --wait-idle SEC     before timing, wait up to SEC seconds for the 1-min load average to drop below half the CPUs`;
+  --wait-idle SEC     before timing, wait up to SEC seconds for the 1-min load average to drop below half the CPUs
+  --ref DIR           also time the otwatch modes with the build in DIR (another checkout, e.g. a git worktree of the
+                      commit before a change, built with 'npm run build'), interleaved in the same rounds as '<mode>@ref':
+                      a change's cost as a ratio measured in one run`;
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     quick: false, runs: 5, tsharkRuns: 3, packets: 2_000_000, scanFlows: 1_000_000, tsharkSlice: 100_000,
-    only: null, memory: true, peers: true, profile: false, profileOnly: false, rebuild: false, install: true, waitIdle: 0, warm: true,
+    only: null, memory: true, peers: true, profile: false, profileOnly: false, rebuild: false, install: true, waitIdle: 0, warm: true, ref: null,
   };
   const num = (v: string | undefined, name: string) => {
     const n = Number(v);
@@ -83,6 +88,7 @@ function parseArgs(argv: string[]): Args {
       case '--no-install': a.install = false; break;
       case '--rebuild': a.rebuild = true; break;
       case '--wait-idle': a.waitIdle = num(argv[++i], k); break;
+      case '--ref': a.ref = argv[++i] ?? null; break;
       case '-h': case '--help': process.stdout.write(`${USAGE}\n`); process.exit(0); break;
       default:
         process.stderr.write(`bench: unknown option ${k}\n${USAGE}\n`);
@@ -189,8 +195,8 @@ function ensureNdpi(args: Args): string | null {
 }
 
 /** Long options `otwatch read --help` lists. */
-function readFlags(): Set<string> {
-  const r = spawnSync(process.execPath, [CLI, 'read', '--help'], { encoding: 'utf8' });
+function readFlags(cli = CLI): Set<string> {
+  const r = spawnSync(process.execPath, [cli, 'read', '--help'], { encoding: 'utf8' });
   return new Set([...(r.stdout ?? '').matchAll(/--([a-z][a-z0-9-]*)/g)].map((m) => m[1]!));
 }
 
@@ -400,6 +406,40 @@ async function main(): Promise<number> {
       slice = args.tsharkSlice >= cap.packets ? cap : buildSlice(cap, WORK, args.tsharkSlice);
       modes.push({ name: 'tshark', kind: 'peer', about: `tshark -r SLICE -T fields -e frame.number (first ${slice.packets.toLocaleString('en')} packets)`, cmd: tshark, args: ['-r', slice.path, '-T', 'fields', '-e', 'frame.number'], packets: slice.packets, bytes: slice.bytes, runs: args.tsharkRuns });
     } else skipped.push({ name: 'tshark', reason: 'tshark not installed' });
+  }
+  if (args.ref !== null) {
+    const refCli = join(args.ref, 'dist', 'src', 'cli.js');
+    if (!existsSync(refCli)) {
+      log(`bench: --ref ${args.ref}: ${refCli} missing (build that checkout first)`);
+      return 2;
+    }
+    const refFlags = readFlags(refCli);
+    // Each otwatch mode again with the reference build, right after it in every round.
+    for (const m of modes.splice(0)) {
+      modes.push(m);
+      if (m.kind !== 'otwatch') continue;
+      const flag = m.args.find((a) => a.startsWith('--') && !refFlags.has(a.slice(2)));
+      if (flag !== undefined) {
+        skipped.push({ name: `${m.name}@ref`, reason: `the reference build has no ${flag}` });
+        continue;
+      }
+      const swap = (a: string[]) => a.map((x) => (x === CLI ? refCli : x.startsWith(join(WORK, 'out')) ? `${x}-ref` : x));
+      let refArgs = swap(m.args);
+      const bi = m.args.indexOf('--baseline');
+      if (bi >= 0) {
+        // A baseline learned by the reference build itself: its own format version.
+        const base = `${m.args[bi + 1]}.ref`;
+        rmSync(base, { force: true });
+        const r = spawnSync(process.execPath, [refCli, 'baseline', 'learn', cap.path, '-o', base], { encoding: 'utf8' });
+        if (r.status !== 0) {
+          skipped.push({ name: `${m.name}@ref`, reason: `reference 'baseline learn' failed: ${(r.stderr ?? '').trim().split('\n').pop() ?? ''}` });
+          continue;
+        }
+        refArgs = refArgs.map((x, i) => (i === bi + 1 ? base : x));
+      }
+      const refWarm = m.warmArgs === undefined ? undefined : swap(m.warmArgs).map((x) => (x === m.args[bi + 1] && bi >= 0 ? `${x}.ref` : x));
+      modes.push({ ...m, name: `${m.name}@ref`, about: `${m.about}, reference build ${relative(ROOT, args.ref) || args.ref}`, args: refArgs, warmArgs: refWarm });
+    }
   }
   for (const s of skipped) log(`  skip ${s.name}: ${s.reason}`);
 
