@@ -14,9 +14,15 @@ import { PcapStreamWriter, readCaptureBuffer } from './pcap-io.js';
 import { mulberry32 as rng } from '../tools/prng.js';
 
 /** Bump when the output of a builder changes for the same inputs. */
-const BUILDER_VERSION = 3;
+const BUILDER_VERSION = 4;
 
-export type TrafficClass = 'modbus' | 'dnp3-tcp' | 'dnp3-udp' | 'iec104' | 'opcua' | 'background';
+export type TrafficClass = 'modbus' | 'dnp3-tcp' | 'dnp3-udp' | 'iec104' | 'opcua' | 'enip' | 's7comm' | 'background';
+
+/** Classes the mix had before EtherNet/IP and S7comm were decoded: `--mix classic`
+ *  leaves their captures out, so a build that decodes them can be compared with
+ *  one that did not on the traffic both understand. */
+export const NEW_CLASSES: readonly TrafficClass[] = ['enip', 's7comm'];
+export type Mix = 'all' | 'classic';
 
 /** Share of the target packet count per class (renormalised over the classes present). */
 export const CLASS_SHARE: Record<TrafficClass, number> = {
@@ -25,6 +31,10 @@ export const CLASS_SHARE: Record<TrafficClass, number> = {
   'dnp3-udp': 0.05,
   iec104: 0.13,
   opcua: 0.13,
+  // EtherNet/IP (explicit messaging and class-1 I/O) and S7comm: a plant with
+  // Rockwell and Siemens cells beside the telemetry protocols above.
+  enip: 0.06,
+  s7comm: 0.06,
   background: 0.14,
 };
 
@@ -93,7 +103,12 @@ function classOfPort(l4: number, sp: number, dp: number): TrafficClass | null {
     if (has(20000)) return 'dnp3-tcp';
     if (has(2404)) return 'iec104';
     if (has(4840) || has(48010)) return 'opcua';
-  } else if (l4 === 17 && has(20000)) return 'dnp3-udp';
+    if (has(44818)) return 'enip';
+    if (has(102)) return 's7comm';
+  } else if (l4 === 17) {
+    if (has(20000)) return 'dnp3-udp';
+    if (has(44818) || has(2222)) return 'enip';
+  }
   return null;
 }
 
@@ -226,13 +241,13 @@ function writeMeta(metaPath: string, info: CaptureInfo): void {
 }
 
 /** The mixed capture of at least `target` packets (cached by inputs and target). */
-export function buildMixed(root: string, workDir: string, target: number, log: (s: string) => void, force = false): CaptureInfo {
+export function buildMixed(root: string, workDir: string, target: number, log: (s: string) => void, force = false, mix: Mix = 'all'): CaptureInfo {
   mkdirSync(workDir, { recursive: true });
   const inputs = mixedInputs(root);
   const all = [...inputs.fixtures, ...inputs.shared];
   const code = ['bench/capture.ts', 'bench/frames.ts', 'bench/pcap-io.ts', 'tools/pcapgen/frame.ts', 'tools/pcapgen/ics.ts'].map((f) => join(root, f)).filter(existsSync);
-  const key = createHash('sha1').update(`v${BUILDER_VERSION} target=${target} ${contentKey(all)} ${contentKey(code)}`).digest('hex');
-  const pcapPath = join(workDir, `mixed-${target}.pcap`);
+  const key = createHash('sha1').update(`v${BUILDER_VERSION} target=${target} mix=${mix} ${contentKey(all)} ${contentKey(code)}`).digest('hex');
+  const pcapPath = join(workDir, mix === 'all' ? `mixed-${target}.pcap` : `mixed-${mix}-${target}.pcap`);
   const metaPath = `${pcapPath}.json`;
   const hit = force ? null : cached(metaPath, pcapPath, key);
   if (hit !== null) return hit;
@@ -254,6 +269,7 @@ export function buildMixed(root: string, workDir: string, target: number, log: (
       skipped.push(t.skip);
       continue;
     }
+    if (mix === 'classic' && NEW_CLASSES.includes(t.cls)) continue;
     templates.push(t);
     if (p.startsWith(join(root, 'fixtures'))) nFix++;
     else nShared++;

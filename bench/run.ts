@@ -6,7 +6,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildMixed, buildPcapng, buildScan, buildShifted, buildSlice, type CaptureInfo } from './capture.js';
+import { buildMixed, buildPcapng, buildScan, buildShifted, buildSlice, type CaptureInfo, type Mix } from './capture.js';
 import { hasGnuTime, median, runMeasured, which, type RunResult } from './measure.js';
 import { selfTimes } from './profile.js';
 import { barChart, fmtRate, type Bar } from './svg.js';
@@ -36,6 +36,8 @@ interface Args {
   waitIdle: number;
   /** Another checkout (built) whose otwatch modes are timed in the same rounds, as `<mode>@ref`. */
   ref: string | null;
+  /** Which traffic classes the mixed capture has (see bench/capture.ts). */
+  mix: Mix;
 }
 
 const USAGE = `usage: node dist/bench/run.js [options]   (npm run bench -- [options])
@@ -55,12 +57,14 @@ const USAGE = `usage: node dist/bench/run.js [options]   (npm run bench -- [opti
   --wait-idle SEC     before timing, wait up to SEC seconds for the 1-min load average to drop below half the CPUs
   --ref DIR           also time the otwatch modes with the build in DIR (another checkout, e.g. a git worktree of the
                       commit before a change, built with 'npm run build'), interleaved in the same rounds as '<mode>@ref':
-                      a change's cost as a ratio measured in one run`;
+                      a change's cost as a ratio measured in one run
+  --mix all|classic   the mixed capture's traffic classes: all (default), or classic = without the EtherNet/IP and
+                      S7comm captures (the mix before those protocols were decoded)`;
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     quick: false, runs: 5, tsharkRuns: 3, packets: 2_000_000, scanFlows: 1_000_000, tsharkSlice: 100_000,
-    only: null, memory: true, peers: true, profile: false, profileOnly: false, rebuild: false, install: true, waitIdle: 0, warm: true, ref: null,
+    only: null, memory: true, peers: true, profile: false, profileOnly: false, rebuild: false, install: true, waitIdle: 0, warm: true, ref: null, mix: 'all',
   };
   const num = (v: string | undefined, name: string) => {
     const n = Number(v);
@@ -89,6 +93,15 @@ function parseArgs(argv: string[]): Args {
       case '--rebuild': a.rebuild = true; break;
       case '--wait-idle': a.waitIdle = num(argv[++i], k); break;
       case '--ref': a.ref = argv[++i] ?? null; break;
+      case '--mix': {
+        const m = argv[++i];
+        if (m !== 'all' && m !== 'classic') {
+          process.stderr.write(`bench: --mix takes all or classic\n${USAGE}\n`);
+          process.exit(2);
+        }
+        a.mix = m;
+        break;
+      }
       case '-h': case '--help': process.stdout.write(`${USAGE}\n`); process.exit(0); break;
       default:
         process.stderr.write(`bench: unknown option ${k}\n${USAGE}\n`);
@@ -274,7 +287,7 @@ async function main(): Promise<number> {
   const git = gitInfo();
   const load0 = loadavg();
 
-  const cap = buildMixed(ROOT, WORK, args.packets, log, args.rebuild);
+  const cap = buildMixed(ROOT, WORK, args.packets, log, args.rebuild, args.mix);
   const capMB = cap.bytes / 1e6;
   log(`capture: ${relative(ROOT, cap.path)}: ${cap.packets.toLocaleString('en')} packets, ${capMB.toFixed(1)} MB, ${cap.flows.toLocaleString('en')} flows, ${(cap.spanSec / 60).toFixed(0)} min of capture time`);
   log(`  classes: ${Object.entries(cap.classes).map(([c, v]) => `${c} ${v.packets.toLocaleString('en')} pkts (${v.files} files, ${v.copies} copies)`).join('; ')}`);
