@@ -6,6 +6,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startBroker, type Broker } from './broker.js';
 import { buildMixed, buildPcapng, buildScan, buildShifted, buildSlice, type CaptureInfo, type Mix } from './capture.js';
 import { hasGnuTime, median, runMeasured, which, type RunResult } from './measure.js';
 import { selfTimes } from './profile.js';
@@ -385,7 +386,8 @@ async function main(): Promise<number> {
     else if (nWorkers < 2) skipped.push({ name: 'workers', reason: 'one CPU' });
     else modes.push(otw('workers', `otwatch read --workers ${nWorkers} -w DIR (all dissectors, one worker thread per CPU)`, ['--workers', String(nWorkers), '-w', outDir('workers')]));
   }
-  if (want('detect')) {
+  let broker: Broker | null = null;
+  if (want('detect') || want('export') || want('inventory')) {
     // Steady state: a baseline learned (untimed) from the same capture, so the
     // timed replay runs every check and raises next to no alerts.
     if (flags.has('baseline')) {
@@ -393,8 +395,33 @@ async function main(): Promise<number> {
       rmSync(base, { force: true });
       log('learning a baseline from the capture (untimed): otwatch baseline learn ...');
       const r = spawnSync(process.execPath, [CLI, 'baseline', 'learn', cap.path, '-o', base], { encoding: 'utf8' });
-      if (r.status === 0 && existsSync(base)) modes.push(otw('detect', 'otwatch read --baseline FILE -w DIR (dissectors + detector, learned from this capture)', ['--baseline', base, '-w', outDir('detect')]));
-      else skipped.push({ name: 'detect', reason: `'otwatch baseline learn' failed: ${(r.stderr ?? '').trim().split('\n').pop() ?? ''}` });
+      const detect = ['--baseline', base];
+      if (r.status !== 0 || !existsSync(base)) skipped.push({ name: 'detect', reason: `'otwatch baseline learn' failed: ${(r.stderr ?? '').trim().split('\n').pop() ?? ''}` });
+      else {
+        if (want('detect')) modes.push(otw('detect', 'otwatch read --baseline FILE -w DIR (dissectors + detector, learned from this capture)', [...detect, '-w', outDir('detect')]));
+        if (want('export')) {
+          // Flows and alerts published to a local mosquitto (TLS, client certificates), spooled first.
+          if (!flags.has('export')) skipped.push({ name: 'export', reason: 'otwatch read has no --export' });
+          else if (which('mosquitto') === null) skipped.push({ name: 'export', reason: 'mosquitto not installed' });
+          else {
+            try {
+              broker = await startBroker(WORK, which('mosquitto')!);
+              const state = join(WORK, 'export-state');
+              rmSync(state, { recursive: true, force: true });
+              const tls = ['--export-ca', broker.ca, '--export-cert', broker.cert, '--export-key', broker.key];
+              modes.push(otw('export', `otwatch read --baseline FILE -w DIR --export ${broker.url} (detect, flows and alerts also published over MQTT/TLS to a local mosquitto; the run ends when the broker has acknowledged every record)`,
+                [...detect, '-w', outDir('export'), '--export', broker.url, ...tls, '--export-types', 'flow,alert', '--sensor-id', 'bench', '--state', state]));
+            } catch (e) {
+              skipped.push({ name: 'export', reason: `local mosquitto: ${(e as Error).message}` });
+            }
+          }
+        }
+        if (want('inventory')) {
+          // The inventory kept across runs, as on a sensor: the first run fills it, later runs update it.
+          if (!flags.has('inventory')) skipped.push({ name: 'inventory', reason: 'otwatch read has no --inventory' });
+          else modes.push(otw('inventory', 'otwatch read --baseline FILE -w DIR --inventory DB (detect, and the SQLite asset/service inventory updated)', [...detect, '-w', outDir('inventory'), '--inventory', join(WORK, 'bench-inventory.db')]));
+        }
+      }
     } else skipped.push({ name: 'detect', reason: 'otwatch read has no --baseline yet (detector not merged)' });
   }
   if (want('learn')) {
@@ -703,6 +730,7 @@ async function main(): Promise<number> {
   writeFileSync(svgPath, svg);
   log(`\nwrote ${relative(ROOT, jsonPath)} and ${relative(ROOT, svgPath)}`);
   rmSync(join(WORK, 'out'), { recursive: true, force: true });
+  broker?.stop();
   return rows.some((r) => r.failures.length > 0) ? 1 : 0;
 }
 
