@@ -6,7 +6,7 @@
 // keeps receiving the workers' records, errors and exits: a full ring cannot
 // deadlock it and a dead worker cannot hang it.
 import { CaptureParser, MAX_BLOCK } from '../capture/capture-parser.js';
-import { openCaptureInput, readFd, type ReadResult, type SourceProgress } from '../capture/file-source.js';
+import { openCaptureInput, type ReadResult, type SourceProgress } from '../capture/file-source.js';
 import { CaptureError, type PacketHandler } from '../capture/raw-packet.js';
 import type { ChunkPool } from './ring.js';
 
@@ -42,7 +42,8 @@ export async function readCaptureChunked(
   current: { chunk: number },
   hooks: ChunkedReadHooks,
 ): Promise<ReadResult> {
-  const { name, fh, fd, total } = await openCaptureInput(path);
+  const input = await openCaptureInput(path);
+  const { name, fh, total } = input;
   const parser = new CaptureParser(name, onPacket);
   let prev = -1; // chunk holding the carried-over bytes
   let left = 0; // carried-over bytes (a partial record)
@@ -62,7 +63,7 @@ export async function readCaptureChunked(
       while (have < CHUNK_FILL) {
         let n: number;
         try {
-          n = await readFd(fd, buf, have, CHUNK_BYTES - have);
+          n = await input.read(buf, have, CHUNK_BYTES - have);
         } catch (e) {
           throw new CaptureError(name, base + have, `read failed: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
         }
