@@ -2,7 +2,7 @@
 import { allocReadBuffer, readCapture } from '../capture/file-source.js';
 import { CaptureError } from '../capture/raw-packet.js';
 import type { FileTime } from '../output/summary-text.js';
-import { outputFault, startPipeline, endRun, type Pipeline } from '../pipeline/run.js';
+import { endRun, finishFlows, outputFault, startPipeline, type Pipeline } from '../pipeline/run.js';
 import { readParallel, workerCount } from '../parallel/pool.js';
 import { UsageError, type OptSpec, type Parsed } from './options.js';
 import { pipelineSettings, PIPELINE_OPTIONS } from './settings.js';
@@ -29,8 +29,9 @@ export async function runRead({ opts, rest }: Parsed): Promise<number> {
   let damaged: number;
   let internal: Error | null = null;
   if (workers > 1) {
+    p.flowsOpen = false; // the workers hold the flows
     const r = await readParallel({
-      workers, paths: rest, settings: p.settings.engine, engine: p.engine, sink: p.sink, log: p.log, shouldStop,
+      workers, paths: rest, settings: p.settings.engine, engine: p.engine, sink: p.sink, log: p.log, shouldStop, stop: p.stop.stopped,
       msgpack: p.settings.output.format === 'msgpack' && p.settings.output.dir !== null,
       fileDone: (path, packets, secs) => perFile.push({ path, packets, secs }),
       progress: progress === null ? undefined : (path, bytes, total, packets) => progress.update(path, bytes, total, packets),
@@ -39,7 +40,7 @@ export async function runRead({ opts, rest }: Parsed): Promise<number> {
     internal = r.error;
   } else {
     damaged = await readOneThread(p, rest, shouldStop, perFile, progress);
-    p.engine.finish(p.stop.stopping ? 'shutdown' : 'eof');
+    finishFlows(p, p.stop.stopping ? 'shutdown' : 'eof');
   }
   progress?.clear();
   const secs = Number(process.hrtime.bigint() - started) / 1e9;

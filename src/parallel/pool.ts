@@ -79,6 +79,8 @@ export interface ParallelReadOptions {
   log: Logger;
   /** Checked after every read: stop reading (a signal). */
   shouldStop(): boolean;
+  /** Settles when reading must stop at once, even in the middle of a read. */
+  stop?: Promise<void>;
   progress?(path: string, bytes: number, total: number, packets: number): void;
   /** After each input: its packets and the seconds from opening it until
    *  its last packet was handed to a worker (the workers trail that by at
@@ -274,6 +276,7 @@ export async function readParallel(o: ParallelReadOptions): Promise<ParallelRead
           gate,
           afterSlice: publish,
           done,
+          stop: o.stop,
           afterChunk: (p) => {
             o.progress?.(path, p.bytes, p.total, packets);
             return o.shouldStop();

@@ -29,7 +29,11 @@ export interface ChunkedReadHooks {
   done(c: number): void;
   /** After every chunk; return true to stop reading. */
   afterChunk?(p: SourceProgress): boolean;
+  /** Settles when reading must stop at once, even while a read waits. */
+  stop?: Promise<void>;
 }
+
+const STOPPED = -1;
 
 
 /** Reads one capture. `current.chunk` names the chunk of the packet being
@@ -51,6 +55,9 @@ export async function readCaptureChunked(
   let base = 0; // stream offset of the current chunk's byte 0
   let stopped = false;
   let eof = false;
+  // Only stdin can wait forever; a file read is short and must finish before
+  // the file is closed.
+  const stopAt = fh === undefined ? hooks.stop?.then(() => STOPPED) : undefined;
   try {
     while (!eof) {
       const c = await hooks.acquire();
@@ -63,7 +70,13 @@ export async function readCaptureChunked(
       while (have < CHUNK_FILL) {
         let n: number;
         try {
-          n = await input.read(buf, have, CHUNK_BYTES - have);
+          const r = input.read(buf, have, CHUNK_BYTES - have);
+          n = stopAt === undefined ? await r : await Promise.race([r, stopAt]);
+          if (n === STOPPED) {
+            r.catch(() => 0); // left behind: the run is ending
+            stopped = eof = true; // what this chunk holds is still parsed
+            break;
+          }
         } catch (e) {
           throw new CaptureError(name, base + have, `read failed: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
         }

@@ -25,6 +25,15 @@ export interface Pipeline {
   sink: RecordSink;
   detector: Detector | null;
   stop: StopControl;
+  /** Flows live in this thread's engine (not in workers), not yet ended. */
+  flowsOpen: boolean;
+}
+
+/** Ends every open flow of this thread's engine (once). */
+export function finishFlows(p: Pipeline, reason: 'eof' | 'shutdown'): void {
+  if (!p.flowsOpen) return;
+  p.flowsOpen = false;
+  p.engine.finish(reason);
 }
 
 /** The engine, detector and signal handling of a run. Outputs are those of
@@ -35,9 +44,16 @@ export function startPipeline(settings: PipelineSettings, outputs?: RecordSink):
   const engine = engineFor(settings.engine, sink);
   const detector = detectorFor(settings.detect, sink, engine.opts.dissectors, log);
   engine.observer = detector;
-  const stop = new StopControl(log, () => sink.flush?.());
-  stop.install();
-  return { settings, log, engine, sink, detector, stop };
+  // A second signal: what is decoded is written before the exit (flows end
+  // as "shutdown", buffers are flushed), only the rest of the input is left.
+  const p: Pipeline = { settings, log, engine, sink, detector, stop: new StopControl(log, () => hurry(p)), flowsOpen: true };
+  p.stop.install();
+  return p;
+}
+
+function hurry(p: Pipeline): void {
+  finishFlows(p, 'shutdown');
+  p.sink.flush?.();
 }
 
 /** The first failed output, reported once by the caller. */

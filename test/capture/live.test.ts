@@ -490,3 +490,31 @@ describe('otwatch live: a full output disk', () => {
     }
   }, 60_000);
 });
+
+describe('otwatch live: a second signal', () => {
+  it('while the capture is slow to stop: leaves at once (130) with every open flow written ("shutdown")', async () => {
+    const ns = makeNetns();
+    const file = fixture('gen', 'plant-sample.pcap');
+    const run = new LiveRun(ns, ['--json', '--stats-interval', '0.25']);
+    await run.ready();
+    const replaying = spawn('ip', ['netns', 'exec', ns, 'tcpreplay', '-q', '-x', '2', '-i', REPLAY, file], { stdio: 'ignore' });
+    procs.push(replaying);
+    await run.until(() => run.decoded() >= 30, '30 packets decoded');
+    // A stopped tcpdump cannot exit: the first SIGTERM waits for it (up to 4 s, then SIGKILL).
+    const [tcpdump] = children(run.pid);
+    process.kill(tcpdump, 'SIGSTOP');
+    const t0 = Date.now();
+    run.proc.kill('SIGTERM');
+    await run.until(() => run.err.includes('SIGTERM: stopping'), 'the first signal');
+    run.proc.kill('SIGTERM');
+    const { code } = await run.exit;
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(code, run.err).toBe(130);
+    replaying.kill('SIGKILL');
+    expect(run.err).toContain('SIGTERM again: leaving now; records already decoded are written');
+    const flows = run.records().filter((r) => r.type === 'flow');
+    expect(flows.length).toBeGreaterThan(0);
+    expect(flows.some((f) => f.end === 'shutdown')).toBe(true);
+    expect(run.out.endsWith('\n')).toBe(true);
+  });
+});

@@ -4,7 +4,7 @@
 // decode what they still hold, end every open flow ("shutdown"), final stats
 // record, exit 0. SIGHUP: reopen output files (logrotate). SIGUSR1: a stats
 // record now. Receive only: nothing here opens a network socket.
-import { EXIT_FAILED, endRun, outputFault, startPipeline, type Pipeline } from '../run.js';
+import { EXIT_FAILED, endRun, finishFlows, outputFault, startPipeline, type Pipeline } from '../run.js';
 import { Captures } from './captures.js';
 import { LiveOutputs } from './outputs.js';
 import { dropPrivileges } from './privileges.js';
@@ -118,7 +118,7 @@ export class LiveRun {
   private async shutdown(): Promise<number> {
     for (const t of this.timers) clearInterval(t);
     await this.captures.stopAll();
-    this.p.engine.finish('shutdown');
+    finishFlows(this.p, 'shutdown');
     this.outputs.write('stats', await statsRecord(this.stats, true));
     process.off('SIGHUP', this.onHup);
     process.off('SIGUSR1', this.onUsr1);
