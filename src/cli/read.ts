@@ -48,7 +48,13 @@ export async function runRead({ opts, rest }: Parsed): Promise<number> {
 }
 
 /** Reads the inputs in turn on this thread; returns how many were damaged. */
-async function readOneThread(p: Pipeline, paths: readonly string[], shouldStop: () => boolean, perFile: FileTime[], progress: Progress | null): Promise<number> {
+async function readOneThread(
+  p: Pipeline,
+  paths: readonly string[],
+  shouldStop: () => boolean,
+  perFile: FileTime[],
+  progress: Progress | null,
+): Promise<number> {
   const { engine, log } = p;
   const buffer = allocReadBuffer();
   let damaged = 0;

@@ -39,7 +39,9 @@ export function renderSummary(engine: Engine, secs: number, inputs: number, dama
     lines.push('  top services (server that answered, by flows):');
     for (const [k, v] of services) lines.push(`    ${k.padEnd(40)} ${String(v.flows).padStart(7)} flows ${human(v.bytes).padStart(9)}B`);
   }
-  if (sm.refused > 0) lines.push(`  refused connection attempts: ${sm.refused.toLocaleString('en')} (not services: the server answered with a reset)`);
+  if (sm.refused > 0) {
+    lines.push(`  refused connection attempts: ${sm.refused.toLocaleString('en')} (not services: the server answered with a reset)`);
+  }
   if (sm.unanswered > 0) lines.push(`  unanswered attempts: ${sm.unanswered.toLocaleString('en')} (no packet back from the server)`);
   return `${lines.join('\n')}\n`;
 }
@@ -50,7 +52,8 @@ export function renderSummary(engine: Engine, secs: number, inputs: number, dama
 export function renderAlerts(alerts: AlertLog, where: string | null): string {
   const total = alerts.count;
   if (total === 0) return '';
-  const lines = [`  alerts: ${total.toLocaleString('en')} (${SEVERITIES.filter((s) => alerts.bySeverity[s] > 0).map((s) => `${s} ${alerts.bySeverity[s]}`).join(', ')})`];
+  const counts = SEVERITIES.filter((s) => alerts.bySeverity[s] > 0).map((s) => `${s} ${alerts.bySeverity[s]}`);
+  const lines = [`  alerts: ${total.toLocaleString('en')} (${counts.join(', ')})`];
   let shown = 0;
   for (const sev of SEVERITIES) {
     const list = alerts.shown[sev];

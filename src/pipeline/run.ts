@@ -81,7 +81,8 @@ export function endRun(p: Pipeline, end: RunEnd): number {
   p.stop.uninstall();
   if (engine.firstInternalError !== null) {
     const e = engine.firstInternalError;
-    log.error(`internal error in application-layer decoding (${engine.stats.internalErrors} flows affected, their decoding stopped): ${e.stack ?? e.message}`);
+    const flows = `${engine.stats.internalErrors} flows affected, their decoding stopped`;
+    log.error(`internal error in application-layer decoding (${flows}): ${e.stack ?? e.message}`);
   }
   p.sink.close();
   let fault = outputFault(p);

@@ -2,7 +2,9 @@
 // the test controls: fixed names reopened for logrotate, size and time
 // rotation with UTC names, and write failures that never throw.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, utimesSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeMulti } from '@msgpack/msgpack';
@@ -107,7 +109,8 @@ describe('RotatingSink', () => {
     let now = T;
     const pruned: string[] = [];
     // 40-byte lines, a new file every 3 lines (120 bytes); keep at most 300 bytes.
-    const s = new RotatingSink({ dir, format: 'ndjson', maxBytes: 100, maxSeconds: 0, now: () => now, retain: { maxBytes: 300, maxAgeS: 0 }, onPruned: (p) => pruned.push(...p) });
+    const retain = { maxBytes: 300, maxAgeS: 0 };
+    const s = new RotatingSink({ dir, format: 'ndjson', maxBytes: 100, maxSeconds: 0, now: () => now, retain, onPruned: (p) => pruned.push(...p) });
     for (let i = 0; i < 12; i++) {
       s.write('flow', line(i));
       now += 1000;
@@ -123,7 +126,8 @@ describe('RotatingSink', () => {
 
     const aged = tmp();
     let t = T;
-    const a = new RotatingSink({ dir: aged, format: 'ndjson', maxBytes: 0, maxSeconds: 60, now: () => t, retain: { maxBytes: 0, maxAgeS: 1 } });
+    const byAge = { maxBytes: 0, maxAgeS: 1 };
+    const a = new RotatingSink({ dir: aged, format: 'ndjson', maxBytes: 0, maxSeconds: 60, now: () => t, retain: byAge });
     a.write('flow', line(1));
     a.flush();
     const first = readdirSync(aged);

@@ -23,7 +23,9 @@ beforeAll(() => {
   // 1500 Modbus/TCP connections of ten reads: ~2.7 MB of --pdus records.
   const c = clock();
   const packets: Packet[] = [];
-  for (let i = 0; i < 1500; i++) packets.push(...modbusReads(c, { client: `10.1.${i >> 6}.${1 + (i & 63)}`, server: '10.9.0.1', cport: 40000 + i, sport: 502 }, 10));
+  for (let i = 0; i < 1500; i++) {
+    packets.push(...modbusReads(c, { client: `10.1.${i >> 6}.${1 + (i & 63)}`, server: '10.9.0.1', cport: 40000 + i, sport: 502 }, 10));
+  }
   big = join(dir, 'big.pcap');
   writeFileSync(big, toPcap(packets));
   chmodSync(big, 0o644);
@@ -105,7 +107,8 @@ if (isRoot) {
       const r = runCli(['read', '-w', out, '--pdus', big]);
       expect(r.code).toBe(1);
       const errors = r.stderr.split('\n').filter((l) => l.startsWith('otwatch: error'));
-      expect(errors).toEqual([`otwatch: error: cannot write ${out}/pdus.ndjson: no space left on device (ENOSPC); records after the last complete one are lost`]);
+      const cause = 'no space left on device (ENOSPC); records after the last complete one are lost';
+      expect(errors).toEqual([`otwatch: error: cannot write ${out}/pdus.ndjson: ${cause}`]);
       noBlame(r.stderr);
       expect(completeLines(join(out, 'pdus.ndjson'))).toBeGreaterThan(100);
       completeLines(join(out, 'flows.ndjson'));
@@ -125,12 +128,11 @@ if (isRoot) {
     it('an output directory the user cannot write: one line, exit 1', () => {
       const locked = join(dir, 'locked');
       mkdirSync(locked, { mode: 0o755 });
-      const r = spawnSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', process.execPath, CLI, 'read', '-w', join(locked, 'out'), big], {
-        cwd: REPO,
-        encoding: 'utf8',
-      });
+      const out = join(locked, 'out');
+      const asNobody = ['--reuid=nobody', '--regid=nogroup', '--clear-groups'];
+      const r = spawnSync('setpriv', [...asNobody, process.execPath, CLI, 'read', '-w', out, big], { cwd: REPO, encoding: 'utf8' });
       expect(r.status).toBe(1);
-      expect(r.stderr.trim()).toBe(`otwatch: error: cannot create output directory ${join(locked, 'out')}: ${join(locked, 'out')}: permission denied (EACCES)`);
+      expect(r.stderr.trim()).toBe(`otwatch: error: cannot create output directory ${out}: ${out}: permission denied (EACCES)`);
     });
   });
 }

@@ -89,7 +89,16 @@ export class Captures {
 
   private source(iface: string): LiveSource {
     const s = this.s;
-    const o: LiveOptions = { iface, filter: s.filter, bufferBytes: s.bufferBytes, snaplen: s.snaplen, promisc: s.promisc, immediate: s.immediate, batch: s.batch, user: s.user };
+    const o: LiveOptions = {
+      iface,
+      filter: s.filter,
+      bufferBytes: s.bufferBytes,
+      snaplen: s.snaplen,
+      promisc: s.promisc,
+      immediate: s.immediate,
+      batch: s.batch,
+      user: s.user,
+    };
     return s.capture === 'cap' ? new CapSource(o, this.onPacket) : new TcpdumpSource(o, this.onPacket, s.tcpdump);
   }
 

@@ -54,7 +54,7 @@ export class LiveOutputs implements RecordSink {
         maxSeconds: s.rotate.maxSeconds,
         retain: s.retain,
         onError: (m) => log.warn(m),
-        onPruned: (paths) => log.info(`retention: deleted ${paths.length} oldest rotated files (${paths[0]}${paths.length > 1 ? ', ...' : ''})`),
+        onPruned: (paths) => log.info(`retention: deleted the ${paths.length} oldest rotated files, from ${paths[0]}`),
       });
       sinks.push(this.files);
     }

@@ -123,12 +123,16 @@ export class LiveRun {
     process.off('SIGHUP', this.onHup);
     process.off('SIGUSR1', this.onUsr1);
     const lost = this.outputs.unwritten;
-    if (lost > 0) this.p.log.error(`${lost} records could not be written (output files failed; see the warnings above)`);
+    let extra = ifaceLines(this.captures.ifaces, this.s.capture);
+    if (lost > 0) {
+      this.p.log.error(`${lost} records could not be written (output files failed; see the warnings above)`);
+      extra += `  records not written (output full or failing): ${lost.toLocaleString('en')}\n`;
+    }
     return endRun(this.p, {
       inputs: this.captures.ifaces.length,
       damaged: 0,
       secs: (Date.now() - this.startedMs) / 1000,
-      extra: ifaceLines(this.captures.ifaces, this.s.capture) + (lost > 0 ? `  records not written (output full or failing): ${lost.toLocaleString('en')}\n` : ''),
+      extra,
       code: this.exitCode,
     });
   }

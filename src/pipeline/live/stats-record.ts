@@ -17,12 +17,14 @@ export interface StatsContext {
 
 /** The record's JSON line; logs kernel drops since the last report. */
 export async function statsRecord(c: StatsContext, final: boolean): Promise<string> {
-  const per = await Promise.all(c.ifaces.map(async (f) => ({ f, s: addStats(f.base, f.src !== null ? await f.src.stats() : NO_STATS), decoded: f.decoded })));
+  const current = async (f: Iface) => (f.src !== null ? await f.src.stats() : NO_STATS);
+  const per = await Promise.all(c.ifaces.map(async (f) => ({ f, s: addStats(f.base, await current(f)), decoded: f.decoded })));
   const now = Date.now() / 1000;
   const list = per.map(({ f, s, decoded }) => {
     const drops = s.droppedKernel ?? 0;
     if (drops > f.lastDrops) {
-      c.log.warn(`${f.name}: the kernel dropped ${drops - f.lastDrops} packets since the last report (${drops} in all): the sensor is not keeping up`);
+      const since = drops - f.lastDrops;
+      c.log.warn(`${f.name}: the kernel dropped ${since} packets since the last report (${drops} in all): the sensor is not keeping up`);
       f.lastDrops = drops;
     }
     return {
@@ -66,7 +68,8 @@ export function ifaceLines(ifaces: readonly Iface[], capture: string): string {
   for (const f of ifaces) {
     const s = f.base;
     const restarts = f.restarts > 0 ? `, restarted ${f.restarts}×` : '';
-    text += `  ${f.name} (${capture}): received ${n(s.received)}, dropped by kernel ${n(s.droppedKernel)}, by interface ${n(s.droppedIface)}, decoded ${f.decodedBase.toLocaleString('en')}${restarts}\n`;
+    const drops = `dropped by kernel ${n(s.droppedKernel)}, by interface ${n(s.droppedIface)}`;
+    text += `  ${f.name} (${capture}): received ${n(s.received)}, ${drops}, decoded ${f.decodedBase.toLocaleString('en')}${restarts}\n`;
   }
   return text;
 }
