@@ -8,7 +8,7 @@ import { fstatSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 
 /** Bytes queued before the stream is paused (backpressure on the writer). */
-const HIGH_WATER = 8 * 1024 * 1024;
+const HIGH_WATER = 2 * 1024 * 1024;
 
 export class PipeReader {
   private readonly chunks: Buffer[] = [];
