@@ -7,6 +7,7 @@ import { helpText, parseArgs, UsageError } from './cli/options.js';
 import { READ_OPTIONS, runRead } from './cli/read.js';
 import { BASELINE_OPTIONS, BASELINE_USAGE, runBaseline } from './cli/baseline.js';
 import { LIVE_OPTIONS, runLive } from './cli/live.js';
+import { SetupError } from './pipeline/errors.js';
 
 const COMMANDS = {
   read: { options: READ_OPTIONS, run: runRead, usage: 'otwatch read [options] FILE... (- for stdin)', about: 'analyse pcap/pcapng files' },
@@ -50,17 +51,20 @@ async function main(argv: string[]): Promise<number> {
   return c.run(parsed);
 }
 
+// Every output is written synchronously by now, so the exit is immediate: a
+// read of an idle stdin that a signal overtook must not hold the process.
 main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
+  (code) => process.exit(code),
   (e: unknown) => {
     if (e instanceof UsageError) {
       process.stderr.write(`otwatch: ${e.message}\notwatch: see 'otwatch --help'\n`);
-      process.exitCode = 2;
+      process.exit(2);
+    } else if (e instanceof SetupError) {
+      process.stderr.write(`otwatch: error: ${e.message}\n`);
+      process.exit(1);
     } else {
       process.stderr.write(`otwatch: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exitCode = 3;
+      process.exit(3);
     }
   },
 );

@@ -9,6 +9,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { read as readCb } from 'node:fs';
 import { CaptureParser, MAX_BLOCK } from './capture-parser.js';
 import { CaptureError, type PacketHandler } from './raw-packet.js';
+import { stdinPipe } from './pipe-reader.js';
 
 export const CHUNK = 4 * 1024 * 1024;
 
@@ -23,7 +24,13 @@ export interface ReadOptions {
   afterChunk?: (p: SourceProgress) => boolean;
   /** Reuse the read buffers across sources (allocReadBuffer). */
   buffer?: ReadBuffers;
+  /** Settles when reading must stop at once, even while a read waits (an
+   *  idle pipe on stdin): what was parsed stays delivered. */
+  stop?: Promise<void>;
 }
+
+/** What a read raced against `stop` gives when the stop came first. */
+const STOPPED = -1;
 
 export interface ReadResult {
   packets: number;
@@ -62,16 +69,23 @@ export interface CaptureInput {
   fd: number;
   /** Size in bytes (0 for stdin). */
   total: number;
+  /** read(2) on the input: what is there, 0 at the end. */
+  read(buf: Buffer, off: number, len: number): Promise<number>;
 }
 
 /** Opens a capture path ("-": stdin); an unopenable file is a CaptureError. */
 export async function openCaptureInput(path: string): Promise<CaptureInput> {
   const name = path === '-' ? '<stdin>' : path;
-  if (path === '-') return { name, fh: undefined, fd: 0, total: 0 };
+  if (path === '-') {
+    const pipe = stdinPipe();
+    const read = pipe !== null ? pipe.read.bind(pipe) : (b: Buffer, o: number, n: number) => readFd(0, b, o, n);
+    return { name, fh: undefined, fd: 0, total: 0, read };
+  }
   let fh: FileHandle | undefined;
   try {
     fh = await open(path, 'r');
-    return { name, fh, fd: fh.fd, total: (await fh.stat()).size };
+    const fd = fh.fd;
+    return { name, fh, fd, total: (await fh.stat()).size, read: (b, o, n) => readFd(fd, b, o, n) };
   } catch (e) {
     await fh?.close();
     throw new CaptureError(name, 0, `cannot open: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
@@ -81,7 +95,8 @@ export async function openCaptureInput(path: string): Promise<CaptureInput> {
 /** Reads one capture. Throws CaptureError on damage or I/O failure; every
  *  record before the damage has been delivered by then. */
 export async function readCapture(path: string, onPacket: PacketHandler, opts: ReadOptions = {}): Promise<ReadResult> {
-  const { name, fh, fd, total } = await openCaptureInput(path);
+  const input = await openCaptureInput(path);
+  const { name, fh, total } = input;
   const parser = new CaptureParser(name, onPacket);
   const bufs = opts.buffer ?? allocReadBuffer();
   let cur = bufs.a;
@@ -92,13 +107,27 @@ export async function readCapture(path: string, onPacket: PacketHandler, opts: R
   let consumedTotal = 0;
   let stopped = false;
   let pending: Promise<number> | null = null;
+  // A read the stop overtook still runs in libuv's pool: on stdin it may
+  // never return, so it is left behind (the process is ending).
+  let abandoned = false;
+  const stopAt = opts.stop?.then(() => STOPPED);
   const readInto = (b: Buffer): Promise<number> =>
-    readFd(fd, b, ROOM, CHUNK).catch((e: NodeJS.ErrnoException) => {
+    input.read(b, ROOM, CHUNK).catch((e: NodeJS.ErrnoException) => {
       throw new CaptureError(name, base + (end - start), `read failed: ${e.code ?? e.message}`);
     });
+  const settle = async (p: Promise<number>): Promise<number> => {
+    const n = stopAt === undefined ? await p : await Promise.race([p, stopAt]);
+    if (n === STOPPED) {
+      stopped = true;
+      abandoned = fh === undefined;
+    }
+    return n;
+  };
   try {
-    const n = await readInto(cur);
-    end += n;
+    pending = readInto(cur);
+    const n = await settle(pending);
+    if (n !== STOPPED) pending = null;
+    end += Math.max(0, n);
     if (n > 0) {
       for (;;) {
         pending = readInto(next);
@@ -109,7 +138,8 @@ export async function readCapture(path: string, onPacket: PacketHandler, opts: R
           stopped = true;
           break;
         }
-        const m = await pending;
+        const m = await settle(pending);
+        if (m === STOPPED) break;
         pending = null;
         if (m === 0) {
           start = used;
@@ -129,7 +159,8 @@ export async function readCapture(path: string, onPacket: PacketHandler, opts: R
     if (!stopped) parser.finish(end - start, consumedTotal);
   } finally {
     // Never close the file under a read still in flight.
-    if (pending !== null) await pending.catch(() => 0);
+    if (pending !== null && !abandoned) await pending.catch(() => 0);
+    else if (pending !== null) pending.catch(() => 0);
     await fh?.close();
   }
   return { packets: parser.packets, bytes: consumedTotal, format: parser.formatName, stopped };

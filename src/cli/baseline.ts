@@ -4,23 +4,21 @@ import { allocReadBuffer, readCapture } from '../capture/file-source.js';
 import { CaptureError } from '../capture/raw-packet.js';
 import { AlertLog } from '../detect/alerts.js';
 import { BaselineError, toPlain, type Baseline } from '../detect/baseline.js';
-import { loadBaseline, saveBaseline } from '../detect/baseline-file.js';
+import { BaselineWriteError, loadBaseline, saveBaseline } from '../detect/baseline-file.js';
 import { diffBaselines, diffJson, diffText } from '../detect/baseline-diff.js';
 import { Detector } from '../detect/detector.js';
-import { scanOptions, SCAN_OPTIONS } from '../detect/options.js';
 import { NullSink } from '../output/sink.js';
 import { createLogger } from '../output/log.js';
+import { engineFor } from '../pipeline/build.js';
 import { UsageError, type OptSpec, type Parsed } from './options.js';
-import { buildPipeline, PIPELINE_OPTIONS } from './pipeline.js';
-
-/** Pipeline options that shape what is learned (flows and dissectors). */
-const LEARN_PIPELINE = new Set(['protocols', 'no-dissect', 'max-flows', 'tcp-idle', 'udp-idle', 'active-timeout', 'reassembly-mb', 'log-level', 'log-format']);
+import { ENGINE_OPTIONS, engineSettings, LOG_OPTIONS, logSettings, SCAN_OPTIONS, scanSettings } from './settings.js';
 
 export const BASELINE_OPTIONS: readonly OptSpec[] = [
   { name: 'output', short: 'o', kind: 'string', arg: 'FILE', help: 'learn: the baseline file to write' },
   { name: 'from', kind: 'string', arg: 'FILE', help: 'learn: start from this baseline and add what the captures show' },
   { name: 'json', kind: 'flag', help: 'diff: JSON instead of text' },
-  ...PIPELINE_OPTIONS.filter((o) => LEARN_PIPELINE.has(o.name)),
+  ...ENGINE_OPTIONS,
+  ...LOG_OPTIONS,
   ...SCAN_OPTIONS,
   { name: 'help', short: 'h', kind: 'flag', help: 'this help' },
 ];
@@ -65,11 +63,12 @@ async function learn(opts: Parsed['opts'], paths: string[]): Promise<number> {
   const out = opts.output;
   if (typeof out !== 'string') throw new UsageError('baseline learn needs -o FILE');
   if (paths.length === 0) throw new UsageError('baseline learn needs capture files (or - for stdin)');
-  const log = createLogger(opts['log-level'] as string, opts['log-format'] as 'text' | 'json');
+  const ls = logSettings(opts);
+  const log = createLogger(ls.level, ls.format);
   const from = typeof opts.from === 'string' ? load(opts.from) : null;
-  const { engine } = buildPipeline(opts, log);
+  const engine = engineFor({ ...engineSettings(opts), summary: false }, new NullSink());
   const det = new Detector(
-    { baseline: from, learnFor: Infinity, policy: null, scan: scanOptions(opts), dissectors: engine.opts.dissectors },
+    { baseline: from, learnFor: Infinity, policy: null, scan: scanSettings(opts), dissectors: engine.opts.dissectors },
     new AlertLog(new NullSink()),
   );
   engine.observer = det;
@@ -88,6 +87,11 @@ async function learn(opts: Parsed['opts'], paths: string[]): Promise<number> {
   try {
     saveBaseline(out, b);
   } catch (e) {
+    // Disk full or no permission: the learning went well, the output failed.
+    if (e instanceof BaselineWriteError) {
+      log.error(`${e.message}; the previous file, if any, is unchanged`);
+      return 1;
+    }
     if (e instanceof BaselineError) throw new UsageError(e.message);
     throw e;
   }

@@ -1,4 +1,9 @@
-// Every option is declared once here; parsing and --help are built from it.
+// The option parser: each command declares its options once in a table of
+// OptSpecs (src/cli/settings.ts, read.ts, live.ts, baseline.ts), and parsing
+// and --help are built from it.
+import { UsageError } from '../pipeline/errors.js';
+
+export { UsageError };
 
 export type OptKind = 'flag' | 'string' | 'number' | 'seconds' | 'list';
 
@@ -11,8 +16,6 @@ export interface OptSpec {
   default?: string | number | boolean;
   choices?: readonly string[];
 }
-
-export class UsageError extends Error {}
 
 export type Parsed = { opts: Record<string, string | number | boolean | string[]>; rest: string[] };
 

@@ -1,12 +1,11 @@
 // `otwatch read FILES...`: offline analysis of pcap/pcapng files or stdin.
 import { allocReadBuffer, readCapture } from '../capture/file-source.js';
 import { CaptureError } from '../capture/raw-packet.js';
-import { FdWriter } from '../output/fd-writer.js';
-import { createLogger } from '../output/log.js';
-import { renderSummary, type FileTime } from '../output/summary-text.js';
-import { UsageError, type OptSpec, type Parsed } from './options.js';
-import { buildPipeline, PIPELINE_OPTIONS } from './pipeline.js';
+import type { FileTime } from '../output/summary-text.js';
+import { endRun, finishFlows, outputFault, startPipeline, type Pipeline } from '../pipeline/run.js';
 import { readParallel, workerCount } from '../parallel/pool.js';
+import { UsageError, type OptSpec, type Parsed } from './options.js';
+import { pipelineSettings, PIPELINE_OPTIONS } from './settings.js';
 
 export const READ_OPTIONS: readonly OptSpec[] = [
   ...PIPELINE_OPTIONS,
@@ -17,73 +16,69 @@ export const READ_OPTIONS: readonly OptSpec[] = [
 
 export async function runRead({ opts, rest }: Parsed): Promise<number> {
   if (rest.length === 0) throw new UsageError('no input: give capture files, or - for stdin');
-  const workers = workerCount(opts.workers as number | undefined, rest);
-  const log = createLogger(opts['log-level'] as string, opts['log-format'] as 'text' | 'json');
-  const { engine, sink } = buildPipeline(opts, log);
-
-  let stopping = false;
-  const onSignal = (sig: string) => {
-    if (stopping) process.exit(130); // a second signal: leave now
-    stopping = true;
-    log.warn(`${sig}: stopping; flushing open flows`);
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-
-  const progress = process.stderr.isTTY && !opts.quiet ? new Progress() : null;
+  const workers = workerCount(typeof opts.workers === 'number' ? opts.workers : undefined, rest);
+  const p = startPipeline(pipelineSettings(opts));
+  const progress = process.stderr.isTTY && !p.settings.quiet ? new Progress() : null;
   const started = process.hrtime.bigint();
-  let damaged = 0;
   const perFile: FileTime[] = [];
+  // Stop reading once an output failed: nothing more can be written.
+  const shouldStop = (): boolean => {
+    if (!p.stop.stopping && outputFault(p) !== null) p.stop.request();
+    return p.stop.stopping;
+  };
+  let damaged: number;
+  let internal: Error | null = null;
   if (workers > 1) {
+    p.flowsOpen = false; // the workers hold the flows
     const r = await readParallel({
-      workers, paths: rest, opts, engine, sink, log,
-      shouldStop: () => stopping,
+      workers, paths: rest, settings: p.settings.engine, engine: p.engine, sink: p.sink, log: p.log, shouldStop, stop: p.stop.stopped,
+      msgpack: p.settings.output.format === 'msgpack' && p.settings.output.dir !== null,
       fileDone: (path, packets, secs) => perFile.push({ path, packets, secs }),
       progress: progress === null ? undefined : (path, bytes, total, packets) => progress.update(path, bytes, total, packets),
     });
-    progress?.clear();
     damaged = r.damaged;
-    if (r.error !== null) {
-      sink.close(); // what the workers sent is written
-      log.error(`${r.error.message}; records it had not sent are missing`);
-      return 3;
-    }
+    internal = r.error;
   } else {
-    const buffer = allocReadBuffer();
-    for (const path of rest) {
-      if (stopping) break;
-      const t0 = process.hrtime.bigint();
-      const p0 = engine.stats.packets;
-      try {
-        const r = await readCapture(path, engine.onPacket, {
-          buffer,
-          afterChunk: (p) => {
-            progress?.update(path, p.bytes, p.total, engine.stats.packets);
-            return stopping;
-          },
-        });
-        log.debug(`${path}: ${r.format}, ${r.packets} packets`);
-      } catch (e) {
-        damaged++;
-        if (e instanceof CaptureError) log.error(e.message);
-        else log.error(`${path}: ${(e as Error).message}`);
-      }
-      perFile.push({ path, packets: engine.stats.packets - p0, secs: Number(process.hrtime.bigint() - t0) / 1e9 });
-    }
-    progress?.clear();
+    damaged = await readOneThread(p, rest, shouldStop, perFile, progress);
+    finishFlows(p, p.stop.stopping ? 'shutdown' : 'eof');
   }
-  if (engine.firstInternalError !== null) {
-    log.error(`internal error in application-layer decoding (${engine.stats.internalErrors} flows affected, their decoding stopped): ${engine.firstInternalError.stack ?? engine.firstInternalError.message}`);
-  }
-  if (workers <= 1) engine.finish(stopping ? 'shutdown' : 'eof');
-  sink.close();
+  progress?.clear();
   const secs = Number(process.hrtime.bigint() - started) / 1e9;
-  if (!opts.quiet) {
-    const text = renderSummary(engine, secs, rest.length, damaged, perFile.length > 1 ? perFile : []);
-    if (opts.json) process.stderr.write(text);
-    else new FdWriter(1, false).writeBytes(Buffer.from(text));
+  return endRun(p, { inputs: rest.length, damaged, secs, perFile: perFile.length > 1 ? perFile : [], internal });
+}
+
+/** Reads the inputs in turn on this thread; returns how many were damaged. */
+async function readOneThread(
+  p: Pipeline,
+  paths: readonly string[],
+  shouldStop: () => boolean,
+  perFile: FileTime[],
+  progress: Progress | null,
+): Promise<number> {
+  const { engine, log } = p;
+  const buffer = allocReadBuffer();
+  let damaged = 0;
+  for (const path of paths) {
+    if (shouldStop()) break;
+    const t0 = process.hrtime.bigint();
+    const p0 = engine.stats.packets;
+    try {
+      const r = await readCapture(path, engine.onPacket, {
+        buffer,
+        stop: p.stop.stopped,
+        afterChunk: (pr) => {
+          progress?.update(path, pr.bytes, pr.total, engine.stats.packets);
+          return shouldStop();
+        },
+      });
+      log.debug(`${path}: ${r.format}, ${r.packets} packets`);
+    } catch (e) {
+      damaged++;
+      log.error(e instanceof CaptureError ? e.message : `${path}: ${(e as Error).message}`);
+    }
+    perFile.push({ path, packets: engine.stats.packets - p0, secs: Number(process.hrtime.bigint() - t0) / 1e9 });
   }
-  return damaged > 0 ? 1 : 0;
+  return damaged;
 }
 
 /** One line on a TTY, redrawn at most 4 times a second. */

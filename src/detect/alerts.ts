@@ -57,6 +57,17 @@ export function alertJson(ts: number, a: AlertSpec): string {
   return `${s},"detail":${jsonString(a.detail)}}\n`;
 }
 
+/** Alerts the human summary lists per severity (the rest are counted). */
+export const SHOWN_PER_SEVERITY = 10;
+export const SEVERITIES: readonly Severity[] = ['high', 'medium', 'low'];
+
+/** An alert as the human summary shows it. */
+export interface ShownAlert {
+  ts: number;
+  kind: AlertKind;
+  detail: string;
+}
+
 /** Distinct facts kept for deduplication and the summary. */
 export const MAX_FACTS = 100_000;
 /** Repeated facts listed in the summary record. */
@@ -64,6 +75,9 @@ const SUMMARY_TOP = 100;
 
 export class AlertLog {
   readonly byKind = new Map<AlertKind, number>();
+  readonly bySeverity: Record<Severity, number> = { high: 0, medium: 0, low: 0 };
+  /** The first SHOWN_PER_SEVERITY alerts of each severity. */
+  readonly shown: Record<Severity, ShownAlert[]> = { high: [], medium: [], low: [] };
   private readonly facts: Fact[] = [];
   /** Facts of kinds without a baseline record to hang on (scan, zone). */
   private readonly keyed = new Map<string, Fact>();
@@ -85,6 +99,7 @@ export class AlertLog {
     const f = new Fact(a.kind, text, ts);
     this.facts.push(f);
     this.byKind.set(a.kind, (this.byKind.get(a.kind) ?? 0) + 1);
+    if (this.bySeverity[a.severity]++ < SHOWN_PER_SEVERITY) this.shown[a.severity].push({ ts, kind: a.kind, detail: a.detail });
     this.sink.write('alert', alertJson(ts, a));
     return f;
   }

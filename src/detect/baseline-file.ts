@@ -3,9 +3,10 @@
 // directory, fsyncs it, renames it over the target and fsyncs the directory,
 // so a crash or kill -9 at any moment leaves either the old file or the new
 // one, never a mix.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { msgpack } from '../output/msgpack-lazy.js';
+import { causeText, errnoCode } from '../pipeline/errors.js';
 import { Baseline, BaselineError, fromPlain, toPlain } from './baseline.js';
 import { readBaselineFast } from './baseline-read.js';
 
@@ -51,9 +52,42 @@ export interface AtomicWriteHooks {
   midWrite?: () => void;
 }
 
+/** Removes the temporary files of earlier writes of `path` that were killed
+ *  between writing and renaming (their process is gone). */
+export function removeStaleTemps(path: string): void {
+  const dir = dirname(path);
+  const prefix = `.${basename(path)}.tmp-`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return; // the write that follows reports the directory
+  }
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    const pid = Number(n.slice(prefix.length));
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || processAlive(pid)) continue;
+    try {
+      unlinkSync(join(dir, n));
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errnoCode(e) === 'EPERM';
+  }
+}
+
 /** Writes `data` to `path` so that readers see the old or the new content only. */
 export function writeFileAtomic(path: string, data: Uint8Array, hooks: AtomicWriteHooks = {}): void {
   const dir = dirname(path);
+  removeStaleTemps(path);
   const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}`);
   let fd = -1;
   try {
@@ -91,11 +125,14 @@ export function writeFileAtomic(path: string, data: Uint8Array, hooks: AtomicWri
   }
 }
 
+/** Saving failed (disk full, permissions): an output fault, not a usage error. */
+export class BaselineWriteError extends BaselineError {}
+
 export function saveBaseline(path: string, b: Baseline, hooks?: AtomicWriteHooks): void {
   b.created = Math.floor(Date.now() / 1000);
   try {
     writeFileAtomic(path, encodeBaseline(b), hooks);
   } catch (e) {
-    throw new BaselineError(`cannot write baseline ${path}: ${(e as Error).message}`);
+    throw new BaselineWriteError(`cannot write baseline ${path}: ${causeText(errnoCode(e))}`);
   }
 }

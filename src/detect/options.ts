@@ -1,51 +1,24 @@
-// Detection options shared by `read` and `live` (spread into PIPELINE_OPTIONS),
-// and building the detector from them.
-import type { OptSpec } from '../cli/options.js';
-import { UsageError } from '../cli/options.js';
+// Building the detector a run's DetectSettings ask for (`read`, `live`).
 import type { Dissector } from '../dissectors/types.js';
 import type { Logger } from '../output/log.js';
 import type { RecordSink } from '../output/sink.js';
+import { UsageError } from '../pipeline/errors.js';
+import type { DetectSettings } from '../pipeline/settings.js';
 import { AlertLog } from './alerts.js';
 import { BaselineError, type Baseline } from './baseline.js';
 import { loadBaseline, saveBaseline } from './baseline-file.js';
 import { Detector } from './detector.js';
 import { loadPolicy, PolicyError, type Policy } from './policy.js';
-import { DEFAULT_SCAN } from './scan.js';
-
-export const SCAN_OPTIONS: readonly OptSpec[] = [
-  { name: 'scan-ports', kind: 'number', arg: 'N', default: DEFAULT_SCAN.ports, help: 'a scan: one source touches more than N ports of one host (0: off)' },
-  { name: 'scan-hosts', kind: 'number', arg: 'N', default: DEFAULT_SCAN.hosts, help: 'a scan: one source touches more than N hosts on one port (0: off)' },
-  { name: 'scan-window', kind: 'seconds', arg: 'DUR', default: DEFAULT_SCAN.window, help: 'a scan: ... within DUR of capture time' },
-];
-
-export const DETECT_OPTIONS: readonly OptSpec[] = [
-  { name: 'baseline', kind: 'string', arg: 'FILE', help: 'alert on what this baseline (otwatch baseline learn) has not seen' },
-  { name: 'learn-for', kind: 'seconds', arg: 'DUR', help: 'learn a baseline from the first DUR of capture time, then alert' },
-  { name: 'save-baseline', kind: 'string', arg: 'FILE', help: 'with --learn-for: write the learned baseline to FILE when learning ends' },
-  { name: 'policy', kind: 'string', arg: 'FILE', help: 'zones and conduits (JSON) to enforce: zone_violation alerts' },
-  ...SCAN_OPTIONS,
-];
-
-export function scanOptions(opts: Record<string, unknown>): { ports: number; hosts: number; window: number } {
-  return {
-    ports: Math.floor((opts['scan-ports'] as number | undefined) ?? DEFAULT_SCAN.ports),
-    hosts: Math.floor((opts['scan-hosts'] as number | undefined) ?? DEFAULT_SCAN.hosts),
-    window: (opts['scan-window'] as number | undefined) ?? DEFAULT_SCAN.window,
-  };
-}
 
 /** The detector the options ask for, or null when they ask for none. File
  *  problems are UsageErrors with a clear message. */
-export function detectorFromOptions(
-  opts: Record<string, unknown>,
+export function detectorFor(
+  s: DetectSettings,
   sink: RecordSink,
   dissectors: readonly Dissector[],
   log: Logger | null,
 ): Detector | null {
-  const bpath = typeof opts.baseline === 'string' ? opts.baseline : null;
-  const ppath = typeof opts.policy === 'string' ? opts.policy : null;
-  const learnFor = typeof opts['learn-for'] === 'number' ? (opts['learn-for'] as number) : null;
-  const save = typeof opts['save-baseline'] === 'string' ? (opts['save-baseline'] as string) : null;
+  const { baseline: bpath, policy: ppath, learnFor, saveBaseline: save } = s;
   if (save !== null && learnFor === null) throw new UsageError('--save-baseline needs --learn-for');
   if (bpath === null && ppath === null && learnFor === null) return null;
   let baseline: Baseline | null = null;
@@ -67,7 +40,7 @@ export function detectorFromOptions(
       baseline,
       learnFor,
       policy,
-      scan: scanOptions(opts),
+      scan: s.scan,
       dissectors,
       onLearned: (b, ts) => {
         if (ended) log?.info('flows open when learning ended added learned facts since');

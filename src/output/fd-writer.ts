@@ -1,7 +1,13 @@
 // Buffered synchronous writer on a file descriptor. Synchronous writes are the
 // backpressure: the reader stops while the consumer (a pipe, a disk) catches
 // up, so memory stays flat however slow the consumer is.
-import { writeSync, closeSync, fsyncSync } from 'node:fs';
+//
+// A write that fails (disk full, closed pipe, I/O error) never throws into
+// the caller, which is the packet path: the writer records the fault, cuts
+// an owned file back to its last complete record, and drops what follows.
+// The pipeline checks `fault` between chunks and ends the run.
+import { writeSync, closeSync, fsyncSync, ftruncateSync } from 'node:fs';
+import { errnoCode, type OutputFault } from '../pipeline/errors.js';
 
 const BUF_BYTES = 256 * 1024;
 
@@ -28,8 +34,13 @@ export class FdWriter implements ByteOut {
   readonly buf = Buffer.allocUnsafe(BUF_BYTES);
   used = 0;
   bytes = 0;
+  /** Bytes of the file up to the end of its last complete record. */
+  private safeEnd = 0;
+  /** The first write failure; later writes are dropped. */
+  fault: OutputFault | null = null;
 
-  constructor(readonly fd: number, private readonly owned: boolean) {}
+  /** `name` is what a failure names: the file path, or <stdout>. */
+  constructor(readonly fd: number, private readonly owned: boolean, readonly name = owned ? `fd ${fd}` : '<stdout>') {}
 
   write(s: string): void {
     // UTF-8 needs at most 3 bytes per UTF-16 unit.
@@ -43,19 +54,28 @@ export class FdWriter implements ByteOut {
     this.used += this.buf.write(s, this.used, 'utf8');
   }
 
+  /** Whole records, already encoded (msgpack, a worker's NDJSON batch). */
   writeBytes(b: Uint8Array): void {
     this.flush();
-    this.writeAll(b);
+    if (this.writeAll(b)) this.safeEnd = this.bytes;
   }
 
   flush(): void {
     if (this.used === 0) return;
     const n = this.used;
     this.used = 0;
-    this.writeAll(this.buf.subarray(0, n));
+    const before = this.bytes;
+    const b = this.buf.subarray(0, n);
+    // The buffer may end inside a record (JsonOut makes room mid-record).
+    if (this.writeAll(b)) {
+      const nl = b.lastIndexOf(0x0a);
+      if (nl >= 0) this.safeEnd = before + nl + 1;
+    }
   }
 
-  private writeAll(buf: Uint8Array): void {
+  /** False when the bytes could not all be written (now or before). */
+  private writeAll(buf: Uint8Array): boolean {
+    if (this.fault !== null) return false;
     let off = 0;
     while (off < buf.length) {
       try {
@@ -63,17 +83,41 @@ export class FdWriter implements ByteOut {
       } catch (e) {
         // A non-blocking pipe that is full: wait for the reader.
         if ((e as NodeJS.ErrnoException).code === 'EAGAIN') sleepMs(1);
-        else throw e;
+        else {
+          this.failed(e, buf, off);
+          return false;
+        }
       }
     }
     this.bytes += buf.length;
+    return true;
+  }
+
+  private failed(e: unknown, buf: Uint8Array, off: number): void {
+    this.fault = { path: this.name, code: errnoCode(e) };
+    this.used = 0;
+    if (!this.owned) return;
+    const nl = buf.subarray(0, off).lastIndexOf(0x0a);
+    const end = nl >= 0 ? this.bytes + nl + 1 : this.safeEnd;
+    try {
+      ftruncateSync(this.fd, end); // no partial last record
+    } catch {
+      // the fault above is what gets reported
+    }
   }
 
   close(sync = false): void {
     this.flush();
-    if (this.owned) {
-      if (sync) fsyncSync(this.fd);
+    if (!this.owned) return;
+    try {
+      if (sync && this.fault === null) fsyncSync(this.fd);
+    } catch (e) {
+      this.fault = { path: this.name, code: errnoCode(e) };
+    }
+    try {
       closeSync(this.fd);
+    } catch (e) {
+      this.fault ??= { path: this.name, code: errnoCode(e) };
     }
   }
 }

@@ -6,11 +6,17 @@
 // file is named after the UTC time it was opened, flows-YYYYmmddTHHMMSS.ndjson
 // (a -N suffix when that name exists), and time rotation happens on multiples
 // of the period (every hour on the hour for 1h). A write that fails (disk
-// full, directory gone) drops that record, is reported once through onError,
-// and the file is opened again on a later write; the sensor keeps running.
-import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+// full, directory gone) drops the records it held (counted in `dropped`),
+// cuts the file back to its last complete record, is reported at most once
+// a minute through onError, and the file is opened again on a later write,
+// so writing resumes when space returns; the sensor keeps running. With
+// retention limits, the oldest rotated files are deleted at each rotation
+// and after a failed write.
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { causeText, errnoCode } from '../pipeline/errors.js';
 import { msgpack } from './msgpack-lazy.js';
+import { pruneRotated, type RetentionLimits } from './retention.js';
 import type { RecordKind, RecordSink } from './sink.js';
 
 export interface RotatingOptions {
@@ -22,14 +28,20 @@ export interface RotatingOptions {
   maxSeconds: number;
   /** Wall clock in ms (tests pass their own). */
   now?: () => number;
-  /** Failures to open or write: reported, never thrown. */
+  /** Failures to open or write: reported (at most once a minute), never thrown. */
   onError?: (message: string) => void;
+  /** Delete the oldest rotated files beyond these limits. */
+  retain?: RetentionLimits;
+  /** Rotated files deleted by retention (for the log). */
+  onPruned?: (paths: string[]) => void;
 }
 
 /** Bytes buffered per file before a write. */
 const FLUSH_AT = 256 * 1024;
-/** After a failed open, how long before trying again. */
+/** After a failed open or write, how long before trying again. */
 const RETRY_OPEN_MS = 10_000;
+/** Failures are reported at most this often. */
+const REPORT_EVERY_MS = 60_000;
 
 /** File name stem per record kind. */
 import { FILE_STEMS as FILE_STEM } from './sink.js';
@@ -41,12 +53,13 @@ export function fileStamp(ms: number): string {
 
 class OutFile {
   fd = -1;
+  /** Bytes written since opened, and the file's size then (append). */
   bytes = 0;
+  start = 0;
   pending: string[] = [];
   pendingLen = 0;
   path = '';
   failedAt = -Infinity;
-  reported = false;
 }
 
 export class RotatingSink implements RecordSink {
@@ -57,6 +70,9 @@ export class RotatingSink implements RecordSink {
   private periodEnd = Infinity;
   /** Records lost to write failures. */
   dropped = 0;
+  /** When a failure was last reported, and records dropped since. */
+  private reportedAt = -Infinity;
+  private droppedAtReport = 0;
   /** Files opened so far (for tests and the log). */
   readonly opened: string[] = [];
 
@@ -132,13 +148,14 @@ export class RotatingSink implements RecordSink {
       }
     } catch (e) {
       f.failedAt = now;
-      this.report(f, `cannot open ${f.path}: ${(e as Error).message}`);
+      this.report(`cannot open ${f.path}: ${causeText(errnoCode(e))}`);
       return false;
     }
     f.bytes = 0;
+    f.start = this.rotating ? 0 : fstatSync(f.fd).size;
     f.failedAt = -Infinity;
-    f.reported = false;
     this.opened.push(f.path);
+    if (this.rotating) this.prune();
     if (this.o.maxSeconds > 0 && this.periodEnd === Infinity) {
       const p = this.o.maxSeconds * 1000;
       this.periodEnd = (Math.floor(now / p) + 1) * p;
@@ -162,15 +179,26 @@ export class RotatingSink implements RecordSink {
       f.bytes += buf.length;
     } catch (e) {
       this.dropped += records;
-      this.report(f, `write to ${f.path} failed: ${(e as Error).message}`);
+      this.report(`write to ${f.path} failed: ${causeText(errnoCode(e))}`);
       try {
+        ftruncateSync(f.fd, f.start + f.bytes); // no partial last record
         closeSync(f.fd);
       } catch {
         // nothing more to do
       }
       f.fd = -1;
       f.failedAt = this.now();
+      this.prune();
     }
+  }
+
+  /** Applies the retention limits (files being written are kept). */
+  private prune(): void {
+    if (this.o.retain === undefined) return;
+    const open = new Set<string>();
+    for (const g of this.files.values()) if (g.fd >= 0) open.add(g.path);
+    const gone = pruneRotated(this.o.dir, this.o.retain, open, this.now());
+    if (gone.length > 0) this.o.onPruned?.(gone);
   }
 
   private closeFile(f: OutFile, sync: boolean): void {
@@ -185,14 +213,17 @@ export class RotatingSink implements RecordSink {
       if (sync) fsyncSync(f.fd);
       closeSync(f.fd);
     } catch (e) {
-      this.report(f, `close of ${f.path} failed: ${(e as Error).message}`);
+      this.report(`close of ${f.path} failed: ${causeText(errnoCode(e))}`);
     }
     f.fd = -1;
   }
 
-  private report(f: OutFile, msg: string): void {
-    if (f.reported) return;
-    f.reported = true;
-    this.o.onError?.(msg);
+  private report(msg: string): void {
+    const now = this.now();
+    if (now - this.reportedAt < REPORT_EVERY_MS) return;
+    const lost = this.dropped - this.droppedAtReport;
+    this.reportedAt = now;
+    this.droppedAtReport = this.dropped;
+    this.o.onError?.(`${msg}; ${lost} records not written since the last report (${this.dropped} in all); writing resumes when it can`);
   }
 }

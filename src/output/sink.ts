@@ -5,6 +5,7 @@ import { openSync } from 'node:fs';
 import { join } from 'node:path';
 import { msgpack } from './msgpack-lazy.js';
 import { FdWriter, type ByteOut } from './fd-writer.js';
+import { errnoCode, type OutputFault } from '../pipeline/errors.js';
 
 export type RecordKind = 'flow' | 'pdu' | 'alert' | 'stats';
 export const RECORD_KINDS: readonly RecordKind[] = ['flow', 'pdu', 'alert', 'stats'];
@@ -16,6 +17,10 @@ export interface RecordSink {
   /** The NDJSON writer that takes every `kind` record, when there is exactly
    *  one: hot records (PDUs) are then encoded straight into its buffer. */
   direct?(kind: RecordKind): ByteOut | null;
+  /** Writes what is buffered. */
+  flush?(): void;
+  /** The first output that failed, if any (writes never throw). */
+  fault?(): OutputFault | null;
   close(): void;
 }
 
@@ -28,6 +33,12 @@ export class StreamSink implements RecordSink {
   direct(): FdWriter {
     return this.out;
   }
+  flush(): void {
+    this.out.flush();
+  }
+  fault(): OutputFault | null {
+    return this.out.fault;
+  }
   close(): void {
     this.out.close();
   }
@@ -37,12 +48,23 @@ export class StreamSink implements RecordSink {
  *  created on first use; or .msgpack files of the same records. */
 export class DirSink implements RecordSink {
   private readonly files = new Map<RecordKind, FdWriter>();
-  constructor(private readonly dir: string, private readonly format: 'ndjson' | 'msgpack') {}
+  private openFault: OutputFault | null = null;
+  /** Where records go once a file cannot be opened: nowhere. */
+  private readonly dead = new FdWriter(-1, false, '');
+  constructor(private readonly dir: string, private readonly format: 'ndjson' | 'msgpack') {
+    this.dead.fault = { path: '', code: 'closed' };
+  }
 
   private file(kind: RecordKind): FdWriter {
     let w = this.files.get(kind);
     if (w === undefined) {
-      w = new FdWriter(openSync(join(this.dir, `${FILE_STEMS[kind]}.${this.format}`), 'w'), true);
+      const path = join(this.dir, `${FILE_STEMS[kind]}.${this.format}`);
+      try {
+        w = new FdWriter(openSync(path, 'w'), true, path);
+      } catch (e) {
+        this.openFault ??= { path, code: errnoCode(e) };
+        return this.dead;
+      }
       this.files.set(kind, w);
     }
     return w;
@@ -57,6 +79,16 @@ export class DirSink implements RecordSink {
     return this.format === 'ndjson' ? this.file(kind) : null;
   }
 
+  flush(): void {
+    for (const w of this.files.values()) w.flush();
+  }
+
+  fault(): OutputFault | null {
+    if (this.openFault !== null) return this.openFault;
+    for (const w of this.files.values()) if (w.fault !== null) return w.fault;
+    return null;
+  }
+
   close(): void {
     for (const w of this.files.values()) w.close(true);
   }
@@ -66,6 +98,16 @@ export class TeeSink implements RecordSink {
   constructor(private readonly sinks: RecordSink[]) {}
   write(kind: RecordKind, line: string): void {
     for (const s of this.sinks) s.write(kind, line);
+  }
+  flush(): void {
+    for (const s of this.sinks) s.flush?.();
+  }
+  fault(): OutputFault | null {
+    for (const s of this.sinks) {
+      const f = s.fault?.() ?? null;
+      if (f !== null) return f;
+    }
+    return null;
   }
   close(): void {
     for (const s of this.sinks) s.close();

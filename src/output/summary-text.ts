@@ -1,4 +1,5 @@
 // The human summary printed at the end of `otwatch read`.
+import { SEVERITIES, type AlertLog } from '../detect/alerts.js';
 import type { Engine } from '../engine.js';
 import { human } from './summary.js';
 
@@ -35,8 +36,35 @@ export function renderSummary(engine: Engine, secs: number, inputs: number, dama
   }
   const services = sm.topServices(8);
   if (services.length > 0) {
-    lines.push('  top services (server, by flows):');
+    lines.push('  top services (server that answered, by flows):');
     for (const [k, v] of services) lines.push(`    ${k.padEnd(40)} ${String(v.flows).padStart(7)} flows ${human(v.bytes).padStart(9)}B`);
+  }
+  if (sm.refused > 0) {
+    lines.push(`  refused connection attempts: ${sm.refused.toLocaleString('en')} (not services: the server answered with a reset)`);
+  }
+  if (sm.unanswered > 0) lines.push(`  unanswered attempts: ${sm.unanswered.toLocaleString('en')} (no packet back from the server)`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The alerts of a run, most severe first, each with its detail sentence;
+ *  at most SHOWN_PER_SEVERITY per severity, then how many more and where.
+ *  `where`: where every alert record went (null: nowhere). */
+export function renderAlerts(alerts: AlertLog, where: string | null): string {
+  const total = alerts.count;
+  if (total === 0) return '';
+  const counts = SEVERITIES.filter((s) => alerts.bySeverity[s] > 0).map((s) => `${s} ${alerts.bySeverity[s]}`);
+  const lines = [`  alerts: ${total.toLocaleString('en')} (${counts.join(', ')})`];
+  let shown = 0;
+  for (const sev of SEVERITIES) {
+    const list = alerts.shown[sev];
+    if (list.length === 0) continue;
+    lines.push(`    ${sev}:`);
+    for (const a of list) lines.push(`      ${new Date(a.ts * 1000).toISOString()} ${a.kind}: ${a.detail}`);
+    shown += list.length;
+  }
+  if (shown < total) {
+    const more = total - shown;
+    lines.push(`    ${more.toLocaleString('en')} more ${where === null ? '(use --json or -w DIR for every alert record)' : `in ${where}`}`);
   }
   return `${lines.join('\n')}\n`;
 }

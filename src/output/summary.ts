@@ -175,19 +175,31 @@ export class Summary {
   readonly talkers = new TopTable();
   readonly services = new TopTable();
   readonly apps = new Map<string, number>();
+  /** TCP connection attempts answered by a reset: not services. */
+  refused = 0;
+  /** Flows the server never sent a packet on: not services either. */
+  unanswered = 0;
 
   addFlow(f: Flow): void {
     const bytes = f.bytesC2S + f.bytesS2C;
+    let answered = true;
+    if (f.pktsS2C === 0) {
+      this.unanswered++;
+      answered = false;
+    } else if (f.isTcp && f.stateName() === 'rejected') {
+      this.refused++;
+      answered = false;
+    }
     const app = f.app?.app ?? null;
     const appIdx = app === null ? 0 : APPS.indexOf(app);
     if (f.ipVersion === 4) {
       const cip = f.clientIsA ? f.a0 : f.b0;
       const sip = f.clientIsA ? f.b0 : f.a0;
       this.talkers.add(cip >>> 0, bytes);
-      this.services.add((((sip >>> 0) * 2 + (f.proto === 6 ? 1 : 0)) * 65536 + serverPort(f)) * 8 + appIdx, bytes);
+      if (answered) this.services.add((((sip >>> 0) * 2 + (f.proto === 6 ? 1 : 0)) * 65536 + serverPort(f)) * 8 + appIdx, bytes);
     } else {
       this.talkers.add(clientIp(f), bytes);
-      this.services.add(`${serverIp(f)} ${f.proto === 6 ? 'tcp' : 'udp'}/${serverPort(f)}${app ? ` (${app})` : ''}`, bytes);
+      if (answered) this.services.add(`${serverIp(f)} ${f.proto === 6 ? 'tcp' : 'udp'}/${serverPort(f)}${app ? ` (${app})` : ''}`, bytes);
     }
     const k = app ?? '(none)';
     this.apps.set(k, (this.apps.get(k) ?? 0) + 1);

@@ -17,7 +17,8 @@ import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { CaptureError, type RawPacket } from '../capture/raw-packet.js';
-import { UsageError, type Parsed } from '../cli/options.js';
+import { UsageError } from '../pipeline/errors.js';
+import type { EngineSettings } from '../pipeline/settings.js';
 import type { Engine } from '../engine.js';
 import type { Logger } from '../output/log.js';
 import { NullSink, type RecordKind, type RecordSink } from '../output/sink.js';
@@ -66,7 +67,10 @@ export function workerCount(opt: number | undefined, paths: readonly string[]): 
 export interface ParallelReadOptions {
   workers: number;
   paths: readonly string[];
-  opts: Parsed['opts'];
+  /** What each worker's engine is built from (bounds are split between them). */
+  settings: EngineSettings;
+  /** The sink takes msgpack records (one line at a time), not NDJSON bytes. */
+  msgpack: boolean;
   /** The pipeline the command built: its sink receives every record, its
    *  observer (the detector, if any) the workers' events, and its stats and
    *  summary the workers' totals. It sees no packets itself. */
@@ -75,6 +79,8 @@ export interface ParallelReadOptions {
   log: Logger;
   /** Checked after every read: stop reading (a signal). */
   shouldStop(): boolean;
+  /** Settles when reading must stop at once, even in the middle of a read. */
+  stop?: Promise<void>;
   progress?(path: string, bytes: number, total: number, packets: number): void;
   /** After each input: its packets and the seconds from opening it until
    *  its last packet was handed to a worker (the workers trail that by at
@@ -100,7 +106,7 @@ function worstCase(bytes: number): number {
 export async function readParallel(o: ParallelReadOptions): Promise<ParallelReadResult> {
   const n = o.workers;
   const engine = o.engine;
-  const msgpack = o.opts.format === 'msgpack' && typeof o.opts.write === 'string';
+  const msgpack = o.msgpack;
   const detector = engine.observer;
   const replay = detector !== null ? new EventReplay(detector, engine.opts.dissectors, n) : null;
   const crash = /^(\d+):(\d+)$/.exec(process.env.OTWATCH_TEST_WORKER_CRASH ?? '');
@@ -181,7 +187,7 @@ export async function readParallel(o: ParallelReadOptions): Promise<ParallelRead
       ring: sab,
       chunks: chunks.sabs,
       chunkRefs: chunks.refs.buffer as SharedArrayBuffer,
-      opts: o.opts,
+      engine: o.settings,
       records: !(o.sink instanceof NullSink),
       detect: replay !== null,
       crashAfter: crash !== null && Number(crash[1]) === i ? Number(crash[2]) : 0,
@@ -270,6 +276,7 @@ export async function readParallel(o: ParallelReadOptions): Promise<ParallelRead
           gate,
           afterSlice: publish,
           done,
+          stop: o.stop,
           afterChunk: (p) => {
             o.progress?.(path, p.bytes, p.total, packets);
             return o.shouldStop();
@@ -330,6 +337,8 @@ function mergeTotals(engine: Engine, t: WorkerTotals): void {
   sm.talkers.other += t.talkersOther;
   mergeTop(sm.services, t.services);
   sm.services.other += t.servicesOther;
+  sm.refused += t.refused;
+  sm.unanswered += t.unanswered;
   for (const [k, v] of t.apps) sm.apps.set(k, (sm.apps.get(k) ?? 0) + v);
   if (t.internalError !== null && engine.firstInternalError === null) {
     const e = new Error(t.internalError.message);

@@ -1,5 +1,5 @@
 // What the reader thread and its workers exchange besides the packet rings.
-import type { Parsed } from '../cli/options.js';
+import type { EngineSettings } from '../pipeline/settings.js';
 import type { EventBatch } from './events.js';
 
 export interface WorkerConfig {
@@ -10,8 +10,8 @@ export interface WorkerConfig {
   /** The chunks the capture is read into, and their use counts (ChunkPool). */
   chunks: SharedArrayBuffer[];
   chunkRefs: SharedArrayBuffer;
-  /** The command's options; the worker builds its engine from them. */
-  opts: Parsed['opts'];
+  /** The run's engine settings; the worker builds its engine from them. */
+  engine: EngineSettings;
   /** Someone reads the records (else, as in one engine, none are built). */
   records: boolean;
   /** Record detection events for the reader thread's detector. */
@@ -37,6 +37,8 @@ export interface WorkerTotals {
   talkersOther: number;
   services: TopEntry[];
   servicesOther: number;
+  refused: number;
+  unanswered: number;
   apps: [string, number][];
   /** First exception caught from application-layer decoding. */
   internalError: { message: string; stack: string } | null;

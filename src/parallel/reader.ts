@@ -6,7 +6,7 @@
 // keeps receiving the workers' records, errors and exits: a full ring cannot
 // deadlock it and a dead worker cannot hang it.
 import { CaptureParser, MAX_BLOCK } from '../capture/capture-parser.js';
-import { openCaptureInput, readFd, type ReadResult, type SourceProgress } from '../capture/file-source.js';
+import { openCaptureInput, type ReadResult, type SourceProgress } from '../capture/file-source.js';
 import { CaptureError, type PacketHandler } from '../capture/raw-packet.js';
 import type { ChunkPool } from './ring.js';
 
@@ -29,7 +29,11 @@ export interface ChunkedReadHooks {
   done(c: number): void;
   /** After every chunk; return true to stop reading. */
   afterChunk?(p: SourceProgress): boolean;
+  /** Settles when reading must stop at once, even while a read waits. */
+  stop?: Promise<void>;
 }
+
+const STOPPED = -1;
 
 
 /** Reads one capture. `current.chunk` names the chunk of the packet being
@@ -42,7 +46,8 @@ export async function readCaptureChunked(
   current: { chunk: number },
   hooks: ChunkedReadHooks,
 ): Promise<ReadResult> {
-  const { name, fh, fd, total } = await openCaptureInput(path);
+  const input = await openCaptureInput(path);
+  const { name, fh, total } = input;
   const parser = new CaptureParser(name, onPacket);
   let prev = -1; // chunk holding the carried-over bytes
   let left = 0; // carried-over bytes (a partial record)
@@ -50,6 +55,9 @@ export async function readCaptureChunked(
   let base = 0; // stream offset of the current chunk's byte 0
   let stopped = false;
   let eof = false;
+  // Only stdin can wait forever; a file read is short and must finish before
+  // the file is closed.
+  const stopAt = fh === undefined ? hooks.stop?.then(() => STOPPED) : undefined;
   try {
     while (!eof) {
       const c = await hooks.acquire();
@@ -62,7 +70,13 @@ export async function readCaptureChunked(
       while (have < CHUNK_FILL) {
         let n: number;
         try {
-          n = await readFd(fd, buf, have, CHUNK_BYTES - have);
+          const r = input.read(buf, have, CHUNK_BYTES - have);
+          n = stopAt === undefined ? await r : await Promise.race([r, stopAt]);
+          if (n === STOPPED) {
+            r.catch(() => 0); // left behind: the run is ending
+            stopped = eof = true; // what this chunk holds is still parsed
+            break;
+          }
         } catch (e) {
           throw new CaptureError(name, base + have, `read failed: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
         }

@@ -7,9 +7,8 @@
 // a worker except through its ring, so it needs no event loop of its own.
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { RawPacket } from '../capture/raw-packet.js';
-import { buildPipeline } from '../cli/pipeline.js';
-import { Engine } from '../engine.js';
-import { createLogger } from '../output/log.js';
+import { engineFor } from '../pipeline/build.js';
+import type { Engine } from '../engine.js';
 import { NullSink, type RecordKind, type RecordSink } from '../output/sink.js';
 import type { ByteOut } from '../output/fd-writer.js';
 import { EventRecorder } from './events.js';
@@ -129,6 +128,8 @@ function totals(engine: Engine): WorkerTotals {
     talkersOther: engine.summary.talkers.other,
     services: topEntries(engine.summary.services),
     servicesOther: engine.summary.services.other,
+    refused: engine.summary.refused,
+    unanswered: engine.summary.unanswered,
     apps: [...engine.summary.apps],
     internalError: e === null ? null : { message: e.message, stack: e.stack ?? e.message },
   };
@@ -138,15 +139,12 @@ function totals(engine: Engine): WorkerTotals {
  *  detection, with the flow and reassembly bounds split between workers so
  *  the run as a whole keeps the configured memory bounds. */
 export function workerEngine(cfg: WorkerConfig, sink: RecordSink): Engine {
-  const opts = { ...cfg.opts };
-  for (const k of ['json', 'write', 'baseline', 'policy', 'learn-for', 'save-baseline']) delete opts[k];
-  const { engine: template } = buildPipeline(opts, createLogger('silent', 'text'));
-  const o = template.opts;
-  return new Engine(
+  const s = cfg.engine;
+  return engineFor(
     {
-      ...o,
-      flows: { ...o.flows, maxFlows: Math.max(1, Math.ceil(o.flows.maxFlows / cfg.workers)) },
-      reassemblyBytes: Math.ceil(o.reassemblyBytes / cfg.workers),
+      ...s,
+      flows: { ...s.flows, maxFlows: Math.max(1, Math.ceil(s.flows.maxFlows / cfg.workers)) },
+      reassemblyBytes: Math.ceil(s.reassemblyBytes / cfg.workers),
     },
     sink,
   );

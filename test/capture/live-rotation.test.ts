@@ -1,7 +1,10 @@
 // Output rotation for live runs (src/output/rotating-sink.ts), with a clock
 // the test controls: fixed names reopened for logrotate, size and time
 // rotation with UTC names, and write failures that never throw.
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import {
+  existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, utimesSync, writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodeMulti } from '@msgpack/msgpack';
@@ -98,6 +101,81 @@ describe('RotatingSink', () => {
     s.close();
     expect(s.dropped).toBe(3);
     expect(readFileSync(join(dir, 'flows.ndjson'), 'utf8')).toBe(line(4));
+  });
+
+  it('retention: the oldest rotated files go first, by size and by age; open files and other files stay', () => {
+    const dir = tmp();
+    writeFileSync(join(dir, 'notes.txt'), 'x'.repeat(1000));
+    let now = T;
+    const pruned: string[] = [];
+    // 40-byte lines, a new file every 3 lines (120 bytes); keep at most 300 bytes.
+    const retain = { maxBytes: 300, maxAgeS: 0 };
+    const s = new RotatingSink({ dir, format: 'ndjson', maxBytes: 100, maxSeconds: 0, now: () => now, retain, onPruned: (p) => pruned.push(...p) });
+    for (let i = 0; i < 12; i++) {
+      s.write('flow', line(i));
+      now += 1000;
+    }
+    s.close();
+    const names = readdirSync(dir).sort();
+    // Files of lines 0-2, 3-5, 6-8, 9-11. When the fourth opened, the three
+    // before it held 360 bytes: the oldest went. The file being written is
+    // not counted (it comes on top of the limit).
+    expect(names).toEqual(['flows-20240201T000002.ndjson', 'flows-20240201T000005.ndjson', 'flows-20240201T000008.ndjson', 'notes.txt']);
+    expect(pruned.map((p) => p.slice(dir.length + 1))).toEqual(['flows-20240131T235959.ndjson']);
+    expect(readFileSync(join(dir, 'flows-20240201T000008.ndjson'), 'utf8')).toBe(line(9) + line(10) + line(11));
+
+    const aged = tmp();
+    let t = T;
+    const byAge = { maxBytes: 0, maxAgeS: 1 };
+    const a = new RotatingSink({ dir: aged, format: 'ndjson', maxBytes: 0, maxSeconds: 60, now: () => t, retain: byAge });
+    a.write('flow', line(1));
+    a.flush();
+    const first = readdirSync(aged);
+    utimesSync(join(aged, first[0]), new Date(T - 10_000), new Date(T - 10_000)); // written 10 s ago
+    t += 60_000; // the next period: rotation, then retention
+    a.write('flow', line(2));
+    a.close();
+    expect(readdirSync(aged)).toEqual(['flows-20240201T000059.ndjson']);
+  });
+
+  it('a full disk (64 KiB tmpfs): records counted, whole lines kept, one warning a minute, writing resumes with space', () => {
+    if (process.getuid?.() !== 0) throw new Error('needs root to mount a tmpfs: run the suite as root, as CI does');
+    const dir = tmp();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
+    try {
+      let now = T;
+      const warnings: string[] = [];
+      const s = new RotatingSink({ dir, format: 'ndjson', maxBytes: 0, maxSeconds: 0, now: () => now, onError: (m) => warnings.push(m) });
+      const big = (i: number) => `{"type":"pdu","n":${i},"pad":"${'x'.repeat(1000)}"}\n`;
+      let i = 0;
+      for (; i < 200; i++) {
+        s.write('pdu', big(i));
+        now += 100;
+      }
+      s.flush();
+      expect(s.dropped).toBeGreaterThan(100);
+      expect(warnings.length).toBe(1);
+      expect(warnings[0]).toMatch(/write to .*pdus\.ndjson failed: no space left on device \(ENOSPC\)/);
+      const text = () => readFileSync(join(dir, 'pdus.ndjson'), 'utf8');
+      const lines = text().split('\n');
+      expect(lines.pop()).toBe('');
+      lines.forEach((l, k) => expect(JSON.parse(l).n).toBe(k));
+      // Within the minute: no second warning. After it: one more.
+      for (let k = 0; k < 50; k++, i++) {
+        s.write('pdu', big(i));
+        now += 1000;
+      }
+      s.flush();
+      expect(warnings.length).toBe(1);
+      // Space comes back: the next write after the retry delay is written.
+      truncateSync(join(dir, 'pdus.ndjson'), 0);
+      now += 60_000;
+      s.write('pdu', big(1000));
+      s.close();
+      expect(JSON.parse(text().trim()).n).toBe(1000);
+    } finally {
+      execFileSync('umount', [dir]);
+    }
   });
 
   it('msgpack: one object per record', () => {

@@ -445,3 +445,76 @@ describe('otwatch live --capture cap', () => {
     expect(fin.interfaces[0]).toMatchObject({ received: null, dropped_kernel: null, decoded: sent });
   });
 });
+
+describe('otwatch live: a full output disk', () => {
+  it('keeps capturing, counts what it could not write in stats and the summary, warns once, resumes when space returns', async () => {
+    const ns = makeNetns();
+    const dir = mkdtempSync(join(tmpdir(), 'otw-live-'));
+    tmpDirs.push(dir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir]);
+    try {
+      // Room for a few kB only: the first replay's PDU records fill it.
+      const filler = join(dir, 'filler');
+      writeFileSync(filler, Buffer.alloc(52 * 1024));
+      const out = join(dir, 'out');
+      const run = new LiveRun(ns, ['--json', '--pdus', '-w', out, '--stats-interval', '0.3']);
+      await run.ready();
+      const file = fixture('gen', 'plant-sample.pcap');
+      let sent = replay(ns, [file]) + replay(ns, [file]);
+      await run.until(() => run.decoded() >= sent && run.stats().some((s) => s.records_unwritten > 0), 'records counted as not written');
+      // Still capturing and decoding while the disk is full.
+      sent += replay(ns, [file]);
+      await run.until(() => run.decoded() >= sent, 'packets decoded on a full disk');
+      expect(run.err.match(/no space left on device/g)?.length).toBe(1);
+      // Space returns: files are opened again (after 10 s) and written.
+      rmSync(filler);
+      const pdus = join(out, 'pdus.ndjson');
+      const before = readFileSync(pdus, 'utf8').length;
+      await new Promise((r) => setTimeout(r, 10_500));
+      sent += replay(ns, [file]);
+      await run.until(() => run.decoded() >= sent, 'packets decoded after space returned');
+      const { code } = await run.stop();
+      expect(code, run.err).toBe(0);
+      expect(readFileSync(pdus, 'utf8').length).toBeGreaterThan(before);
+      const fin = run.stats().find((s) => s.final === true)!;
+      expect(fin.records_unwritten).toBeGreaterThan(0);
+      expect(run.err).toContain(`records not written (output full or failing): ${fin.records_unwritten}`);
+      // No file ends in a partial record.
+      for (const n of readdirSync(out)) {
+        const text = readFileSync(join(out, n), 'utf8');
+        expect(text === '' || text.endsWith('\n'), n).toBe(true);
+        for (const l of text.split('\n').filter(Boolean)) JSON.parse(l);
+      }
+    } finally {
+      execFileSync('umount', [dir]);
+    }
+  }, 60_000);
+});
+
+describe('otwatch live: a second signal', () => {
+  it('while the capture is slow to stop: leaves at once (130) with every open flow written ("shutdown")', async () => {
+    const ns = makeNetns();
+    const file = fixture('gen', 'plant-sample.pcap');
+    const run = new LiveRun(ns, ['--json', '--stats-interval', '0.25']);
+    await run.ready();
+    const replaying = spawn('ip', ['netns', 'exec', ns, 'tcpreplay', '-q', '-x', '2', '-i', REPLAY, file], { stdio: 'ignore' });
+    procs.push(replaying);
+    await run.until(() => run.decoded() >= 30, '30 packets decoded');
+    // A stopped tcpdump cannot exit: the first SIGTERM waits for it (up to 4 s, then SIGKILL).
+    const [tcpdump] = children(run.pid);
+    process.kill(tcpdump, 'SIGSTOP');
+    const t0 = Date.now();
+    run.proc.kill('SIGTERM');
+    await run.until(() => run.err.includes('SIGTERM: stopping'), 'the first signal');
+    run.proc.kill('SIGTERM');
+    const { code } = await run.exit;
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(code, run.err).toBe(130);
+    replaying.kill('SIGKILL');
+    expect(run.err).toContain('SIGTERM again: leaving now; records already decoded are written');
+    const flows = run.records().filter((r) => r.type === 'flow');
+    expect(flows.length).toBeGreaterThan(0);
+    expect(flows.some((f) => f.end === 'shutdown')).toBe(true);
+    expect(run.out.endsWith('\n')).toBe(true);
+  });
+});

@@ -89,7 +89,8 @@ describe('--workers N: the records of one engine', () => {
     };
     const one = summary(1);
     expect(one.join('\n')).toMatch(/flows [\d,]+ \(evicted 0\), application PDUs [\d,]+/);
-    expect(one.join('\n')).toContain('top services (server, by flows):');
+    expect(one.join('\n')).toContain('top services (server that answered, by flows):');
+    expect(one.join('\n')).toMatch(/  (refused connection attempts|unanswered attempts): \d+/); // summed over the workers too
     expect(summary(2)).toEqual(one);
     expect(summary(3)).toEqual(one);
   });

@@ -1,0 +1,128 @@
+// What `read` and `live` share around their capture loop: building the
+// pipeline from typed settings, and ending a run (internal-error report,
+// output faults, the human summary, the exit code), written once.
+import type { Detector } from '../detect/detector.js';
+import { detectorFor } from '../detect/options.js';
+import type { Engine } from '../engine.js';
+import { FdWriter } from '../output/fd-writer.js';
+import { createLogger, type Logger } from '../output/log.js';
+import type { RecordSink } from '../output/sink.js';
+import { renderAlerts, renderSummary, type FileTime } from '../output/summary-text.js';
+import { engineFor, fileOutputs } from './build.js';
+import { EXIT_CLOSED_STDOUT, faultText, type OutputFault } from './errors.js';
+import type { PipelineSettings } from './settings.js';
+import { StopControl } from './stop.js';
+
+export const EXIT_OK = 0;
+/** Some input damaged or unreadable, or an output could not be written. */
+export const EXIT_FAILED = 1;
+export const EXIT_INTERNAL = 3;
+
+export interface Pipeline {
+  settings: PipelineSettings;
+  log: Logger;
+  engine: Engine;
+  sink: RecordSink;
+  detector: Detector | null;
+  stop: StopControl;
+  /** Flows live in this thread's engine (not in workers), not yet ended. */
+  flowsOpen: boolean;
+}
+
+/** Ends every open flow of this thread's engine (once). */
+export function finishFlows(p: Pipeline, reason: 'eof' | 'shutdown'): void {
+  if (!p.flowsOpen) return;
+  p.flowsOpen = false;
+  p.engine.finish(reason);
+}
+
+/** The engine, detector and signal handling of a run. Outputs are those of
+ *  --json / -w unless the command brings its own (`live`: rotating files). */
+export function startPipeline(settings: PipelineSettings, outputs?: RecordSink): Pipeline {
+  const log = createLogger(settings.log.level, settings.log.format);
+  const sink = outputs ?? fileOutputs(settings.output);
+  const engine = engineFor(settings.engine, sink);
+  const detector = detectorFor(settings.detect, sink, engine.opts.dissectors, log);
+  engine.observer = detector;
+  // A second signal: what is decoded is written before the exit (flows end
+  // as "shutdown", buffers are flushed), only the rest of the input is left.
+  const p: Pipeline = { settings, log, engine, sink, detector, stop: new StopControl(log, () => hurry(p)), flowsOpen: true };
+  p.stop.install();
+  return p;
+}
+
+function hurry(p: Pipeline): void {
+  finishFlows(p, 'shutdown');
+  p.sink.flush?.();
+}
+
+/** The first failed output, reported once by the caller. */
+export function outputFault(p: Pipeline): OutputFault | null {
+  return p.sink.fault?.() ?? null;
+}
+
+export interface RunEnd {
+  /** Inputs (files or interfaces) of the run. */
+  inputs: number;
+  damaged: number;
+  secs: number;
+  perFile?: readonly FileTime[];
+  /** Lines the command adds to the summary (live: per interface). */
+  extra?: string;
+  /** A failure that makes the run incomplete (a worker died): exit 3. */
+  internal?: Error | null;
+  /** Exit code the command decided (live: no interface could be opened). */
+  code?: number;
+}
+
+/** Reports, closes the outputs, prints the summary; returns the exit code. */
+export function endRun(p: Pipeline, end: RunEnd): number {
+  const { engine, log } = p;
+  p.stop.uninstall();
+  if (engine.firstInternalError !== null) {
+    const e = engine.firstInternalError;
+    const flows = `${engine.stats.internalErrors} flows affected, their decoding stopped`;
+    log.error(`internal error in application-layer decoding (${flows}): ${e.stack ?? e.message}`);
+  }
+  p.sink.close();
+  let fault = outputFault(p);
+  if (fault !== null && !isClosedStdout(fault)) log.error(`${faultText(fault)}; records after the last complete one are lost`);
+  if (end.internal) log.error(`${end.internal.message}; records it had not sent are missing`);
+  if (!p.settings.quiet && (fault === null || !isClosedStdout(fault))) {
+    const f = printSummary(p, end);
+    if (f !== null && !isClosedStdout(f)) log.error(faultText(f));
+    fault ??= f;
+  }
+  const closedStdout = fault !== null && isClosedStdout(fault);
+  if (end.internal) return EXIT_INTERNAL;
+  if (closedStdout) return EXIT_CLOSED_STDOUT;
+  if (fault !== null) return EXIT_FAILED;
+  if (end.code !== undefined && end.code !== EXIT_OK) return end.code;
+  return end.damaged > 0 ? EXIT_FAILED : EXIT_OK;
+}
+
+function isClosedStdout(f: OutputFault): boolean {
+  return f.code === 'EPIPE' && f.path === '<stdout>';
+}
+
+/** Prints the summary; a fault when stdout would not take it. */
+function printSummary(p: Pipeline, end: RunEnd): OutputFault | null {
+  let text = renderSummary(p.engine, end.secs, end.inputs, end.damaged, end.perFile ?? []);
+  text += end.extra ?? '';
+  if (p.detector !== null) text += renderAlerts(p.detector.alerts, alertsWhere(p.settings));
+  if (p.settings.output.json) {
+    process.stderr.write(text);
+    return null;
+  }
+  const out = new FdWriter(1, false);
+  out.writeBytes(Buffer.from(text));
+  return out.fault;
+}
+
+/** Where the full alert list went, for "N more in ...". */
+function alertsWhere(s: PipelineSettings): string | null {
+  const where: string[] = [];
+  if (s.output.json) where.push('the --json stream');
+  if (s.output.dir !== null) where.push(`${s.output.dir}/alerts.${s.output.format}`);
+  return where.length === 0 ? null : where.join(' and ');
+}

@@ -1,0 +1,54 @@
+// What a run is asked to do, typed: the command line is parsed once into
+// these (src/cli/settings.ts), and each layer receives only its part. Plain
+// data, so a worker thread gets its EngineSettings by structured clone.
+import type { FlowTableOptions } from '../flows/flow-table.js';
+
+export interface EngineSettings {
+  flows: FlowTableOptions;
+  /** Dissectors by name; null: all of them, []: flows only. */
+  protocols: readonly string[] | null;
+  /** One record per application PDU. */
+  pdus: boolean;
+  /** Global bound on out-of-order TCP bytes held. */
+  reassemblyBytes: number;
+  /** Aggregate the human summary's tables. */
+  summary: boolean;
+}
+
+export interface OutputSettings {
+  /** NDJSON on stdout. */
+  json: boolean;
+  /** flows.ndjson... in this directory; null: none. */
+  dir: string | null;
+  format: 'ndjson' | 'msgpack';
+}
+
+export interface ScanSettings {
+  ports: number;
+  hosts: number;
+  window: number;
+}
+
+export interface DetectSettings {
+  baseline: string | null;
+  /** Seconds of capture time to learn from; null: not learning. */
+  learnFor: number | null;
+  saveBaseline: string | null;
+  policy: string | null;
+  scan: ScanSettings;
+}
+
+export interface LogSettings {
+  level: string;
+  format: 'text' | 'json';
+}
+
+/** What `read` and `live` share. */
+export interface PipelineSettings {
+  engine: EngineSettings;
+  output: OutputSettings;
+  detect: DetectSettings;
+  log: LogSettings;
+  /** No human summary. */
+  quiet: boolean;
+}
