@@ -14,9 +14,9 @@
 //   session     association housekeeping (confirms, secure channel, auth)
 //   other       user-defined, vendor-opaque or unknown codes
 import type { AppName, PduBase } from '../dissectors/types.js';
-import type { ModbusPdu } from '../dissectors/modbus.js';
-import type { Dnp3Pdu } from '../dissectors/dnp3.js';
-import type { Iec104Pdu } from '../dissectors/iec104.js';
+import type { ModbusPdu } from '../dissectors/modbus/parser.js';
+import type { Dnp3Pdu } from '../dissectors/dnp3/parser.js';
+import type { Iec104Pdu } from '../dissectors/iec104/parser.js';
 
 export const FUNCTION_CLASSES = ['read', 'write', 'control', 'config', 'diagnostic', 'session', 'other'] as const;
 export type FunctionClass = (typeof FUNCTION_CLASSES)[number];

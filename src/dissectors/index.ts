@@ -1,10 +1,10 @@
 // The registry: one line per protocol. Order matters only when two probes
 // match the same bytes (the first wins); port hints are tried before it.
 import type { Dissector } from './types.js';
-import { modbus } from './modbus.js';
-import { dnp3 } from './dnp3.js';
-import { iec104 } from './iec104.js';
-import { opcua } from './opcua.js';
+import { modbus } from './modbus/parser.js';
+import { dnp3 } from './dnp3/parser.js';
+import { iec104 } from './iec104/parser.js';
+import { opcua } from './opcua/parser.js';
 
 export const DISSECTORS: readonly Dissector[] = [modbus, dnp3, iec104, opcua];
 

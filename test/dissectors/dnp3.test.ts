@@ -2,8 +2,8 @@ import { describe, it, expect } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { dnp3, MAX_OBJECTS, type Dnp3State } from '../../src/dissectors/dnp3.js';
-import { dnp3Crc, dnp3CrcOk } from '../../src/dissectors/dnp3-crc.js';
+import { dnp3, MAX_OBJECTS, type Dnp3State } from '../../src/dissectors/dnp3/parser.js';
+import { dnp3Crc, dnp3CrcOk } from '../../src/dissectors/dnp3/dnp3-crc.js';
 import { C2S, S2C, Probe, type Dir, type ParseCtx, type PduBase } from '../../src/dissectors/types.js';
 import { withShared, SHARED_PCAPS } from '../helpers/shared.js';
 

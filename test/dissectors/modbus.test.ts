@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { modbus, MAX_TX, type ModbusPdu, type ModbusState } from '../../src/dissectors/modbus.js';
+import { modbus, MAX_TX, type ModbusPdu, type ModbusState } from '../../src/dissectors/modbus/parser.js';
 import { C2S, S2C, Probe, type Dir, type ParseCtx, type PduBase } from '../../src/dissectors/types.js';
 import { SHARED_PCAPS, withShared } from '../helpers/shared.js';
 import { mulberry32 as prng } from '../../tools/prng.js';

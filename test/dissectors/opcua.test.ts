@@ -8,8 +8,8 @@ import { resolve } from 'node:path';
 import {
   opcua, OPCUA_MAX_CHUNK, OPCUA_MAX_OPEN, OPCUA_MAX_STRING, OPCUA_POLICY_NONE,
   type OpcuaPdu, type OpcuaState,
-} from '../../src/dissectors/opcua.js';
-import { opcuaServiceName, opcuaServiceRole, OPCUA_SERVICE_COUNT } from '../../src/dissectors/opcua-services.js';
+} from '../../src/dissectors/opcua/parser.js';
+import { opcuaServiceName, opcuaServiceRole, OPCUA_SERVICE_COUNT } from '../../src/dissectors/opcua/opcua-services.js';
 import { C2S, S2C, Probe, type Dir, type ParseCtx } from '../../src/dissectors/types.js';
 import { withShared, SHARED_PCAPS } from '../helpers/shared.js';
 

@@ -11,10 +11,10 @@
 // sent. Tracking starts at 0 after STARTDT at the start of a flow; after a gap
 // or a mid-stream start it is re-learned from the next I frame.
 
-import { jsonText, lit, type JsonOut } from '../output/json-out.js';
-import { anchorBytes, C2S, Probe, STATE_POOL_MAX } from './types.js';
-import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
-import { CodeCounts } from './code-counts.js';
+import { jsonText, lit, type JsonOut } from '../../output/json-out.js';
+import { anchorBytes, C2S, Probe, STATE_POOL_MAX } from '../types.js';
+import type { Dir, Dissector, ParseCtx, PduBase } from '../types.js';
+import { CodeCounts } from '../code-counts.js';
 
 export type Iec104Anomaly =
   | 'invalid_start' // first byte of an APDU is not 0x68 (parse returns -1)

@@ -19,10 +19,10 @@
 //   addresses mid-fragment counts as out of sequence. A repeat of the last
 //   segment (link-layer retry) is skipped.
 
-import { jsonText, lit, type JsonOut } from '../output/json-out.js';
+import { jsonText, lit, type JsonOut } from '../../output/json-out.js';
 import { dnp3Crc, dnp3CrcOk } from './dnp3-crc.js';
-import { anchorBytes, C2S, Probe, STATE_POOL_MAX, type Dir, type Dissector, type ParseCtx, type PduBase } from './types.js';
-import { CodeCounts } from './code-counts.js';
+import { anchorBytes, C2S, Probe, STATE_POOL_MAX, type Dir, type Dissector, type ParseCtx, type PduBase } from '../types.js';
+import { CodeCounts } from '../code-counts.js';
 
 export type Dnp3Anomaly =
   | 'bad_start' // first two bytes are not 0x05 0x64 (parse returns -1)

@@ -16,9 +16,9 @@
 // service once known (it is only on the wire in the first chunk), and the
 // final F/A chunk's PDU carries "chunks" = the number of chunks. Flow service
 // counters count each logical message once, on its final F chunk.
-import { jsonText, lit, type JsonOut } from '../output/json-out.js';
-import { anchorBytes, C2S, Probe, STATE_POOL_MAX } from './types.js';
-import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
+import { jsonText, lit, type JsonOut } from '../../output/json-out.js';
+import { anchorBytes, C2S, Probe, STATE_POOL_MAX } from '../types.js';
+import type { Dir, Dissector, ParseCtx, PduBase } from '../types.js';
 import { opcuaServiceName, opcuaServiceRole } from './opcua-services.js';
 
 /** Hard cap of one chunk (bytes), whatever HEL/ACK negotiated: the stream

@@ -17,10 +17,10 @@
 // fix them by answering MatchReversed when a PDU's shape can only be the
 // other role's.
 
-import { jsonText, lit, type JsonOut } from '../output/json-out.js';
-import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
-import { anchorBytes, Probe, S2C, STATE_POOL_MAX } from './types.js';
-import { CodeCounts } from './code-counts.js';
+import { jsonText, lit, type JsonOut } from '../../output/json-out.js';
+import type { Dir, Dissector, ParseCtx, PduBase } from '../types.js';
+import { anchorBytes, Probe, S2C, STATE_POOL_MAX } from '../types.js';
+import { CodeCounts } from '../code-counts.js';
 
 /** Anomaly names this dissector reports (ctx.anomaly). */
 export type ModbusAnomaly =
