@@ -7,6 +7,7 @@ import { helpText, parseArgs, UsageError } from './cli/options.js';
 import { READ_OPTIONS, runRead } from './cli/read.js';
 import { BASELINE_OPTIONS, BASELINE_USAGE, runBaseline } from './cli/baseline.js';
 import { LIVE_OPTIONS, runLive } from './cli/live.js';
+import { protocolList } from './dissectors/index.js';
 
 const COMMANDS = {
   read: { options: READ_OPTIONS, run: runRead, usage: 'otwatch read [options] FILE... (- for stdin)', about: 'analyse pcap/pcapng files' },
@@ -21,7 +22,7 @@ function version(): string {
 
 function usage(): string {
   return [
-    `otwatch ${version()}: passive OT/ICS network sensor (Modbus/TCP, DNP3, IEC 60870-5-104, OPC UA)`,
+    `otwatch ${version()}: passive OT/ICS network sensor (${protocolList()})`,
     '',
     'commands:',
     ...Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(10)}${c.about}`),

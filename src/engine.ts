@@ -4,7 +4,8 @@
 import type { RawPacket } from './capture/raw-packet.js';
 import { decodeFrame } from './decode/decoder.js';
 import { Decoded, Packet, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './decode/packet.js';
-import type { Dir, Dissector, PduBase } from './dissectors/types.js';
+import type { IdentityKind, IdentitySink, ProtocolModule, Side } from './dissectors/module.js';
+import type { Dir, PduBase } from './dissectors/types.js';
 import { AppSession, setAppClock, type AppConfig, type AppEvents } from './flows/app-session.js';
 import { TcpSeen, type EndReason, type Flow } from './flows/flow.js';
 import { FlowTable, type FlowTableOptions } from './flows/flow-table.js';
@@ -19,7 +20,7 @@ import { Summary } from './output/summary.js';
 export interface EngineOptions {
   flows: FlowTableOptions;
   /** Dissectors to run (empty: flows only). */
-  dissectors: readonly Dissector[];
+  dissectors: readonly ProtocolModule[];
   /** Emit one record per application PDU. */
   pdus: boolean;
   /** Global bound on out-of-order bytes held for reassembly. */
@@ -36,10 +37,10 @@ const PDU_TS = lit('{"type":"pdu","ts":');
 const COMMA = lit(',');
 const END_LINE = lit('}\n');
 /** Per dissector: `,"dir":"c2s","app":"<app>","<app>":` and the s2c form. */
-const pduTails = new Map<Dissector, [Uint8Array, Uint8Array]>();
+const pduTails = new Map<ProtocolModule, [Uint8Array, Uint8Array]>();
 
 /** One PDU record: `{"type":"pdu","ts":..,<flow head>,"dir":..,"app":..,"<app>":{..}}`. */
-function writePdu(o: JsonOut, flow: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number): void {
+function writePdu(o: JsonOut, flow: Flow, d: ProtocolModule, dir: Dir, pdu: PduBase, ts: number): void {
   let tails = pduTails.get(d);
   if (tails === undefined) {
     tails = [lit(`,"dir":"c2s","app":"${d.name}","${d.name}":`), lit(`,"dir":"s2c","app":"${d.name}","${d.name}":`)];
@@ -52,6 +53,35 @@ function writePdu(o: JsonOut, flow: Flow, d: Dissector, dir: Dir, pdu: PduBase, 
   o.lit(tails[dir]);
   d.pduWrite(o, pdu);
   o.lit(END_LINE);
+}
+
+/** The IdentitySink a module's identify() writes to: the facts go to the
+ *  engine's observers with the flow, module and time of the current PDU. */
+class IdentityRelay implements IdentitySink {
+  private f: Flow | null = null;
+  private mod: ProtocolModule | null = null;
+  private ts = 0;
+
+  constructor(private readonly engine: { observer: FlowObserver | null }) {}
+
+  at(f: Flow, mod: ProtocolModule, ts: number): this {
+    this.f = f;
+    this.mod = mod;
+    this.ts = ts;
+    return this;
+  }
+
+  private fact(side: Side, kind: IdentityKind, key: string, value: string | number): void {
+    this.engine.observer?.identity?.(this.f!, this.mod!, side, kind, key, value, this.ts);
+  }
+
+  address(side: Side, kind: string, value: string | number): void {
+    this.fact(side, 'address', kind, value);
+  }
+
+  identity(side: Side, key: string, value: string | number): void {
+    this.fact(side, 'identity', key, value);
+  }
 }
 
 export class Stats {
@@ -95,13 +125,15 @@ export class Engine implements AppEvents {
   private pduOut: JsonOut | null | undefined = undefined;
   private flowOut: JsonOut | null | undefined = undefined;
   private readonly pduText = new JsonOut(null);
+  /** Hands module.identify's facts to the observers; one, reused. */
+  private readonly identitySink = new IdentityRelay(this);
 
   constructor(readonly opts: EngineOptions, private readonly sink: RecordSink) {
     this.emitRecords = !(sink instanceof NullSink);
     this.summarize = opts.summary !== false;
     this.table = new FlowTable(opts.flows, (f, reason, now) => this.flowEnded(f, reason, now));
     if (opts.dissectors.length > 0) {
-      const byPort: (Dissector[] | undefined)[] = new Array(65536);
+      const byPort: (ProtocolModule[] | undefined)[] = new Array(65536);
       for (const d of opts.dissectors) for (const p of d.ports) (byPort[p] ??= []).push(d);
       this.app = { dissectors: opts.dissectors, byPort, events: this, budget: new ReassemblyBudget(opts.reassemblyBytes) };
     } else {
@@ -279,9 +311,14 @@ export class Engine implements AppEvents {
   }
 
   // AppEvents: what the application layer reports.
-  pdu(flow: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number, held: boolean): string | null {
+  pdu(flow: Flow, d: ProtocolModule, dir: Dir, pdu: PduBase, ts: number, held: boolean): string | null {
     this.stats.pdus++;
-    this.observer?.pdu(flow, d, dir, pdu, ts);
+    const obs = this.observer;
+    if (obs !== null) {
+      const fc = pdu.fc;
+      obs.pdu(flow, d, dir, fc, fc < 0 ? -1 : d.classify(pdu), ts);
+      if (obs.identity !== undefined && d.identify !== undefined) d.identify(pdu, dir, this.identitySink.at(flow, d, ts));
+    }
     if (!this.opts.pdus) return null;
     if (!held) {
       if (this.pduOut === undefined) this.pduOut = this.emitRecords ? this.directOut('pdu') : null;
@@ -303,12 +340,14 @@ export class Engine implements AppEvents {
     for (let i = 0; i < lines.length; i++) this.sink.write('pdu', lines[i]);
   }
 
-  anomaly(flow: Flow, d: Dissector, dir: Dir, name: string, ts: number): void {
-    this.observer?.anomaly(flow, d, dir, name, ts);
-  }
-
-  confirmed(flow: Flow, d: Dissector, ts: number): void {
-    this.observer?.appConfirmed(flow, d, ts);
+  confirmed(flow: Flow, d: ProtocolModule, ts: number): void {
+    const obs = this.observer;
+    if (obs === null) return;
+    obs.appConfirmed(flow, d, ts);
+    if (obs.identity !== undefined) {
+      obs.identity(flow, d, 'client', 'role', 'role', d.roleTerms[0], ts);
+      obs.identity(flow, d, 'server', 'role', 'role', d.roleTerms[1], ts);
+    }
   }
 
   unknown(flow: Flow, ts: number): void {

@@ -2,7 +2,7 @@
 // and building the detector from them.
 import type { OptSpec } from '../cli/options.js';
 import { UsageError } from '../cli/options.js';
-import type { Dissector } from '../dissectors/types.js';
+import type { ProtocolModule } from '../dissectors/module.js';
 import type { Logger } from '../output/log.js';
 import type { RecordSink } from '../output/sink.js';
 import { AlertLog } from './alerts.js';
@@ -39,7 +39,7 @@ export function scanOptions(opts: Record<string, unknown>): { ports: number; hos
 export function detectorFromOptions(
   opts: Record<string, unknown>,
   sink: RecordSink,
-  dissectors: readonly Dissector[],
+  dissectors: readonly ProtocolModule[],
   log: Logger | null,
 ): Detector | null {
   const bpath = typeof opts.baseline === 'string' ? opts.baseline : null;

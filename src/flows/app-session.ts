@@ -2,7 +2,8 @@
 // content, confirmed over two PDUs; ports are only a hint), the per-direction
 // buffers that hold partial PDUs (never more than the protocol's maxPdu), gap
 // handling and resynchronisation, and the counters of the flow record.
-import { Probe, type Dir, type Dissector, type ParseCtx, type PduBase } from '../dissectors/types.js';
+import type { ProtocolModule } from '../dissectors/module.js';
+import { Probe, type Dir, type ParseCtx, type PduBase } from '../dissectors/types.js';
 import { TCP_ACK, TCP_SYN, type Packet } from '../decode/packet.js';
 import type { Flow } from './flow.js';
 import type { JsonOut } from '../output/json-out.js';
@@ -13,37 +14,36 @@ export interface AppEvents {
   /** A PDU was decoded. `held` while the protocol is tentative: the record
    *  must then come back as a string, kept until confirmation. Otherwise the
    *  events may write it themselves and return null. */
-  pdu(flow: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number, held: boolean): string | null;
+  pdu(flow: Flow, d: ProtocolModule, dir: Dir, pdu: PduBase, ts: number, held: boolean): string | null;
   /** Records held during identification, released once the app is confirmed. */
   release(lines: string[]): void;
-  anomaly(flow: Flow, d: Dissector, dir: Dir, name: string, ts: number): void;
   /** The flow's application protocol is confirmed. */
-  confirmed(flow: Flow, d: Dissector, ts: number): void;
+  confirmed(flow: Flow, d: ProtocolModule, ts: number): void;
   /** Identification gave up: no known protocol. */
   unknown(flow: Flow, ts: number): void;
 }
 
 export interface AppConfig {
-  dissectors: readonly Dissector[];
+  dissectors: readonly ProtocolModule[];
   /** Flat table: port → dissectors whose well-known ports include it. */
-  byPort: (Dissector[] | undefined)[];
+  byPort: (ProtocolModule[] | undefined)[];
   events: AppEvents;
   budget: ReassemblyBudget;
   /** Candidate lists by hint (a byPort entry, or NO_HINT) and transport
    *  (0 TCP, 1 UDP); built on demand, never changed once built. */
-  candCache?: Map<readonly Dissector[], [CandList | null, CandList | null]>;
+  candCache?: Map<readonly ProtocolModule[], [CandList | null, CandList | null]>;
 }
 
 interface CandList {
-  list: Dissector[];
+  list: ProtocolModule[];
   hinted: number;
 }
 
-const NO_HINT: readonly Dissector[] = [];
+const NO_HINT: readonly ProtocolModule[] = [];
 
 /** True when d's anchor byte rules out a PDU at buf[off] (its probe would
  *  answer NoMatch there; see Dissector.anchorAt). */
-function anchorExcludes(d: Dissector, buf: Buffer, off: number, len: number): boolean {
+function anchorExcludes(d: ProtocolModule, buf: Buffer, off: number, len: number): boolean {
   return len > d.anchorAt && d.anchorOk[buf[off + d.anchorAt]] === 0;
 }
 
@@ -81,8 +81,8 @@ class SharedCtx implements ParseCtx {
   emit(dir: Dir, pdu: PduBase): void {
     this.session!.onPdu(dir, pdu);
   }
-  anomaly(dir: Dir, name: string): void {
-    this.session!.onAnomaly(dir, name);
+  anomaly(_dir: Dir, name: string): void {
+    this.session!.onAnomaly(name);
   }
   proven(): void {
     this.session!.onProven();
@@ -112,7 +112,7 @@ class Side {
 
 export class AppSession implements StreamReceiver {
   private phase = Phase.Probing;
-  d: Dissector | null = null;
+  d: ProtocolModule | null = null;
   state: unknown = null;
   appBy: 'port' | 'content' = 'content';
   private readonly sides = [new Side(), new Side()];
@@ -120,7 +120,7 @@ export class AppSession implements StreamReceiver {
   private held: string[] | null = null;
   /** Dissectors still in the running (see candidates()); the first
    *  `hinted` of them are hinted by a port. */
-  private cands: Dissector[] | null = null;
+  private cands: ProtocolModule[] | null = null;
   /** `cands` is the shared list from AppConfig.candCache: copy before changing it. */
   private candsShared = false;
   private hinted = 0;
@@ -354,7 +354,7 @@ export class AppSession implements StreamReceiver {
   /** Dissectors to try, built once per flow: those hinted by the server's
    *  port first (or by the client's: a server that opened the connection
    *  itself sits there), then every other one that fits the transport. */
-  private candidates(): Dissector[] {
+  private candidates(): ProtocolModule[] {
     const f = this.flow;
     const sport = f.clientIsA ? f.bPort : f.aPort;
     const cport = f.clientIsA ? f.aPort : f.bPort;
@@ -370,7 +370,7 @@ export class AppSession implements StreamReceiver {
     const t = f.isTcp ? 0 : 1;
     let entry = byTransport[t];
     if (entry === null) {
-      const fits = (d: Dissector) => (t === 0 ? d.tcp : d.udp);
+      const fits = (d: ProtocolModule) => (t === 0 ? d.tcp : d.udp);
       const first = hinted.filter(fits);
       entry = { list: [...first, ...this.cfg.dissectors.filter((d) => fits(d) && !first.includes(d))], hinted: first.length };
       byTransport[t] = entry;
@@ -426,14 +426,14 @@ export class AppSession implements StreamReceiver {
         if (ctx.need === 0) {
           if (n > 0) continue; // stopped before a bad header: call again at it
           // A parser that consumed nothing without asking for more: an error, never a spin.
-          this.onAnomaly(this.dirOf(side), 'parser_stalled');
+          this.onAnomaly('parser_stalled');
           s.lost = true;
           used++;
           continue;
         }
         const need = ctx.need;
         if (need > d.maxPdu) {
-          this.onAnomaly(this.dirOf(side), 'pdu_too_long');
+          this.onAnomaly('pdu_too_long');
           s.lost = true;
           used++;
           continue;
@@ -493,10 +493,10 @@ export class AppSession implements StreamReceiver {
     if (this.phase === Phase.Tentative) this.confirm();
   }
 
-  onAnomaly(dir: Dir, name: string): void {
+  /** Counted on the flow record (detection has no alert kind for them). */
+  onAnomaly(name: string): void {
     const m = (this.anomalies ??= new Map());
     m.set(name, (m.get(name) ?? 0) + 1);
-    if (this.phase === Phase.Confirmed) this.cfg.events.anomaly(this.flow, this.d!, dir, name, ctx.ts);
   }
 
   private confirm(): void {

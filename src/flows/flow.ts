@@ -169,6 +169,12 @@ export class Flow {
     return this.proto === 6;
   }
 
+  /** What detection reads of the application layer: 0 no session, 1 a
+   *  session with no protocol chosen, 2 a protocol tentative or confirmed. */
+  get appStage(): number {
+    return this.app === null ? 0 : this.app.d === null ? 1 : 2;
+  }
+
   get handshake(): boolean {
     return (this.tcpSeen & (TcpSeen.SynC | TcpSeen.SynAckS)) === (TcpSeen.SynC | TcpSeen.SynAckS);
   }

@@ -21,7 +21,7 @@
 
 import { jsonText, lit, type JsonOut } from '../../output/json-out.js';
 import { dnp3Crc, dnp3CrcOk } from './dnp3-crc.js';
-import { anchorBytes, C2S, Probe, STATE_POOL_MAX, type Dir, type Dissector, type ParseCtx, type PduBase } from '../types.js';
+import { anchorBytes, C2S, Probe, STATE_POOL_MAX, type Dir, type Dissector, type ParseCtx, type PduBase, type JsonForms } from '../types.js';
 import { CodeCounts } from '../code-counts.js';
 
 export type Dnp3Anomaly =
@@ -466,7 +466,7 @@ const PJ = {
   crcFalse: lit(',"crc_ok":false}'),
 };
 
-export const dnp3: Dissector<Dnp3State, Dnp3Pdu> = {
+export const dnp3: Dissector<Dnp3State, Dnp3Pdu> & JsonForms<Dnp3State, Dnp3Pdu> = {
   name: 'dnp3',
   tcp: true,
   udp: true,

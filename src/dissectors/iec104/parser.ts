@@ -12,7 +12,7 @@
 // or a mid-stream start it is re-learned from the next I frame.
 
 import { jsonText, lit, type JsonOut } from '../../output/json-out.js';
-import { anchorBytes, C2S, Probe, STATE_POOL_MAX } from '../types.js';
+import { anchorBytes, C2S, Probe, STATE_POOL_MAX, type JsonForms } from '../types.js';
 import type { Dir, Dissector, ParseCtx, PduBase } from '../types.js';
 import { CodeCounts } from '../code-counts.js';
 
@@ -398,7 +398,7 @@ const PJ = {
 
 const statePool: Iec104State[] = [];
 
-export const iec104: Dissector<Iec104State, Iec104Pdu> = {
+export const iec104: Dissector<Iec104State, Iec104Pdu> & JsonForms<Iec104State, Iec104Pdu> = {
   name: 'iec104',
   tcp: true,
   udp: false,

@@ -18,7 +18,7 @@
 // other role's.
 
 import { jsonText, lit, type JsonOut } from '../../output/json-out.js';
-import type { Dir, Dissector, ParseCtx, PduBase } from '../types.js';
+import type { Dir, Dissector, JsonForms, ParseCtx, PduBase } from '../types.js';
 import { anchorBytes, Probe, S2C, STATE_POOL_MAX } from '../types.js';
 import { CodeCounts } from '../code-counts.js';
 
@@ -564,7 +564,7 @@ function flowJson(st: ModbusState): string {
   return jsonText(flowWrite, st);
 }
 
-export const modbus: Dissector<ModbusState, ModbusPdu> = {
+export const modbus: Dissector<ModbusState, ModbusPdu> & JsonForms<ModbusState, ModbusPdu> = {
   name: 'modbus',
   tcp: true,
   udp: false,

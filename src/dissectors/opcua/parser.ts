@@ -17,7 +17,7 @@
 // final F/A chunk's PDU carries "chunks" = the number of chunks. Flow service
 // counters count each logical message once, on its final F chunk.
 import { jsonText, lit, type JsonOut } from '../../output/json-out.js';
-import { anchorBytes, C2S, Probe, STATE_POOL_MAX } from '../types.js';
+import { anchorBytes, C2S, Probe, STATE_POOL_MAX, type JsonForms } from '../types.js';
 import type { Dir, Dissector, ParseCtx, PduBase } from '../types.js';
 import { opcuaServiceName, opcuaServiceRole } from './opcua-services.js';
 
@@ -656,7 +656,7 @@ const PJ = {
 
 const statePool: OpcuaState[] = [];
 
-export const opcua: Dissector<OpcuaState, OpcuaPdu> = {
+export const opcua: Dissector<OpcuaState, OpcuaPdu> & JsonForms<OpcuaState, OpcuaPdu> = {
   name: 'opcua',
   tcp: true,
   udp: false,
