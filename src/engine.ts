@@ -3,13 +3,14 @@
 // packet of a known flow.
 import type { RawPacket } from './capture/raw-packet.js';
 import { decodeFrame } from './decode/decoder.js';
-import { Decoded, Packet, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './decode/packet.js';
+import { Decoded, Packet } from './decode/packet.js';
 import type { IdentityKind, IdentitySink, ProtocolModule, Side } from './dissectors/module.js';
 import type { Dir, PduBase } from './dissectors/types.js';
 import { AppSession, setAppClock, type AppConfig, type AppEvents } from './flows/app-session.js';
-import { TcpSeen, type EndReason, type Flow } from './flows/flow.js';
+import type { EndReason, Flow } from './flows/flow.js';
 import { FlowTable, type FlowTableOptions } from './flows/flow-table.js';
 import { assignRoles } from './flows/roles.js';
+import { isAnswer, isNewConnection, tcpMaybeClose, tcpPacket } from './flows/tcp-state.js';
 import { ReassemblyBudget } from './flows/tcp-stream.js';
 import { flowHeadJson, flowRecord, writeFlowRecord } from './output/flow-record.js';
 import { JsonOut, lit } from './output/json-out.js';
@@ -29,9 +30,6 @@ export interface EngineOptions {
    *  False when no summary will be shown (-q): 0.7-1 µs a flow saved. */
   summary?: boolean;
 }
-
-/** Flow.answered is kept on the flow's tcpSeen bits to avoid another field. */
-const ANSWERED = 1 << 10;
 
 const PDU_TS = lit('{"type":"pdu","ts":');
 const COMMA = lit(',');
@@ -207,8 +205,7 @@ export class Engine implements AppEvents {
     let f = table.get(p);
     const flags = p.tcpFlags;
     const isTcp = p.proto === 6;
-    if (isTcp && f.closed && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
-      // A new connection on the tuple of a closed one.
+    if (isTcp && isNewConnection(f, flags)) {
       table.end(f, f.closeReason, ts);
       f = table.get(p);
     }
@@ -216,23 +213,7 @@ export class Engine implements AppEvents {
     const first = f.pktsC2S + f.pktsS2C === 0;
     if (first) assignRoles(f, srcIsA, p);
     let c2s = srcIsA === f.clientIsA;
-    if (isTcp) {
-      if (flags & TCP_SYN) {
-        if (srcIsA) { f.isnSeen |= 1; f.isnA = p.seq | 0; } else { f.isnSeen |= 2; f.isnB = p.seq | 0; }
-        // The SYN sender is the client, the SYN-ACK sender the server, whatever the ports said.
-        const fromClient = (flags & TCP_ACK) === 0;
-        if (c2s !== fromClient && !f.rolesFixed) {
-          f.swapRoles();
-          c2s = !c2s;
-        }
-        f.rolesFixed = true;
-        f.tcpSeen |= fromClient ? TcpSeen.SynC : TcpSeen.SynAckS;
-      } else if (c2s && (flags & TCP_ACK) && (f.tcpSeen & TcpSeen.SynAckS)) {
-        f.tcpSeen |= TcpSeen.AckC;
-      }
-      if (flags & TCP_FIN) f.tcpSeen |= c2s ? TcpSeen.FinC : TcpSeen.FinS;
-      if (flags & TCP_RST) f.tcpSeen |= TcpSeen.Rst;
-    }
+    if (isTcp) c2s = tcpPacket(f, srcIsA, c2s, flags, p.seq);
     const ipLen = p.ipLen;
     if (c2s) {
       f.pktsC2S++;
@@ -250,9 +231,8 @@ export class Engine implements AppEvents {
     const obs = this.observer;
     if (obs !== null) {
       if (first) obs.flowStart(f, ts);
-      // The server answered: SYN-ACK, payload, or a UDP reply; a bare RST or ACK is not an answer.
-      if (!c2s && (f.tcpSeen & ANSWERED) === 0 && (isTcp ? (flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK) || (p.payWireLen > 0 && (flags & TCP_RST) === 0) : true)) {
-        f.tcpSeen |= ANSWERED;
+      if (!c2s && !f.answered && isAnswer(isTcp, flags, p.payWireLen)) {
+        f.answered = true;
         obs.serverAnswered(f, ts);
       }
     }
@@ -274,10 +254,7 @@ export class Engine implements AppEvents {
         }
       }
     }
-    if (isTcp && !f.closed) {
-      if (flags & TCP_RST) table.close(f, 'rst');
-      else if ((f.tcpSeen & (TcpSeen.FinC | TcpSeen.FinS)) === (TcpSeen.FinC | TcpSeen.FinS)) table.close(f, 'fin');
-    }
+    if (isTcp) tcpMaybeClose(table, f, flags);
   }
 
   private flowEnded(f: Flow, reason: EndReason, now: number): void {

@@ -20,7 +20,7 @@
 //   segment (link-layer retry) is skipped.
 
 import { jsonText, lit, type JsonOut } from '../../output/json-out.js';
-import { dnp3Crc, dnp3CrcOk } from './dnp3-crc.js';
+import { dnp3CrcOk } from './dnp3-crc.js';
 import { anchorBytes, C2S, Probe, STATE_POOL_MAX, type Dir, type Dissector, type ParseCtx, type PduBase, type JsonForms } from '../types.js';
 import { CodeCounts } from '../code-counts.js';
 

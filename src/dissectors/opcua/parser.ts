@@ -628,12 +628,6 @@ function parseChunk(st: OpcuaState, b: Buffer, p: number, size: number, t: numbe
   ctx.emit(dir, pdu);
 }
 
-function jsonStr(s: string): string {
-  // JSON.stringify escapes quotes, backslashes, control characters and lone
-  // surrogates; the input is already a valid UTF-16 string (U+FFFD for bad UTF-8).
-  return JSON.stringify(s);
-}
-
 /** The PDU member's constant pieces, encoded once (JsonOut.lit). */
 const PJ = {
   msg: lit('{"msg":"'),
