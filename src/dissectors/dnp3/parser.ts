@@ -19,7 +19,8 @@
 //   addresses mid-fragment counts as out of sequence. A repeat of the last
 //   segment (link-layer retry) is skipped.
 
-import { jsonText, lit, type JsonOut } from '../../output/json-out.js';
+import { jsonText } from '../../output/json-out.js';
+import { writeDnp3Flow, writeDnp3Pdu } from './records.js';
 import { dnp3CrcOk } from './dnp3-crc.js';
 import { anchorBytes, C2S, Probe, STATE_POOL_MAX, type Dir, type Dissector, type ParseCtx, type PduBase, type JsonForms } from '../types.js';
 import { CodeCounts } from '../code-counts.js';
@@ -443,29 +444,6 @@ function newState(): Dnp3State {
   };
 }
 
-/** The PDU member's constant pieces, encoded once (JsonOut.lit). */
-const PJ = {
-  src: lit('{"src":'),
-  dst: lit(',"dst":'),
-  linkFc: lit(',"link_fc":'),
-  fc: lit(',"fc":'),
-  null: lit('null'),
-  iin: lit(',"iin":'),
-  objects: lit(',"objects":['),
-  variation: lit(',"variation":'),
-  qualifier: lit(',"qualifier":'),
-  count: lit(',"count":'),
-  close: lit('}'),
-  listEnd: lit(']'),
-  truncated: lit(',"objects_truncated":true'),
-  unsTrue: lit(',"uns":true'),
-  unsFalse: lit(',"uns":false'),
-  nextGroup: lit(',{"group":'),
-  group: lit('{"group":'),
-  crcTrue: lit(',"crc_ok":true}'),
-  crcFalse: lit(',"crc_ok":false}'),
-};
-
 export const dnp3: Dissector<Dnp3State, Dnp3Pdu> & JsonForms<Dnp3State, Dnp3Pdu> = {
   name: 'dnp3',
   tcp: true,
@@ -581,51 +559,8 @@ export const dnp3: Dissector<Dnp3State, Dnp3Pdu> & JsonForms<Dnp3State, Dnp3Pdu>
   gap(st: Dnp3State, dir: Dir, _bytes: number): void {
     abandon(st, st.rx[dir]);
   },
-
-  pduWrite(o: JsonOut, p: Dnp3Pdu): void {
-    o.lit(PJ.src); o.num(p.src);
-    o.lit(PJ.dst); o.num(p.dst);
-    o.lit(PJ.linkFc); o.num(p.link_fc);
-    o.lit(PJ.fc);
-    if (p.fc < 0) o.lit(PJ.null);
-    else o.num(p.fc);
-    o.lit(PJ.iin);
-    if (p.iin < 0) o.lit(PJ.null);
-    else o.num(p.iin);
-    o.lit(p.uns ? PJ.unsTrue : PJ.unsFalse);
-    if (p.nobjects > 0) {
-      o.lit(PJ.objects);
-      for (let i = 0; i < p.nobjects; i++) {
-        const ob = p.objects[i];
-        o.lit(i ? PJ.nextGroup : PJ.group); o.num(ob.group);
-        o.lit(PJ.variation); o.num(ob.variation);
-        o.lit(PJ.qualifier); o.num(ob.qualifier);
-        o.lit(PJ.count); o.num(ob.count);
-        o.lit(PJ.close);
-      }
-      o.lit(PJ.listEnd);
-    }
-    if (p.objects_truncated) o.lit(PJ.truncated);
-    o.lit(p.crc_ok ? PJ.crcTrue : PJ.crcFalse);
-  },
-
-  pduJson(p: Dnp3Pdu): string {
-    return jsonText(dnp3.pduWrite, p);
-  },
-
-  flowWrite(o: JsonOut, st: Dnp3State): void {
-    o.raw('{"fc":'); st.fcCount.write(o);
-    o.raw(',"crc_errors":'); o.num(st.crcErrors);
-    o.raw(',"link_frames":'); o.num(st.linkFrames);
-    o.raw(',"link_only":'); o.num(st.linkOnly);
-    o.raw(',"segments":'); o.num(st.segments);
-    o.raw(',"fragments":'); o.num(st.fragments);
-    o.raw(',"unsolicited":'); o.num(st.unsolicited);
-    o.raw(',"dropped_fragments":'); o.num(st.dropped);
-    o.raw('}');
-  },
-
-  flowJson(st: Dnp3State): string {
-    return jsonText(dnp3.flowWrite, st);
-  },
+  pduWrite: writeDnp3Pdu,
+  pduJson: (p: Dnp3Pdu): string => jsonText(writeDnp3Pdu, p),
+  flowWrite: writeDnp3Flow,
+  flowJson: (st: Dnp3State): string => jsonText(writeDnp3Flow, st),
 };

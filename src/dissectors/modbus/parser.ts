@@ -17,7 +17,8 @@
 // fix them by answering MatchReversed when a PDU's shape can only be the
 // other role's.
 
-import { jsonText, lit, type JsonOut } from '../../output/json-out.js';
+import { jsonText } from '../../output/json-out.js';
+import { writeModbusFlow, writeModbusPdu } from './records.js';
 import type { Dir, Dissector, JsonForms, ParseCtx, PduBase } from '../types.js';
 import { anchorBytes, Probe, S2C, STATE_POOL_MAX } from '../types.js';
 import { CodeCounts } from '../code-counts.js';
@@ -496,74 +497,6 @@ function gap(st: ModbusState, _dir: Dir, _bytes: number): void {
   st.inSync = false;
 }
 
-/** The PDU member's constant pieces, encoded once (JsonOut.lit). */
-const PJ = {
-  tid: lit('{"tid":'),
-  unit: lit(',"unit":'),
-  fc: lit(',"fc":'),
-  exception: lit(',"exception":'),
-  null: lit('null'),
-  addr: lit(',"addr":'),
-  qty: lit(',"qty":'),
-  value: lit(',"value":'),
-  waddr: lit(',"waddr":'),
-  wqty: lit(',"wqty":'),
-  sub: lit(',"sub":'),
-  mei: lit(',"mei":'),
-  byteCount: lit(',"byte_count":'),
-  close: lit('}'),
-  respTrue: lit(',"resp":true'),
-  respFalse: lit(',"resp":false'),
-};
-
-function pduWrite(o: JsonOut, p: ModbusPdu): void {
-  o.lit(PJ.tid); o.num(p.tid);
-  o.lit(PJ.unit); o.num(p.unit);
-  o.lit(PJ.fc); o.num(p.fc);
-  o.lit(PJ.exception);
-  if (p.exception === null) o.lit(PJ.null);
-  else o.num(p.exception);
-  o.lit(p.resp ? PJ.respTrue : PJ.respFalse);
-  if (p.addr >= 0) { o.lit(PJ.addr); o.num(p.addr); }
-  if (p.qty >= 0) { o.lit(PJ.qty); o.num(p.qty); }
-  if (p.value >= 0) { o.lit(PJ.value); o.num(p.value); }
-  if (p.waddr >= 0) { o.lit(PJ.waddr); o.num(p.waddr); }
-  if (p.wqty >= 0) { o.lit(PJ.wqty); o.num(p.wqty); }
-  if (p.sub >= 0) { o.lit(PJ.sub); o.num(p.sub); }
-  if (p.mei >= 0) { o.lit(PJ.mei); o.num(p.mei); }
-  if (p.byteCount >= 0) { o.lit(PJ.byteCount); o.num(p.byteCount); }
-  o.lit(PJ.close);
-}
-
-function pduJson(p: ModbusPdu): string {
-  return jsonText(pduWrite, p);
-}
-
-function flowWrite(o: JsonOut, st: ModbusState): void {
-  o.raw('{"fc":'); st.fcCount.write(o);
-  o.raw(',"exceptions":'); o.num(st.exceptions);
-  o.raw(',"units":[');
-  let first = true;
-  for (let w = 0; w < 8; w++) {
-    const bits = st.unitSeen[w];
-    if (bits === 0) continue;
-    for (let b = 0; b < 32; b++) {
-      if ((bits & (1 << b)) === 0) continue;
-      if (!first) o.raw(',');
-      o.num(w * 32 + b);
-      first = false;
-    }
-  }
-  o.raw('],"requests":'); o.num(st.requests);
-  o.raw(',"responses":'); o.num(st.responses);
-  o.raw(',"open_transactions":'); o.num(st.txN);
-  o.raw('}');
-}
-
-function flowJson(st: ModbusState): string {
-  return jsonText(flowWrite, st);
-}
-
 export const modbus: Dissector<ModbusState, ModbusPdu> & JsonForms<ModbusState, ModbusPdu> = {
   name: 'modbus',
   tcp: true,
@@ -577,9 +510,9 @@ export const modbus: Dissector<ModbusState, ModbusPdu> & JsonForms<ModbusState, 
   createState,
   parse,
   gap,
-  pduWrite,
-  pduJson,
-  flowWrite,
-  flowJson,
+  pduWrite: writeModbusPdu,
+  pduJson: (p: ModbusPdu): string => jsonText(writeModbusPdu, p),
+  flowWrite: writeModbusFlow,
+  flowJson: (st: ModbusState): string => jsonText(writeModbusFlow, st),
   releaseState,
 };

@@ -16,7 +16,8 @@
 // service once known (it is only on the wire in the first chunk), and the
 // final F/A chunk's PDU carries "chunks" = the number of chunks. Flow service
 // counters count each logical message once, on its final F chunk.
-import { jsonText, lit, type JsonOut } from '../../output/json-out.js';
+import { jsonText } from '../../output/json-out.js';
+import { writeOpcuaFlow, writeOpcuaPdu } from './records.js';
 import { anchorBytes, C2S, Probe, STATE_POOL_MAX, type JsonForms } from '../types.js';
 import type { Dir, Dissector, ParseCtx, PduBase } from '../types.js';
 import { opcuaServiceName, opcuaServiceRole } from './opcua-services.js';
@@ -628,26 +629,6 @@ function parseChunk(st: OpcuaState, b: Buffer, p: number, size: number, t: numbe
   ctx.emit(dir, pdu);
 }
 
-/** The PDU member's constant pieces, encoded once (JsonOut.lit). */
-const PJ = {
-  msg: lit('{"msg":"'),
-  chunk: lit('","chunk":"'),
-  size: lit('","size":'),
-  channel: lit(',"channel":'),
-  token: lit(',"token":'),
-  seq: lit(',"seq":'),
-  req: lit(',"req":'),
-  service: lit(',"service":'),
-  serviceName: lit(',"service_name":'),
-  policy: lit(',"policy":'),
-  endpoint: lit(',"endpoint":'),
-  status: lit(',"status":'),
-  chunks: lit(',"chunks":'),
-  close: lit('}'),
-  encTrue: lit(',"encrypted":true'),
-  encFalse: lit(',"encrypted":false'),
-};
-
 const statePool: OpcuaState[] = [];
 
 export const opcua: Dissector<OpcuaState, OpcuaPdu> & JsonForms<OpcuaState, OpcuaPdu> = {
@@ -760,55 +741,10 @@ export const opcua: Dissector<OpcuaState, OpcuaPdu> & JsonForms<OpcuaState, Opcu
     clearOpen(st, dir);
     st.resync[dir] = true;
   },
-
-  pduWrite(o: JsonOut, p: OpcuaPdu): void {
-    o.lit(PJ.msg); o.raw(p.msg);
-    o.lit(PJ.chunk); o.raw(p.chunk);
-    o.lit(PJ.size); o.num(p.size);
-    if (p.channel >= 0) { o.lit(PJ.channel); o.num(p.channel); }
-    if (p.token >= 0) { o.lit(PJ.token); o.num(p.token); }
-    if (p.seq >= 0) { o.lit(PJ.seq); o.num(p.seq); }
-    if (p.req >= 0) { o.lit(PJ.req); o.num(p.req); }
-    if (p.service >= 0) { o.lit(PJ.service); o.num(p.service); }
-    if (p.serviceName !== undefined) { o.lit(PJ.serviceName); o.str(p.serviceName); }
-    if (p.policy !== undefined) { o.lit(PJ.policy); o.str(p.policy); }
-    if (p.endpoint !== undefined) { o.lit(PJ.endpoint); o.str(p.endpoint); }
-    if (p.status >= 0) { o.lit(PJ.status); o.num(p.status); }
-    if (p.encrypted !== undefined) o.lit(p.encrypted ? PJ.encTrue : PJ.encFalse);
-    if (p.chunks > 0) { o.lit(PJ.chunks); o.num(p.chunks); }
-    o.lit(PJ.close);
-  },
-
-  pduJson(p: OpcuaPdu): string {
-    return jsonText(opcua.pduWrite, p);
-  },
-
-  flowWrite(o: JsonOut, st: OpcuaState): void {
-    o.raw('{');
-    if (st.policy !== undefined) { o.raw('"policy":'); o.str(st.policy); o.raw(','); }
-    if (st.endpoint !== undefined) { o.raw('"endpoint":'); o.str(st.endpoint); o.raw(','); }
-    o.raw('"services":{');
-    let first = true;
-    for (const [id, n] of st.services) {
-      if (!first) o.raw(',');
-      const name = opcuaServiceName(id);
-      if (name !== undefined) o.str(name);
-      else { o.raw('"unknown-'); o.num(id); o.raw('"'); }
-      o.raw(':'); o.num(n);
-      first = false;
-    }
-    o.raw('},"errors":{');
-    first = true;
-    for (const [code, n] of st.errors) {
-      o.raw(first ? '"0x' : ',"0x'); o.raw(code.toString(16).toUpperCase().padStart(8, '0')); o.raw('":'); o.num(n);
-      first = false;
-    }
-    o.raw('}}');
-  },
-
-  flowJson(st: OpcuaState): string {
-    return jsonText(opcua.flowWrite, st);
-  },
+  pduWrite: writeOpcuaPdu,
+  pduJson: (p: OpcuaPdu): string => jsonText(writeOpcuaPdu, p),
+  flowWrite: writeOpcuaFlow,
+  flowJson: (st: OpcuaState): string => jsonText(writeOpcuaFlow, st),
 };
 
 /** Report and give up at p: -1 when nothing was consumed, else what was (the
