@@ -14,7 +14,7 @@
 //   session     association housekeeping (confirms, secure channel, auth)
 //   other       user-defined, vendor-opaque or unknown codes
 import { moduleByName } from '../dissectors/index.js';
-import { CONFIG, CONTROL, OTHER, WRITE } from '../dissectors/module.js';
+import { CONFIG, CONTROL, FunctionTable, OTHER, WRITE } from '../dissectors/module.js';
 import type { AppName, PduBase } from '../dissectors/types.js';
 
 export {
@@ -26,19 +26,32 @@ export function isHighClass(c: number): boolean {
   return c === WRITE || c === CONTROL || c === CONFIG;
 }
 
+const tables = new Map<AppName, FunctionTable | null>();
+
+/** The module's function table, built on first use (null: no such protocol). */
+function table(app: AppName): FunctionTable | null {
+  let t = tables.get(app);
+  if (t === undefined) {
+    const m = moduleByName(app);
+    t = m === undefined ? null : new FunctionTable(m.functions);
+    tables.set(app, t);
+  }
+  return t;
+}
+
 /** Class of a raw code from the protocol's table alone (no refinement). */
 export function codeClass(app: AppName, fc: number): number {
-  return moduleByName(app)?.functions.classOf(fc) ?? OTHER;
+  return table(app)?.classOf(fc) ?? OTHER;
 }
 
 /** The table's name of a code, or undefined. */
 export function codeName(app: AppName, fc: number): string | undefined {
-  return moduleByName(app)?.functions.nameOf(fc);
+  return table(app)?.nameOf(fc);
 }
 
 /** Codes present in a protocol's table (for tests and documentation). */
 export function tableCodes(app: AppName): number[] {
-  return moduleByName(app)?.functions.codes() ?? [];
+  return table(app)?.codes() ?? [];
 }
 
 /** The class of one decoded PDU (pdu.fc >= 0), as its module classifies it. */

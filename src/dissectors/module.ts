@@ -24,7 +24,8 @@ export const OTHER = 6;
 export type FunctionRow = readonly [code: number, cls: number, name: string];
 
 /** A function-code table built once from a module's rows: the class and
- *  name of a raw code, without refinement by other PDU fields. */
+ *  name of a raw code, without refinement by other PDU fields (a module's
+ *  classify may use one for its per-PDU lookup). */
 export class FunctionTable {
   private readonly cls = new Map<number, number>();
   private readonly names = new Map<number, string>();
@@ -85,9 +86,8 @@ export interface ProtocolModule<S = any, P extends PduBase = any> extends Dissec
   /** The protocol's own words for the client and server roles, e.g.
    *  ['master', 'outstation'] for DNP3. */
   readonly roleTerms: readonly [client: string, server: string];
-  /** Function-code table (codes not in it are class OTHER, name 'unknown-N'),
-   *  built once from the module's rows. */
-  readonly functions: FunctionTable;
+  /** Function-code table (codes not in it are class OTHER, name 'unknown-N'). */
+  readonly functions: readonly FunctionRow[];
   /** Class of one decoded PDU whose fc >= 0, with any refinement by other
    *  fields (e.g. DNP3 WRITE of time objects is config). Allocates nothing. */
   classify(pdu: P): number;

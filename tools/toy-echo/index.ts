@@ -7,7 +7,9 @@
 // Wire format: 'E' 'C', function code (u8), flags (u8, bit 0: response),
 // payload length (u16 big-endian, at most 1024), payload.
 import { anchorBytes, Probe, type Dir, type ParseCtx, type PduBase } from '../../src/dissectors/types.js';
-import { CONFIG, DIAGNOSTIC, FunctionTable, READ, WRITE, type IdentitySink, type ProtocolModule } from '../../src/dissectors/module.js';
+import {
+  CONFIG, DIAGNOSTIC, FunctionTable, READ, WRITE, type FunctionRow, type IdentitySink, type ProtocolModule,
+} from '../../src/dissectors/module.js';
 import type { JsonOut } from '../../src/output/json-out.js';
 
 const HDR = 6;
@@ -25,6 +27,13 @@ export interface EchoState {
 }
 
 const ANOMALIES = ['bad_magic', 'too_long'] as const;
+const ROWS: readonly FunctionRow[] = [
+  [1, DIAGNOSTIC, 'Ping'],
+  [2, READ, 'Read'],
+  [3, WRITE, 'Write'],
+  [4, CONFIG, 'Reset'],
+];
+const TABLE = new FunctionTable(ROWS);
 
 function headerOk(buf: Buffer, off: number): boolean {
   return buf[off] === 0x45 && buf[off + 1] === 0x43 && buf.readUInt16BE(off + 4) <= MAX_PAYLOAD;
@@ -41,12 +50,7 @@ const echo: ProtocolModule<EchoState, EchoPdu> = {
   minProbe: HDR,
   anchorAt: 0,
   anchorOk: anchorBytes(0x45),
-  functions: new FunctionTable([
-    [1, DIAGNOSTIC, 'Ping'],
-    [2, READ, 'Read'],
-    [3, WRITE, 'Write'],
-    [4, CONFIG, 'Reset'],
-  ]),
+  functions: ROWS,
   anomalies: ANOMALIES,
 
   probe(buf: Buffer, off: number, len: number, dir: Dir): Probe {
@@ -85,7 +89,7 @@ const echo: ProtocolModule<EchoState, EchoPdu> = {
   },
   gap(): void {},
   classify(pdu: EchoPdu): number {
-    return echo.functions.classOf(pdu.fc);
+    return TABLE.classOf(pdu.fc);
   },
   identify(pdu: EchoPdu, dir: Dir, sink: IdentitySink): void {
     sink.address(dir === 0 ? 'client' : 'server', 'echo_len', pdu.len);

@@ -1,9 +1,9 @@
 // DNP3 application function codes in the shared class vocabulary (module.ts):
 // IEEE 1815-2012 Table 4-1.
-import { CONFIG, CONTROL, DIAGNOSTIC, FunctionTable, READ, SESSION, WRITE } from '../module.js';
+import { CONFIG, CONTROL, DIAGNOSTIC, FunctionTable, READ, SESSION, WRITE, type FunctionRow } from '../module.js';
 import type { Dnp3Pdu } from './parser.js';
 
-export const DNP3_FUNCTIONS = new FunctionTable([
+export const DNP3_ROWS: readonly FunctionRow[] = [
   [0, SESSION, 'CONFIRM'],
   [1, READ, 'READ'],
   [2, WRITE, 'WRITE'],
@@ -41,7 +41,9 @@ export const DNP3_FUNCTIONS = new FunctionTable([
   [129, READ, 'RESPONSE'],
   [130, READ, 'UNSOLICITED_RESPONSE'],
   [131, SESSION, 'AUTHENTICATE_RESP'],
-]);
+];
+
+export const DNP3_FUNCTIONS = new FunctionTable(DNP3_ROWS);
 
 export function classifyDnp3(p: Dnp3Pdu): number {
   if (p.fc === 2) {

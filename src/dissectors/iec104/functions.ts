@@ -4,7 +4,7 @@
 import { CONFIG, CONTROL, DIAGNOSTIC, FunctionTable, READ, SESSION, type FunctionRow } from '../module.js';
 import type { Iec104Pdu } from './parser.js';
 
-const ROWS: FunctionRow[] = [
+export const IEC104_ROWS: FunctionRow[] = [
   [1, READ, 'M_SP_NA_1'], [2, READ, 'M_SP_TA_1'], [3, READ, 'M_DP_NA_1'], [4, READ, 'M_DP_TA_1'],
   [5, READ, 'M_ST_NA_1'], [6, READ, 'M_ST_TA_1'], [7, READ, 'M_BO_NA_1'], [8, READ, 'M_BO_TA_1'],
   [9, READ, 'M_ME_NA_1'], [10, READ, 'M_ME_TA_1'], [11, READ, 'M_ME_NB_1'], [12, READ, 'M_ME_TB_1'],
@@ -25,9 +25,9 @@ const ROWS: FunctionRow[] = [
   [120, CONFIG, 'F_FR_NA_1'], [121, CONFIG, 'F_SR_NA_1'], [122, CONFIG, 'F_SC_NA_1'], [123, CONFIG, 'F_LS_NA_1'],
   [124, CONFIG, 'F_AF_NA_1'], [125, CONFIG, 'F_SG_NA_1'], [126, CONFIG, 'F_DR_TA_1'], [127, CONFIG, 'F_SC_NB_1'],
 ];
-for (let t = 81; t <= 92; t++) ROWS.push([t, SESSION, `secure authentication (type ${t})`]);
+for (let t = 81; t <= 92; t++) IEC104_ROWS.push([t, SESSION, `secure authentication (type ${t})`]);
 
-export const IEC104_FUNCTIONS = new FunctionTable(ROWS);
+export const IEC104_FUNCTIONS = new FunctionTable(IEC104_ROWS);
 
 export function classifyIec104(p: Iec104Pdu): number {
   const fc = p.fc;

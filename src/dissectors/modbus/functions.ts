@@ -6,7 +6,7 @@
 import { CONFIG, DIAGNOSTIC, FunctionTable, OTHER, READ, WRITE, type FunctionRow } from '../module.js';
 import type { ModbusPdu } from './parser.js';
 
-const ROWS: FunctionRow[] = [
+export const MODBUS_ROWS: FunctionRow[] = [
   [1, READ, 'Read Coils'],
   [2, READ, 'Read Discrete Inputs'],
   [3, READ, 'Read Holding Registers'],
@@ -34,10 +34,10 @@ const ROWS: FunctionRow[] = [
   [43, DIAGNOSTIC, 'Encapsulated Interface Transport'],
   [90, CONFIG, 'Schneider UMAS'],
 ];
-for (let f = 65; f <= 72; f++) ROWS.push([f, OTHER, 'user-defined']);
-for (let f = 100; f <= 110; f++) ROWS.push([f, OTHER, 'user-defined']);
+for (let f = 65; f <= 72; f++) MODBUS_ROWS.push([f, OTHER, 'user-defined']);
+for (let f = 100; f <= 110; f++) MODBUS_ROWS.push([f, OTHER, 'user-defined']);
 
-export const MODBUS_FUNCTIONS = new FunctionTable(ROWS);
+export const MODBUS_FUNCTIONS = new FunctionTable(MODBUS_ROWS);
 
 export function classifyModbus(p: ModbusPdu): number {
   const fc = p.fc;

@@ -4,9 +4,9 @@ import { FunctionTable, type FunctionRow } from '../module.js';
 import { OPCUA_SERVICE_ROWS } from './opcua-services.js';
 import type { OpcuaPdu } from './parser.js';
 
-const ROWS: FunctionRow[] = OPCUA_SERVICE_ROWS.map(([id, cls, name]) => [id, cls, name] as const);
+export const OPCUA_ROWS: readonly FunctionRow[] = OPCUA_SERVICE_ROWS.map(([id, cls, name]) => [id, cls, name] as const);
 
-export const OPCUA_FUNCTIONS = new FunctionTable(ROWS);
+export const OPCUA_FUNCTIONS = new FunctionTable(OPCUA_ROWS);
 
 export function classifyOpcua(p: OpcuaPdu): number {
   return OPCUA_FUNCTIONS.classOf(p.fc);
