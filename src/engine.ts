@@ -213,7 +213,7 @@ export class Engine implements AppEvents {
     const first = f.pktsC2S + f.pktsS2C === 0;
     if (first) assignRoles(f, srcIsA, p);
     let c2s = srcIsA === f.clientIsA;
-    if (isTcp) c2s = tcpPacket(f, srcIsA, c2s, flags, p.seq);
+    if (isTcp) c2s = tcpPacket(f, srcIsA, c2s, flags, p.seq | 0); // int32: a double argument would be boxed
     const ipLen = p.ipLen;
     if (c2s) {
       f.pktsC2S++;

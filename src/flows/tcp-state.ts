@@ -14,7 +14,7 @@ export function isNewConnection(f: Flow, flags: number): boolean {
 }
 
 /** Records one packet's flags on the flow (sent by endpoint A when srcIsA,
- *  c2s as the roles stood before it). Returns c2s as it stands after: a SYN
+ *  c2s as the roles stood before it; seq as int32). Returns c2s as it stands after: a SYN
  *  or SYN-ACK may swap the roles. */
 export function tcpPacket(f: Flow, srcIsA: boolean, c2s: boolean, flags: number, seq: number): boolean {
   if (flags & TCP_SYN) {
