@@ -15,7 +15,12 @@
 // Requests and responses are told apart by direction (requests go C2S, as
 // Wireshark does by port). The stream layer owns the roles; `probe` helps it
 // fix them by answering MatchReversed when a PDU's shape can only be the
-// other role's.
+// other role's. Roles from a handshake are fixed, yet a Modbus server may open
+// the connection itself, so the dissector keeps its own view
+// (ModbusState.srvDir): an exception (fc >= 0x80) is always a response and
+// the direction that sends one is the Modbus server's from then on; before
+// any exception, the first PDU whose body fits only a request or only a
+// response decides, as probe does for roles without a handshake.
 
 import { jsonText, lit, type JsonOut } from '../output/json-out.js';
 import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
@@ -32,7 +37,7 @@ export type ModbusAnomaly =
    *  user-defined (65-72, 100-110). */
   | 'unknown_function_code'
   /** PDU body does not fit its function code (size, byte count, MEI type,
-   *  exception PDU from the client). */
+   *  exception PDU too long or too short). */
   | 'malformed_pdu'
   /** Quantity outside the spec range for its function code (e.g. fc 3: 1..125). */
   | 'invalid_quantity'
@@ -61,7 +66,8 @@ export interface ModbusPdu extends PduBase {
   fc: number;
   /** Exception code when the exception bit is set, else null. */
   exception: number | null;
-  /** Sent by the server (direction S2C). */
+  /** Sent by the Modbus server: an exception, or any PDU in the direction
+   *  that sends them (S2C until an exception says otherwise). */
   resp: boolean;
   /** Starting address: fc 1-6, 15, 16, 22, 24 (FIFO pointer); fc 23: read address. */
   addr: number;
@@ -104,6 +110,10 @@ export interface ModbusState {
   /** A response matched a request since the last gap: unmatched responses
    *  are then worth reporting. */
   inSync: boolean;
+  /** Direction of the Modbus server's PDUs: S2C until srvKnown, then from
+   *  the first PDU of one shape only, or the latest exception. */
+  srvDir: Dir;
+  srvKnown: boolean;
 }
 
 const MBAP = 6; // bytes before the unit id: length counts from the unit id on
@@ -346,6 +356,8 @@ function releaseState(st: ModbusState): void {
   st.txQty.fill(0);
   st.txTs.fill(0);
   st.inSync = false;
+  st.srvDir = S2C;
+  st.srvKnown = false;
   statePool.push(st);
 }
 
@@ -365,6 +377,8 @@ function newState(): ModbusState {
     txQty: new Int32Array(MAX_TX),
     txTs: new Float64Array(MAX_TX),
     inSync: false,
+    srvDir: S2C,
+    srvKnown: false,
   };
 }
 
@@ -421,8 +435,20 @@ function handleAdu(st: ModbusState, buf: Buffer, pos: number, len: number, dir: 
   p.tid = u16(buf, pos);
   p.len = len;
   p.unit = buf[pos + 6];
-  p.resp = dir === S2C;
-  const code = decodeBody(p, buf, pos + MIN_ADU, len - 2, buf[pos + 7], p.resp);
+  const raw = buf[pos + 7];
+  if (raw & 0x80) {
+    st.srvDir = dir; // only a server sends exceptions
+    st.srvKnown = true;
+  } else if (!st.srvKnown) {
+    const asReq = decodeBody(p, buf, pos + MIN_ADU, len - 2, raw, false) === OK;
+    const asResp = decodeBody(p, buf, pos + MIN_ADU, len - 2, raw, true) === OK;
+    if (asReq !== asResp) {
+      st.srvDir = asResp ? dir : ((1 - dir) as Dir);
+      st.srvKnown = true;
+    }
+  }
+  p.resp = dir === st.srvDir;
+  const code = decodeBody(p, buf, pos + MIN_ADU, len - 2, raw, p.resp);
   switch (code) {
     case MALFORMED: ctx.anomaly(dir, 'malformed_pdu'); break;
     case BAD_QTY: ctx.anomaly(dir, 'invalid_quantity'); break;
