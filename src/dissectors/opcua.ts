@@ -76,7 +76,9 @@ export interface OpcuaPdu extends PduBase {
   endpoint: string | undefined;
   /** ERR error, abort (A) error, or a response's ServiceResult. */
   status: number;
-  /** true: secured channel (only headers decoded); false: policy None. */
+  /** true: secured channel (only headers decoded); false: policy None, a
+   *  clear body found on a secured channel, or an OPN without a receiver
+   *  certificate thumbprint (not encrypted, OPC 10000-6 6.7.2.3). */
   encrypted: boolean | undefined;
   /** On the final chunk of a multi-chunk message: how many chunks. 0 otherwise. */
   chunks: number;
@@ -533,8 +535,11 @@ function decodeOpn(st: OpcuaState, b: Buffer, p: number, end: number, dir: Dir, 
   if (q >= 0) { pdu.senderCert = sLen > 0; q = readStr(b, q, end); }
   if (q >= 0) pdu.receiverThumbprint = sLen > 0;
   if (q < 0) { ctx.anomaly(dir, 'invalid_string_length'); return; }
-  pdu.encrypted = st.sec !== SEC_NONE;
-  if (st.sec !== SEC_NONE || q + 8 > end) return;
+  // OPC 10000-6 6.7.2.3: the thumbprint "shall be null if the Message is not
+  // encrypted", so it, not the policy, says whether this OPN's body is
+  // ciphertext (a signed-only or unsecured OPN under a real policy is clear).
+  pdu.encrypted = st.sec !== SEC_NONE && pdu.receiverThumbprint;
+  if (pdu.encrypted || q + 8 > end) return;
   pdu.seq = u32(b, q);
   pdu.req = u32(b, q + 4);
   const id = decodeService(st, b, q + 8, end, dir, ctx);
