@@ -87,6 +87,41 @@ export interface ModbusPdu extends PduBase {
   byteCount: number;
   /** MBAP length (unit + PDU bytes). */
   len: number;
+  /** fc 43 / MEI 14 response (Read Device Identification): conformity
+   *  level, more follows (0 or 0xFF), next object id; -1 otherwise. */
+  conformity: number;
+  moreFollows: number;
+  nextObjectId: number;
+  /** Its objects, at most MODBUS_MAX_ID_OBJECTS: ids, and value positions
+   *  in idBuf (valid during emit only; modbusDeviceIdentity makes strings). */
+  idCount: number;
+  idIds: Uint8Array;
+  idPos: Int32Array;
+  idLen: Uint8Array;
+  idBuf: Buffer | null;
+}
+
+/** Device identification objects decoded per response; the rest are skipped. */
+export const MODBUS_MAX_ID_OBJECTS = 16;
+
+/** Names of the standard object ids 0-6 (Modbus Application Protocol V1.1b3 6.21),
+ *  as they appear in the record; others are "object_<id>". */
+export const MODBUS_ID_NAMES: readonly string[] = [
+  'vendor_name', 'product_code', 'revision', 'vendor_url', 'product_name', 'model_name', 'user_application_name',
+];
+
+/** Read Device Identification objects of a PDU (id name -> value), or null.
+ *  Call during emit only. Values are read as UTF-8 (the spec says ASCII). */
+export function modbusDeviceIdentity(p: ModbusPdu): Record<string, string> | null {
+  const b = p.idBuf;
+  if (b === null || p.idCount === 0) return null;
+  const out: Record<string, string> = {};
+  for (let i = 0; i < p.idCount; i++) out[idName(p.idIds[i])] = b.toString('utf8', p.idPos[i], p.idPos[i] + p.idLen[i]);
+  return out;
+}
+
+function idName(id: number): string {
+  return id < MODBUS_ID_NAMES.length ? MODBUS_ID_NAMES[id] : `object_${id}`;
 }
 
 /** Per-flow state (both directions). */
@@ -165,6 +200,9 @@ function newPdu(): ModbusPdu {
   return {
     fc: -1, tid: -1, unit: -1, exception: null, resp: false, addr: -1, qty: -1,
     value: -1, waddr: -1, wqty: -1, sub: -1, mei: -1, byteCount: -1, len: 0,
+    conformity: -1, moreFollows: -1, nextObjectId: -1, idCount: 0,
+    idIds: new Uint8Array(MODBUS_MAX_ID_OBJECTS), idPos: new Int32Array(MODBUS_MAX_ID_OBJECTS),
+    idLen: new Uint8Array(MODBUS_MAX_ID_OBJECTS), idBuf: null,
   };
 }
 
@@ -176,6 +214,9 @@ function newPdu(): ModbusPdu {
 function decodeBody(p: ModbusPdu, b: Buffer, d: number, dl: number, raw: number, resp: boolean): number {
   p.exception = null;
   p.addr = p.qty = p.value = p.waddr = p.wqty = p.sub = p.mei = p.byteCount = -1;
+  p.conformity = p.moreFollows = p.nextObjectId = -1;
+  p.idCount = 0;
+  p.idBuf = null;
   const fc = raw & 0x7f;
   p.fc = fc;
   if (raw & 0x80) {
@@ -277,7 +318,11 @@ function decodeBody(p: ModbusPdu, b: Buffer, d: number, dl: number, raw: number,
       // Read Device Identification: request = code (1..4) + object id;
       // response = code, conformity, more follows, next id, count, objects.
       if (!resp) return dl === 3 && b[d + 1] >= 1 && b[d + 1] <= 4 ? OK : MALFORMED;
-      return dl >= 6 ? OK : MALFORMED;
+      if (dl < 6) return MALFORMED;
+      p.conformity = b[d + 2];
+      p.moreFollows = b[d + 3];
+      p.nextObjectId = b[d + 4];
+      return OK;
     default:
       // Legacy public codes (9, 10, 13, 14, 18, 19), UMAS and user-defined
       // codes have no public layout.
@@ -429,6 +474,32 @@ function responseAgrees(st: ModbusState, i: number, p: ModbusPdu): boolean {
   }
 }
 
+/** Read Device Identification response objects (id u8, length u8, value)
+ *  after the 6-byte header at b[d]: at most MODBUS_MAX_ID_OBJECTS of the
+ *  count, up to the first that does not fit in the PDU. Positions only: no
+ *  string is made here. */
+function readIdObjects(p: ModbusPdu, b: Buffer, d: number, dl: number): void {
+  const end = d + dl;
+  let n = b[d + 5];
+  if (n > MODBUS_MAX_ID_OBJECTS) n = MODBUS_MAX_ID_OBJECTS;
+  let q = d + 6;
+  for (let i = 0; i < n && q + 2 <= end; i++) {
+    const l = b[q + 1];
+    if (q + 2 + l > end) break;
+    const id = b[q];
+    let k = 0;
+    while (k < p.idCount && p.idIds[k] !== id) k++;
+    if (k === p.idCount) { // a repeated id keeps its first value: one key per id in the record
+      p.idIds[k] = id;
+      p.idPos[k] = q + 2;
+      p.idLen[k] = l;
+      p.idCount = k + 1;
+    }
+    q += 2 + l;
+  }
+  if (p.idCount > 0) p.idBuf = b;
+}
+
 /** One complete ADU at buf[pos, pos+6+len). */
 function handleAdu(st: ModbusState, buf: Buffer, pos: number, len: number, dir: Dir, ctx: ParseCtx): void {
   const p = st.pdu;
@@ -456,6 +527,7 @@ function handleAdu(st: ModbusState, buf: Buffer, pos: number, len: number, dir: 
     case UNKNOWN_FC: ctx.anomaly(dir, 'unknown_function_code'); break;
     case BAD_EXC: ctx.anomaly(dir, 'invalid_exception_code'); break;
   }
+  if (p.mei === 14 && p.resp && code === OK) readIdObjects(p, buf, pos + MIN_ADU, len - 2);
 
   st.fcCount.add(p.fc);
   const bit = 1 << (p.unit & 31);
@@ -537,6 +609,10 @@ const PJ = {
   sub: lit(',"sub":'),
   mei: lit(',"mei":'),
   byteCount: lit(',"byte_count":'),
+  conformity: lit(',"conformity":'),
+  moreFollows: lit(',"more_follows":'),
+  nextObjectId: lit(',"next_object_id":'),
+  deviceId: lit(',"device_id":{'),
   close: lit('}'),
   respTrue: lit(',"resp":true'),
   respFalse: lit(',"resp":false'),
@@ -558,6 +634,21 @@ function pduWrite(o: JsonOut, p: ModbusPdu): void {
   if (p.sub >= 0) { o.lit(PJ.sub); o.num(p.sub); }
   if (p.mei >= 0) { o.lit(PJ.mei); o.num(p.mei); }
   if (p.byteCount >= 0) { o.lit(PJ.byteCount); o.num(p.byteCount); }
+  if (p.conformity >= 0) {
+    o.lit(PJ.conformity); o.num(p.conformity);
+    o.lit(PJ.moreFollows); o.num(p.moreFollows);
+    o.lit(PJ.nextObjectId); o.num(p.nextObjectId);
+  }
+  const ib = p.idBuf;
+  if (ib !== null) {
+    o.lit(PJ.deviceId);
+    for (let i = 0; i < p.idCount; i++) {
+      if (i > 0) o.raw(',');
+      o.str(idName(p.idIds[i])); o.raw(':');
+      o.str(ib.toString('utf8', p.idPos[i], p.idPos[i] + p.idLen[i]));
+    }
+    o.lit(PJ.close);
+  }
   o.lit(PJ.close);
 }
 

@@ -73,7 +73,10 @@ function guarded(b: Buffer, lo: number, hi: number, bad: number[]): Buffer {
         const i = Number(prop);
         if (Number.isInteger(i) && (i < lo || i >= hi)) bad.push(i);
       }
-      return Reflect.get(t, prop, recv);
+      // Methods (toString of a device id value) run on the Buffer itself: the
+      // positions they are given were checked by the indexed reads that found them.
+      const v = Reflect.get(t, prop, t);
+      return typeof v === 'function' ? v.bind(t) : v;
     },
   });
 }
@@ -159,7 +162,8 @@ const FIX: Fixture[] = [
   // frame 94: Trans 23, Length 61, Unit 1, fc 43, MEI type 14, Conformity Level 0x83, More Follows 0, 3 objects
   { name: 'fc43 resp', dir: S2C,
     hex: '0017 0000 003d 01 2b 0e 01 83 00 00 03 00105a65656b204d6f646275732054657374011850726f746f636f6c2050617273696e672069732066756e210207312e322e332e36',
-    want: { tid: 23, unit: 1, fc: 43, exception: null, resp: true, mei: 14 } },
+    want: { tid: 23, unit: 1, fc: 43, exception: null, resp: true, mei: 14, conformity: 0x83, more_follows: 0, next_object_id: 0,
+      device_id: { vendor_name: 'Zeek Modbus Test', product_code: 'Protocol Parsing is fun!', revision: '1.2.3.6' } } },
   // frame 99: Trans 1, Unit 0, Read Holding Registers (3), Reference Number 600, Word Count 10
   { name: 'fc3 req unit 0', dir: C2S, hex: '0001 0000 0006 00 03 0258 000a',
     want: { tid: 1, unit: 0, fc: 3, exception: null, resp: false, addr: 600, qty: 10 } },
