@@ -20,6 +20,7 @@ import { jsonText, lit, type JsonOut } from '../output/json-out.js';
 import { anchorBytes, C2S, Probe, STATE_POOL_MAX } from './types.js';
 import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
 import { opcuaServiceName, opcuaServiceRole } from './opcua-services.js';
+import { findApplicationDescription, type UaIdentitySpans } from './opcua-identity.js';
 
 /** Hard cap of one chunk (bytes), whatever HEL/ACK negotiated: the stream
  *  layer's buffer bound. Stacks commonly use 64 KiB chunks (open62541 65535,
@@ -58,7 +59,7 @@ export type OpcuaAnomaly =
 
 /** One chunk. Reused: valid only during `emit`. Numeric fields are -1 and
  *  optional ones undefined when not known for this chunk. */
-export interface OpcuaPdu extends PduBase {
+export interface OpcuaPdu extends PduBase, UaIdentitySpans {
   /** Service type node id (numeric, ns=0) or -1. */
   fc: number;
   msg: OpcuaMsgType;
@@ -94,6 +95,35 @@ export interface OpcuaPdu extends PduBase {
   receiverThumbprint: boolean | undefined;
   /** ERR and abort chunks: Reason (bounded). */
   reason: string | undefined;
+  // UaIdentitySpans: the ApplicationDescription of a clear GetEndpointsResponse
+  // (first endpoint's server), CreateSessionRequest (client) or
+  // CreateSessionResponse (first server endpoint), as positions in idBuf
+  // (valid during emit only); opcuaIdentity() makes the strings.
+}
+
+/** Identity of an OPC UA application (strings bounded by OPCUA_MAX_STRING). */
+export interface OpcuaIdentity {
+  /** Who it describes: the server (GetEndpoints/CreateSession responses) or the client (CreateSessionRequest). */
+  role: 'server' | 'client';
+  applicationUri: string | null;
+  productUri: string | null;
+  applicationName: string | null;
+}
+
+function spanText(b: Buffer, pos: number, len: number): string | null {
+  return len < 0 ? null : b.toString('utf8', pos, pos + (len > OPCUA_MAX_STRING ? OPCUA_MAX_STRING : len));
+}
+
+/** The ApplicationDescription a PDU carries, or null. Call during emit only. */
+export function opcuaIdentity(p: OpcuaPdu): OpcuaIdentity | null {
+  const b = p.idBuf;
+  if (b === null) return null;
+  return {
+    role: p.service === 461 ? 'client' : 'server',
+    applicationUri: spanText(b, p.appUriPos, p.appUriLen),
+    productUri: spanText(b, p.productUriPos, p.productUriLen),
+    applicationName: spanText(b, p.appNamePos, p.appNameLen),
+  };
 }
 
 export interface OpcuaState {
@@ -367,6 +397,9 @@ function resetPdu(pdu: OpcuaPdu): void {
   pdu.senderCert = undefined;
   pdu.receiverThumbprint = undefined;
   pdu.reason = undefined;
+  pdu.idBuf = null;
+  pdu.appUriLen = pdu.productUriLen = pdu.appNameLen = -1;
+  pdu.appUriPos = pdu.productUriPos = pdu.appNamePos = 0;
 }
 
 function newPdu(): OpcuaPdu {
@@ -595,6 +628,7 @@ function decodeMsg(st: OpcuaState, b: Buffer, p: number, end: number, dir: Dir, 
   }
   if (slot < 0) { // first (or only) chunk: the service id is here
     const id = plain ? decodeService(st, b, p + 24, end, dir, ctx) : -1;
+    if (id === 431 || id === 461 || id === 464) findApplicationDescription(b, nEnd, end, id, pdu);
     if (c === CH_C) allocOpen(st, dir, key, id, ctx);
     else if (id >= 0) bump(st.services, id, OPCUA_MAX_SERVICE_KEYS);
     return;
@@ -654,6 +688,9 @@ const PJ = {
   endpoint: lit(',"endpoint":'),
   status: lit(',"status":'),
   chunks: lit(',"chunks":'),
+  appUri: lit(',"application_uri":'),
+  productUri: lit(',"product_uri":'),
+  appName: lit(',"application_name":'),
   close: lit('}'),
   encTrue: lit(',"encrypted":true'),
   encFalse: lit(',"encrypted":false'),
@@ -787,6 +824,12 @@ export const opcua: Dissector<OpcuaState, OpcuaPdu> = {
     if (p.status >= 0) { o.lit(PJ.status); o.num(p.status); }
     if (p.encrypted !== undefined) o.lit(p.encrypted ? PJ.encTrue : PJ.encFalse);
     if (p.chunks > 0) { o.lit(PJ.chunks); o.num(p.chunks); }
+    const ib = p.idBuf;
+    if (ib !== null) {
+      if (p.appUriLen >= 0) { o.lit(PJ.appUri); o.str(spanText(ib, p.appUriPos, p.appUriLen)!); }
+      if (p.productUriLen >= 0) { o.lit(PJ.productUri); o.str(spanText(ib, p.productUriPos, p.productUriLen)!); }
+      if (p.appNameLen >= 0) { o.lit(PJ.appName); o.str(spanText(ib, p.appNamePos, p.appNameLen)!); }
+    }
     o.lit(PJ.close);
   },
 
