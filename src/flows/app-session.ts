@@ -108,6 +108,10 @@ class Side {
   /** Skipped while resynchronising. */
   skipped = 0;
   lenientTried = false;
+  /** Latest capture time of the bytes held in pend. */
+  pendTs = 0;
+  /** Time of this side's latest PDU: a PDU is never stamped earlier. */
+  lastTs = 0;
 }
 
 export class AppSession implements StreamReceiver {
@@ -145,6 +149,16 @@ export class AppSession implements StreamReceiver {
 
   get active(): boolean {
     return this.phase !== Phase.Unknown;
+  }
+
+  /** StreamReceiver.clock: the app clock (a queued segment's time while the
+   *  stream delivers it). */
+  get clock(): number {
+    return ctx.ts;
+  }
+
+  set clock(ts: number) {
+    ctx.ts = ts;
   }
 
   private dirOf(side: number): Dir {
@@ -185,7 +199,12 @@ export class AppSession implements StreamReceiver {
           len -= take;
           if (s.pendLen < s.need) return;
         }
+        // A PDU completed from held bytes is as recent as the latest of them
+        // (they may be newer than a queued segment that completes them).
+        const now = ctx.ts;
+        if (s.pendTs > now) ctx.ts = s.pendTs;
         const used = this.consume(side, s.pend!, 0, s.pendLen);
+        ctx.ts = now;
         if (s.pend === null || s.pendLen === 0) continue; // reset by a reject or give-up
         if (used > 0) {
           s.pend.copyWithin(0, used, s.pendLen);
@@ -461,6 +480,7 @@ export class AppSession implements StreamReceiver {
       if (s.pend !== null) s.pend.copy(nb, 0, 0, s.pendLen);
       s.pend = nb;
     }
+    if (s.pendLen === 0 || ctx.ts > s.pendTs) s.pendTs = ctx.ts;
     const pend = s.pend;
     if (len <= 32) {
       // A few bytes: a loop beats Buffer.copy's native-call overhead.
@@ -474,8 +494,13 @@ export class AppSession implements StreamReceiver {
   onPdu(dir: Dir, pdu: PduBase): void {
     this.pdus++;
     const side = (dir === 0) === this.flow.clientIsA ? 0 : 1;
-    this.sides[side].pdus++;
-    const line = this.cfg.events.pdu(this.flow, this.d!, dir, pdu, ctx.ts, this.phase === Phase.Tentative);
+    const s = this.sides[side];
+    s.pdus++;
+    // Time of the segment that completed it, never before the side's previous PDU.
+    let ts = ctx.ts;
+    if (ts < s.lastTs) ts = s.lastTs;
+    else s.lastTs = ts;
+    const line = this.cfg.events.pdu(this.flow, this.d!, dir, pdu, ts, this.phase === Phase.Tentative);
     if (this.phase === Phase.Tentative) {
       if (line !== null) {
         const h = (this.held ??= []);

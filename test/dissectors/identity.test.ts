@@ -2,7 +2,14 @@
 // an observer that asks for it (roles in the protocol's own terms, unit ids,
 // link addresses, common addresses, the OPC UA endpoint and security policy),
 // and nothing is asked of the modules when no observer wants it.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import {
+  TcpSession, modbusAdu, toPcap, uaAck, uaCreateSessionRequest, uaCreateSessionResponse, uaHel, uaMsg, uaOpenSecureChannelRequest,
+  uaOpenSecureChannelResponse, uaOpn, type UaAppDescription,
+} from '../../tools/pcapgen/index.js';
 import { readCapture } from '../../src/capture/file-source.js';
 import { DISSECTORS } from '../../src/dissectors/index.js';
 import type { IdentityKind, ProtocolModule, Side } from '../../src/dissectors/module.js';
@@ -45,6 +52,16 @@ async function facts(file: string): Promise<string[]> {
   return [...f.facts].sort();
 }
 
+const TMP = mkdtempSync(join(tmpdir(), 'otwatch-identity-'));
+
+async function builtFacts(name: string, s: TcpSession): Promise<string[]> {
+  const path = join(TMP, name);
+  writeFileSync(path, toPcap(s.frames()));
+  const f = new Facts();
+  await run(path, f);
+  return [...f.facts].sort();
+}
+
 describe('identity facts from the four protocols', () => {
   it('Modbus: client and server roles, the unit ids', async () => {
     const got = await facts('modbusSmall.pcap');
@@ -78,6 +95,42 @@ describe('identity facts from the four protocols', () => {
     expect(got).toContain('iec104 client role role=controlling station');
     expect(got).toContain('iec104 server role role=controlled station');
     expect(got.filter((x) => x.startsWith('iec104 server address common_address='))).not.toEqual([]);
+  });
+
+  it('Modbus: Read Device Identification objects are the Modbus server\'s, also when it opened the connection', async () => {
+    const obj = (id: number, v: string) => Buffer.concat([Buffer.of(id, v.length), Buffer.from(v)]);
+    const resp = Buffer.concat([Buffer.of(0x2b, 0x0e, 1, 0x81, 0, 0, 2), obj(0, 'Schneider Electric'), obj(1, 'BMX P34 2020')]);
+    const req = Buffer.of(0x2b, 0x0e, 0x01, 0x00);
+    const s = new TcpSession({ client: '10.0.0.1', cport: 40010, server: '10.0.0.2', sport: 502 }).handshake();
+    s.send('c2s', modbusAdu(1, 7, req)).send('s2c', modbusAdu(1, 7, resp));
+    expect((await builtFacts('mb-devid.pcap', s)).filter((x) => !x.includes(' role '))).toEqual([
+      'modbus server address unit_id=7',
+      'modbus server identity product_code=BMX P34 2020',
+      'modbus server identity vendor=Schneider Electric',
+    ]);
+    // The PLC on 502 connects out to a poller (the TCP client): its facts go to the client side.
+    const r = new TcpSession({ client: '10.0.0.2', cport: 502, server: '10.0.0.1', sport: 40011 }).handshake();
+    r.send('s2c', modbusAdu(1, 7, req)).send('c2s', modbusAdu(1, 7, resp));
+    const rev = (await builtFacts('mb-devid-rev.pcap', r)).filter((x) => x.includes(' identity '));
+    expect(rev).toEqual(['modbus client identity product_code=BMX P34 2020', 'modbus client identity vendor=Schneider Electric']);
+  });
+
+  it('OPC UA: the ApplicationDescriptions of CreateSession, each on its own side', async () => {
+    const plc: UaAppDescription = { applicationUri: 'urn:plc:server', productUri: 'urn:vendor:product', name: ['en-US', 'PLC server'] };
+    const hmi: UaAppDescription = { applicationUri: 'urn:hmi:client', productUri: null, name: [null, 'HMI'] };
+    const none = 'http://opcfoundation.org/UA/SecurityPolicy#None';
+    const s = new TcpSession({ client: '10.0.0.1', cport: 50010, server: '10.0.0.9', sport: 4840 }).handshake();
+    s.send('c2s', uaHel('opc.tcp://10.0.0.9:4840')).send('s2c', uaAck());
+    s.send('c2s', uaOpn(0, none, null, null, 1, 1, uaOpenSecureChannelRequest(1, 1)));
+    s.send('s2c', uaOpn(5, none, null, null, 1, 1, uaOpenSecureChannelResponse(1, 5)));
+    s.send('c2s', uaMsg(5, 1, 3, 3, uaCreateSessionRequest(3, hmi))).send('s2c', uaMsg(5, 1, 3, 3, uaCreateSessionResponse(3, plc)));
+    expect((await builtFacts('ua-id.pcap', s)).filter((x) => x.includes(' identity '))).toEqual([
+      'opcua client identity application_name=HMI',
+      'opcua client identity application_uri=urn:hmi:client',
+      'opcua server identity application_name=PLC server',
+      'opcua server identity application_uri=urn:plc:server',
+      'opcua server identity product_uri=urn:vendor:product',
+    ]);
   });
 
   it('is not asked for when no observer wants it; a set of observers fans out', async () => {

@@ -801,7 +801,8 @@ describe('opcua JSON escaping', () => {
       expect(h.recs.length).toBe(3);
       expect(h.recs[0].obj.endpoint).toBe(expected);
       expect(h.recs[1].obj.policy).toBe(expected);
-      expect(h.recs[1].obj.encrypted).toBe(true);
+      // A null receiver thumbprint: not encrypted, whatever the policy says (OPC 10000-6 6.7.2.3).
+      expect(h.recs[1].obj.encrypted).toBe(false);
       if (typeof s === 'string') expect(h.recs[0].obj.endpoint).toBe(s);
       expect(Object.keys(h.recs[0].obj)).toEqual(['msg', 'chunk', 'size', 'endpoint']);
       const flow = JSON.parse(opcua.flowJson(h.st));

@@ -35,7 +35,7 @@ export type Dnp3Anomaly =
   | 'fragment_incomplete' // new FIR before the previous fragment's FIN
   | 'fragment_too_long' // reassembled fragment over MAX_FRAGMENT
   | 'app_too_short' // fragment without function code, or response without IIN
-  | 'malformed_object'; // object header or its data runs past the fragment
+  | 'malformed_object'; // reserved qualifier, or an object header, its indexes or data past the fragment
 
 const HDR = 10;
 const MAX_FRAME = 292;
@@ -262,8 +262,10 @@ function malformed(pdu: Dnp3Pdu, dir: Dir, ctx: ParseCtx): void {
 /**
  * Walks the object headers of b[p, n) into pdu.objects. Stops with
  * objects_truncated at the first header whose data size is unknown, at the
- * MAX_OBJECTS cap, or (with 'malformed_object') where a header or its data
- * does not fit.
+ * MAX_OBJECTS cap, or (with 'malformed_object') at the first header that
+ * cannot be valid: a reserved qualifier (prefix code 7, range code 10 or
+ * 12-15; that header is the last one reported, with count 0), or a header,
+ * its indexes or its data that do not fit. Nothing after it is read.
  */
 function walkObjects(b: Buffer, p: number, n: number, fc: number, pdu: Dnp3Pdu, dir: Dir, ctx: ParseCtx): void {
   const mode = DATA_MODE[fc];
@@ -283,6 +285,7 @@ function walkObjects(b: Buffer, p: number, n: number, fc: number, pdu: Dnp3Pdu, 
     p += 3;
     const range = q & 15;
     const rlen = RANGE_LEN[range];
+    const plen = PREFIX_LEN[(q >>> 4) & 7];
     if (rlen > n - p) return malformed(pdu, dir, ctx);
     let count: number;
     if (range <= 2) count = readLe(b, p + rlen / 2, rlen / 2) - readLe(b, p, rlen / 2) + 1;
@@ -294,17 +297,23 @@ function walkObjects(b: Buffer, p: number, n: number, fc: number, pdu: Dnp3Pdu, 
     o.variation = variation;
     o.qualifier = q;
     o.count = count > 0 ? count : 0;
-    if (rlen < 0) {
-      pdu.objects_truncated = true; // reserved range code: length of the rest unknown
-      return;
-    }
+    if (rlen < 0 || plen < 0) return malformed(pdu, dir, ctx); // reported as tshark does, then nothing more
     p += rlen;
     if (count < 0) return malformed(pdu, dir, ctx); // stop < start
 
     // Size-prefixed objects (prefix codes 4..6) carry their data even in
     // header-only requests (e.g. READ of g70v5 file transport).
     const sized = (q & 0x70) >= 0x40 && (q & 0x70) <= 0x60;
-    if (count === 0 || (!sized && (mode === D_NONE || (mode === D_TIME && group !== 50)))) continue;
+    if (count === 0) continue;
+    if (!sized && (mode === D_NONE || (mode === D_TIME && group !== 50))) {
+      // No data, but an index prefix (e.g. READ with qualifier 0x17/0x28)
+      // still carries one index per object.
+      if (plen > 0) {
+        if (count > (n - p) / plen) return malformed(pdu, dir, ctx);
+        p += count * plen;
+      }
+      continue;
+    }
     const next = skipData(b, p, n, group, variation, q, count);
     if (next === MALFORMED) return malformed(pdu, dir, ctx);
     if (next === SIZE_UNKNOWN) {

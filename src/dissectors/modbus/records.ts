@@ -2,7 +2,7 @@
 // path of --pdus); beside the parser the way Suricata keeps log.rs beside
 // the parser.
 import { lit, type JsonOut } from '../../output/json-out.js';
-import type { ModbusPdu, ModbusState } from './parser.js';
+import { idName, type ModbusPdu, type ModbusState } from './parser.js';
 
 /** The PDU member's constant pieces, encoded once (JsonOut.lit). */
 const PJ = {
@@ -19,6 +19,10 @@ const PJ = {
   sub: lit(',"sub":'),
   mei: lit(',"mei":'),
   byteCount: lit(',"byte_count":'),
+  conformity: lit(',"conformity":'),
+  moreFollows: lit(',"more_follows":'),
+  nextObjectId: lit(',"next_object_id":'),
+  deviceId: lit(',"device_id":{'),
   close: lit('}'),
   respTrue: lit(',"resp":true'),
   respFalse: lit(',"resp":false'),
@@ -40,6 +44,21 @@ export function writeModbusPdu(o: JsonOut, p: ModbusPdu): void {
   if (p.sub >= 0) { o.lit(PJ.sub); o.num(p.sub); }
   if (p.mei >= 0) { o.lit(PJ.mei); o.num(p.mei); }
   if (p.byteCount >= 0) { o.lit(PJ.byteCount); o.num(p.byteCount); }
+  if (p.conformity >= 0) {
+    o.lit(PJ.conformity); o.num(p.conformity);
+    o.lit(PJ.moreFollows); o.num(p.moreFollows);
+    o.lit(PJ.nextObjectId); o.num(p.nextObjectId);
+  }
+  const ib = p.idBuf;
+  if (ib !== null) {
+    o.lit(PJ.deviceId);
+    for (let i = 0; i < p.idCount; i++) {
+      if (i > 0) o.raw(',');
+      o.str(idName(p.idIds[i])); o.raw(':');
+      o.str(ib.toString('utf8', p.idPos[i], p.idPos[i] + p.idLen[i]));
+    }
+    o.lit(PJ.close);
+  }
   o.lit(PJ.close);
 }
 

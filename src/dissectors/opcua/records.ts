@@ -3,7 +3,7 @@
 // the parser.
 import { lit, type JsonOut } from '../../output/json-out.js';
 import { opcuaServiceName } from './opcua-services.js';
-import type { OpcuaPdu, OpcuaState } from './parser.js';
+import { spanText, type OpcuaPdu, type OpcuaState } from './parser.js';
 
 /** The PDU member's constant pieces, encoded once (JsonOut.lit). */
 const PJ = {
@@ -20,6 +20,9 @@ const PJ = {
   endpoint: lit(',"endpoint":'),
   status: lit(',"status":'),
   chunks: lit(',"chunks":'),
+  appUri: lit(',"application_uri":'),
+  productUri: lit(',"product_uri":'),
+  appName: lit(',"application_name":'),
   close: lit('}'),
   encTrue: lit(',"encrypted":true'),
   encFalse: lit(',"encrypted":false'),
@@ -40,6 +43,12 @@ export function writeOpcuaPdu(o: JsonOut, p: OpcuaPdu): void {
   if (p.status >= 0) { o.lit(PJ.status); o.num(p.status); }
   if (p.encrypted !== undefined) o.lit(p.encrypted ? PJ.encTrue : PJ.encFalse);
   if (p.chunks > 0) { o.lit(PJ.chunks); o.num(p.chunks); }
+  const ib = p.idBuf;
+  if (ib !== null) {
+    if (p.appUriLen >= 0) { o.lit(PJ.appUri); o.str(spanText(ib, p.appUriPos, p.appUriLen)!); }
+    if (p.productUriLen >= 0) { o.lit(PJ.productUri); o.str(spanText(ib, p.productUriPos, p.productUriLen)!); }
+    if (p.appNameLen >= 0) { o.lit(PJ.appName); o.str(spanText(ib, p.appNamePos, p.appNameLen)!); }
+  }
   o.lit(PJ.close);
 }
 
