@@ -8,6 +8,7 @@ import { READ_OPTIONS, runRead } from './cli/read.js';
 import { BASELINE_OPTIONS, BASELINE_USAGE, runBaseline } from './cli/baseline.js';
 import { LIVE_OPTIONS, runLive } from './cli/live.js';
 import { SetupError } from './pipeline/errors.js';
+import { protocolList } from './dissectors/index.js';
 
 const COMMANDS = {
   read: { options: READ_OPTIONS, run: runRead, usage: 'otwatch read [options] FILE... (- for stdin)', about: 'analyse pcap/pcapng files' },
@@ -22,7 +23,7 @@ function version(): string {
 
 function usage(): string {
   return [
-    `otwatch ${version()}: passive OT/ICS network sensor (Modbus/TCP, DNP3, IEC 60870-5-104, OPC UA)`,
+    `otwatch ${version()}: passive OT/ICS network sensor (${protocolList()})`,
     '',
     'commands:',
     ...Object.entries(COMMANDS).map(([k, c]) => `  ${k.padEnd(10)}${c.about}`),

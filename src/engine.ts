@@ -3,12 +3,14 @@
 // packet of a known flow.
 import type { RawPacket } from './capture/raw-packet.js';
 import { decodeFrame } from './decode/decoder.js';
-import { Decoded, Packet, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from './decode/packet.js';
-import type { Dir, Dissector, PduBase } from './dissectors/types.js';
+import { Decoded, Packet } from './decode/packet.js';
+import type { IdentityKind, IdentitySink, ProtocolModule, Side } from './dissectors/module.js';
+import type { Dir, PduBase } from './dissectors/types.js';
 import { AppSession, setAppClock, type AppConfig, type AppEvents } from './flows/app-session.js';
-import { TcpSeen, type EndReason, type Flow } from './flows/flow.js';
+import type { EndReason, Flow } from './flows/flow.js';
 import { FlowTable, type FlowTableOptions } from './flows/flow-table.js';
 import { assignRoles } from './flows/roles.js';
+import { isAnswer, isNewConnection, tcpMaybeClose, tcpPacket } from './flows/tcp-state.js';
 import { ReassemblyBudget } from './flows/tcp-stream.js';
 import { flowHeadJson, flowRecord, writeFlowRecord } from './output/flow-record.js';
 import { JsonOut, lit } from './output/json-out.js';
@@ -19,7 +21,7 @@ import { Summary } from './output/summary.js';
 export interface EngineOptions {
   flows: FlowTableOptions;
   /** Dissectors to run (empty: flows only). */
-  dissectors: readonly Dissector[];
+  dissectors: readonly ProtocolModule[];
   /** Emit one record per application PDU. */
   pdus: boolean;
   /** Global bound on out-of-order bytes held for reassembly. */
@@ -29,17 +31,14 @@ export interface EngineOptions {
   summary?: boolean;
 }
 
-/** Flow.answered is kept on the flow's tcpSeen bits to avoid another field. */
-const ANSWERED = 1 << 10;
-
 const PDU_TS = lit('{"type":"pdu","ts":');
 const COMMA = lit(',');
 const END_LINE = lit('}\n');
 /** Per dissector: `,"dir":"c2s","app":"<app>","<app>":` and the s2c form. */
-const pduTails = new Map<Dissector, [Uint8Array, Uint8Array]>();
+const pduTails = new Map<ProtocolModule, [Uint8Array, Uint8Array]>();
 
 /** One PDU record: `{"type":"pdu","ts":..,<flow head>,"dir":..,"app":..,"<app>":{..}}`. */
-function writePdu(o: JsonOut, flow: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number): void {
+function writePdu(o: JsonOut, flow: Flow, d: ProtocolModule, dir: Dir, pdu: PduBase, ts: number): void {
   let tails = pduTails.get(d);
   if (tails === undefined) {
     tails = [lit(`,"dir":"c2s","app":"${d.name}","${d.name}":`), lit(`,"dir":"s2c","app":"${d.name}","${d.name}":`)];
@@ -52,6 +51,35 @@ function writePdu(o: JsonOut, flow: Flow, d: Dissector, dir: Dir, pdu: PduBase, 
   o.lit(tails[dir]);
   d.pduWrite(o, pdu);
   o.lit(END_LINE);
+}
+
+/** The IdentitySink a module's identify() writes to: the facts go to the
+ *  engine's observers with the flow, module and time of the current PDU. */
+class IdentityRelay implements IdentitySink {
+  private f: Flow | null = null;
+  private mod: ProtocolModule | null = null;
+  private ts = 0;
+
+  constructor(private readonly engine: { observer: FlowObserver | null }) {}
+
+  at(f: Flow, mod: ProtocolModule, ts: number): this {
+    this.f = f;
+    this.mod = mod;
+    this.ts = ts;
+    return this;
+  }
+
+  private fact(side: Side, kind: IdentityKind, key: string, value: string | number): void {
+    this.engine.observer?.identity?.(this.f!, this.mod!, side, kind, key, value, this.ts);
+  }
+
+  address(side: Side, kind: string, value: string | number): void {
+    this.fact(side, 'address', kind, value);
+  }
+
+  identity(side: Side, key: string, value: string | number): void {
+    this.fact(side, 'identity', key, value);
+  }
 }
 
 export class Stats {
@@ -95,13 +123,15 @@ export class Engine implements AppEvents {
   private pduOut: JsonOut | null | undefined = undefined;
   private flowOut: JsonOut | null | undefined = undefined;
   private readonly pduText = new JsonOut(null);
+  /** Hands module.identify's facts to the observers; one, reused. */
+  private readonly identitySink = new IdentityRelay(this);
 
   constructor(readonly opts: EngineOptions, private readonly sink: RecordSink) {
     this.emitRecords = !(sink instanceof NullSink);
     this.summarize = opts.summary !== false;
     this.table = new FlowTable(opts.flows, (f, reason, now) => this.flowEnded(f, reason, now));
     if (opts.dissectors.length > 0) {
-      const byPort: (Dissector[] | undefined)[] = new Array(65536);
+      const byPort: (ProtocolModule[] | undefined)[] = new Array(65536);
       for (const d of opts.dissectors) for (const p of d.ports) (byPort[p] ??= []).push(d);
       this.app = { dissectors: opts.dissectors, byPort, events: this, budget: new ReassemblyBudget(opts.reassemblyBytes) };
     } else {
@@ -175,8 +205,7 @@ export class Engine implements AppEvents {
     let f = table.get(p);
     const flags = p.tcpFlags;
     const isTcp = p.proto === 6;
-    if (isTcp && f.closed && (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN) {
-      // A new connection on the tuple of a closed one.
+    if (isTcp && isNewConnection(f, flags)) {
       table.end(f, f.closeReason, ts);
       f = table.get(p);
     }
@@ -184,23 +213,7 @@ export class Engine implements AppEvents {
     const first = f.pktsC2S + f.pktsS2C === 0;
     if (first) assignRoles(f, srcIsA, p);
     let c2s = srcIsA === f.clientIsA;
-    if (isTcp) {
-      if (flags & TCP_SYN) {
-        if (srcIsA) { f.isnSeen |= 1; f.isnA = p.seq | 0; } else { f.isnSeen |= 2; f.isnB = p.seq | 0; }
-        // The SYN sender is the client, the SYN-ACK sender the server, whatever the ports said.
-        const fromClient = (flags & TCP_ACK) === 0;
-        if (c2s !== fromClient && !f.rolesFixed) {
-          f.swapRoles();
-          c2s = !c2s;
-        }
-        f.rolesFixed = true;
-        f.tcpSeen |= fromClient ? TcpSeen.SynC : TcpSeen.SynAckS;
-      } else if (c2s && (flags & TCP_ACK) && (f.tcpSeen & TcpSeen.SynAckS)) {
-        f.tcpSeen |= TcpSeen.AckC;
-      }
-      if (flags & TCP_FIN) f.tcpSeen |= c2s ? TcpSeen.FinC : TcpSeen.FinS;
-      if (flags & TCP_RST) f.tcpSeen |= TcpSeen.Rst;
-    }
+    if (isTcp) c2s = tcpPacket(f, srcIsA, c2s, flags, p.seq | 0); // int32: a double argument would be boxed
     const ipLen = p.ipLen;
     if (c2s) {
       f.pktsC2S++;
@@ -218,9 +231,8 @@ export class Engine implements AppEvents {
     const obs = this.observer;
     if (obs !== null) {
       if (first) obs.flowStart(f, ts);
-      // The server answered: SYN-ACK, payload, or a UDP reply; a bare RST or ACK is not an answer.
-      if (!c2s && (f.tcpSeen & ANSWERED) === 0 && (isTcp ? (flags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK) || (p.payWireLen > 0 && (flags & TCP_RST) === 0) : true)) {
-        f.tcpSeen |= ANSWERED;
+      if (!c2s && !f.answered && isAnswer(isTcp, flags, p.payWireLen)) {
+        f.answered = true;
         obs.serverAnswered(f, ts);
       }
     }
@@ -242,10 +254,7 @@ export class Engine implements AppEvents {
         }
       }
     }
-    if (isTcp && !f.closed) {
-      if (flags & TCP_RST) table.close(f, 'rst');
-      else if ((f.tcpSeen & (TcpSeen.FinC | TcpSeen.FinS)) === (TcpSeen.FinC | TcpSeen.FinS)) table.close(f, 'fin');
-    }
+    if (isTcp) tcpMaybeClose(table, f, flags);
   }
 
   private flowEnded(f: Flow, reason: EndReason, now: number): void {
@@ -279,9 +288,14 @@ export class Engine implements AppEvents {
   }
 
   // AppEvents: what the application layer reports.
-  pdu(flow: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number, held: boolean): string | null {
+  pdu(flow: Flow, d: ProtocolModule, dir: Dir, pdu: PduBase, ts: number, held: boolean): string | null {
     this.stats.pdus++;
-    this.observer?.pdu(flow, d, dir, pdu, ts);
+    const obs = this.observer;
+    if (obs !== null) {
+      const fc = pdu.fc;
+      obs.pdu(flow, d, dir, fc, fc < 0 ? -1 : d.classify(pdu), ts);
+      if (obs.identity !== undefined && d.identify !== undefined) d.identify(pdu, dir, this.identitySink.at(flow, d, ts));
+    }
     if (!this.opts.pdus) return null;
     if (!held) {
       if (this.pduOut === undefined) this.pduOut = this.emitRecords ? this.directOut('pdu') : null;
@@ -303,12 +317,14 @@ export class Engine implements AppEvents {
     for (let i = 0; i < lines.length; i++) this.sink.write('pdu', lines[i]);
   }
 
-  anomaly(flow: Flow, d: Dissector, dir: Dir, name: string, ts: number): void {
-    this.observer?.anomaly(flow, d, dir, name, ts);
-  }
-
-  confirmed(flow: Flow, d: Dissector, ts: number): void {
-    this.observer?.appConfirmed(flow, d, ts);
+  confirmed(flow: Flow, d: ProtocolModule, ts: number): void {
+    const obs = this.observer;
+    if (obs === null) return;
+    obs.appConfirmed(flow, d, ts);
+    if (obs.identity !== undefined) {
+      obs.identity(flow, d, 'client', 'role', 'role', d.roleTerms[0], ts);
+      obs.identity(flow, d, 'server', 'role', 'role', d.roleTerms[1], ts);
+    }
   }
 
   unknown(flow: Flow, ts: number): void {

@@ -6,14 +6,16 @@
 // `fact === null` was learned; during detection a new fact is inserted with
 // its alert bookkeeping (`fact`) so later sightings only count repeats.
 // Files hold learned records only (see baseline-file.ts).
+import { APP_NAMES } from '../dissectors/index.js';
 import type { AppName } from '../dissectors/types.js';
 import { codeName, FUNCTION_CLASSES, type FunctionClass } from './function-class.js';
 import type { Fact } from './alerts.js';
 
-/** Application fact of an endpoint: an ICS protocol, or 'other' for content
- *  that is none of them. */
+/** Application fact of an endpoint: a registered protocol's name, or 'other'
+ *  for content that is none of them. The registry's order (append-only) is
+ *  the order of the file's function lists. */
 export type AppFact = AppName | 'other';
-export const APP_NAMES: readonly AppName[] = ['modbus', 'dnp3', 'iec104', 'opcua'];
+export { APP_NAMES };
 export const APP_FACTS: readonly AppFact[] = [...APP_NAMES, 'other'];
 
 // Hard bounds: traffic decides how much is learned, so every map is capped.
@@ -483,6 +485,15 @@ function seenList(p: DocPath, v: unknown, list: string, m: Map<string, SeenRec>,
   }
 }
 
+/** A protocol name this build has no module for: a file from a build with
+ *  more protocols (or a damaged one). Says so with the file's version. */
+function unknownApp(p: DocPath, field: string, app: unknown, version: number): never {
+  if (typeof app !== 'string' || app.length > 64) return p.bad(field, 'is not a protocol name');
+  throw new BaselineError(`baseline ${p.where} (format version ${version}) names protocol ${JSON.stringify(app)} at ${p.text(field)}, ` +
+    `which this otwatch does not know (it knows ${APP_NAMES.join(', ')}): it was written by an otwatch with that protocol; ` +
+    'use that one or learn the baseline again');
+}
+
 /** Validates a decoded document and builds the in-memory baseline. `where`
  *  names the file in error messages. */
 export function fromPlain(doc: unknown, where: string): Baseline {
@@ -516,7 +527,7 @@ export function fromPlain(doc: unknown, where: string): Baseline {
       num(p, e.first_seen, 'first_seen'), num(p, e.last_seen, 'last_seen'), null);
     ep.flows = int(p, e.flows, 'flows', 0, Number.MAX_SAFE_INTEGER);
     for (const a of arr(p, e.apps, 'apps', APP_FACTS.length)) {
-      if (!(APP_FACTS as readonly unknown[]).includes(a)) p.bad('apps', `has unknown app ${JSON.stringify(a)}`);
+      if (!(APP_FACTS as readonly unknown[]).includes(a)) unknownApp(p, 'apps', a, d.version as number);
       b.learnApp(ep, a as AppFact);
     }
     const epWord = ipv4Word(ep.ip);
@@ -531,7 +542,7 @@ export function fromPlain(doc: unknown, where: string): Baseline {
       for (let k = 0; k < fs.length; k++) {
         p.k = k;
         const f = obj(p, fs[k]);
-        const app = (APP_NAMES as readonly unknown[]).includes(f.app) ? (f.app as AppName) : p.bad('app', 'is not a known protocol');
+        const app = (APP_NAMES as readonly unknown[]).includes(f.app) ? (f.app as AppName) : unknownApp(p, 'app', f.app, d.version as number);
         const cls = FUNCTION_CLASSES.indexOf(f.class as FunctionClass);
         if (cls < 0) p.bad('class', 'is not a function class');
         const fc = int(p, f.fc, 'fc', 0, 0xffffffff);

@@ -12,17 +12,19 @@
 // endpoint wait for the settle; the client becomes a talker once it has
 // really spoken (handshake completed, or data both ways); its function codes
 // wait for both, and are judged by the time of each PDU (learning or not).
-import type { Dir, Dissector, PduBase } from '../dissectors/types.js';
-import { DISSECTORS } from '../dissectors/index.js';
+import type { Dir } from '../dissectors/types.js';
+import type { ProtocolModule } from '../dissectors/module.js';
+import { APP_NAMES, MODULES } from '../dissectors/index.js';
+import { isServicePort } from '../flows/service-ports.js';
 import { TcpSeen, type EndReason, type Flow } from '../flows/flow.js';
 import { clientIp, clientPort, serverIp, serverPort } from '../output/flow-record.js';
 import { Ipv4TextCache } from './ip-text-cache.js';
 import { AlertLog, type AlertSpec, type Severity } from './alerts.js';
 import {
-  APP_NAMES, Baseline, EndpointRec, endpointKey, endpointText, fnKey, FunctionRec, functionText, LIMITS, smallFnKey, TalkerRec,
+  Baseline, EndpointRec, endpointKey, endpointText, fnKey, FunctionRec, functionText, LIMITS, smallFnKey, TalkerRec,
   type AppFact,
 } from './baseline.js';
-import { FUNCTION_CLASSES, isHighClass, OTHER, pduClass } from './function-class.js';
+import { FUNCTION_CLASSES, isHighClass, OTHER } from './function-class.js';
 import type { FlowObserver } from './observer.js';
 import { conduitText, isGroupAddress, type Conduit, type Policy, type Zone } from './policy.js';
 import { DEFAULT_SCAN, ScanHit, ScanTracker, type ScanOptions } from './scan.js';
@@ -37,7 +39,7 @@ export interface DetectorOptions {
   scan: ScanOptions;
   /** The dissectors the engine runs (a standard port only "speaks something
    *  else" if its dissector was given the chance to recognise it). */
-  dissectors: readonly Dissector[];
+  dissectors: readonly ProtocolModule[];
   /** Called when learning ends: at the switch to detection, or at the end of
    *  input while still learning; and again at the end of input when flows
    *  open at the switch added learned facts after it. */
@@ -100,19 +102,10 @@ class FlowState {
 }
 
 /** Which enabled dissector owns a standard port, per transport. */
-function portOwners(ds: readonly Dissector[], tcp: boolean): Map<number, Dissector> {
-  const m = new Map<number, Dissector>();
+function portOwners(ds: readonly ProtocolModule[], tcp: boolean): Map<number, ProtocolModule> {
+  const m = new Map<number, ProtocolModule>();
   for (const d of ds) if (tcp ? d.tcp : d.udp) for (const p of d.ports) if (!m.has(p)) m.set(p, d);
   return m;
-}
-
-/** Ports whose side is the server when nothing else tells: the privileged
- *  range and the standard ports of the ICS protocols and common services
- *  above it. */
-const SERVICE_PORTS = new Set([502, 20000, 2404, 4840, 4843, 44818, 2222, 102, 47808, 1911, 789, 5094, 18245, 20547, 1962, 5007, 9600, 34962, 34963, 34964, 1433, 1521, 3306, 5432, 3389, 5900, 8080, 8443, 1883, 8883]);
-
-function isServicePort(port: number): boolean {
-  return port < 1024 || SERVICE_PORTS.has(port);
 }
 
 function protoName(f: Flow): 'tcp' | 'udp' {
@@ -120,7 +113,7 @@ function protoName(f: Flow): 'tcp' | 'udp' {
 }
 
 function appLabel(app: AppFact): string {
-  return app === 'other' ? 'a protocol that is none of modbus, dnp3, iec104, opcua' : app;
+  return app === 'other' ? `a protocol that is none of ${APP_NAMES.join(', ')}` : app;
 }
 
 export class Detector implements FlowObserver {
@@ -138,11 +131,11 @@ export class Detector implements FlowObserver {
   private learnedLate = false;
   private candidateTargets = 0;
   private readonly rolesByPorts: boolean;
-  private readonly enabled: readonly Dissector[];
-  private readonly allTcp = portOwners(DISSECTORS, true);
-  private readonly allUdp = portOwners(DISSECTORS, false);
-  private readonly enTcp: Map<number, Dissector>;
-  private readonly enUdp: Map<number, Dissector>;
+  private readonly enabled: readonly ProtocolModule[];
+  private readonly allTcp = portOwners(MODULES, true);
+  private readonly allUdp = portOwners(MODULES, false);
+  private readonly enTcp: Map<number, ProtocolModule>;
+  private readonly enUdp: Map<number, ProtocolModule>;
   private readonly onLearned: ((b: Baseline, ts: number) => void) | undefined;
   private readonly onFinish: ((alerts: AlertLog) => void) | undefined;
 
@@ -222,7 +215,7 @@ export class Detector implements FlowObserver {
     this.advance(f, st, ts);
   }
 
-  appConfirmed(f: Flow, d: Dissector, ts: number): void {
+  appConfirmed(f: Flow, d: ProtocolModule, ts: number): void {
     this.tick(ts);
     const st = f.det as FlowState | null;
     if (st === null) return;
@@ -241,25 +234,20 @@ export class Detector implements FlowObserver {
     this.advance(f, st, ts);
   }
 
-  pdu(f: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number): void {
-    if (dir !== 0 || pdu.fc < 0) return; // the client's requests and commands
+  pdu(f: Flow, d: ProtocolModule, dir: Dir, fc: number, cls: number, ts: number): void {
+    if (dir !== 0 || fc < 0) return; // the client's requests and commands
     this.tick(ts);
     const st = f.det as FlowState | null;
     if (st === null) return;
-    const cls = pduClass(d.name, pdu);
     if (st.settled && st.app === d.name) {
       if (!st.talkerDone) this.talkerFact(f, st, ts, false);
       if (st.talkerDone) {
-        this.functionFact(f, st, d.name, pdu.fc, cls, ts, this.learning);
+        this.functionFact(f, st, d.name, fc, cls, ts, this.learning);
         return;
       }
     }
     const p = (st.pend ??= []);
-    if (p.length < MAX_PENDING * 4) p.push(APP_NAMES.indexOf(d.name), pdu.fc, cls, this.learning ? 1 : 0);
-  }
-
-  anomaly(): void {
-    // Protocol anomalies are counted on the flow record; no alert kind here.
+    if (p.length < MAX_PENDING * 4) p.push(APP_NAMES.indexOf(d.name), fc, cls, this.learning ? 1 : 0);
   }
 
   flowEnd(f: Flow, _reason: EndReason, ts: number): void {
@@ -267,7 +255,7 @@ export class Detector implements FlowObserver {
     const st = f.det as FlowState | null;
     if (st === null) return;
     f.det = null;
-    if (st.app === null && f.app !== null && this.undecidedIsOther(f)) {
+    if (st.app === null && f.appStage !== 0 && this.undecidedIsOther(f)) {
       st.app = 'other';
       st.appDecided = true;
       st.pend = null;
@@ -307,7 +295,7 @@ export class Detector implements FlowObserver {
    *  datagram is a whole message). A mid-stream TCP flow may simply have
    *  been too short to tell. */
   private undecidedIsOther(f: Flow): boolean {
-    if (f.payC2S === 0 || f.app!.d !== null) return false; // nothing sent, or a protocol still tentative
+    if (f.payC2S === 0 || f.appStage === 2) return false; // nothing sent, or a protocol still tentative
     return f.isTcp ? f.handshake : true;
   }
 
@@ -477,7 +465,7 @@ export class Detector implements FlowObserver {
         detail: `${eptext} speaks ${appLabel(app)}; the baseline saw only ${learned.map(appLabel).join(' and ')} there.`,
       };
     } else if (app !== 'other') {
-      const d = this.enabled.find((x) => x.name === app) ?? DISSECTORS.find((x) => x.name === app);
+      const d = this.enabled.find((x) => x.name === app) ?? MODULES.find((x) => x.name === app);
       // A device that connects out from its own standard port (reverse
       // connect) is not hiding its protocol.
       if (d !== undefined && !d.ports.includes(sport) && !d.ports.includes(clientPort(f))) {
@@ -509,7 +497,7 @@ export class Detector implements FlowObserver {
    *  facts (taken when the connection was answered), functions are judged
    *  by their own time: ICS connections last for days, and a write on a
    *  connection opened while learning is still news after it. */
-  private functionFact(f: Flow, st: FlowState, app: (typeof APP_NAMES)[number], fc: number, cls: number, ts: number, learn: boolean): void {
+  private functionFact(f: Flow, st: FlowState, app: string, fc: number, cls: number, ts: number, learn: boolean): void {
     const small = smallFnKey(app, fc, cls);
     let seen = st.fnsSeen;
     if (seen !== null && small >= 0) {
@@ -536,7 +524,7 @@ export class Detector implements FlowObserver {
 
   /** functionFact for a fact new to the flow. */
   private functionFactNew(
-    f: Flow, st: FlowState, app: (typeof APP_NAMES)[number], fc: number, cls: number, key: number, ts: number, learn: boolean,
+    f: Flow, st: FlowState, app: string, fc: number, cls: number, key: number, ts: number, learn: boolean,
   ): void {
     if (st.conduits !== null) this.zoneFunction(f, st, app, fc, cls, ts);
     if (!this.baselineKinds) return;
@@ -693,7 +681,7 @@ export class Detector implements FlowObserver {
     st.conduits = ok.some((c) => c.functions === -1) ? null : ok;
   }
 
-  private zoneFunction(f: Flow, st: FlowState, app: (typeof APP_NAMES)[number], fc: number, cls: number, ts: number): void {
+  private zoneFunction(f: Flow, st: FlowState, app: string, fc: number, cls: number, ts: number): void {
     if (!st.zoneAppDone) return;
     const cs = st.conduits!;
     const bit = 1 << cls;

@@ -1,5 +1,5 @@
 // Building the detector a run's DetectSettings ask for (`read`, `live`).
-import type { Dissector } from '../dissectors/types.js';
+import type { ProtocolModule } from '../dissectors/module.js';
 import type { Logger } from '../output/log.js';
 import type { RecordSink } from '../output/sink.js';
 import { UsageError } from '../pipeline/errors.js';
@@ -15,7 +15,7 @@ import { loadPolicy, PolicyError, type Policy } from './policy.js';
 export function detectorFor(
   s: DetectSettings,
   sink: RecordSink,
-  dissectors: readonly Dissector[],
+  dissectors: readonly ProtocolModule[],
   log: Logger | null,
 ): Detector | null {
   const { baseline: bpath, policy: ppath, learnFor, saveBaseline: save } = s;

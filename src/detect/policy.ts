@@ -185,12 +185,6 @@ export function parsePolicy(doc: unknown, where = 'policy'): Policy {
     });
   });
   p.nets.sort((a, b) => b.bits - a.bits);
-  const zoneRef = (v: unknown, what: string): string | null => {
-    if (v === '*') return null;
-    const n = name(v, what);
-    if (p.zone(n) === undefined) bad(`${what}: no zone named "${n}"`);
-    return n;
-  };
   if (top.default_zone !== undefined && top.default_zone !== null) {
     const n = name(top.default_zone, 'default_zone');
     p.defaultZone = p.zone(n) ?? { name: n, ot: false };

@@ -6,7 +6,6 @@
 //
 // The parsing half is the Dissector contract (types.ts): probe, per-flow
 // state, parse, gap. This file adds what the rest of the pipeline needs.
-import type { JsonOut } from '../output/json-out.js';
 import type { Dir, Dissector, PduBase } from './types.js';
 
 /** The shared function-class vocabulary, by index (see docs/detection.md):
@@ -24,8 +23,46 @@ export const OTHER = 6;
 /** One row of a protocol's function-code table: code -> class -> name. */
 export type FunctionRow = readonly [code: number, cls: number, name: string];
 
+/** A function-code table built once from a module's rows: the class and
+ *  name of a raw code, without refinement by other PDU fields (a module's
+ *  classify may use one for its per-PDU lookup). */
+export class FunctionTable {
+  private readonly cls = new Map<number, number>();
+  private readonly names = new Map<number, string>();
+  /** Class + 1 for codes below 256 (0: not in the table): the per-PDU lookup. */
+  private readonly small = new Uint8Array(256);
+
+  constructor(rows: readonly FunctionRow[]) {
+    for (const [code, c, name] of rows) {
+      this.cls.set(code, c);
+      this.names.set(code, name);
+      if (code >= 0 && code < 256) this.small[code] = c + 1;
+    }
+  }
+
+  /** Class of a code (OTHER when not in the table). Allocates nothing. */
+  classOf(fc: number): number {
+    if (fc >= 0 && fc < 256) {
+      const c = this.small[fc];
+      return c === 0 ? OTHER : c - 1;
+    }
+    return this.cls.get(fc) ?? OTHER;
+  }
+
+  nameOf(fc: number): string | undefined {
+    return this.names.get(fc);
+  }
+
+  codes(): number[] {
+    return [...this.cls.keys()].sort((a, b) => a - b);
+  }
+}
+
 /** Side of a flow an identity fact is about: the flow's client or server. */
 export type Side = 'client' | 'server';
+/** What an identity fact says: the side's role in the protocol's own terms
+ *  (key 'role', from roleTerms), a protocol address, or a device attribute. */
+export type IdentityKind = 'role' | 'address' | 'identity';
 
 /**
  * What a protocol reveals about the endpoints of a flow. The pipeline hands
@@ -56,10 +93,6 @@ export interface ProtocolModule<S = any, P extends PduBase = any> extends Dissec
   classify(pdu: P): number;
   /** The closed set of anomaly names `parse` may report via ctx.anomaly. */
   readonly anomalies: readonly string[];
-  /** PDU record body (the "<name>":{...} member), written as bytes. */
-  pduWrite(out: JsonOut, pdu: P): void;
-  /** Flow record body (per-app counters), written as bytes. */
-  flowWrite(out: JsonOut, state: S): void;
   /** Identity hook: addresses and device identity from one PDU sent in
    *  direction dir (0 client->server, 1 server->client). Optional. */
   identify?(pdu: P, dir: Dir, sink: IdentitySink): void;

@@ -4,13 +4,15 @@
 // shape). The stream layer owns buffering: it hands the dissector bytes in
 // sequence order, keeps whatever the dissector did not consume, tells it about
 // gaps, and never buffers more than `maxPdu` bytes per direction.
+import type { JsonOut } from '../output/json-out.js';
 
 /** Direction of the bytes relative to the flow's client/server roles. */
 export type Dir = 0 | 1;
 export const C2S: Dir = 0;
 export const S2C: Dir = 1;
 
-export type AppName = 'modbus' | 'dnp3' | 'iec104' | 'opcua';
+/** A protocol's name as the registry lists it (src/dissectors/index.ts). */
+export type AppName = string;
 
 /** Answer of `probe`. */
 export const enum Probe {
@@ -89,7 +91,6 @@ export interface Dissector<S = any, P extends PduBase = any> {
   readonly anchorAt: number;
   readonly anchorOk: Uint8Array;
 
-
   /** Is a PDU starting at buf[off]? Cheap and strict: it is also used to find
    *  the next PDU boundary after a gap, at every byte offset. */
   probe(buf: Buffer, off: number, len: number, dir: Dir): Probe;
@@ -105,14 +106,17 @@ export interface Dissector<S = any, P extends PduBase = any> {
   /** JSON body of the PDU record's "<app>" member, e.g. '{"tid":1,"unit":1,...}',
    *  written as bytes (the hot path of --pdus). */
   pduWrite(out: JsonOut, pdu: P): void;
-  /** The same as a string (jsonText(pduWrite)): held records, tests. */
-  pduJson(pdu: P): string;
   /** JSON body of the flow record's "<app>" member (per-app counters), as bytes. */
   flowWrite(out: JsonOut, state: S): void;
-  /** The same as a string (jsonText(flowWrite)). */
-  flowJson(state: S): string;
-}import type { JsonOut } from '../output/json-out.js';
+}
 
+/** String forms of the writers (jsonText of pduWrite/flowWrite) that the four
+ *  original parsers still export for their tests; not part of the contract
+ *  (the pipeline derives strings generically with jsonText). */
+export interface JsonForms<S, P> {
+  pduJson(pdu: P): string;
+  flowJson(state: S): string;
+}
 
 /** States kept per dissector for reuse (see releaseState); bounded so a burst
  *  of flows does not pin its peak. */

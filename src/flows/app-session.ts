@@ -2,7 +2,8 @@
 // content, confirmed over two PDUs; ports are only a hint), the per-direction
 // buffers that hold partial PDUs (never more than the protocol's maxPdu), gap
 // handling and resynchronisation, and the counters of the flow record.
-import { Probe, type Dir, type Dissector, type ParseCtx, type PduBase } from '../dissectors/types.js';
+import type { ProtocolModule } from '../dissectors/module.js';
+import { Probe, type Dir, type ParseCtx, type PduBase } from '../dissectors/types.js';
 import { TCP_ACK, TCP_SYN, type Packet } from '../decode/packet.js';
 import type { Flow } from './flow.js';
 import type { JsonOut } from '../output/json-out.js';
@@ -13,37 +14,36 @@ export interface AppEvents {
   /** A PDU was decoded. `held` while the protocol is tentative: the record
    *  must then come back as a string, kept until confirmation. Otherwise the
    *  events may write it themselves and return null. */
-  pdu(flow: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number, held: boolean): string | null;
+  pdu(flow: Flow, d: ProtocolModule, dir: Dir, pdu: PduBase, ts: number, held: boolean): string | null;
   /** Records held during identification, released once the app is confirmed. */
   release(lines: string[]): void;
-  anomaly(flow: Flow, d: Dissector, dir: Dir, name: string, ts: number): void;
   /** The flow's application protocol is confirmed. */
-  confirmed(flow: Flow, d: Dissector, ts: number): void;
+  confirmed(flow: Flow, d: ProtocolModule, ts: number): void;
   /** Identification gave up: no known protocol. */
   unknown(flow: Flow, ts: number): void;
 }
 
 export interface AppConfig {
-  dissectors: readonly Dissector[];
+  dissectors: readonly ProtocolModule[];
   /** Flat table: port → dissectors whose well-known ports include it. */
-  byPort: (Dissector[] | undefined)[];
+  byPort: (ProtocolModule[] | undefined)[];
   events: AppEvents;
   budget: ReassemblyBudget;
   /** Candidate lists by hint (a byPort entry, or NO_HINT) and transport
    *  (0 TCP, 1 UDP); built on demand, never changed once built. */
-  candCache?: Map<readonly Dissector[], [CandList | null, CandList | null]>;
+  candCache?: Map<readonly ProtocolModule[], [CandList | null, CandList | null]>;
 }
 
 interface CandList {
-  list: Dissector[];
+  list: ProtocolModule[];
   hinted: number;
 }
 
-const NO_HINT: readonly Dissector[] = [];
+const NO_HINT: readonly ProtocolModule[] = [];
 
 /** True when d's anchor byte rules out a PDU at buf[off] (its probe would
  *  answer NoMatch there; see Dissector.anchorAt). */
-function anchorExcludes(d: Dissector, buf: Buffer, off: number, len: number): boolean {
+function anchorExcludes(d: ProtocolModule, buf: Buffer, off: number, len: number): boolean {
   return len > d.anchorAt && d.anchorOk[buf[off + d.anchorAt]] === 0;
 }
 
@@ -81,8 +81,8 @@ class SharedCtx implements ParseCtx {
   emit(dir: Dir, pdu: PduBase): void {
     this.session!.onPdu(dir, pdu);
   }
-  anomaly(dir: Dir, name: string): void {
-    this.session!.onAnomaly(dir, name);
+  anomaly(_dir: Dir, name: string): void {
+    this.session!.onAnomaly(name);
   }
   proven(): void {
     this.session!.onProven();
@@ -108,11 +108,15 @@ class Side {
   /** Skipped while resynchronising. */
   skipped = 0;
   lenientTried = false;
+  /** Latest capture time of the bytes held in pend. */
+  pendTs = 0;
+  /** Time of this side's latest PDU: a PDU is never stamped earlier. */
+  lastTs = 0;
 }
 
 export class AppSession implements StreamReceiver {
   private phase = Phase.Probing;
-  d: Dissector | null = null;
+  d: ProtocolModule | null = null;
   state: unknown = null;
   appBy: 'port' | 'content' = 'content';
   private readonly sides = [new Side(), new Side()];
@@ -120,7 +124,7 @@ export class AppSession implements StreamReceiver {
   private held: string[] | null = null;
   /** Dissectors still in the running (see candidates()); the first
    *  `hinted` of them are hinted by a port. */
-  private cands: Dissector[] | null = null;
+  private cands: ProtocolModule[] | null = null;
   /** `cands` is the shared list from AppConfig.candCache: copy before changing it. */
   private candsShared = false;
   private hinted = 0;
@@ -145,6 +149,16 @@ export class AppSession implements StreamReceiver {
 
   get active(): boolean {
     return this.phase !== Phase.Unknown;
+  }
+
+  /** StreamReceiver.clock: the app clock (a queued segment's time while the
+   *  stream delivers it). */
+  get clock(): number {
+    return ctx.ts;
+  }
+
+  set clock(ts: number) {
+    ctx.ts = ts;
   }
 
   private dirOf(side: number): Dir {
@@ -185,7 +199,12 @@ export class AppSession implements StreamReceiver {
           len -= take;
           if (s.pendLen < s.need) return;
         }
+        // A PDU completed from held bytes is as recent as the latest of them
+        // (they may be newer than a queued segment that completes them).
+        const now = ctx.ts;
+        if (s.pendTs > now) ctx.ts = s.pendTs;
         const used = this.consume(side, s.pend!, 0, s.pendLen);
+        ctx.ts = now;
         if (s.pend === null || s.pendLen === 0) continue; // reset by a reject or give-up
         if (used > 0) {
           s.pend.copyWithin(0, used, s.pendLen);
@@ -354,7 +373,7 @@ export class AppSession implements StreamReceiver {
   /** Dissectors to try, built once per flow: those hinted by the server's
    *  port first (or by the client's: a server that opened the connection
    *  itself sits there), then every other one that fits the transport. */
-  private candidates(): Dissector[] {
+  private candidates(): ProtocolModule[] {
     const f = this.flow;
     const sport = f.clientIsA ? f.bPort : f.aPort;
     const cport = f.clientIsA ? f.aPort : f.bPort;
@@ -370,7 +389,7 @@ export class AppSession implements StreamReceiver {
     const t = f.isTcp ? 0 : 1;
     let entry = byTransport[t];
     if (entry === null) {
-      const fits = (d: Dissector) => (t === 0 ? d.tcp : d.udp);
+      const fits = (d: ProtocolModule) => (t === 0 ? d.tcp : d.udp);
       const first = hinted.filter(fits);
       entry = { list: [...first, ...this.cfg.dissectors.filter((d) => fits(d) && !first.includes(d))], hinted: first.length };
       byTransport[t] = entry;
@@ -426,14 +445,14 @@ export class AppSession implements StreamReceiver {
         if (ctx.need === 0) {
           if (n > 0) continue; // stopped before a bad header: call again at it
           // A parser that consumed nothing without asking for more: an error, never a spin.
-          this.onAnomaly(this.dirOf(side), 'parser_stalled');
+          this.onAnomaly('parser_stalled');
           s.lost = true;
           used++;
           continue;
         }
         const need = ctx.need;
         if (need > d.maxPdu) {
-          this.onAnomaly(this.dirOf(side), 'pdu_too_long');
+          this.onAnomaly('pdu_too_long');
           s.lost = true;
           used++;
           continue;
@@ -461,6 +480,7 @@ export class AppSession implements StreamReceiver {
       if (s.pend !== null) s.pend.copy(nb, 0, 0, s.pendLen);
       s.pend = nb;
     }
+    if (s.pendLen === 0 || ctx.ts > s.pendTs) s.pendTs = ctx.ts;
     const pend = s.pend;
     if (len <= 32) {
       // A few bytes: a loop beats Buffer.copy's native-call overhead.
@@ -474,8 +494,13 @@ export class AppSession implements StreamReceiver {
   onPdu(dir: Dir, pdu: PduBase): void {
     this.pdus++;
     const side = (dir === 0) === this.flow.clientIsA ? 0 : 1;
-    this.sides[side].pdus++;
-    const line = this.cfg.events.pdu(this.flow, this.d!, dir, pdu, ctx.ts, this.phase === Phase.Tentative);
+    const s = this.sides[side];
+    s.pdus++;
+    // Time of the segment that completed it, never before the side's previous PDU.
+    let ts = ctx.ts;
+    if (ts < s.lastTs) ts = s.lastTs;
+    else s.lastTs = ts;
+    const line = this.cfg.events.pdu(this.flow, this.d!, dir, pdu, ts, this.phase === Phase.Tentative);
     if (this.phase === Phase.Tentative) {
       if (line !== null) {
         const h = (this.held ??= []);
@@ -493,10 +518,10 @@ export class AppSession implements StreamReceiver {
     if (this.phase === Phase.Tentative) this.confirm();
   }
 
-  onAnomaly(dir: Dir, name: string): void {
+  /** Counted on the flow record (detection has no alert kind for them). */
+  onAnomaly(name: string): void {
     const m = (this.anomalies ??= new Map());
     m.set(name, (m.get(name) ?? 0) + 1);
-    if (this.phase === Phase.Confirmed) this.cfg.events.anomaly(this.flow, this.d!, dir, name, ctx.ts);
   }
 
   private confirm(): void {

@@ -20,8 +20,9 @@ const EOF_REASON = 5;
 // Flow.bits: small state packed into one small integer. A table holds up to
 // 500 k flows and V8 (built here without pointer compression) spends 8 bytes
 // on every field, so the flags share one: the TCP flags seen (tcpSeen, bits
-// 0-10, bit 10 being the engine's "answered"), then the others.
-const TCP_MASK = 0x7ff;
+// 0-5), the observers' "answered" (bit 10), then the others.
+const TCP_MASK = 0x3f;
+const B_ANSWERED = 1 << 10;
 const B_CLIENT_IS_A = 1 << 11;
 const B_ROLES_FIXED = 1 << 12;
 const B_CLOSED = 1 << 13;
@@ -108,7 +109,7 @@ export class Flow {
   set aPort(v: number) { this.ports = (this.ports & 0xffff) | (v << 16); }
   get bPort(): number { return this.ports & 0xffff; }
   set bPort(v: number) { this.ports = (this.ports & ~0xffff) | v; }
-  /** TcpSeen bits (and the engine's bit 10). */
+  /** TcpSeen bits. */
   get tcpSeen(): number { return this.bits & TCP_MASK; }
   set tcpSeen(v: number) { this.bits = (this.bits & ~TCP_MASK) | (v & TCP_MASK); }
   get truncatedPkts(): number { return this.rare === null ? 0 : this.rare.truncatedPkts; }
@@ -154,6 +155,9 @@ export class Flow {
   /** Roles came from a handshake (SYN) and must not be revised by content. */
   get rolesFixed(): boolean { return (this.bits & B_ROLES_FIXED) !== 0; }
   set rolesFixed(v: boolean) { this.bits = v ? this.bits | B_ROLES_FIXED : this.bits & ~B_ROLES_FIXED; }
+  /** The observers were told the server answered (FlowObserver.serverAnswered): once per flow. */
+  get answered(): boolean { return (this.bits & B_ANSWERED) !== 0; }
+  set answered(v: boolean) { this.bits = v ? this.bits | B_ANSWERED : this.bits & ~B_ANSWERED; }
   get closed(): boolean { return (this.bits & B_CLOSED) !== 0; }
   set closed(v: boolean) { this.bits = v ? this.bits | B_CLOSED : this.bits & ~B_CLOSED; }
   /** Which of the table's idle lists holds the flow (-1: none). */
@@ -167,6 +171,12 @@ export class Flow {
 
   get isTcp(): boolean {
     return this.proto === 6;
+  }
+
+  /** What detection reads of the application layer: 0 no session, 1 a
+   *  session with no protocol chosen, 2 a protocol tentative or confirmed. */
+  get appStage(): number {
+    return this.app === null ? 0 : this.app.d === null ? 1 : 2;
   }
 
   get handshake(): boolean {

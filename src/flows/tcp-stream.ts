@@ -4,11 +4,17 @@
 // wait in a small bounded queue until the hole fills. A hole is declared lost
 // (a gap of known size, then delivery resumes) when the peer acknowledges past
 // it, when the queue exceeds its bounds, or when the flow ends. A capture that
-// starts mid-stream begins with a gap of unknown size (-1).
+// starts mid-stream begins with a gap of unknown size (-1). A queued segment
+// keeps its capture time: while it is delivered the receiver's clock reads
+// that time, not the time of the packet that ended the wait.
 
 export interface StreamReceiver {
   streamData(side: number, buf: Buffer, off: number, len: number): void;
   streamGap(side: number, bytes: number): void;
+  /** Capture time the bytes being delivered arrived at (epoch s): read when
+   *  a segment is queued, set while it is delivered. A field, not an
+   *  argument, so the in-order path passes no double. */
+  clock?: number;
 }
 
 /** Out-of-order bytes held across all streams (the global bound). */
@@ -25,6 +31,8 @@ interface Segment {
   data: Buffer;
   /** Bytes on the wire (data.length plus bytes cut by snaplen). */
   wireLen: number;
+  /** Capture time of the packet that carried it. */
+  ts: number;
 }
 
 export class TcpStream {
@@ -116,7 +124,7 @@ export class TcpStream {
       this.deliver(buf, off, capLen, wireLen);
       return;
     }
-    const seg: Segment = { seq, data: Buffer.from(buf.subarray(off, off + capLen)), wireLen };
+    const seg: Segment = { seq, data: Buffer.from(buf.subarray(off, off + capLen)), wireLen, ts: this.rx.clock ?? 0 };
     let i = q.length;
     while (i > 0 && ((q[i - 1].seq - seq) | 0) > 0) i--;
     q.splice(i, 0, seg);
@@ -136,9 +144,11 @@ export class TcpStream {
   /** Delivers queued segments that are now contiguous. */
   private drain(): void {
     const q = this.queue!;
+    const rx = this.rx;
+    const now = rx.clock;
     while (q.length > 0) {
       const rel = (q[0].seq - this.nextSeq) | 0;
-      if (rel > 0) return;
+      if (rel > 0) break;
       const seg = this.shift();
       const trim = 0 - rel; // not -rel: -0 would reach streamData as a double
       if (trim >= seg.wireLen) {
@@ -147,8 +157,10 @@ export class TcpStream {
       }
       this.retransmittedBytes += trim;
       const cap = seg.data.length > trim ? seg.data.length - trim : 0;
+      if (now !== undefined) rx.clock = seg.ts;
       this.deliver(seg.data, trim < seg.data.length ? trim : seg.data.length, cap, seg.wireLen - trim);
     }
+    if (now !== undefined) rx.clock = now;
   }
 
   private skipToQueued(): void {

@@ -1,14 +1,19 @@
 // The human summary of a run: totals, top talkers and services, errors.
 // Aggregated per flow as it ends, so keys are numbers where they can be (an
-// IPv4 address; address, transport, port and app packed into 52 bits):
+// IPv4 address; address, transport, port and app packed into 53 bits):
 // building text per flow cost more than the rest of the flow's record.
+import { APP_NAMES } from '../dissectors/index.js';
 import type { Flow } from '../flows/flow.js';
 import { clientIp, serverIp, serverPort } from './flow-record.js';
 import { ipv4Text } from './ip-text.js';
 
 /** Distinct keys kept per table; beyond it new keys count as "(other)". */
 const MAX_KEYS = 100_000;
-const APPS = ['', 'modbus', 'dnp3', 'iec104', 'opcua'];
+/** Index 0: no protocol; then the registry's. Packed in 4 bits of a service
+ *  key (2^32 addresses * 2 transports * 2^16 ports * 16 < 2^53): 15 protocols
+ *  fit; beyond, a service keeps its text key (see addFlow). */
+const APPS = ['', ...APP_NAMES];
+const APP_SLOTS = 16;
 
 interface Entry {
   flows: number;
@@ -158,8 +163,8 @@ export class TopTable {
 
 function serviceText(k: number | string): string {
   if (typeof k === 'string') return k;
-  const app = APPS[k % 8];
-  let r = Math.floor(k / 8);
+  const app = APPS[k % APP_SLOTS];
+  let r = Math.floor(k / APP_SLOTS);
   const port = r % 65536;
   r = Math.floor(r / 65536);
   const tcp = r % 2 === 1;
@@ -196,7 +201,13 @@ export class Summary {
       const cip = f.clientIsA ? f.a0 : f.b0;
       const sip = f.clientIsA ? f.b0 : f.a0;
       this.talkers.add(cip >>> 0, bytes);
-      if (answered) this.services.add((((sip >>> 0) * 2 + (f.proto === 6 ? 1 : 0)) * 65536 + serverPort(f)) * 8 + appIdx, bytes);
+      if (answered) {
+        if (appIdx < APP_SLOTS) {
+          this.services.add((((sip >>> 0) * 2 + (f.proto === 6 ? 1 : 0)) * 65536 + serverPort(f)) * APP_SLOTS + appIdx, bytes);
+        } else {
+          this.services.add(`${serverIp(f)} ${f.proto === 6 ? 'tcp' : 'udp'}/${serverPort(f)} (${app})`, bytes);
+        }
+      }
     } else {
       this.talkers.add(clientIp(f), bytes);
       if (answered) this.services.add(`${serverIp(f)} ${f.proto === 6 ? 'tcp' : 'udp'}/${serverPort(f)}${app ? ` (${app})` : ''}`, bytes);

@@ -2,7 +2,8 @@
 // deduplication are state across flows, and flows live on different workers,
 // so the detector stays on the reader thread: each worker records what its
 // engine tells the observer (flow start, answer, app confirmed/unknown, the
-// client's PDUs with a function code, anomalies, flow end) with a snapshot of the flow fields detection reads,
+// client's PDUs with a function code, flow end) with a snapshot of the flow
+// fields detection reads,
 // and the reader thread replays the events into the one Detector in the
 // order a single engine would have produced them.
 //
@@ -15,10 +16,9 @@
 //    flushAll takes the oldest list head, ties to the lower list.
 // Each worker's events come in increasing key order, so the reader thread
 // merges the streams, releasing events up to what every worker has passed.
-import type { Dir, Dissector, PduBase } from '../dissectors/types.js';
-import { pduClass } from '../detect/function-class.js';
+import type { ProtocolModule } from '../dissectors/module.js';
+import type { Dir } from '../dissectors/types.js';
 import type { FlowObserver } from '../detect/observer.js';
-import type { AppSession } from '../flows/app-session.js';
 import { END_REASONS, Flow, type EndReason } from '../flows/flow.js';
 
 export const FINAL = Number.MAX_SAFE_INTEGER;
@@ -29,7 +29,6 @@ export const EV_ANSWERED = 2;
 export const EV_CONFIRMED = 3;
 export const EV_UNKNOWN = 4;
 export const EV_PDU = 5;
-export const EV_ANOMALY = 6;
 export const EV_END = 7;
 
 // Layout of one event (doubles).
@@ -41,11 +40,10 @@ export const EV_SIZE = 17;
 const START_EXTRA = 14;
 
 
-/** A batch of events from one worker: numbers, anomaly names, and the
- *  worker's progress (every later event has a major key above `mark`). */
+/** A batch of events from one worker: numbers, and the worker's progress
+ *  (every later event has a major key above `mark`). */
 export interface EventBatch {
   nums: Float64Array;
-  strs: string[];
   mark: number;
 }
 
@@ -59,15 +57,14 @@ interface Track {
 export class EventRecorder implements FlowObserver {
   private buf = new Float64Array(64 * 1024);
   private len = 0;
-  private strs: string[] = [];
   private readonly tracks = new Map<Flow, Track>();
   private nextId = 1;
   /** 0 packet, 1 sweep, 2 final flush. */
   private ctx = 0;
   private seq = 0;
-  private readonly dIndex = new Map<Dissector, number>();
+  private readonly dIndex = new Map<ProtocolModule, number>();
 
-  constructor(dissectors: readonly Dissector[]) {
+  constructor(dissectors: readonly ProtocolModule[]) {
     dissectors.forEach((d, i) => this.dIndex.set(d, i));
   }
 
@@ -101,9 +98,8 @@ export class EventRecorder implements FlowObserver {
 
   /** Takes the recorded events (the numbers are a copy that can be transferred). */
   take(mark: number): EventBatch {
-    const b: EventBatch = { nums: this.buf.slice(0, this.len), strs: this.strs, mark };
+    const b: EventBatch = { nums: this.buf.slice(0, this.len), mark };
     this.len = 0;
-    this.strs = [];
     return b;
   }
 
@@ -139,7 +135,7 @@ export class EventRecorder implements FlowObserver {
     b[o + E_PKTS_C2S] = f.pktsC2S;
     b[o + E_PAY_C2S] = f.payC2S;
     b[o + E_PAY_S2C] = f.payS2C;
-    b[o + E_APP] = f.app === null ? 0 : f.app.d === null ? 1 : 2;
+    b[o + E_APP] = f.appStage;
     b[o + E_X] = 0;
     b[o + E_Y] = 0;
     b[o + E_Z] = 0;
@@ -166,7 +162,7 @@ export class EventRecorder implements FlowObserver {
     this.ev(EV_ANSWERED, f, ts, 0);
   }
 
-  appConfirmed(f: Flow, d: Dissector, ts: number): void {
+  appConfirmed(f: Flow, d: ProtocolModule, ts: number): void {
     const o = this.ev(EV_CONFIRMED, f, ts, 0);
     if (o >= 0) this.buf[o + E_X] = this.dIndex.get(d) ?? -1;
   }
@@ -175,29 +171,17 @@ export class EventRecorder implements FlowObserver {
     this.ev(EV_UNKNOWN, f, ts, 0);
   }
 
-  pdu(f: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number): void {
+  pdu(f: Flow, d: ProtocolModule, dir: Dir, fc: number, cls: number, ts: number): void {
     // Detection looks only at the client's PDUs that have a function code
     // (Detector.pdu returns at once for the others): only those travel.
-    if (dir !== 0 || pdu.fc < 0) return;
+    if (dir !== 0 || fc < 0) return;
     const o = this.ev(EV_PDU, f, ts, 0);
     if (o < 0) return;
     const b = this.buf;
     b[o + E_X] = this.dIndex.get(d) ?? -1;
     b[o + E_Y] = dir;
-    b[o + E_Z] = pdu.fc;
-    // The PDU object is reused by its dissector: what detection reads of it
-    // (the function code and its class) travels instead.
-    b[o + E_W] = pduClass(d.name, pdu);
-  }
-
-  anomaly(f: Flow, d: Dissector, dir: Dir, name: string, ts: number): void {
-    const o = this.ev(EV_ANOMALY, f, ts, 0);
-    if (o < 0) return;
-    const b = this.buf;
-    b[o + E_X] = this.dIndex.get(d) ?? -1;
-    b[o + E_Y] = dir;
-    b[o + E_Z] = this.strs.length;
-    this.strs.push(name);
+    b[o + E_Z] = fc;
+    b[o + E_W] = cls;
   }
 
   flowEnd(f: Flow, reason: EndReason, ts: number): void {
@@ -211,39 +195,14 @@ export class EventRecorder implements FlowObserver {
   }
 }
 
-// AppSession stand-ins for the replayed flows: detection only asks whether a
-// flow has an application session and whether its protocol is still open.
-const APP_UNDECIDED = { d: null } as unknown as AppSession;
-const APP_TENTATIVE = { d: {} } as unknown as AppSession;
+/** A flow rebuilt on the reader thread from the events: the application
+ *  layer it reports is the stage the worker's flow was at. */
+class ReplayFlow extends Flow {
+  stage = 0;
 
-/** PDU stand-ins per (app, fc, class): pduClass of the stand-in gives the
- *  class the worker computed from the real PDU. */
-const stubCache = new Map<string, Map<number, PduBase>>();
-
-export function pduStub(d: Dissector, fc: number, cls: number): PduBase {
-  let byCode = stubCache.get(d.name);
-  if (byCode === undefined) stubCache.set(d.name, (byCode = new Map()));
-  const key = fc * 8 + cls + 1; // cls is -1..6
-  let s = byCode.get(key);
-  if (s !== undefined) return s;
-  // The fields pduClass refines a code by (function-class.ts); neutral values first.
-  const variants: Record<string, unknown>[] = [
-    { fc, sub: -1, mei: -1, nobjects: 0, objects: [], cot: 0 },
-    { fc, sub: 1, mei: -1, nobjects: 0, objects: [], cot: 0 },
-    { fc, sub: 4, mei: -1, nobjects: 0, objects: [], cot: 0 },
-    { fc, sub: -1, mei: 13, nobjects: 0, objects: [], cot: 0 },
-    { fc, sub: -1, mei: -1, nobjects: 1, objects: [{ group: 50 }], cot: 0 },
-    { fc, sub: -1, mei: -1, nobjects: 0, objects: [], cot: 20 },
-  ];
-  for (const v of variants) {
-    if (fc < 0 || pduClass(d.name, v as unknown as PduBase) === cls) {
-      s = v as unknown as PduBase;
-      break;
-    }
+  override get appStage(): number {
+    return this.stage;
   }
-  if (s === undefined) throw new Error(`no PDU stand-in for ${d.name} fc ${fc} class ${cls}`);
-  byCode.set(key, s);
-  return s;
 }
 
 class Queue {
@@ -253,7 +212,7 @@ class Queue {
   mark = -1;
   /** Worker has sent its last batch. */
   done = false;
-  readonly flows = new Map<number, Flow>();
+  readonly flows = new Map<number, ReplayFlow>();
 
   head(): EventBatch | null {
     while (this.batches.length > 0) {
@@ -272,7 +231,7 @@ export class EventReplay {
   /** Events applied (for tests and debugging). */
   applied = 0;
 
-  constructor(private readonly obs: FlowObserver, private readonly dissectors: readonly Dissector[], workers: number) {
+  constructor(private readonly obs: FlowObserver, private readonly dissectors: readonly ProtocolModule[], workers: number) {
     this.qs = Array.from({ length: workers }, () => new Queue());
   }
 
@@ -328,7 +287,7 @@ export class EventReplay {
     this.applied++;
     let f = q.flows.get(id);
     if (type === EV_START) {
-      f = new Flow();
+      f = new ReplayFlow();
       const x = o + EV_SIZE;
       f.ipVersion = n[x];
       f.proto = n[x + 1];
@@ -351,8 +310,7 @@ export class EventReplay {
     f.pktsC2S = n[o + E_PKTS_C2S];
     f.payC2S = n[o + E_PAY_C2S];
     f.payS2C = n[o + E_PAY_S2C];
-    const app = n[o + E_APP];
-    f.app = app === 0 ? null : app === 1 ? APP_UNDECIDED : APP_TENTATIVE;
+    f.stage = n[o + E_APP];
     const obs = this.obs;
     switch (type) {
       case EV_START:
@@ -367,13 +325,8 @@ export class EventReplay {
       case EV_UNKNOWN:
         obs.appUnknown(f, ts);
         break;
-      case EV_PDU: {
-        const d = this.dissectors[n[o + E_X]];
-        obs.pdu(f, d, n[o + E_Y] as Dir, pduStub(d, n[o + E_Z], n[o + E_W]), ts);
-        break;
-      }
-      case EV_ANOMALY:
-        obs.anomaly(f, this.dissectors[n[o + E_X]], n[o + E_Y] as Dir, b.strs[n[o + E_Z]], ts);
+      case EV_PDU:
+        obs.pdu(f, this.dissectors[n[o + E_X]], n[o + E_Y] as Dir, n[o + E_Z], n[o + E_W], ts);
         break;
       case EV_END:
         obs.flowEnd(f, END_REASONS[n[o + E_X]], ts);

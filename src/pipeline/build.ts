@@ -1,6 +1,6 @@
 // Building a run's engine, outputs and detector from typed settings.
 import { DISSECTORS, dissectorsByName } from '../dissectors/index.js';
-import type { Dissector } from '../dissectors/types.js';
+import type { ProtocolModule } from '../dissectors/module.js';
 import { Engine } from '../engine.js';
 import { FdWriter } from '../output/fd-writer.js';
 import { DirSink, NullSink, StreamSink, TeeSink, type RecordSink } from '../output/sink.js';
@@ -8,7 +8,7 @@ import { UsageError } from './errors.js';
 import { prepareOutputDir } from './output-dir.js';
 import type { EngineSettings, OutputSettings } from './settings.js';
 
-export function dissectorsFor(s: EngineSettings): readonly Dissector[] {
+export function dissectorsFor(s: EngineSettings): readonly ProtocolModule[] {
   if (s.protocols === null) return DISSECTORS;
   try {
     return dissectorsByName(s.protocols);

@@ -97,6 +97,8 @@ describe('IPv4 words and text', () => {
 });
 
 // ---- The previous fromPlain (commit 0808173), the reference for errors ----
+// (One change since: an unknown protocol name is reported as such, with the
+// file's format version, instead of as corruption.)
 
 function fromPlainBefore(doc: unknown, where: string): Baseline {
   const bad = (what: string): never => {
@@ -113,6 +115,14 @@ function fromPlainBefore(doc: unknown, where: string): Baseline {
       `baseline ${where} has format version ${d.version}, newer than this otwatch reads (${BASELINE_VERSION}): upgrade otwatch or learn the baseline again`,
     );
   }
+  const unknownApp = (what: string, a: unknown): never =>
+    typeof a !== 'string' || a.length > 64
+      ? bad(`${what} is not a protocol name`)
+      : (() => {
+        throw new BaselineError(`baseline ${where} (format version ${d.version}) names protocol ${JSON.stringify(a)} at ${what}, ` +
+          `which this otwatch does not know (it knows ${APP_NAMES.join(', ')}): it was written by an otwatch with that protocol; ` +
+          'use that one or learn the baseline again');
+      })();
   const num = (v: unknown, what: string): number => (typeof v === 'number' && Number.isFinite(v) ? v : bad(`${what} is not a number`));
   const int = (v: unknown, what: string, lo: number, hi: number): number =>
     typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi ? v : bad(`${what} is not an integer in ${lo}..${hi}`);
@@ -135,7 +145,7 @@ function fromPlainBefore(doc: unknown, where: string): Baseline {
       num(e.first_seen, `${w}.first_seen`), num(e.last_seen, `${w}.last_seen`), null);
     ep.flows = int(e.flows, `${w}.flows`, 0, Number.MAX_SAFE_INTEGER);
     for (const a of arr(e.apps, `${w}.apps`, APP_FACTS.length)) {
-      if (!(APP_FACTS as readonly unknown[]).includes(a)) bad(`${w}.apps has unknown app ${JSON.stringify(a)}`);
+      if (!(APP_FACTS as readonly unknown[]).includes(a)) unknownApp(`${w}.apps`, a);
       b.learnApp(ep, a as AppFact);
     }
     arr(e.talkers, `${w}.talkers`, LIMITS.talkersPerEndpoint).forEach((t0, j) => {
@@ -146,7 +156,7 @@ function fromPlainBefore(doc: unknown, where: string): Baseline {
       arr(t.functions, `${wt}.functions`, LIMITS.functionsPerTalker).forEach((f0, k) => {
         const wf = `${wt}.functions[${k}]`;
         const f = obj(f0, wf);
-        const app = (APP_NAMES as readonly unknown[]).includes(f.app) ? (f.app as AppName) : bad(`${wf}.app is not a known protocol`);
+        const app = (APP_NAMES as readonly unknown[]).includes(f.app) ? (f.app as AppName) : unknownApp(`${wf}.app`, f.app);
         const cls = FUNCTION_CLASSES.indexOf(f.class as FunctionClass);
         if (cls < 0) bad(`${wf}.class is not a function class`);
         const fc = int(f.fc, `${wf}.fc`, 0, 0xffffffff);

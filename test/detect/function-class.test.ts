@@ -2,10 +2,10 @@
 // classes follow the protocol specifications.
 import { describe, expect, it } from 'vitest';
 import { codeClass, codeName, FUNCTION_CLASSES, pduClass, tableCodes } from '../../src/detect/function-class.js';
-import { dnp3, type Dnp3Pdu } from '../../src/dissectors/dnp3.js';
-import { iec104, type Iec104Pdu } from '../../src/dissectors/iec104.js';
-import { modbus, type ModbusPdu } from '../../src/dissectors/modbus.js';
-import { opcuaServiceName } from '../../src/dissectors/opcua-services.js';
+import { dnp3, type Dnp3Pdu } from '../../src/dissectors/dnp3/parser.js';
+import { iec104, type Iec104Pdu } from '../../src/dissectors/iec104/parser.js';
+import { modbus, type ModbusPdu } from '../../src/dissectors/modbus/parser.js';
+import { opcuaServiceName } from '../../src/dissectors/opcua/opcua-services.js';
 import type { Dir, ParseCtx, PduBase } from '../../src/dissectors/types.js';
 import { dnp3Frame, mbReadHoldingReq, modbusAdu } from '../../tools/pcapgen/ics.js';
 

@@ -11,7 +11,7 @@ import { Detector } from '../../src/detect/detector.js';
 import type { Policy } from '../../src/detect/policy.js';
 import { DEFAULT_SCAN, type ScanOptions } from '../../src/detect/scan.js';
 import { DISSECTORS } from '../../src/dissectors/index.js';
-import type { Dissector } from '../../src/dissectors/types.js';
+import type { ProtocolModule } from '../../src/dissectors/module.js';
 import { Engine } from '../../src/engine.js';
 import { DEFAULT_FLOW_OPTIONS } from '../../src/flows/flow-table.js';
 import { Clock, toPcap, type Packet } from '../../tools/pcapgen/capture.js';
@@ -93,7 +93,7 @@ export interface DetectOpts {
   learnFor?: number | null;
   policy?: Policy | null;
   scan?: Partial<ScanOptions>;
-  dissectors?: readonly Dissector[];
+  dissectors?: readonly ProtocolModule[];
 }
 
 /** A deep copy through the file form: detection adds its own records to the

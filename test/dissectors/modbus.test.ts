@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { modbus, MAX_TX, type ModbusPdu, type ModbusState } from '../../src/dissectors/modbus.js';
+import { modbus, MAX_TX, type ModbusPdu, type ModbusState } from '../../src/dissectors/modbus/parser.js';
 import { C2S, S2C, Probe, type Dir, type ParseCtx, type PduBase } from '../../src/dissectors/types.js';
 import { SHARED_PCAPS, withShared } from '../helpers/shared.js';
 import { mulberry32 as prng } from '../../tools/prng.js';
@@ -68,12 +68,15 @@ function drive(chunks: Buffer[], dir: Dir, st = modbus.createState(), ctx = new 
  *  indexing (the dissector reads bytes only through `buf[i]`). */
 function guarded(b: Buffer, lo: number, hi: number, bad: number[]): Buffer {
   return new Proxy(b, {
-    get(t, prop, recv) {
+    get(t, prop) {
       if (typeof prop === 'string') {
         const i = Number(prop);
         if (Number.isInteger(i) && (i < lo || i >= hi)) bad.push(i);
       }
-      return Reflect.get(t, prop, recv);
+      // Methods (toString of a device id value) run on the Buffer itself: the
+      // positions they are given were checked by the indexed reads that found them.
+      const v = Reflect.get(t, prop, t);
+      return typeof v === 'function' ? v.bind(t) : v;
     },
   });
 }
@@ -159,7 +162,8 @@ const FIX: Fixture[] = [
   // frame 94: Trans 23, Length 61, Unit 1, fc 43, MEI type 14, Conformity Level 0x83, More Follows 0, 3 objects
   { name: 'fc43 resp', dir: S2C,
     hex: '0017 0000 003d 01 2b 0e 01 83 00 00 03 00105a65656b204d6f646275732054657374011850726f746f636f6c2050617273696e672069732066756e210207312e322e332e36',
-    want: { tid: 23, unit: 1, fc: 43, exception: null, resp: true, mei: 14 } },
+    want: { tid: 23, unit: 1, fc: 43, exception: null, resp: true, mei: 14, conformity: 0x83, more_follows: 0, next_object_id: 0,
+      device_id: { vendor_name: 'Zeek Modbus Test', product_code: 'Protocol Parsing is fun!', revision: '1.2.3.6' } } },
   // frame 99: Trans 1, Unit 0, Read Holding Registers (3), Reference Number 600, Word Count 10
   { name: 'fc3 req unit 0', dir: C2S, hex: '0001 0000 0006 00 03 0258 000a',
     want: { tid: 1, unit: 0, fc: 3, exception: null, resp: false, addr: 600, qty: 10 } },
@@ -326,7 +330,7 @@ describe('modbus: bad headers and anomalies', () => {
     expect(second.ctx.anomalies).toEqual(['invalid_length']);
   });
 
-  it('body anomalies: quantity, coil value, unknown fc, exception code, exception from the client', () => {
+  it('body anomalies: quantity, coil value, unknown fc, exception code, wrong shape for the direction', () => {
     const cases: [string, Dir, string][] = [
       ['0001 0000 0006 01 03 0000 0000', C2S, 'invalid_quantity'], // fc 3 qty 0
       ['0001 0000 0006 01 03 0000 007e', C2S, 'invalid_quantity'], // fc 3 qty 126 > 125
@@ -334,9 +338,7 @@ describe('modbus: bad headers and anomalies', () => {
       ['0001 0000 0006 01 05 0001 0001', C2S, 'invalid_value'], // coil value 0x0001 (icsnpp-modbus#7)
       ['0001 0000 0006 01 20 0001 0001', C2S, 'unknown_function_code'], // fc 32
       ['0001 0000 0003 01 83 07', S2C, 'invalid_exception_code'], // exception 7 is not defined
-      ['0001 0000 0003 01 83 02', C2S, 'malformed_pdu'], // exceptions only come from servers
       ['0001 0000 0004 01 83 02 00', S2C, 'malformed_pdu'], // exception body is one byte
-      ['0001 0000 0005 01 03 02 0000', C2S, 'malformed_pdu'], // a read response shape sent as a request
       ['0001 0000 0005 01 03 03 0000', S2C, 'malformed_pdu'], // byte count 3 != 2 bytes that follow
       ['0001 0000 0009 01 10 0001 0002 02 0000', C2S, 'malformed_pdu'], // fc 16 qty 2 needs 4 bytes
       ['0001 0000 0006 01 2b 0e 01 00 00', C2S, 'malformed_pdu'], // MEI 14 request with a stray byte
@@ -347,6 +349,13 @@ describe('modbus: bad headers and anomalies', () => {
       expect([h, n, ctx.anomalies]).toEqual([h, b.length, [want]]);
       expect(ctx.pdus.length).toBe(1); // the frame is still emitted
     }
+    // Once a request has shown which side is the client, a read response
+    // shape from that side is malformed. (Before that, the first PDU of one
+    // shape only decides which side is the server: modbus-server-roles.test.ts.)
+    const st = modbus.createState();
+    parseOne(hex('0001 0000 0006 01 03 0000 0001'), C2S, st);
+    const { ctx } = parseOne(hex('0002 0000 0005 01 03 02 0000'), C2S, st);
+    expect(ctx.anomalies).toEqual(['malformed_pdu']);
   });
 
   it('matches responses to requests by tid: response_mismatch, unmatched_response', () => {

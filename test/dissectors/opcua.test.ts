@@ -8,8 +8,8 @@ import { resolve } from 'node:path';
 import {
   opcua, OPCUA_MAX_CHUNK, OPCUA_MAX_OPEN, OPCUA_MAX_STRING, OPCUA_POLICY_NONE,
   type OpcuaPdu, type OpcuaState,
-} from '../../src/dissectors/opcua.js';
-import { opcuaServiceName, opcuaServiceRole, OPCUA_SERVICE_COUNT } from '../../src/dissectors/opcua-services.js';
+} from '../../src/dissectors/opcua/parser.js';
+import { opcuaServiceName, opcuaServiceRole, OPCUA_SERVICE_COUNT } from '../../src/dissectors/opcua/opcua-services.js';
 import { C2S, S2C, Probe, type Dir, type ParseCtx } from '../../src/dissectors/types.js';
 import { withShared, SHARED_PCAPS } from '../helpers/shared.js';
 
@@ -801,7 +801,8 @@ describe('opcua JSON escaping', () => {
       expect(h.recs.length).toBe(3);
       expect(h.recs[0].obj.endpoint).toBe(expected);
       expect(h.recs[1].obj.policy).toBe(expected);
-      expect(h.recs[1].obj.encrypted).toBe(true);
+      // A null receiver thumbprint: not encrypted, whatever the policy says (OPC 10000-6 6.7.2.3).
+      expect(h.recs[1].obj.encrypted).toBe(false);
       if (typeof s === 'string') expect(h.recs[0].obj.endpoint).toBe(s);
       expect(Object.keys(h.recs[0].obj)).toEqual(['msg', 'chunk', 'size', 'endpoint']);
       const flow = JSON.parse(opcua.flowJson(h.st));

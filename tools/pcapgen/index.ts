@@ -4,3 +4,4 @@ export * from './writer.js';
 export * from './capture.js';
 export * from './tcp-session.js';
 export * from './ics.js';
+export * from './opcua.js';

@@ -15,12 +15,18 @@
 // Requests and responses are told apart by direction (requests go C2S, as
 // Wireshark does by port). The stream layer owns the roles; `probe` helps it
 // fix them by answering MatchReversed when a PDU's shape can only be the
-// other role's.
+// other role's. Roles from a handshake are fixed, yet a Modbus server may open
+// the connection itself, so the dissector keeps its own view
+// (ModbusState.srvDir): an exception (fc >= 0x80) is always a response and
+// the direction that sends one is the Modbus server's from then on; before
+// any exception, the first PDU whose body fits only a request or only a
+// response decides, as probe does for roles without a handshake.
 
-import { jsonText, lit, type JsonOut } from '../output/json-out.js';
-import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
-import { anchorBytes, Probe, S2C, STATE_POOL_MAX } from './types.js';
-import { CodeCounts } from './code-counts.js';
+import { jsonText } from '../../output/json-out.js';
+import { writeModbusFlow, writeModbusPdu } from './records.js';
+import type { Dir, Dissector, JsonForms, ParseCtx, PduBase } from '../types.js';
+import { anchorBytes, Probe, S2C, STATE_POOL_MAX } from '../types.js';
+import { CodeCounts } from '../code-counts.js';
 
 /** Anomaly names this dissector reports (ctx.anomaly). */
 export type ModbusAnomaly =
@@ -32,7 +38,7 @@ export type ModbusAnomaly =
    *  user-defined (65-72, 100-110). */
   | 'unknown_function_code'
   /** PDU body does not fit its function code (size, byte count, MEI type,
-   *  exception PDU from the client). */
+   *  exception PDU too long or too short). */
   | 'malformed_pdu'
   /** Quantity outside the spec range for its function code (e.g. fc 3: 1..125). */
   | 'invalid_quantity'
@@ -61,7 +67,8 @@ export interface ModbusPdu extends PduBase {
   fc: number;
   /** Exception code when the exception bit is set, else null. */
   exception: number | null;
-  /** Sent by the server (direction S2C). */
+  /** Sent by the Modbus server: an exception, or any PDU in the direction
+   *  that sends them (S2C until an exception says otherwise). */
   resp: boolean;
   /** Starting address: fc 1-6, 15, 16, 22, 24 (FIFO pointer); fc 23: read address. */
   addr: number;
@@ -81,6 +88,42 @@ export interface ModbusPdu extends PduBase {
   byteCount: number;
   /** MBAP length (unit + PDU bytes). */
   len: number;
+  /** fc 43 / MEI 14 response (Read Device Identification): conformity
+   *  level, more follows (0 or 0xFF), next object id; -1 otherwise. */
+  conformity: number;
+  moreFollows: number;
+  nextObjectId: number;
+  /** Its objects, at most MODBUS_MAX_ID_OBJECTS: ids, and value positions
+   *  in idBuf (valid during emit only; modbusDeviceIdentity makes strings). */
+  idCount: number;
+  idIds: Uint8Array;
+  idPos: Int32Array;
+  idLen: Uint8Array;
+  idBuf: Buffer | null;
+}
+
+/** Device identification objects decoded per response; the rest are skipped. */
+export const MODBUS_MAX_ID_OBJECTS = 16;
+
+/** Names of the standard object ids 0-6 (Modbus Application Protocol V1.1b3 6.21),
+ *  as they appear in the record; others are "object_<id>". */
+export const MODBUS_ID_NAMES: readonly string[] = [
+  'vendor_name', 'product_code', 'revision', 'vendor_url', 'product_name', 'model_name', 'user_application_name',
+];
+
+/** Read Device Identification objects of a PDU (id name -> value), or null.
+ *  Call during emit only. Values are read as UTF-8 (the spec says ASCII). */
+export function modbusDeviceIdentity(p: ModbusPdu): Record<string, string> | null {
+  const b = p.idBuf;
+  if (b === null || p.idCount === 0) return null;
+  const out: Record<string, string> = {};
+  for (let i = 0; i < p.idCount; i++) out[idName(p.idIds[i])] = b.toString('utf8', p.idPos[i], p.idPos[i] + p.idLen[i]);
+  return out;
+}
+
+/** The record's key of a device identification object id. */
+export function idName(id: number): string {
+  return id < MODBUS_ID_NAMES.length ? MODBUS_ID_NAMES[id] : `object_${id}`;
 }
 
 /** Per-flow state (both directions). */
@@ -104,6 +147,10 @@ export interface ModbusState {
   /** A response matched a request since the last gap: unmatched responses
    *  are then worth reporting. */
   inSync: boolean;
+  /** Direction of the Modbus server's PDUs: S2C until srvKnown, then from
+   *  the first PDU of one shape only, or the latest exception. */
+  srvDir: Dir;
+  srvKnown: boolean;
 }
 
 const MBAP = 6; // bytes before the unit id: length counts from the unit id on
@@ -155,6 +202,9 @@ function newPdu(): ModbusPdu {
   return {
     fc: -1, tid: -1, unit: -1, exception: null, resp: false, addr: -1, qty: -1,
     value: -1, waddr: -1, wqty: -1, sub: -1, mei: -1, byteCount: -1, len: 0,
+    conformity: -1, moreFollows: -1, nextObjectId: -1, idCount: 0,
+    idIds: new Uint8Array(MODBUS_MAX_ID_OBJECTS), idPos: new Int32Array(MODBUS_MAX_ID_OBJECTS),
+    idLen: new Uint8Array(MODBUS_MAX_ID_OBJECTS), idBuf: null,
   };
 }
 
@@ -166,6 +216,9 @@ function newPdu(): ModbusPdu {
 function decodeBody(p: ModbusPdu, b: Buffer, d: number, dl: number, raw: number, resp: boolean): number {
   p.exception = null;
   p.addr = p.qty = p.value = p.waddr = p.wqty = p.sub = p.mei = p.byteCount = -1;
+  p.conformity = p.moreFollows = p.nextObjectId = -1;
+  p.idCount = 0;
+  p.idBuf = null;
   const fc = raw & 0x7f;
   p.fc = fc;
   if (raw & 0x80) {
@@ -267,7 +320,11 @@ function decodeBody(p: ModbusPdu, b: Buffer, d: number, dl: number, raw: number,
       // Read Device Identification: request = code (1..4) + object id;
       // response = code, conformity, more follows, next id, count, objects.
       if (!resp) return dl === 3 && b[d + 1] >= 1 && b[d + 1] <= 4 ? OK : MALFORMED;
-      return dl >= 6 ? OK : MALFORMED;
+      if (dl < 6) return MALFORMED;
+      p.conformity = b[d + 2];
+      p.moreFollows = b[d + 3];
+      p.nextObjectId = b[d + 4];
+      return OK;
     default:
       // Legacy public codes (9, 10, 13, 14, 18, 19), UMAS and user-defined
       // codes have no public layout.
@@ -346,6 +403,8 @@ function releaseState(st: ModbusState): void {
   st.txQty.fill(0);
   st.txTs.fill(0);
   st.inSync = false;
+  st.srvDir = S2C;
+  st.srvKnown = false;
   statePool.push(st);
 }
 
@@ -365,6 +424,8 @@ function newState(): ModbusState {
     txQty: new Int32Array(MAX_TX),
     txTs: new Float64Array(MAX_TX),
     inSync: false,
+    srvDir: S2C,
+    srvKnown: false,
   };
 }
 
@@ -415,14 +476,52 @@ function responseAgrees(st: ModbusState, i: number, p: ModbusPdu): boolean {
   }
 }
 
+/** Read Device Identification response objects (id u8, length u8, value)
+ *  after the 6-byte header at b[d]: at most MODBUS_MAX_ID_OBJECTS of the
+ *  count, up to the first that does not fit in the PDU. Positions only: no
+ *  string is made here. */
+function readIdObjects(p: ModbusPdu, b: Buffer, d: number, dl: number): void {
+  const end = d + dl;
+  let n = b[d + 5];
+  if (n > MODBUS_MAX_ID_OBJECTS) n = MODBUS_MAX_ID_OBJECTS;
+  let q = d + 6;
+  for (let i = 0; i < n && q + 2 <= end; i++) {
+    const l = b[q + 1];
+    if (q + 2 + l > end) break;
+    const id = b[q];
+    let k = 0;
+    while (k < p.idCount && p.idIds[k] !== id) k++;
+    if (k === p.idCount) { // a repeated id keeps its first value: one key per id in the record
+      p.idIds[k] = id;
+      p.idPos[k] = q + 2;
+      p.idLen[k] = l;
+      p.idCount = k + 1;
+    }
+    q += 2 + l;
+  }
+  if (p.idCount > 0) p.idBuf = b;
+}
+
 /** One complete ADU at buf[pos, pos+6+len). */
 function handleAdu(st: ModbusState, buf: Buffer, pos: number, len: number, dir: Dir, ctx: ParseCtx): void {
   const p = st.pdu;
   p.tid = u16(buf, pos);
   p.len = len;
   p.unit = buf[pos + 6];
-  p.resp = dir === S2C;
-  const code = decodeBody(p, buf, pos + MIN_ADU, len - 2, buf[pos + 7], p.resp);
+  const raw = buf[pos + 7];
+  if (raw & 0x80) {
+    st.srvDir = dir; // only a server sends exceptions
+    st.srvKnown = true;
+  } else if (!st.srvKnown) {
+    const asReq = decodeBody(p, buf, pos + MIN_ADU, len - 2, raw, false) === OK;
+    const asResp = decodeBody(p, buf, pos + MIN_ADU, len - 2, raw, true) === OK;
+    if (asReq !== asResp) {
+      st.srvDir = asResp ? dir : ((1 - dir) as Dir);
+      st.srvKnown = true;
+    }
+  }
+  p.resp = dir === st.srvDir;
+  const code = decodeBody(p, buf, pos + MIN_ADU, len - 2, raw, p.resp);
   switch (code) {
     case MALFORMED: ctx.anomaly(dir, 'malformed_pdu'); break;
     case BAD_QTY: ctx.anomaly(dir, 'invalid_quantity'); break;
@@ -430,6 +529,7 @@ function handleAdu(st: ModbusState, buf: Buffer, pos: number, len: number, dir: 
     case UNKNOWN_FC: ctx.anomaly(dir, 'unknown_function_code'); break;
     case BAD_EXC: ctx.anomaly(dir, 'invalid_exception_code'); break;
   }
+  if (p.mei === 14 && p.resp && code === OK) readIdObjects(p, buf, pos + MIN_ADU, len - 2);
 
   st.fcCount.add(p.fc);
   const bit = 1 << (p.unit & 31);
@@ -496,75 +596,7 @@ function gap(st: ModbusState, _dir: Dir, _bytes: number): void {
   st.inSync = false;
 }
 
-/** The PDU member's constant pieces, encoded once (JsonOut.lit). */
-const PJ = {
-  tid: lit('{"tid":'),
-  unit: lit(',"unit":'),
-  fc: lit(',"fc":'),
-  exception: lit(',"exception":'),
-  null: lit('null'),
-  addr: lit(',"addr":'),
-  qty: lit(',"qty":'),
-  value: lit(',"value":'),
-  waddr: lit(',"waddr":'),
-  wqty: lit(',"wqty":'),
-  sub: lit(',"sub":'),
-  mei: lit(',"mei":'),
-  byteCount: lit(',"byte_count":'),
-  close: lit('}'),
-  respTrue: lit(',"resp":true'),
-  respFalse: lit(',"resp":false'),
-};
-
-function pduWrite(o: JsonOut, p: ModbusPdu): void {
-  o.lit(PJ.tid); o.num(p.tid);
-  o.lit(PJ.unit); o.num(p.unit);
-  o.lit(PJ.fc); o.num(p.fc);
-  o.lit(PJ.exception);
-  if (p.exception === null) o.lit(PJ.null);
-  else o.num(p.exception);
-  o.lit(p.resp ? PJ.respTrue : PJ.respFalse);
-  if (p.addr >= 0) { o.lit(PJ.addr); o.num(p.addr); }
-  if (p.qty >= 0) { o.lit(PJ.qty); o.num(p.qty); }
-  if (p.value >= 0) { o.lit(PJ.value); o.num(p.value); }
-  if (p.waddr >= 0) { o.lit(PJ.waddr); o.num(p.waddr); }
-  if (p.wqty >= 0) { o.lit(PJ.wqty); o.num(p.wqty); }
-  if (p.sub >= 0) { o.lit(PJ.sub); o.num(p.sub); }
-  if (p.mei >= 0) { o.lit(PJ.mei); o.num(p.mei); }
-  if (p.byteCount >= 0) { o.lit(PJ.byteCount); o.num(p.byteCount); }
-  o.lit(PJ.close);
-}
-
-function pduJson(p: ModbusPdu): string {
-  return jsonText(pduWrite, p);
-}
-
-function flowWrite(o: JsonOut, st: ModbusState): void {
-  o.raw('{"fc":'); st.fcCount.write(o);
-  o.raw(',"exceptions":'); o.num(st.exceptions);
-  o.raw(',"units":[');
-  let first = true;
-  for (let w = 0; w < 8; w++) {
-    const bits = st.unitSeen[w];
-    if (bits === 0) continue;
-    for (let b = 0; b < 32; b++) {
-      if ((bits & (1 << b)) === 0) continue;
-      if (!first) o.raw(',');
-      o.num(w * 32 + b);
-      first = false;
-    }
-  }
-  o.raw('],"requests":'); o.num(st.requests);
-  o.raw(',"responses":'); o.num(st.responses);
-  o.raw(',"open_transactions":'); o.num(st.txN);
-  o.raw('}');
-}
-
-function flowJson(st: ModbusState): string {
-  return jsonText(flowWrite, st);
-}
-
-export const modbus: Dissector<ModbusState, ModbusPdu> = {
+export const modbus: Dissector<ModbusState, ModbusPdu> & JsonForms<ModbusState, ModbusPdu> = {
   name: 'modbus',
   tcp: true,
   udp: false,
@@ -577,9 +609,9 @@ export const modbus: Dissector<ModbusState, ModbusPdu> = {
   createState,
   parse,
   gap,
-  pduWrite,
-  pduJson,
-  flowWrite,
-  flowJson,
+  pduWrite: writeModbusPdu,
+  pduJson: (p: ModbusPdu): string => jsonText(writeModbusPdu, p),
+  flowWrite: writeModbusFlow,
+  flowJson: (st: ModbusState): string => jsonText(writeModbusFlow, st),
   releaseState,
 };

@@ -16,10 +16,12 @@
 // service once known (it is only on the wire in the first chunk), and the
 // final F/A chunk's PDU carries "chunks" = the number of chunks. Flow service
 // counters count each logical message once, on its final F chunk.
-import { jsonText, lit, type JsonOut } from '../output/json-out.js';
-import { anchorBytes, C2S, Probe, STATE_POOL_MAX } from './types.js';
-import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
+import { jsonText } from '../../output/json-out.js';
+import { writeOpcuaFlow, writeOpcuaPdu } from './records.js';
+import { anchorBytes, C2S, Probe, STATE_POOL_MAX, type JsonForms } from '../types.js';
+import type { Dir, Dissector, ParseCtx, PduBase } from '../types.js';
 import { opcuaServiceName, opcuaServiceRole } from './opcua-services.js';
+import { findApplicationDescription, type UaIdentitySpans } from './opcua-identity.js';
 
 /** Hard cap of one chunk (bytes), whatever HEL/ACK negotiated: the stream
  *  layer's buffer bound. Stacks commonly use 64 KiB chunks (open62541 65535,
@@ -58,7 +60,7 @@ export type OpcuaAnomaly =
 
 /** One chunk. Reused: valid only during `emit`. Numeric fields are -1 and
  *  optional ones undefined when not known for this chunk. */
-export interface OpcuaPdu extends PduBase {
+export interface OpcuaPdu extends PduBase, UaIdentitySpans {
   /** Service type node id (numeric, ns=0) or -1. */
   fc: number;
   msg: OpcuaMsgType;
@@ -76,7 +78,9 @@ export interface OpcuaPdu extends PduBase {
   endpoint: string | undefined;
   /** ERR error, abort (A) error, or a response's ServiceResult. */
   status: number;
-  /** true: secured channel (only headers decoded); false: policy None. */
+  /** true: secured channel (only headers decoded); false: policy None, a
+   *  clear body found on a secured channel, or an OPN without a receiver
+   *  certificate thumbprint (not encrypted, OPC 10000-6 6.7.2.3). */
   encrypted: boolean | undefined;
   /** On the final chunk of a multi-chunk message: how many chunks. 0 otherwise. */
   chunks: number;
@@ -92,6 +96,36 @@ export interface OpcuaPdu extends PduBase {
   receiverThumbprint: boolean | undefined;
   /** ERR and abort chunks: Reason (bounded). */
   reason: string | undefined;
+  // UaIdentitySpans: the ApplicationDescription of a clear GetEndpointsResponse
+  // (first endpoint's server), CreateSessionRequest (client) or
+  // CreateSessionResponse (first server endpoint), as positions in idBuf
+  // (valid during emit only); opcuaIdentity() makes the strings.
+}
+
+/** Identity of an OPC UA application (strings bounded by OPCUA_MAX_STRING). */
+export interface OpcuaIdentity {
+  /** Who it describes: the server (GetEndpoints/CreateSession responses) or the client (CreateSessionRequest). */
+  role: 'server' | 'client';
+  applicationUri: string | null;
+  productUri: string | null;
+  applicationName: string | null;
+}
+
+/** A bounded string from its span in the PDU's buffer (null: absent). */
+export function spanText(b: Buffer, pos: number, len: number): string | null {
+  return len < 0 ? null : b.toString('utf8', pos, pos + (len > OPCUA_MAX_STRING ? OPCUA_MAX_STRING : len));
+}
+
+/** The ApplicationDescription a PDU carries, or null. Call during emit only. */
+export function opcuaIdentity(p: OpcuaPdu): OpcuaIdentity | null {
+  const b = p.idBuf;
+  if (b === null) return null;
+  return {
+    role: p.service === 461 ? 'client' : 'server',
+    applicationUri: spanText(b, p.appUriPos, p.appUriLen),
+    productUri: spanText(b, p.productUriPos, p.productUriLen),
+    applicationName: spanText(b, p.appNamePos, p.appNameLen),
+  };
 }
 
 export interface OpcuaState {
@@ -365,6 +399,9 @@ function resetPdu(pdu: OpcuaPdu): void {
   pdu.senderCert = undefined;
   pdu.receiverThumbprint = undefined;
   pdu.reason = undefined;
+  pdu.idBuf = null;
+  pdu.appUriLen = pdu.productUriLen = pdu.appNameLen = -1;
+  pdu.appUriPos = pdu.productUriPos = pdu.appNamePos = 0;
 }
 
 function newPdu(): OpcuaPdu {
@@ -533,8 +570,11 @@ function decodeOpn(st: OpcuaState, b: Buffer, p: number, end: number, dir: Dir, 
   if (q >= 0) { pdu.senderCert = sLen > 0; q = readStr(b, q, end); }
   if (q >= 0) pdu.receiverThumbprint = sLen > 0;
   if (q < 0) { ctx.anomaly(dir, 'invalid_string_length'); return; }
-  pdu.encrypted = st.sec !== SEC_NONE;
-  if (st.sec !== SEC_NONE || q + 8 > end) return;
+  // OPC 10000-6 6.7.2.3: the thumbprint "shall be null if the Message is not
+  // encrypted", so it, not the policy, says whether this OPN's body is
+  // ciphertext (a signed-only or unsecured OPN under a real policy is clear).
+  pdu.encrypted = st.sec !== SEC_NONE && pdu.receiverThumbprint;
+  if (pdu.encrypted || q + 8 > end) return;
   pdu.seq = u32(b, q);
   pdu.req = u32(b, q + 4);
   const id = decodeService(st, b, q + 8, end, dir, ctx);
@@ -590,6 +630,7 @@ function decodeMsg(st: OpcuaState, b: Buffer, p: number, end: number, dir: Dir, 
   }
   if (slot < 0) { // first (or only) chunk: the service id is here
     const id = plain ? decodeService(st, b, p + 24, end, dir, ctx) : -1;
+    if (id === 431 || id === 461 || id === 464) findApplicationDescription(b, nEnd, end, id, pdu);
     if (c === CH_C) allocOpen(st, dir, key, id, ctx);
     else if (id >= 0) bump(st.services, id, OPCUA_MAX_SERVICE_KEYS);
     return;
@@ -628,35 +669,9 @@ function parseChunk(st: OpcuaState, b: Buffer, p: number, size: number, t: numbe
   ctx.emit(dir, pdu);
 }
 
-function jsonStr(s: string): string {
-  // JSON.stringify escapes quotes, backslashes, control characters and lone
-  // surrogates; the input is already a valid UTF-16 string (U+FFFD for bad UTF-8).
-  return JSON.stringify(s);
-}
-
-/** The PDU member's constant pieces, encoded once (JsonOut.lit). */
-const PJ = {
-  msg: lit('{"msg":"'),
-  chunk: lit('","chunk":"'),
-  size: lit('","size":'),
-  channel: lit(',"channel":'),
-  token: lit(',"token":'),
-  seq: lit(',"seq":'),
-  req: lit(',"req":'),
-  service: lit(',"service":'),
-  serviceName: lit(',"service_name":'),
-  policy: lit(',"policy":'),
-  endpoint: lit(',"endpoint":'),
-  status: lit(',"status":'),
-  chunks: lit(',"chunks":'),
-  close: lit('}'),
-  encTrue: lit(',"encrypted":true'),
-  encFalse: lit(',"encrypted":false'),
-};
-
 const statePool: OpcuaState[] = [];
 
-export const opcua: Dissector<OpcuaState, OpcuaPdu> = {
+export const opcua: Dissector<OpcuaState, OpcuaPdu> & JsonForms<OpcuaState, OpcuaPdu> = {
   name: 'opcua',
   tcp: true,
   udp: false,
@@ -766,55 +781,10 @@ export const opcua: Dissector<OpcuaState, OpcuaPdu> = {
     clearOpen(st, dir);
     st.resync[dir] = true;
   },
-
-  pduWrite(o: JsonOut, p: OpcuaPdu): void {
-    o.lit(PJ.msg); o.raw(p.msg);
-    o.lit(PJ.chunk); o.raw(p.chunk);
-    o.lit(PJ.size); o.num(p.size);
-    if (p.channel >= 0) { o.lit(PJ.channel); o.num(p.channel); }
-    if (p.token >= 0) { o.lit(PJ.token); o.num(p.token); }
-    if (p.seq >= 0) { o.lit(PJ.seq); o.num(p.seq); }
-    if (p.req >= 0) { o.lit(PJ.req); o.num(p.req); }
-    if (p.service >= 0) { o.lit(PJ.service); o.num(p.service); }
-    if (p.serviceName !== undefined) { o.lit(PJ.serviceName); o.str(p.serviceName); }
-    if (p.policy !== undefined) { o.lit(PJ.policy); o.str(p.policy); }
-    if (p.endpoint !== undefined) { o.lit(PJ.endpoint); o.str(p.endpoint); }
-    if (p.status >= 0) { o.lit(PJ.status); o.num(p.status); }
-    if (p.encrypted !== undefined) o.lit(p.encrypted ? PJ.encTrue : PJ.encFalse);
-    if (p.chunks > 0) { o.lit(PJ.chunks); o.num(p.chunks); }
-    o.lit(PJ.close);
-  },
-
-  pduJson(p: OpcuaPdu): string {
-    return jsonText(opcua.pduWrite, p);
-  },
-
-  flowWrite(o: JsonOut, st: OpcuaState): void {
-    o.raw('{');
-    if (st.policy !== undefined) { o.raw('"policy":'); o.str(st.policy); o.raw(','); }
-    if (st.endpoint !== undefined) { o.raw('"endpoint":'); o.str(st.endpoint); o.raw(','); }
-    o.raw('"services":{');
-    let first = true;
-    for (const [id, n] of st.services) {
-      if (!first) o.raw(',');
-      const name = opcuaServiceName(id);
-      if (name !== undefined) o.str(name);
-      else { o.raw('"unknown-'); o.num(id); o.raw('"'); }
-      o.raw(':'); o.num(n);
-      first = false;
-    }
-    o.raw('},"errors":{');
-    first = true;
-    for (const [code, n] of st.errors) {
-      o.raw(first ? '"0x' : ',"0x'); o.raw(code.toString(16).toUpperCase().padStart(8, '0')); o.raw('":'); o.num(n);
-      first = false;
-    }
-    o.raw('}}');
-  },
-
-  flowJson(st: OpcuaState): string {
-    return jsonText(opcua.flowWrite, st);
-  },
+  pduWrite: writeOpcuaPdu,
+  pduJson: (p: OpcuaPdu): string => jsonText(writeOpcuaPdu, p),
+  flowWrite: writeOpcuaFlow,
+  flowJson: (st: OpcuaState): string => jsonText(writeOpcuaFlow, st),
 };
 
 /** Report and give up at p: -1 when nothing was consumed, else what was (the

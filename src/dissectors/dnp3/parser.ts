@@ -19,10 +19,11 @@
 //   addresses mid-fragment counts as out of sequence. A repeat of the last
 //   segment (link-layer retry) is skipped.
 
-import { jsonText, lit, type JsonOut } from '../output/json-out.js';
-import { dnp3Crc, dnp3CrcOk } from './dnp3-crc.js';
-import { anchorBytes, C2S, Probe, STATE_POOL_MAX, type Dir, type Dissector, type ParseCtx, type PduBase } from './types.js';
-import { CodeCounts } from './code-counts.js';
+import { jsonText } from '../../output/json-out.js';
+import { writeDnp3Flow, writeDnp3Pdu } from './records.js';
+import { dnp3CrcOk } from './dnp3-crc.js';
+import { anchorBytes, C2S, Probe, STATE_POOL_MAX, type Dir, type Dissector, type ParseCtx, type PduBase, type JsonForms } from '../types.js';
+import { CodeCounts } from '../code-counts.js';
 
 export type Dnp3Anomaly =
   | 'bad_start' // first two bytes are not 0x05 0x64 (parse returns -1)
@@ -34,7 +35,7 @@ export type Dnp3Anomaly =
   | 'fragment_incomplete' // new FIR before the previous fragment's FIN
   | 'fragment_too_long' // reassembled fragment over MAX_FRAGMENT
   | 'app_too_short' // fragment without function code, or response without IIN
-  | 'malformed_object'; // object header or its data runs past the fragment
+  | 'malformed_object'; // reserved qualifier, or an object header, its indexes or data past the fragment
 
 const HDR = 10;
 const MAX_FRAME = 292;
@@ -261,8 +262,10 @@ function malformed(pdu: Dnp3Pdu, dir: Dir, ctx: ParseCtx): void {
 /**
  * Walks the object headers of b[p, n) into pdu.objects. Stops with
  * objects_truncated at the first header whose data size is unknown, at the
- * MAX_OBJECTS cap, or (with 'malformed_object') where a header or its data
- * does not fit.
+ * MAX_OBJECTS cap, or (with 'malformed_object') at the first header that
+ * cannot be valid: a reserved qualifier (prefix code 7, range code 10 or
+ * 12-15; that header is the last one reported, with count 0), or a header,
+ * its indexes or its data that do not fit. Nothing after it is read.
  */
 function walkObjects(b: Buffer, p: number, n: number, fc: number, pdu: Dnp3Pdu, dir: Dir, ctx: ParseCtx): void {
   const mode = DATA_MODE[fc];
@@ -282,6 +285,7 @@ function walkObjects(b: Buffer, p: number, n: number, fc: number, pdu: Dnp3Pdu, 
     p += 3;
     const range = q & 15;
     const rlen = RANGE_LEN[range];
+    const plen = PREFIX_LEN[(q >>> 4) & 7];
     if (rlen > n - p) return malformed(pdu, dir, ctx);
     let count: number;
     if (range <= 2) count = readLe(b, p + rlen / 2, rlen / 2) - readLe(b, p, rlen / 2) + 1;
@@ -293,17 +297,23 @@ function walkObjects(b: Buffer, p: number, n: number, fc: number, pdu: Dnp3Pdu, 
     o.variation = variation;
     o.qualifier = q;
     o.count = count > 0 ? count : 0;
-    if (rlen < 0) {
-      pdu.objects_truncated = true; // reserved range code: length of the rest unknown
-      return;
-    }
+    if (rlen < 0 || plen < 0) return malformed(pdu, dir, ctx); // reported as tshark does, then nothing more
     p += rlen;
     if (count < 0) return malformed(pdu, dir, ctx); // stop < start
 
     // Size-prefixed objects (prefix codes 4..6) carry their data even in
     // header-only requests (e.g. READ of g70v5 file transport).
     const sized = (q & 0x70) >= 0x40 && (q & 0x70) <= 0x60;
-    if (count === 0 || (!sized && (mode === D_NONE || (mode === D_TIME && group !== 50)))) continue;
+    if (count === 0) continue;
+    if (!sized && (mode === D_NONE || (mode === D_TIME && group !== 50))) {
+      // No data, but an index prefix (e.g. READ with qualifier 0x17/0x28)
+      // still carries one index per object.
+      if (plen > 0) {
+        if (count > (n - p) / plen) return malformed(pdu, dir, ctx);
+        p += count * plen;
+      }
+      continue;
+    }
     const next = skipData(b, p, n, group, variation, q, count);
     if (next === MALFORMED) return malformed(pdu, dir, ctx);
     if (next === SIZE_UNKNOWN) {
@@ -443,30 +453,7 @@ function newState(): Dnp3State {
   };
 }
 
-/** The PDU member's constant pieces, encoded once (JsonOut.lit). */
-const PJ = {
-  src: lit('{"src":'),
-  dst: lit(',"dst":'),
-  linkFc: lit(',"link_fc":'),
-  fc: lit(',"fc":'),
-  null: lit('null'),
-  iin: lit(',"iin":'),
-  objects: lit(',"objects":['),
-  variation: lit(',"variation":'),
-  qualifier: lit(',"qualifier":'),
-  count: lit(',"count":'),
-  close: lit('}'),
-  listEnd: lit(']'),
-  truncated: lit(',"objects_truncated":true'),
-  unsTrue: lit(',"uns":true'),
-  unsFalse: lit(',"uns":false'),
-  nextGroup: lit(',{"group":'),
-  group: lit('{"group":'),
-  crcTrue: lit(',"crc_ok":true}'),
-  crcFalse: lit(',"crc_ok":false}'),
-};
-
-export const dnp3: Dissector<Dnp3State, Dnp3Pdu> = {
+export const dnp3: Dissector<Dnp3State, Dnp3Pdu> & JsonForms<Dnp3State, Dnp3Pdu> = {
   name: 'dnp3',
   tcp: true,
   udp: true,
@@ -581,51 +568,8 @@ export const dnp3: Dissector<Dnp3State, Dnp3Pdu> = {
   gap(st: Dnp3State, dir: Dir, _bytes: number): void {
     abandon(st, st.rx[dir]);
   },
-
-  pduWrite(o: JsonOut, p: Dnp3Pdu): void {
-    o.lit(PJ.src); o.num(p.src);
-    o.lit(PJ.dst); o.num(p.dst);
-    o.lit(PJ.linkFc); o.num(p.link_fc);
-    o.lit(PJ.fc);
-    if (p.fc < 0) o.lit(PJ.null);
-    else o.num(p.fc);
-    o.lit(PJ.iin);
-    if (p.iin < 0) o.lit(PJ.null);
-    else o.num(p.iin);
-    o.lit(p.uns ? PJ.unsTrue : PJ.unsFalse);
-    if (p.nobjects > 0) {
-      o.lit(PJ.objects);
-      for (let i = 0; i < p.nobjects; i++) {
-        const ob = p.objects[i];
-        o.lit(i ? PJ.nextGroup : PJ.group); o.num(ob.group);
-        o.lit(PJ.variation); o.num(ob.variation);
-        o.lit(PJ.qualifier); o.num(ob.qualifier);
-        o.lit(PJ.count); o.num(ob.count);
-        o.lit(PJ.close);
-      }
-      o.lit(PJ.listEnd);
-    }
-    if (p.objects_truncated) o.lit(PJ.truncated);
-    o.lit(p.crc_ok ? PJ.crcTrue : PJ.crcFalse);
-  },
-
-  pduJson(p: Dnp3Pdu): string {
-    return jsonText(dnp3.pduWrite, p);
-  },
-
-  flowWrite(o: JsonOut, st: Dnp3State): void {
-    o.raw('{"fc":'); st.fcCount.write(o);
-    o.raw(',"crc_errors":'); o.num(st.crcErrors);
-    o.raw(',"link_frames":'); o.num(st.linkFrames);
-    o.raw(',"link_only":'); o.num(st.linkOnly);
-    o.raw(',"segments":'); o.num(st.segments);
-    o.raw(',"fragments":'); o.num(st.fragments);
-    o.raw(',"unsolicited":'); o.num(st.unsolicited);
-    o.raw(',"dropped_fragments":'); o.num(st.dropped);
-    o.raw('}');
-  },
-
-  flowJson(st: Dnp3State): string {
-    return jsonText(dnp3.flowWrite, st);
-  },
+  pduWrite: writeDnp3Pdu,
+  pduJson: (p: Dnp3Pdu): string => jsonText(writeDnp3Pdu, p),
+  flowWrite: writeDnp3Flow,
+  flowJson: (st: Dnp3State): string => jsonText(writeDnp3Flow, st),
 };

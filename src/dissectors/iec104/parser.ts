@@ -11,10 +11,11 @@
 // sent. Tracking starts at 0 after STARTDT at the start of a flow; after a gap
 // or a mid-stream start it is re-learned from the next I frame.
 
-import { jsonText, lit, type JsonOut } from '../output/json-out.js';
-import { anchorBytes, C2S, Probe, STATE_POOL_MAX } from './types.js';
-import type { Dir, Dissector, ParseCtx, PduBase } from './types.js';
-import { CodeCounts } from './code-counts.js';
+import { jsonText } from '../../output/json-out.js';
+import { writeIec104Flow, writeIec104Pdu } from './records.js';
+import { anchorBytes, C2S, Probe, STATE_POOL_MAX, type JsonForms } from '../types.js';
+import type { Dir, Dissector, ParseCtx, PduBase } from '../types.js';
+import { CodeCounts } from '../code-counts.js';
 
 export type Iec104Anomaly =
   | 'invalid_start' // first byte of an APDU is not 0x68 (parse returns -1)
@@ -150,17 +151,6 @@ function isCommand(t: number): boolean {
 
 function isUFunction(b: number): boolean {
   return b === 0x07 || b === 0x0b || b === 0x13 || b === 0x23 || b === 0x43 || b === 0x83;
-}
-
-function uName(u: number): string {
-  switch (u) {
-    case Iec104U.STARTDT_ACT: return 'STARTDT_ACT';
-    case Iec104U.STARTDT_CON: return 'STARTDT_CON';
-    case Iec104U.STOPDT_ACT: return 'STOPDT_ACT';
-    case Iec104U.STOPDT_CON: return 'STOPDT_CON';
-    case Iec104U.TESTFR_ACT: return 'TESTFR_ACT';
-    default: return 'TESTFR_CON';
-  }
 }
 
 /** Does the ASDU length agree with nobj/SQ? Unknown or variable types pass. */
@@ -375,30 +365,9 @@ function decodeApdu(st: Iec104State, buf: Buffer, p: number, alen: number, dir: 
   ctx.emit(dir, pdu);
 }
 
-/** The PDU member's constant pieces, encoded once (JsonOut.lit). */
-const PJ = {
-  frameI: lit('{"frame":"I","tx":'),
-  rx: lit(',"rx":'),
-  typeId: lit(',"type_id":'),
-  cot: lit(',"cot":'),
-  oa: lit(',"oa":'),
-  ca: lit(',"ca":'),
-  ioa: lit(',"ioa":'),
-  nobj: lit(',"nobj":'),
-  frameS: lit('{"frame":"S","rx":'),
-  frameU: lit('{"frame":"U","u":"'),
-  quote: lit('"'),
-  seqAnomaly: lit(',"seq_anomaly":"'),
-  close: lit('}'),
-  negTrue: lit(',"neg":true'),
-  negFalse: lit(',"neg":false'),
-  testTrue: lit(',"test":true'),
-  testFalse: lit(',"test":false'),
-};
-
 const statePool: Iec104State[] = [];
 
-export const iec104: Dissector<Iec104State, Iec104Pdu> = {
+export const iec104: Dissector<Iec104State, Iec104Pdu> & JsonForms<Iec104State, Iec104Pdu> = {
   name: 'iec104',
   tcp: true,
   udp: false,
@@ -493,46 +462,8 @@ export const iec104: Dissector<Iec104State, Iec104Pdu> = {
     st.repeatNext[dir] = -1;
     st.fresh = false;
   },
-
-  pduWrite(o: JsonOut, pdu: Iec104Pdu): void {
-    if (pdu.frame === Iec104Frame.I) {
-      o.lit(PJ.frameI); o.num(pdu.tx);
-      o.lit(PJ.rx); o.num(pdu.rx);
-      if (pdu.hasAsdu) {
-        o.lit(PJ.typeId); o.num(pdu.typeId);
-        o.lit(PJ.cot); o.num(pdu.cot);
-        o.lit(pdu.neg ? PJ.negTrue : PJ.negFalse);
-        o.lit(pdu.test ? PJ.testTrue : PJ.testFalse);
-        o.lit(PJ.oa); o.num(pdu.oa);
-        o.lit(PJ.ca); o.num(pdu.ca);
-        if (pdu.hasIoa) { o.lit(PJ.ioa); o.num(pdu.ioa); }
-        o.lit(PJ.nobj); o.num(pdu.nobj);
-      }
-    } else if (pdu.frame === Iec104Frame.S) {
-      o.lit(PJ.frameS); o.num(pdu.rx);
-    } else {
-      o.lit(PJ.frameU); o.raw(uName(pdu.u)); o.lit(PJ.quote);
-    }
-    if (pdu.seqAnomaly !== '') { o.lit(PJ.seqAnomaly); o.raw(pdu.seqAnomaly); o.lit(PJ.quote); }
-    o.lit(PJ.close);
-  },
-
-  pduJson(pdu: Iec104Pdu): string {
-    return jsonText(iec104.pduWrite, pdu);
-  },
-
-  flowWrite(o: JsonOut, st: Iec104State): void {
-    o.raw('{"type_ids":'); st.typeIds.write(o);
-    o.raw(',"causes":'); st.causes.write(o);
-    o.raw(',"commands":'); o.num(st.commands);
-    o.raw(',"seq_anomalies":'); o.num(st.seqAnomalies);
-    o.raw(',"i":'); o.num(st.iFrames);
-    o.raw(',"s":'); o.num(st.sFrames);
-    o.raw(',"u":'); o.num(st.uFrames);
-    o.raw('}');
-  },
-
-  flowJson(st: Iec104State): string {
-    return jsonText(iec104.flowWrite, st);
-  },
+  pduWrite: writeIec104Pdu,
+  pduJson: (p: Iec104Pdu): string => jsonText(writeIec104Pdu, p),
+  flowWrite: writeIec104Flow,
+  flowJson: (st: Iec104State): string => jsonText(writeIec104Flow, st),
 };
