@@ -50,6 +50,7 @@ export const ENIP_FUNCTIONS: readonly FunctionRow[] = [
   [0x5a, DIAGNOSTIC, 'Get_Connection_Owner'],
   [0x5b, SESSION, 'Large_Forward_Open'],
   [ENCAP_FC + 0x00, OTHER, 'NOP'],
+  [ENCAP_FC + 0x01, DIAGNOSTIC, 'ListTargets'],
   [ENCAP_FC + 0x04, DIAGNOSTIC, 'ListServices'],
   [ENCAP_FC + 0x63, DIAGNOSTIC, 'ListIdentity'],
   [ENCAP_FC + 0x64, DIAGNOSTIC, 'ListInterfaces'],

@@ -37,6 +37,8 @@ export const MAX_IO_CONNS = 16;
 
 // Commands (Vol. 2, table 2-3.2).
 export const NOP = 0x00;
+/** Reserved for legacy use by the spec; RSLinx still sends it before ListServices. */
+export const LIST_TARGETS = 0x01;
 export const LIST_SERVICES = 0x04;
 export const LIST_IDENTITY = 0x63;
 export const LIST_INTERFACES = 0x64;
@@ -48,7 +50,7 @@ const INDICATE_STATUS = 0x72;
 const CANCEL = 0x73;
 
 /** Commands parse accepts (low byte; the high byte is 0). */
-const CMD_KNOWN = anchorBytes(NOP, LIST_SERVICES, LIST_IDENTITY, LIST_INTERFACES, REGISTER_SESSION,
+const CMD_KNOWN = anchorBytes(NOP, LIST_TARGETS, LIST_SERVICES, LIST_IDENTITY, LIST_INTERFACES, REGISTER_SESSION,
   UNREGISTER_SESSION, SEND_RR_DATA, SEND_UNIT_DATA, INDICATE_STATUS, CANCEL);
 /** First bytes probe accepts: the commands a stream is found by (NOP,
  *  IndicateStatus and Cancel are too weak or too rare to identify on), and
