@@ -326,7 +326,11 @@ export function releaseState(st: EnipState): void {
   st.commands.clear();
   st.services.clear();
   st.requests = st.responses = st.errors = st.io = 0;
-  st.ioConns.n = st.ioConns.next = 0;
+  const t = st.ioConns;
+  t.n = t.next = 0;
+  t.id.fill(0);
+  t.seq.fill(0);
+  t.dir.fill(0);
   st.session = 0;
   statePool.push(st);
 }
