@@ -234,6 +234,7 @@ export function pduStub(d: Dissector, fc: number, cls: number): PduBase {
     { fc, sub: -1, mei: 13, nobjects: 0, objects: [], cot: 0 },
     { fc, sub: -1, mei: -1, nobjects: 1, objects: [{ group: 50 }], cot: 0 },
     { fc, sub: -1, mei: -1, nobjects: 0, objects: [], cot: 20 },
+    { fc, sub: -1, mei: -1, nobjects: 0, objects: [], cot: 0, cipClass: 6 },
   ];
   for (const v of variants) {
     if (fc < 0 || pduClass(d.name, v as unknown as PduBase) === cls) {
