@@ -7,8 +7,9 @@
 //   #svc  CIP service and response bit, one per service: tshark's Multiple
 //         Service Packet and Unconnected Send containers are dropped, since
 //         otwatch reports the services they carry instead
-//   #cls  CIP request class (one of the classes tshark lists), and #tag the
-//         symbolic segments, on frames whose single CIP service is a request
+//   #cls  CIP class (one of the classes tshark lists; a response's is its
+//         request's) on frames with a single CIP service, and #tag the
+//         symbolic segments on frames whose single CIP service is a request
 // Disagreements judged to be tshark's (or deliberate) are listed with the
 // reason in tshark-enip-allowlist.json, by capture, channel and count.
 import { execFile } from 'node:child_process';
@@ -106,11 +107,14 @@ function tsharkItems(enipRows: TsharkRow[], cipRows: TsharkRow[]): Items {
     sc.forEach((s, i) => {
       if (keep[i]) add(r, '#svc', `${num(s)}/${num(rr[i])}`);
     });
-    if (sc.length === 1 && rr[0] === '0x00') {
-      const cls = split(r['cip.class']);
+    if (sc.length === 1) {
       // A connected request lists its connection's class too (first), a
       // Forward_Open its connection path's (after): either may be the path's.
-      if (cls.length > 0) add(r, '#cls', cls.map((x) => `${num(sc[0])}/${num(x)}`).join('|'));
+      // Responses have the class of the request tshark paired them with.
+      const cls = split(r['cip.class']);
+      if (cls.length > 0) add(r, '#cls', cls.map((x) => `${num(sc[0])}/${num(rr[0])}/${num(x)}`).join('|'));
+    }
+    if (sc.length === 1 && rr[0] === '0x00') {
       const sym = split(r['cip.symbol']);
       if (sym.length > 0) add(r, '#tag', `${num(sc[0])}/${sym.join('.')}`);
     }
@@ -141,7 +145,7 @@ function oursItems(pdus: Rec[]): Map<string, string[]> {
     if (e.vendor !== undefined) add('#id', `${e.vendor}/${e.device_type}/${e.product_code}/${Number(e.revision.split('.')[0]) * 256 + Number(e.revision.split('.')[1])}`);
     if (e.service === null) continue;
     add('#svc', `${e.service}/${e.resp ? 1 : 0}`);
-    if (!e.resp && e.class !== null) add('#cls', `${e.service}/${e.class}`);
+    if (e.class !== null) add('#cls', `${e.service}/${e.resp ? 1 : 0}/${e.class}`);
     if (!e.resp && e.tag !== null) add('#tag', `${e.service}/${e.tag}`);
   }
   return m;

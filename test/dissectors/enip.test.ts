@@ -71,6 +71,12 @@ const MSP_REQ = '7000ba000001021100000000000000000000000000000000000000000100020
   '010200120013000302208e240103000300080010000302206924000100090003022068240003000f0018001900030220772401010002000302208b240101000600';
 const LIST_IDENTITY_REPLY = '63003300000000000000000000000000c1debed10000000001000c002d0001000002af120a0101a4000000000000000001000c003a00040330008e4d52000b313735362d454e42542f4103';
 const IO = '02000280080003064b00db943f00b1000600a587e80f0300';
+// enip_cip_example-slice.pcap frame 4: the reply to frame 2 (CIP sequence count 0x0789): Multiple Service Packet
+// response, 11 x Get_Attribute_List response, general status 0 (tshark pairs them with frame 2's classes)
+const MSP_REPLY = '70000d0100010211000000000000000000000000000000000000000000000200a10004002800fe80b100f90089078a0000000b001800240030003c0074007f009500ad00b900d' +
+  '500e1008300000001000500000060308300000001000b00000003008300000001000200000000008300000007000100000005000200000001000300000095291f040500000000000700000002' +
+  '00000009000000010001000a0000008422df488300000001001300000000830000000200120000000000000013000000000000008300000003000300000014000800000000001000000001' +
+  '008300000001000900000000008300000003000f0000000000180000000000000019000000000000008300000001000200000002018300000001000600000073b4ea05f4590400';
 const REGISTER_REQ = '650004000000000000000000000000000000000000000000 0100 0000';
 const REGISTER_REPLY = '650004007856341200000000 0102030405060708 00000000 0100 0000';
 const READ_TAG_ROUTED = '6f002c0078563412000000000000000000000000000000000000 00000a000200 00000000 b2001c00 520220062401 0a0e0e00 ' +
@@ -146,6 +152,34 @@ describe('enip: decoding against tshark', () => {
         expect(other, f.name).toBe(Probe.MatchReversed);
       }
     }
+  });
+
+  it('a response reports the path of the request it answers (connected: CIP sequence count; unconnected: sender context)', () => {
+    const st = enip.createState();
+    const req = parseOne(hex(MSP_REQ), C2S, st).json;
+    const resp = parseOne(hex(MSP_REPLY), S2C, st).json;
+    expect(resp).toHaveLength(11);
+    expect(resp.map((j) => [j.service, j.resp, j.general_status, j.class, j.instance]))
+      .toEqual(req.map((j) => [3, true, 0, j.class, j.instance]));
+    parseOne(hex(FORWARD_OPEN), C2S, st);
+    expect(parseOne(hex(FORWARD_OPEN_REPLY), S2C, st).json[0]).toMatchObject({ service: 0x54, resp: true, class: 6, instance: 1 });
+    // Settled: the same reply again has nothing to pair with.
+    expect(parseOne(hex(FORWARD_OPEN_REPLY), S2C, st).json[0]).toMatchObject({ class: null, instance: null });
+    // A reply whose service differs from the request's is not given its path.
+    parseOne(hex(STOP), C2S, st);
+    const other = hex(WRITE_TAG_ERROR);
+    other.writeUInt16LE(262, 44); // the Stop's CIP sequence count
+    expect(parseOne(other, S2C, st).json[0]).toMatchObject({ service: 0x4d, class: null });
+  });
+
+  it('requests waiting for a response are bounded', () => {
+    const st = enip.createState();
+    const b = hex(STOP);
+    for (let i = 0; i < 100; i++) {
+      b.writeUInt16LE(i, 44);
+      parseOne(b, C2S, st);
+    }
+    expect(st.pending.used.reduce((a, x) => a + x, 0)).toBe(8);
   });
 
   it('reuses one PDU object for every emitted PDU', () => {

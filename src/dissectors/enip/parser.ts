@@ -34,6 +34,12 @@ export const MAX_TAG_SEGS = 8;
 const MAX_DEPTH = 3;
 /** Implicit I/O connections whose sequence is tracked per flow. */
 export const MAX_IO_CONNS = 16;
+/** Requests waiting for their response per flow, and services remembered
+ *  per request (a Multiple Service Packet's first ones). */
+export const MAX_PENDING = 8;
+export const PENDING_SERVICES = 16;
+/** Per remembered service: service, class, instance, attribute, member. */
+const PS = 5;
 
 // Commands (Vol. 2, table 2-3.2).
 export const NOP = 0x00;
@@ -152,6 +158,26 @@ export interface EnipState {
   ioConns: IoConn;
   /** Last session handle registered or used (0 none). */
   session: number;
+  pending: Pending;
+  /** The message being parsed: its pairing key (see Pending) and, for a
+   *  request, its slot once one is taken (-1 before). */
+  msgK1: number;
+  msgK2: number;
+  msgSlot: number;
+}
+
+/** Requests waiting for their response, so a response (which carries no
+ *  path) reports the class, instance, attribute and member it answers.
+ *  Key: the CIP sequence count for connected messages (k2 = -1), the sender
+ *  context for unconnected ones. Bounded: the oldest is replaced. */
+interface Pending {
+  k1: Int32Array;
+  k2: Int32Array;
+  used: Uint8Array;
+  age: Float64Array;
+  /** PENDING_SERVICES x PS per slot. */
+  info: Int32Array;
+  tick: number;
 }
 
 export function newPdu(): EnipPdu {
@@ -332,6 +358,15 @@ export function releaseState(st: EnipState): void {
   t.seq.fill(0);
   t.dir.fill(0);
   st.session = 0;
+  const q = st.pending;
+  q.k1.fill(0);
+  q.k2.fill(0);
+  q.used.fill(0);
+  q.age.fill(0);
+  q.info.fill(0);
+  q.tick = 0;
+  st.msgK1 = st.msgK2 = 0;
+  st.msgSlot = -1;
   statePool.push(st);
 }
 
@@ -348,6 +383,13 @@ function newState(): EnipState {
       id: new Float64Array(MAX_IO_CONNS), seq: new Float64Array(MAX_IO_CONNS), dir: new Uint8Array(MAX_IO_CONNS), n: 0, next: 0,
     },
     session: 0,
+    pending: {
+      k1: new Int32Array(MAX_PENDING), k2: new Int32Array(MAX_PENDING), used: new Uint8Array(MAX_PENDING),
+      age: new Float64Array(MAX_PENDING), info: new Int32Array(MAX_PENDING * PENDING_SERVICES * PS), tick: 0,
+    },
+    msgK1: 0,
+    msgK2: 0,
+    msgSlot: -1,
   };
 }
 
@@ -581,8 +623,63 @@ function countAndEmit(st: EnipState, dir: Dir, ctx: ParseCtx): void {
   if (pdu.resp) {
     st.responses++;
     if (pdu.generalStatus > 0) st.errors++;
-  } else st.requests++;
+    answer(st, pdu);
+  } else {
+    st.requests++;
+    remember(st, pdu);
+  }
   emit(st, dir, ctx);
+}
+
+function findPending(st: EnipState): number {
+  const q = st.pending;
+  for (let i = 0; i < MAX_PENDING; i++) if (q.used[i] !== 0 && q.k1[i] === st.msgK1 && q.k2[i] === st.msgK2) return i;
+  return -1;
+}
+
+/** Keeps a request service's path for its response. */
+function remember(st: EnipState, pdu: EnipPdu): void {
+  const q = st.pending;
+  if (st.msgSlot < 0) {
+    let i = findPending(st); // a reused key replaces the older request
+    if (i < 0) {
+      i = 0;
+      for (let j = 0; j < MAX_PENDING; j++) {
+        if (q.used[j] === 0) { i = j; break; }
+        if (q.age[j] < q.age[i]) i = j;
+      }
+    }
+    q.used[i] = 1;
+    q.k1[i] = st.msgK1;
+    q.k2[i] = st.msgK2;
+    q.age[i] = ++q.tick;
+    q.info.fill(-1, i * PENDING_SERVICES * PS, (i + 1) * PENDING_SERVICES * PS);
+    st.msgSlot = i;
+  }
+  const k = pdu.mspIndex < 0 ? 0 : pdu.mspIndex;
+  if (k >= PENDING_SERVICES) return;
+  const o = (st.msgSlot * PENDING_SERVICES + k) * PS;
+  q.info[o] = pdu.service;
+  q.info[o + 1] = pdu.cipClass;
+  q.info[o + 2] = pdu.instance;
+  q.info[o + 3] = pdu.attribute;
+  q.info[o + 4] = pdu.member;
+}
+
+/** Gives a response the path of the request service it answers. */
+function answer(st: EnipState, pdu: EnipPdu): void {
+  if (st.msgSlot === -1) st.msgSlot = findPending(st);
+  if (st.msgSlot < 0) return;
+  const k = pdu.mspIndex < 0 ? 0 : pdu.mspIndex;
+  if (k >= PENDING_SERVICES) return;
+  const q = st.pending;
+  const o = (st.msgSlot * PENDING_SERVICES + k) * PS;
+  if (q.info[o] !== pdu.service) return;
+  // Values are stored as int32: a 32-bit logical segment above 2^31 comes back unsigned.
+  pdu.cipClass = q.info[o + 1] < -1 ? q.info[o + 1] >>> 0 : q.info[o + 1];
+  pdu.instance = q.info[o + 2] < -1 ? q.info[o + 2] >>> 0 : q.info[o + 2];
+  pdu.attribute = q.info[o + 3] < -1 ? q.info[o + 3] >>> 0 : q.info[o + 3];
+  pdu.member = q.info[o + 4] < -1 ? q.info[o + 4] >>> 0 : q.info[o + 4];
 }
 
 function emit(st: EnipState, dir: Dir, ctx: ParseCtx): void {
@@ -640,11 +737,21 @@ function sendData(st: EnipState, b: Buffer, d: number, end: number, dir: Dir, ct
     if (dataEnd - dataAt >= 2) pdu.cipSeq = u16(b, dataAt);
     dataAt += 2;
   }
+  if (connected) {
+    st.msgK1 = pdu.cipSeq;
+    st.msgK2 = -1;
+  } else {
+    st.msgK1 = u32(b, d - HEADER + 12) | 0;
+    st.msgK2 = u32(b, d - HEADER + 16) | 0;
+  }
+  st.msgSlot = -1;
   if (dataAt < 0 || dataAt >= dataEnd) {
     emitEncap(st, dir, ctx);
     return;
   }
   decodeCip(st, b, dataAt, dataEnd, dir, ctx, 0, -1, false);
+  // A response message settles its request.
+  if (pdu.resp && st.msgSlot >= 0) st.pending.used[st.msgSlot] = 0;
 }
 
 /** ListIdentity reply body at buf[d, end). */
