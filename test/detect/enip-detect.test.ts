@@ -26,8 +26,9 @@ function session(c: ReturnType<typeof clock>, cport: number, pairs: [Buffer, Buf
 describe('enip: detection', () => {
   it('Stop after a baseline of tag reads is new_function/high, class control', async () => {
     const dir = tmpDir('enip');
-    const learnPcap = writePcap(dir, 'learn.pcap', session(clock(), 50000, [[READ_TAG_ROUTED, READ_TAG_REPLY], [READ_TAG_ROUTED, READ_TAG_REPLY]]));
-    const later = writePcap(dir, 'later.pcap', session(clock(1_700_100_000), 50001, [[READ_TAG_ROUTED, READ_TAG_REPLY], [STOP, STOP_REPLY]]));
+    const read: [Buffer, Buffer] = [READ_TAG_ROUTED, READ_TAG_REPLY];
+    const learnPcap = writePcap(dir, 'learn.pcap', session(clock(), 50000, [read, read]));
+    const later = writePcap(dir, 'later.pcap', session(clock(1_700_100_000), 50001, [read, [STOP, STOP_REPLY]]));
     // Learning in-process (--learn-for): the baseline file format does not list enip until issue 13 derives it from the registry.
     const r = await runDetect([learnPcap, later], { learnFor: 3600 });
     expect(r.alerts.map(brief)).toEqual([`new_function/high ${HMI.client}:50001 -> ${HMI.server}:44818 fc 7 control`]);

@@ -142,7 +142,10 @@ function oursItems(pdus: Rec[]): Map<string, string[]> {
     }
     // One message per encapsulation header: services 1.. of a Multiple Service Packet share it.
     if (e.msp_index === undefined || e.msp_index === 0) add('#msg', `${e.command}/${e.session}`);
-    if (e.vendor !== undefined) add('#id', `${e.vendor}/${e.device_type}/${e.product_code}/${Number(e.revision.split('.')[0]) * 256 + Number(e.revision.split('.')[1])}`);
+    if (e.vendor !== undefined) {
+      const [major, minor] = (e.revision as string).split('.').map(Number);
+      add('#id', `${e.vendor}/${e.device_type}/${e.product_code}/${major * 256 + minor}`);
+    }
     if (e.service === null) continue;
     add('#svc', `${e.service}/${e.resp ? 1 : 0}`);
     if (e.class !== null) add('#cls', `${e.service}/${e.resp ? 1 : 0}/${e.class}`);
@@ -183,7 +186,8 @@ withShared(() => {
     });
     for (const row of caps) {
       it(row.relpath, async () => {
-        const [e, c, r] = await Promise.all([rows(row, 'enip'), rows(row, 'cip'), runEngine([resolve(SHARED_PCAPS, row.relpath)], { pdus: true })]);
+        const run = runEngine([resolve(SHARED_PCAPS, row.relpath)], { pdus: true });
+        const [e, c, r] = await Promise.all([rows(row, 'enip'), rows(row, 'cip'), run]);
         const d = compare(tsharkItems(e ?? [], c ?? []), oursItems(r.pdus));
         totals.tshark += d.tshark;
         totals.ours += d.ours;
@@ -205,7 +209,9 @@ withShared(() => {
       });
     }
     it('totals', () => {
-      console.log(`[tshark-diff] enip: tshark ${totals.tshark} messages/services, otwatch ${totals.ours}, tshark-only ${totals.missing}; compared per channel: ${[...channels].map(([c, n]) => `${c} ${n}`).join(', ')}`);
+      const per = [...channels].map(([c, n]) => `${c} ${n}`).join(', ');
+      const t = totals;
+      console.log(`[tshark-diff] enip: tshark ${t.tshark} messages/services, otwatch ${t.ours}, tshark-only ${t.missing}; ${per}`);
       const explained = allowlist.reduce((n, a) => n + a.missing, 0);
       expect(totals.missing).toBeLessThanOrEqual(explained);
     });

@@ -65,27 +65,44 @@ function drive(chunks: Buffer[], dir: Dir, st = enip.createState(), ctx = new Ct
 
 interface Fixture { name: string; dir: Dir; hex: string; want: Record<string, unknown>[] }
 
-const STOP = '70001c00 01002a00 00000000 0000000000000000 00000000 00000000 0100 0200 a1000400 224095ff b1000800 0601 07 02 208e 2401';
-const MSP_REQ = '7000ba0000010211000000000000000000000000000000000000000001000200a1000400010b7c00b100a60089070a02200224010b00180022002c0036004c0058006400720' +
-  '07c008a0094000302200124010100050003022069240001000b0003022073240101000200030220ac240107000100020003000500070009000a000303206825002024010013000302207024' +
-  '010200120013000302208e240103000300080010000302206924000100090003022068240003000f0018001900030220772401010002000302208b240101000600';
-const LIST_IDENTITY_REPLY = '63003300000000000000000000000000c1debed10000000001000c002d0001000002af120a0101a4000000000000000001000c003a00040330008e4d52000b313735362d454e42542f4103';
-const IO = '02000280080003064b00db943f00b1000600a587e80f0300';
+const STOP =
+  '70001c00 01002a00 00000000 0000000000000000 00000000 00000000 0100 0200 a1000400 224095ff b1000800 0601 07 02 ' +
+  '208e 2401';
+const MSP_REQ =
+  '7000ba0000010211000000000000000000000000000000000000000001000200a1000400010b7c00b100a60089070a02200224010b0018' +
+  '0022002c0036004c005800640072007c008a0094000302200124010100050003022069240001000b0003022073240101000200030220ac' +
+  '240107000100020003000500070009000a000303206825002024010013000302207024010200120013000302208e240103000300080010' +
+  '000302206924000100090003022068240003000f0018001900030220772401010002000302208b240101000600';
+const LIST_IDENTITY_REPLY =
+  '63003300000000000000000000000000c1debed10000000001000c002d0001000002af120a0101a4000000000000000001000c003a0004' +
+  '0330008e4d52000b313735362d454e42542f4103';
+const IO =
+  '02000280080003064b00db943f00b1000600a587e80f0300';
 // enip_cip_example-slice.pcap frame 4: the reply to frame 2 (CIP sequence count 0x0789): Multiple Service Packet
 // response, 11 x Get_Attribute_List response, general status 0 (tshark pairs them with frame 2's classes)
-const MSP_REPLY = '70000d0100010211000000000000000000000000000000000000000000000200a10004002800fe80b100f90089078a0000000b001800240030003c0074007f009500ad00b900d' +
-  '500e1008300000001000500000060308300000001000b00000003008300000001000200000000008300000007000100000005000200000001000300000095291f040500000000000700000002' +
-  '00000009000000010001000a0000008422df488300000001001300000000830000000200120000000000000013000000000000008300000003000300000014000800000000001000000001' +
-  '008300000001000900000000008300000003000f0000000000180000000000000019000000000000008300000001000200000002018300000001000600000073b4ea05f4590400';
-const REGISTER_REQ = '650004000000000000000000000000000000000000000000 0100 0000';
-const REGISTER_REPLY = '650004007856341200000000 0102030405060708 00000000 0100 0000';
-const READ_TAG_ROUTED = '6f002c0078563412000000000000000000000000000000000000 00000a000200 00000000 b2001c00 520220062401 0a0e0e00 ' +
-  '4c0591 07 436f756e746572 00 0100 01000100';
-const FORWARD_OPEN = '6f00400078563412000000000000000000000000000000000000 00000a000200 00000000 b2003000 540220062401 0a0e 00000000 01000080 ' +
-  '3412 0100 78563412 03 000000 40420f00 f843 20a10700 f843 a3 03 010020022401';
-const FORWARD_OPEN_REPLY = '6f002e0078563412000000000000000000000000000000000000 00000a000200 00000000 b2001e00 d4000000 44332211 01000080 3412 0100 ' +
-  '78563412 40420f00 20a10700 00 00';
-const WRITE_TAG_ERROR = '70001c0078563412000000000000000000000000000000000000 00000000 0200 a1000400 44332211 b1000800 0500 cd00ff010521';
+const MSP_REPLY =
+  '70000d0100010211000000000000000000000000000000000000000000000200a10004002800fe80b100f90089078a0000000b00180024' +
+  '0030003c0074007f009500ad00b900d500e1008300000001000500000060308300000001000b0000000300830000000100020000000000' +
+  '8300000007000100000005000200000001000300000095291f04050000000000070000000200000009000000010001000a0000008422df' +
+  '48830000000100130000000083000000020012000000000000001300000000000000830000000300030000001400080000000000100000' +
+  '0001008300000001000900000000008300000003000f000000000018000000000000001900000000000000830000000100020000000201' +
+  '8300000001000600000073b4ea05f4590400';
+const REGISTER_REQ =
+  '650004000000000000000000000000000000000000000000 0100 0000';
+const REGISTER_REPLY =
+  '650004007856341200000000 0102030405060708 00000000 0100 0000';
+const READ_TAG_ROUTED =
+  '6f002c0078563412000000000000000000000000000000000000 00000a000200 00000000 b2001c00 520220062401 0a0e0e00 4c05' +
+  '91 07 436f756e746572 00 0100 01000100';
+const FORWARD_OPEN =
+  '6f00400078563412000000000000000000000000000000000000 00000a000200 00000000 b2003000 540220062401 0a0e 00000000' +
+  ' 01000080 3412 0100 78563412 03 000000 40420f00 f843 20a10700 f843 a3 03 010020022401';
+const FORWARD_OPEN_REPLY =
+  '6f002e0078563412000000000000000000000000000000000000 00000a000200 00000000 b2001e00 d4000000 44332211 01000080' +
+  ' 3412 0100 78563412 40420f00 20a10700 00 00';
+const WRITE_TAG_ERROR =
+  '70001c0078563412000000000000000000000000000000000000 00000000 0200 a1000400 44332211 b1000800 0500 cd00ff01052' +
+  '1';
 
 const FIX: Fixture[] = [
   // cip_stop_plc.pcap frame 1: Send Unit Data, Session 0x002a0001, Connection ID 0xff954022, CIP Sequence Count 262;
@@ -100,7 +117,8 @@ const FIX: Fixture[] = [
     instance: [1, 0, 1, 1, 0x2420, 1, 1, 0, 0, 1, 1][i], msp_index: i })) },
   // frame 19: List Identity reply, Vendor ID 1, Device Type 12, Product Code 58, Revision 4.3 (1027), Serial 0x00524d8e,
   // Product Name "1756-ENBT/A", State 3
-  { name: 'ListIdentity reply', dir: S2C, hex: LIST_IDENTITY_REPLY, want: [{ command: 0x63, session: 0, status: 0, service: null, resp: true,
+  { name: 'ListIdentity reply', dir: S2C, hex: LIST_IDENTITY_REPLY, want: [{
+    command: 0x63, session: 0, status: 0, service: null, resp: true,
     vendor: 1, device_type: 12, product_code: 58, revision: '4.3', serial: 0x00524d8e, product_name: '1756-ENBT/A', state: 3 }] },
   // frame 20 (udp/2222): CPF Sequenced Address Item, Connection ID 0x004b0603, Sequence 4166875; Connected Data Item, CIP seq 34725
   { name: 'implicit I/O', dir: C2S, hex: IO, want: [{ command: null, session: null, service: null, io: true, conn_id: 0x004b0603,
@@ -108,7 +126,8 @@ const FIX: Fixture[] = [
   // Register Session (Req), Session: 0x00000000
   { name: 'RegisterSession', dir: C2S, hex: REGISTER_REQ, want: [{ command: 0x65, session: 0, status: 0, service: null, resp: false }] },
   // Register Session, Session: 0x12345678 (the reply, by direction)
-  { name: 'RegisterSession reply', dir: S2C, hex: REGISTER_REPLY, want: [{ command: 0x65, session: 0x12345678, service: null, resp: true }] },
+  { name: 'RegisterSession reply', dir: S2C, hex: REGISTER_REPLY,
+    want: [{ command: 0x65, session: 0x12345678, service: null, resp: true }] },
   // Connection Manager - Unconnected Send: 'Counter' - Service (0x4c); cip.sc 0x52,0x4c, class 0x06, symbol Counter
   { name: 'Read Tag via Unconnected Send', dir: C2S, hex: READ_TAG_ROUTED, want: [{ command: 0x6f, session: 0x12345678, service: 0x4c,
     resp: false, class: null, tag: 'Counter', routed: true }] },
@@ -123,6 +142,9 @@ const FIX: Fixture[] = [
     ext_status: 0x2105, conn_id: 0x11223344, cip_seq: 5 }] },
 ];
 
+const ISSUE_FIELDS = ['command', 'session', 'status', 'service', 'resp', 'class', 'instance', 'attribute', 'tag',
+  'general_status', 'ext_status'];
+
 describe('enip: decoding against tshark', () => {
   for (const f of FIX) {
     it(f.name, () => {
@@ -134,9 +156,7 @@ describe('enip: decoding against tshark', () => {
       f.want.forEach((w, i) => expect(r.json[i]).toMatchObject(w));
       // Every record has the issue's fields, null where the message lacks them.
       for (const j of r.json) {
-        for (const k of ['command', 'session', 'status', 'service', 'resp', 'class', 'instance', 'attribute', 'tag', 'general_status', 'ext_status']) {
-          expect(j).toHaveProperty(k);
-        }
+        for (const k of ISSUE_FIELDS) expect(j).toHaveProperty(k);
       }
     });
   }
@@ -290,7 +310,9 @@ describe('enip: implicit I/O', () => {
   it('a sequence that goes backwards is an anomaly, per connection and direction', () => {
     const st = enip.createState();
     const ctx = new Ctx();
-    for (const [c, s, d] of [[1, 10, C2S], [2, 5, C2S], [1, 11, C2S], [1, 3, S2C], [2, 6, C2S], [1, 9, C2S], [3, 0xfffffffe, C2S], [3, 1, C2S]] as const) {
+    const steps = [[1, 10, C2S], [2, 5, C2S], [1, 11, C2S], [1, 3, S2C], [2, 6, C2S], [1, 9, C2S],
+      [3, 0xfffffffe, C2S], [3, 1, C2S]] as const;
+    for (const [c, s, d] of steps) {
       parseOne(io(c, s), d, st, ctx);
     }
     // 1: 10 -> 11 -> 9 (backwards); S2C has its own; 3: 0xfffffffe -> 1 wraps forward (serial-number arithmetic).
@@ -415,7 +437,9 @@ describe('enip: CLI read --pdus --json on the fixtures', () => {
     expect(io).toHaveLength(20);
     expect(io.every((p) => p.proto === 'udp' && p.server.port === 2222)).toBe(true);
     const id = pdus.find((p) => p.enip.vendor !== undefined);
-    expect(id?.enip).toMatchObject({ command: 0x63, vendor: 1, device_type: 12, product_code: 58, revision: '4.3', product_name: '1756-ENBT/A' });
+    expect(id?.enip).toMatchObject({
+      command: 0x63, vendor: 1, device_type: 12, product_code: 58, revision: '4.3', product_name: '1756-ENBT/A',
+    });
     // tshark: frames 2, 4, 7, 9 carry 11 services each, 10-17 one each (4 requests, 4 replies).
     const cip = pdus.filter((p) => p.proto === 'tcp' && p.enip.service !== null);
     expect(cip).toHaveLength(4 * 11 + 8);

@@ -435,9 +435,11 @@ function decodePath(pdu: EnipPdu, b: Buffer, p: number, end: number): boolean {
           v = u32(b, p + 2);
           p += 6;
         } else return false;
-        if (type === 0) { if (pdu.cipClass < 0) pdu.cipClass = v; } else if (type === 1) { if (pdu.instance < 0) pdu.instance = v; } else if (type === 2) {
-          if (pdu.member < 0) pdu.member = v;
-        } else if (type === 4) { if (pdu.attribute < 0) pdu.attribute = v; }
+        // The first of each kind: later ones address inside it (e.g. a connection path's).
+        if (type === 0) { if (pdu.cipClass < 0) pdu.cipClass = v; }
+        else if (type === 1) { if (pdu.instance < 0) pdu.instance = v; }
+        else if (type === 2) { if (pdu.member < 0) pdu.member = v; }
+        else if (type === 4) { if (pdu.attribute < 0) pdu.attribute = v; }
         break;
       }
       case 2: // network segment: one data byte, or a word count when bit 4 is set
