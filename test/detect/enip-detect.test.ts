@@ -29,7 +29,6 @@ describe('enip: detection', () => {
     const read: [Buffer, Buffer] = [READ_TAG_ROUTED, READ_TAG_REPLY];
     const learnPcap = writePcap(dir, 'learn.pcap', session(clock(), 50000, [read, read]));
     const later = writePcap(dir, 'later.pcap', session(clock(1_700_100_000), 50001, [read, [STOP, STOP_REPLY]]));
-    // Learning in-process (--learn-for): the baseline file format does not list enip until issue 13 derives it from the registry.
     const r = await runDetect([learnPcap, later], { learnFor: 3600 });
     expect(r.alerts.map(brief)).toEqual([`new_function/high ${HMI.client}:50001 -> ${HMI.server}:44818 fc 7 control`]);
     expect(r.alerts[0].app).toBe('enip');

@@ -40,8 +40,9 @@ export const ENIP_FUNCTIONS: readonly FunctionRow[] = [
   [0x4b, OTHER, 'Execute_PCCC'],
   [0x4c, READ, 'Read_Tag'],
   [0x4d, WRITE, 'Write_Tag'],
-  [0x4e, WRITE, 'Read_Modify_Write_Tag'], // Forward_Close on the Connection Manager: see classify
-  [0x52, READ, 'Read_Tag_Fragmented'], // Unconnected_Send on the Connection Manager (unwrapped)
+  // Object-specific codes: the Logix tag service, or the Connection Manager's (class 6; see classify).
+  [0x4e, WRITE, 'Read_Modify_Write_Tag/Forward_Close'],
+  [0x52, READ, 'Read_Tag_Fragmented/Unconnected_Send'],
   [0x53, WRITE, 'Write_Tag_Fragmented'],
   [0x54, SESSION, 'Forward_Open'],
   [0x55, READ, 'Get_Instance_Attribute_List'],
