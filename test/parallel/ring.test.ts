@@ -121,6 +121,7 @@ describe('pduStub', () => {
       dnp3: [{ nobjects: 1, objects: [{ group: 30 }] }, { nobjects: 2, objects: [{ group: 1 }, { group: 70 }] }, { nobjects: 1, objects: [{ group: 50 }] }],
       iec104: [{ cot: 6 }, { cot: 20 }, { cot: 36 }, { cot: 37 }],
       opcua: [{}],
+      enip: [{ cipClass: -1 }, { cipClass: 6 }],
     };
     let checked = 0;
     const classes = new Set<string>();
