@@ -11,8 +11,9 @@ import { modbus } from './modbus/index.js';
 import { dnp3 } from './dnp3/index.js';
 import { iec104 } from './iec104/index.js';
 import { opcua } from './opcua/index.js';
+import { enip } from './enip/index.js';
 
-const modules: ProtocolModule[] = [modbus, dnp3, iec104, opcua];
+const modules: ProtocolModule[] = [modbus, dnp3, iec104, opcua, enip];
 
 const extra = process.env.OTWATCH_EXTRA_MODULE;
 if (extra !== undefined && extra !== '') {
