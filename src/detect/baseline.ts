@@ -13,7 +13,7 @@ import type { Fact } from './alerts.js';
 /** Application fact of an endpoint: an ICS protocol, or 'other' for content
  *  that is none of them. */
 export type AppFact = AppName | 'other';
-export const APP_NAMES: readonly AppName[] = ['modbus', 'dnp3', 'iec104', 'opcua'];
+export const APP_NAMES: readonly AppName[] = ['modbus', 'dnp3', 'iec104', 'opcua', 's7comm'];
 export const APP_FACTS: readonly AppFact[] = [...APP_NAMES, 'other'];
 
 // Hard bounds: traffic decides how much is learned, so every map is capped.

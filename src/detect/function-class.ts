@@ -17,6 +17,8 @@ import type { AppName, PduBase } from '../dissectors/types.js';
 import type { ModbusPdu } from '../dissectors/modbus.js';
 import type { Dnp3Pdu } from '../dissectors/dnp3.js';
 import type { Iec104Pdu } from '../dissectors/iec104.js';
+import { classify as s7Classify, S7_FUNCTIONS } from '../dissectors/s7comm/functions.js';
+import type { S7Pdu } from '../dissectors/s7comm/parser.js';
 
 export const FUNCTION_CLASSES = ['read', 'write', 'control', 'config', 'diagnostic', 'session', 'other'] as const;
 export type FunctionClass = (typeof FUNCTION_CLASSES)[number];
@@ -211,7 +213,7 @@ const OPCUA_ROWS: Row[] = [[397, OTHER, 'ServiceFault']];
 for (const [req, resp, cls, name] of OPCUA_SERVICES) OPCUA_ROWS.push([req, cls, `${name}Request`], [resp, cls, `${name}Response`]);
 const OPCUA = table(OPCUA_ROWS);
 
-const TABLES: Record<AppName, Table> = { modbus: MODBUS, dnp3: DNP3, iec104: IEC104, opcua: OPCUA };
+const TABLES: Record<AppName, Table> = { modbus: MODBUS, dnp3: DNP3, iec104: IEC104, opcua: OPCUA, s7comm: table(S7_FUNCTIONS) };
 
 /** Class of a raw code from the protocol's table alone (no refinement). */
 export function codeClass(app: AppName, fc: number): number {
@@ -260,6 +262,8 @@ export function pduClass(app: AppName, pdu: PduBase): number {
     }
     case 'opcua':
       return lookup(OPCUA, fc);
+    case 's7comm':
+      return s7Classify(pdu as S7Pdu);
   }
   return OTHER;
 }

@@ -5,8 +5,9 @@ import { modbus } from './modbus.js';
 import { dnp3 } from './dnp3.js';
 import { iec104 } from './iec104.js';
 import { opcua } from './opcua.js';
+import { s7comm } from './s7comm/index.js';
 
-export const DISSECTORS: readonly Dissector[] = [modbus, dnp3, iec104, opcua];
+export const DISSECTORS: readonly Dissector[] = [modbus, dnp3, iec104, opcua, s7comm];
 
 export function dissectorsByName(names: readonly string[]): Dissector[] {
   return names.map((n) => {

@@ -10,7 +10,7 @@ export type Dir = 0 | 1;
 export const C2S: Dir = 0;
 export const S2C: Dir = 1;
 
-export type AppName = 'modbus' | 'dnp3' | 'iec104' | 'opcua';
+export type AppName = 'modbus' | 'dnp3' | 'iec104' | 'opcua' | 's7comm';
 
 /** Answer of `probe`. */
 export const enum Probe {

@@ -8,7 +8,7 @@ import { ipv4Text } from './ip-text.js';
 
 /** Distinct keys kept per table; beyond it new keys count as "(other)". */
 const MAX_KEYS = 100_000;
-const APPS = ['', 'modbus', 'dnp3', 'iec104', 'opcua'];
+const APPS = ['', 'modbus', 'dnp3', 'iec104', 'opcua', 's7comm'];
 
 interface Entry {
   flows: number;
