@@ -109,6 +109,9 @@ export interface S7State {
   /** Per direction: the last S7comm-plus PDU had no trailer (a fragmented
    *  message): the next one continues it and has no opcode. */
   plusMore: [boolean, boolean];
+  /** Per direction: opcode and function of the fragmented message open. */
+  plusOp: [number, number];
+  plusFn: [number, number];
   jobs: number;
   acks: number;
   userdata: number;
@@ -158,6 +161,8 @@ export function createState(): S7State {
     fragTotal: [0, 0],
     udMore: [false, false],
     plusMore: [false, false],
+    plusOp: [-1, -1],
+    plusFn: [-1, -1],
     jobs: 0,
     acks: 0,
     userdata: 0,
@@ -244,7 +249,7 @@ function s7Role(b: Buffer, p: number, end: number, eot: boolean): number {
     if (r !== ROSCTR_USERDATA) return 2;
     if (n >= hdr + 6) {
       const q = p + hdr;
-      if (b[q] !== 0 || b[q + 1] !== 1 || b[q + 2] !== 0x12) return -1;
+      if (!(b[q] === 0 && b[q + 1] === 1 && b[q + 2] === 0x12) && !(b[q] === 1 && b[q + 1] === 0 && b[q + 2] === 0x10)) return -1;
       const t = b[q + 5] >> 4;
       return t === 4 ? 1 : t === 8 || t === 0 ? 2 : 0;
     }
@@ -395,7 +400,9 @@ function szlIdentity(pdu: S7Pdu, b: Buffer, p: number, end: number): void {
 
 function decodeUserdata(st: S7State, b: Buffer, q: number, pl: number, d: number, dEnd: number, dir: Dir, ctx: ParseCtx): void {
   const pdu = st.pdu;
-  if (pl < 8 || b[q] !== 0 || b[q + 1] !== 1 || b[q + 2] !== 0x12) { ctx.anomaly(dir, 'invalid_length'); return; }
+  // Parameter head 00 01 12, or 01 00 10 for the CPU's mode-transition push
+  // (where the subfunction byte is the new mode).
+  if (pl < 8) { ctx.anomaly(dir, 'invalid_length'); return; }
   pdu.udType = b[q + 5] >> 4;
   pdu.funcgroup = b[q + 5] & 0x0f;
   pdu.subfunc = b[q + 6];
@@ -511,19 +518,32 @@ function decodePlus(st: S7State, b: Buffer, p: number, n: number, dir: Dir, ctx:
   if (4 + dlen > n) { ctx.anomaly(dir, 'invalid_plus_length'); st.plusMore[dir] = false; ctx.emit(dir, pdu); return; }
   const continued = st.plusMore[dir];
   // A trailer (72 vv 00 00) after the data ends a message; without it the
-  // message goes on in the next PDU, which then carries no opcode.
-  st.plusMore[dir] = v !== 0xfe && n < 4 + dlen + 4;
-  if (v !== 0xfe && !continued && dlen > 0) {
+  // message goes on in the next PDU. The opcode and function are in the
+  // first part; like the s7comm_plus dissector, report them on the last.
+  const more = v !== 0xfe && n < 4 + dlen + 4;
+  st.plusMore[dir] = more;
+  let op = -1, fn = -1;
+  if (continued) {
+    op = st.plusOp[dir];
+    fn = st.plusFn[dir];
+  } else if (v !== 0xfe && dlen > 0) {
     let o = p + 4;
     if (v === 3 && b[o] === 0x20 && dlen > 33) o += 33; // digest length + digest
     const dEnd = p + 4 + dlen;
     if (o < dEnd) {
-      pdu.opcode = b[o];
-      if ((pdu.opcode === 0x31 || pdu.opcode === 0x32 || pdu.opcode === 0x02) && o + 5 <= dEnd) {
-        pdu.plusFunc = u16(b, o + 3);
-        pdu.fc = PLUS_BASE | pdu.plusFunc;
-        bump(st, pdu.fc);
-      }
+      op = b[o];
+      if ((op === 0x31 || op === 0x32 || op === 0x02) && o + 5 <= dEnd) fn = u16(b, o + 3);
+    }
+  }
+  if (more) {
+    st.plusOp[dir] = op;
+    st.plusFn[dir] = fn;
+  } else {
+    pdu.opcode = op;
+    pdu.plusFunc = fn;
+    if (fn >= 0) {
+      pdu.fc = PLUS_BASE | fn;
+      bump(st, pdu.fc);
     }
   }
   ctx.emit(dir, pdu);
