@@ -228,9 +228,9 @@ function s7Connect(b: Buffer, p: number, tl: number): boolean {
   return s7Tsap(b, tsapCalledPos, tsapCalledLen) || s7Tsap(b, tsapCallingPos, tsapCallingLen);
 }
 
-// Role of the sender judged from an S7 payload: 1 client, 2 server, 0 unknown;
-// -1 not S7 at all. Checks only what is visible in [p, end).
-function s7Role(b: Buffer, p: number, end: number, eot: boolean): number {
+// Role of the sender judged from an S7 payload of `full` bytes: 1 client,
+// 2 server, 0 unknown; -1 not S7 at all. Checks only what is visible in [p, end).
+function s7Role(b: Buffer, p: number, end: number, full: number, eot: boolean): number {
   const n = end - p;
   if (n < 1) return eot ? -1 : 0;
   if (b[p] === 0x32) {
@@ -243,7 +243,7 @@ function s7Role(b: Buffer, p: number, end: number, eot: boolean): number {
       // The parameter and data lengths must add up (a fragmented PDU's first
       // part may be shorter than they say).
       const total = hdr + u16(b, p + 6) + u16(b, p + 8);
-      if (total !== n) return -1;
+      if (total !== full) return -1;
     }
     if (r === ROSCTR_JOB) return 1;
     if (r !== ROSCTR_USERDATA) return 2;
@@ -259,7 +259,7 @@ function s7Role(b: Buffer, p: number, end: number, eot: boolean): number {
     if (n < 2) return 0;
     const v = b[p + 1];
     if (v !== 1 && v !== 2 && v !== 3 && v !== 0xfe) return -1;
-    if (n >= 4 && 4 + u16(b, p + 2) > n && eot) return -1;
+    if (n >= 4 && 4 + u16(b, p + 2) > full && eot) return -1;
     return 0;
   }
   return -1;
@@ -305,7 +305,7 @@ export function probe(b: Buffer, off: number, len: number, dir: Dir): Probe {
     if (li !== 2 || (b[off + 5] & 0x0f) !== 0) return Probe.NoMatch;
     const eot = (b[off + 6] & 0x80) !== 0;
     const end = off + (len < tl ? len : tl);
-    role = s7Role(b, off + 7, end, eot);
+    role = s7Role(b, off + 7, end, tl - 7, eot);
     if (role < 0 || (tl === 7 && !eot)) return Probe.NoMatch; // an empty DT proves nothing
     if (len < tl) return Probe.NeedMore;
   } else if (type === COTP_CR || type === COTP_CC) {
@@ -603,6 +603,9 @@ export function parse(st: S7State, b: Buffer, off: number, len: number, dir: Dir
     if (5 + li > tl || li < 2) return bad(p, off, dir, ctx, 'invalid_cotp');
     if (avail < 6) { ctx.need = 6; return p - off; }
     const type = b[p + 5] & 0xf0;
+    // Setup communication bounds every later S7 PDU, so a DT holds at most
+    // the negotiated size: refuse to wait for a longer one (framing lost).
+    if (type === COTP_DT && st.pduSize > 0 && tl - 7 > st.pduSize) return bad(p, off, dir, ctx, 'exceeds_pdu_size');
     if (avail < tl) { ctx.need = tl; return p - off; }
     switch (type) {
       case COTP_DT:
