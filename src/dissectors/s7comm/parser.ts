@@ -182,6 +182,7 @@ export function releaseState(st: S7State): void {
   st.fragTotal[0] = st.fragTotal[1] = 0;
   st.udMore[0] = st.udMore[1] = false;
   st.plusMore[0] = st.plusMore[1] = false;
+  st.plusOp[0] = st.plusOp[1] = st.plusFn[0] = st.plusFn[1] = -1;
   st.jobs = st.acks = st.userdata = st.plusPdus = st.errors = st.reassembled = 0;
   st.fcCount.clear();
   statePool.push(st);
