@@ -74,7 +74,8 @@ withShared(() => {
         expect(missing(plus, ourPlus), 's7comm_plus.log rows not in otwatch').toEqual([]);
 
         const szl = zeekLog(test, 's7comm_read_szl').map((z): [string, string] => [zdir(z), `${Number(z.szl_id)}/${Number(z.szl_index)}`]);
-        const ourSzl = pdus.filter((p) => p.s7comm.szl_id !== null).map((p): [string, string] => [odir(p), `${p.s7comm.szl_id}/${p.s7comm.szl_index}`]);
+        const ourSzl = pdus.filter((p) => p.s7comm.szl_id !== null)
+          .map((p): [string, string] => [odir(p), `${p.s7comm.szl_id}/${p.s7comm.szl_index}`]);
         expect(missing(szl, ourSzl), 's7comm_read_szl.log rows not in otwatch').toEqual([]);
 
         for (const d of zeekLog(test, 's7comm_known_devices')) {
@@ -84,7 +85,8 @@ withShared(() => {
             plant_name: d.plant_name === '(empty)' ? '' : d.plant_name, serial: d.module_serial,
           });
         }
-        console.log(`[zeek-s7comm] ${test}: s7comm.log ${s7.length} rows, s7comm_plus.log ${plus.length}, read_szl ${szl.length}; otwatch ${pdus.length} PDUs`);
+        console.log(`[zeek-s7comm] ${test}: s7comm.log ${s7.length} rows, s7comm_plus.log ${plus.length}, ` +
+          `read_szl ${szl.length}; otwatch ${pdus.length} PDUs`);
         expect(s7.length + plus.length).toBeGreaterThan(0);
       });
     }

@@ -43,7 +43,9 @@ const PI_INSE = hex('0300002b02f080320100000f00001a000028000000000000fd000a01003
 // A PI service (0x28) job as laid out by tshark: 7 unknown bytes, parameter block, service name.
 function piJob(name: string, ref = 0x0f00): Buffer {
   const block = hex('0000fb7070');
-  const param = Buffer.concat([hex('28 000000000000fd'), Buffer.from([0, block.length]), block, Buffer.from([name.length]), Buffer.from(name, 'latin1')]);
+  const param = Buffer.concat([
+    hex('28 000000000000fd'), Buffer.from([0, block.length]), block, Buffer.from([name.length]), Buffer.from(name, 'latin1'),
+  ]);
   return s7(1, ref, param, Buffer.alloc(0));
 }
 
@@ -175,7 +177,9 @@ describe('s7comm decoding of real frames', () => {
   });
 
   it('SZL 0x0011 request and response: id, index, order number and firmware to the identity hook', () => {
-    expect(o[4]).toMatchObject({ rosctr: 7, pduref: 256, funcgroup: 4, subfunc: 1, szl_id: 0x11, szl_index: 0, func: null, func_name: 'Read SZL' });
+    expect(o[4]).toMatchObject({
+      rosctr: 7, pduref: 256, funcgroup: 4, subfunc: 1, szl_id: 0x11, szl_index: 0, func: null, func_name: 'Read SZL',
+    });
     expect(o[5]).toMatchObject({ szl_id: 0x11, order_number: '6ES7 315-2EH14-0AB0', firmware: 'V3.2.6' });
     expect(h.recs[5].ident).toEqual(['server order_number=6ES7 315-2EH14-0AB0', 'server firmware=V3.2.6', 'server vendor=Siemens']);
     expect(h.recs[4].fc).toBe(0x1401);
@@ -315,11 +319,14 @@ describe('s7comm function classes', () => {
     expect(cls([[C2S, SZL_REQ]])).toEqual(['diagnostic']);
     expect(cls([[C2S, piJob('P_PROGRAM')]])).toEqual(['control']);
     expect(cls([[C2S, PI_INSE]])).toEqual(['config']);
-    expect(run([[C2S, PI_INSE]]).objs()[0]).toMatchObject({ rosctr: 1, pduref: 3840, func: 0x28, func_name: 'PI-Service', pi_service: '_INSE' });
-    expect(cls([[C2S, piJob('_INSE')], [C2S, piJob('_DELE')], [C2S, piJob('_MODU')], [C2S, piJob('_GARB')]])).toEqual(['config', 'config', 'config', 'config']);
+    expect(run([[C2S, PI_INSE]]).objs()[0])
+      .toMatchObject({ rosctr: 1, pduref: 3840, func: 0x28, func_name: 'PI-Service', pi_service: '_INSE' });
+    expect(cls([[C2S, piJob('_INSE')], [C2S, piJob('_DELE')], [C2S, piJob('_MODU')], [C2S, piJob('_GARB')]]))
+      .toEqual(['config', 'config', 'config', 'config']);
     const p = { fc: 0 } as S7Pdu;
     const of = (fc: number) => { p.fc = fc; p.piService = null; return classify(p); };
-    expect([0x05, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x28, 0x29].map(of)).toEqual([WRITE, CONFIG, CONFIG, CONFIG, CONFIG, CONFIG, CONFIG, CONTROL, CONTROL]);
+    expect([0x05, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x28, 0x29].map(of))
+      .toEqual([WRITE, CONFIG, CONFIG, CONFIG, CONFIG, CONFIG, CONFIG, CONTROL, CONTROL]);
     expect([0x1701, 0x1702, 0x1401, 0x1501, 0x10000 | 0x04f2, 0x10000 | 0x054c, 0x10000 | 0x04ca].map(of))
       .toEqual([READ, CONFIG, DIAGNOSTIC, SESSION, WRITE, READ, SESSION]);
     expect(of(0x77)).toBe(6); // unknown: other
@@ -404,14 +411,16 @@ describe('s7comm through the CLI (read --pdus --json)', () => {
     const r = runCli(['read', '--json', '--pdus', '-q', fixture('corpus', file)]);
     expect(r.code, r.stderr).toBe(0);
     const recs = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    return { recs, pdus: recs.filter((x) => x.type === 'pdu' && x.app === 's7comm').map((x) => x.s7comm), flows: recs.filter((x) => x.type === 'flow') };
+    const s7 = recs.filter((x) => x.type === 'pdu' && x.app === 's7comm').map((x) => x.s7comm);
+    return { recs, pdus: s7, flows: recs.filter((x) => x.type === 'flow') };
   };
 
   it('s7ident.pcap: identification, SZL identity, refused uploads', () => {
     const { pdus: p, flows } = pdus('s7ident.pcap');
     expect(p).toHaveLength(24);
     expect(p.filter((x) => x.order_number === '6ES7 315-2EH14-0AB0')).toHaveLength(2);
-    expect(p.find((x) => x.szl_id === 0x1c && x.module_name !== undefined)).toMatchObject({ system_name: 'SNAP7-SERVER', module_name: 'CPU 315-2 PN/DP' });
+    expect(p.find((x) => x.szl_id === 0x1c && x.module_name !== undefined))
+      .toMatchObject({ system_name: 'SNAP7-SERVER', module_name: 'CPU 315-2 PN/DP' });
     expect(p.filter((x) => x.func === 0x1d)).toHaveLength(4);
     expect(p.filter((x) => x.rosctr === 2).every((x) => x.err_class === 0xd2 && x.err_code === 0x41)).toBe(true);
     expect(flows[0]).toMatchObject({ app: 's7comm', app_by: 'port', pdus: 24, s7comm: { rack: 0, slot: 1, pdu_size: 480 } });
@@ -433,7 +442,9 @@ describe('s7comm through the CLI (read --pdus --json)', () => {
     const { pdus: p } = pdus('S7-1511_db2_var1_HMI.pcap');
     const plus = p.filter((x) => x.plus);
     expect(plus).toHaveLength(18);
-    expect(plus.slice(0, 4).map((x) => [x.version, x.opcode, x.plus_func])).toEqual([[1, 0x31, 0x04ca], [1, 0x32, 0x04ca], [2, 0x31, 0x0542], [2, 0x32, 0x0542]]);
-    expect(p.filter((x) => x.cotp !== undefined).map((x) => [x.cotp, x.dst_tsap])).toEqual([['CR', 'SIMATIC-ROOT-HMI'], ['CC', 'SIMATIC-ROOT-HMI']]);
+    expect(plus.slice(0, 4).map((x) => [x.version, x.opcode, x.plus_func]))
+      .toEqual([[1, 0x31, 0x04ca], [1, 0x32, 0x04ca], [2, 0x31, 0x0542], [2, 0x32, 0x0542]]);
+    expect(p.filter((x) => x.cotp !== undefined).map((x) => [x.cotp, x.dst_tsap]))
+      .toEqual([['CR', 'SIMATIC-ROOT-HMI'], ['CC', 'SIMATIC-ROOT-HMI']]);
   });
 });
