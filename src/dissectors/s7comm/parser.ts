@@ -191,9 +191,9 @@ export function releaseState(st: S7State): void {
 // --- recognition (pure; used by probe and by parse for CR/CC) ---
 
 /** A COTP parameter list [p, end) walks exactly to end; sets tsap* below. */
-let tsapCallingPos = -1, tsapCallingLen = 0, tsapCalledPos = -1, tsapCalledLen = 0, tpduSizeCode = -1;
+let tsapCallingPos = -1, tsapCallingLen = 0, tsapCalledPos = -1, tsapCalledLen = 0;
 function walkParams(b: Buffer, p: number, end: number): boolean {
-  tsapCallingPos = tsapCalledPos = tpduSizeCode = -1;
+  tsapCallingPos = tsapCalledPos = -1;
   tsapCallingLen = tsapCalledLen = 0;
   while (p < end) {
     if (p + 2 > end) return false;
@@ -202,7 +202,6 @@ function walkParams(b: Buffer, p: number, end: number): boolean {
     if (p + 2 + len > end) return false;
     if (code === 0xc1) { tsapCallingPos = p + 2; tsapCallingLen = len; }
     else if (code === 0xc2) { tsapCalledPos = p + 2; tsapCalledLen = len; }
-    else if (code === 0xc0 && len === 1) tpduSizeCode = b[p + 2];
     p += 2 + len;
   }
   return true;
