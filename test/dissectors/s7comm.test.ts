@@ -7,7 +7,12 @@ import { FRAG_KEEP, type S7Pdu, type S7State } from '../../src/dissectors/s7comm
 import { classify } from '../../src/dissectors/s7comm/functions.js';
 import { CONFIG, CONTROL, DIAGNOSTIC, FUNCTION_CLASSES, READ, SESSION, WRITE, type IdentitySink } from '../../src/dissectors/module.js';
 import { C2S, S2C, Probe, type Dir, type ParseCtx } from '../../src/dissectors/types.js';
-import { fixture, runCli } from '../helpers/run.js';
+import { fixture, runCli, runEngine } from '../helpers/run.js';
+import { TcpSession } from '../../tools/pcapgen/tcp-session.js';
+import { toPcap } from '../../tools/pcapgen/capture.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -446,5 +451,46 @@ describe('s7comm through the CLI (read --pdus --json)', () => {
       .toEqual([[1, 0x31, 0x04ca], [1, 0x32, 0x04ca], [2, 0x31, 0x0542], [2, 0x32, 0x0542]]);
     expect(p.filter((x) => x.cotp !== undefined).map((x) => [x.cotp, x.dst_tsap]))
       .toEqual([['CR', 'SIMATIC-ROOT-HMI'], ['CC', 'SIMATIC-ROOT-HMI']]);
+  });
+});
+
+describe('s7comm through the engine (built TCP sessions)', () => {
+  async function engine(build: (s: TcpSession) => void, sport: number) {
+    const s = new TcpSession({ client: '10.7.0.1', server: '10.7.0.2', cport: 40102, sport, start: 1700000000 });
+    build(s);
+    const path = join(mkdtempSync(join(tmpdir(), 'otw-s7-')), 's7.pcap');
+    writeFileSync(path, toPcap(s.frames()));
+    return runEngine([path]);
+  }
+
+  it('found by content on another port, PDUs split across segments and several per segment, a gap resynchronised', async () => {
+    const r = await engine((s) => {
+      s.handshake();
+      s.send('c2s', CR).send('s2c', CC);
+      s.segments('c2s', Buffer.concat([SETUP_JOB, SZL_REQ]), [3, 20, 30]);
+      s.send('s2c', Buffer.concat([SETUP_ACK, SZL_RESP]));
+      s.lose('c2s', READ_JOB);
+      s.send('c2s', Buffer.concat([STOP_JOB.subarray(0, 5), READ_JOB]));
+      s.retransmit('c2s');
+      s.send('s2c', READ_ACK);
+      s.close('c2s');
+    }, 1102);
+    const flow = r.flows[0];
+    expect(flow).toMatchObject({ app: 's7comm', app_by: 'content', gaps: 1, s7comm: { rack: 0, slot: 1, pdu_size: 480 } });
+    const funcs = r.pdus.map((p) => [p.dir, p.s7comm.cotp ?? p.s7comm.func ?? p.s7comm.subfunc]);
+    expect(funcs).toEqual([['c2s', 'CR'], ['s2c', 'CC'], ['c2s', 0xf0], ['c2s', 1], ['s2c', 0xf0], ['s2c', 1], ['c2s', 4], ['s2c', 4]]);
+  });
+
+  it('IEC 61850 MMS on tcp/102 (TSAPs 0x0001, ISO session inside DT) is not S7comm', async () => {
+    const r = await engine((s) => {
+      s.handshake();
+      s.send('c2s', hex('0300001611e00000000100c0010ac1020001c2020001'));
+      s.send('s2c', hex('0300001611d00001000100c0010ac1020001c2020001'));
+      s.send('c2s', hex('030000bb02f0800db2050600130100160102140200023302000134020001c19c31819902010'.padEnd(374, '0')));
+      s.send('s2c', hex('0300008f02f0800e86050600130100160102140200023302000134020001c1703181'.padEnd(286, '0')));
+      s.close('c2s');
+    }, 102);
+    expect(r.flows[0].app).toBeNull();
+    expect(r.pdus).toEqual([]);
   });
 });
