@@ -28,6 +28,8 @@ export const S7_MAX_TPKT = 65535;
 export const FRAG_KEEP = 2048;
 /** Distinct function codes counted per flow (beyond: not counted). */
 export const MAX_FC_KEYS = 64;
+/** Smallest negotiated PDU size taken as a bound (real CPUs grant 240 and up). */
+const MIN_PDU_SIZE = 64;
 /** Longest string decoded from the wire (PI service, SZL texts). */
 const MAX_STR = 64;
 
@@ -436,7 +438,9 @@ function decodeJob(st: S7State, b: Buffer, q: number, pEnd: number, rosctr: numb
     case 0xf0: // setup communication: func, reserved, max AmQ calling, called, PDU size
       if (q + 8 > pEnd) { ctx.anomaly(dir, 'invalid_length'); return; }
       pdu.pduSize = u16(b, q + 6);
-      if (pdu.pduSize > 0 && (rosctr === ROSCTR_ACK_DATA || st.pduSize === 0)) st.pduSize = pdu.pduSize;
+      // Sizes under MIN_PDU_SIZE are not taken as a bound: one forged ack
+      // could otherwise make every later PDU of the flow "too long".
+      if (pdu.pduSize >= MIN_PDU_SIZE && (rosctr === ROSCTR_ACK_DATA || st.pduSize === 0)) st.pduSize = pdu.pduSize;
       return;
     case 0x04: case 0x05: {
       if (q + 2 > pEnd) { ctx.anomaly(dir, 'invalid_length'); return; }
