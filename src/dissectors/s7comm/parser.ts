@@ -108,6 +108,9 @@ export interface S7State {
   /** Per direction: a fragmented userdata response (last data unit = more
    *  follows) is open, so the next one continues it (no SZL header). */
   udMore: [boolean, boolean];
+  /** Per direction: SZL id and index of the open fragmented response. */
+  udSzlId: [number, number];
+  udSzlIndex: [number, number];
   /** Per direction: the last S7comm-plus PDU had no trailer (a fragmented
    *  message): the next one continues it and has no opcode. */
   plusMore: [boolean, boolean];
@@ -162,6 +165,8 @@ export function createState(): S7State {
     fragKept: [0, 0],
     fragTotal: [0, 0],
     udMore: [false, false],
+    udSzlId: [-1, -1],
+    udSzlIndex: [-1, -1],
     plusMore: [false, false],
     plusOp: [-1, -1],
     plusFn: [-1, -1],
@@ -183,6 +188,7 @@ export function releaseState(st: S7State): void {
   st.fragKept[0] = st.fragKept[1] = 0;
   st.fragTotal[0] = st.fragTotal[1] = 0;
   st.udMore[0] = st.udMore[1] = false;
+  st.udSzlId[0] = st.udSzlId[1] = st.udSzlIndex[0] = st.udSzlIndex[1] = -1;
   st.plusMore[0] = st.plusMore[1] = false;
   st.plusOp[0] = st.plusOp[1] = st.plusFn[0] = st.plusFn[1] = -1;
   st.jobs = st.acks = st.userdata = st.plusPdus = st.errors = st.reassembled = 0;
@@ -418,7 +424,13 @@ function decodeUserdata(st: S7State, b: Buffer, q: number, pl: number, d: number
     st.udMore[dir] = false;
   }
   // Read SZL: data = return code, transport size, length, SZL id, index (+ list header, entries).
-  if (pdu.funcgroup === 4 && pdu.subfunc === 1 && !continued && d + 8 <= dEnd && b[d] === 0xff) {
+  if (pdu.funcgroup !== 4 || pdu.subfunc !== 1) return;
+  if (continued) {
+    // A later fragment has no SZL header: it carries the first one's id and
+    // index (tshark reports them on the last fragment, where it reassembles).
+    pdu.szlId = st.udSzlId[dir];
+    pdu.szlIndex = st.udSzlIndex[dir];
+  } else if (d + 8 <= dEnd && b[d] === 0xff) {
     pdu.szlId = u16(b, d + 4);
     pdu.szlIndex = u16(b, d + 6);
     if (pdu.udType === 8 || pdu.udType === 0) {
@@ -426,6 +438,8 @@ function decodeUserdata(st: S7State, b: Buffer, q: number, pl: number, d: number
       if (id === 0x11 || id === 0x1c) szlIdentity(pdu, b, d + 4, dEnd);
     }
   }
+  st.udSzlId[dir] = pdu.szlId;
+  st.udSzlIndex[dir] = pdu.szlIndex;
 }
 
 function decodeJob(st: S7State, b: Buffer, q: number, pEnd: number, rosctr: number, dir: Dir, ctx: ParseCtx): void {
