@@ -298,6 +298,10 @@ describe('s7comm probe', () => {
     expect(s7comm.probe(READ_JOB, 0, READ_JOB.length, S2C)).toBe(Probe.MatchReversed);
     expect(s7comm.probe(SZL_RESP, 0, SZL_RESP.length, S2C)).toBe(Probe.Match);
     expect(s7comm.probe(PLUS_RESP, 0, PLUS_RESP.length, C2S)).toBe(Probe.Match);
+    // s7comm_downloading_block_db1.pcap frame 49: Job, Download block (0x1b), sent by the PLC (port 102).
+    const pull = hex('0300002302f080320100000300001200001b00000000000000095f3041303030303150');
+    expect(s7comm.probe(pull, 0, pull.length, S2C)).toBe(Probe.Match);
+    expect(s7comm.probe(pull, 0, pull.length, C2S)).toBe(Probe.MatchReversed);
     // IEC 61850 MMS connection request: TSAPs 0x0001.
     const mms = hex('0300001611e00000000100c0010ac1020001c2020001');
     expect(s7comm.probe(mms, 0, mms.length, C2S)).toBe(Probe.NoMatch);

@@ -253,8 +253,11 @@ function s7Role(b: Buffer, p: number, end: number, full: number, eot: boolean): 
       const total = hdr + u16(b, p + 6) + u16(b, p + 8);
       if (total !== full) return -1;
     }
-    if (r === ROSCTR_JOB) return 1;
-    if (r !== ROSCTR_USERDATA) return 2;
+    // In a download the PLC pulls the blocks: download block / download
+    // ended (0x1B, 0x1C) are jobs from the server, acked by the client.
+    const pull = n > hdr && (b[p + hdr] === 0x1b || b[p + hdr] === 0x1c);
+    if (r === ROSCTR_JOB) return pull ? 2 : 1;
+    if (r !== ROSCTR_USERDATA) return pull && r === ROSCTR_ACK_DATA ? 1 : 2;
     if (n >= hdr + 6) {
       const q = p + hdr;
       if (!(b[q] === 0 && b[q + 1] === 1 && b[q + 2] === 0x12) && !(b[q] === 1 && b[q + 1] === 0 && b[q + 2] === 0x10)) return -1;
@@ -295,7 +298,8 @@ function tpktStartOk(b: Buffer, p: number, n: number): boolean {
  * On uniform random bytes the TPKT and DT header alone pass with
  * probability 2^-8 * 2^-8 * 2^-8 (LI) * 2^-8 (DT) ~ 2.3e-10.
  * Roles: a job, a userdata request, a CR come from the client; ack, ack_data,
- * userdata responses and pushes, a CC from the server (else MatchReversed).
+ * userdata responses and pushes, a CC from the server (else MatchReversed);
+ * except download block / download ended, which the PLC sends as jobs.
  */
 export function probe(b: Buffer, off: number, len: number, dir: Dir): Probe {
   if (len <= 0) return Probe.NeedMore;
