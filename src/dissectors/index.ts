@@ -12,8 +12,9 @@ import { dnp3 } from './dnp3/index.js';
 import { iec104 } from './iec104/index.js';
 import { opcua } from './opcua/index.js';
 import { enip } from './enip/index.js';
+import { s7comm } from './s7comm/index.js';
 
-const modules: ProtocolModule[] = [modbus, dnp3, iec104, opcua, enip];
+const modules: ProtocolModule[] = [modbus, dnp3, iec104, opcua, enip, s7comm];
 
 const extra = process.env.OTWATCH_EXTRA_MODULE;
 if (extra !== undefined && extra !== '') {
