@@ -97,7 +97,7 @@ export async function runLive({ opts, rest }: Parsed): Promise<number> {
     write: (kind: RecordKind, line: string) => sink.write(kind, line),
     close: () => sink.close(),
   };
-  const { engine } = buildPipeline(opts, log, forward);
+  const { engine, sink: tee, exporter } = buildPipeline(opts, log, forward);
 
   const liveOpts = (iface: string): LiveOptions => ({
     iface,
@@ -206,9 +206,10 @@ export async function runLive({ opts, rest }: Parsed): Promise<number> {
       pdus: st.pdus,
       malformed: st.malformed,
       truncated: st.truncated,
+      ...(exporter !== null ? { export: exporter.stats() } : {}),
     };
     if (!final && stopping) return; // the final record follows
-    sink.write('stats', `${JSON.stringify(rec)}\n`);
+    tee.write('stats', `${JSON.stringify(rec)}\n`);
   }
 
   // --- capture ---------------------------------------------------------
@@ -332,7 +333,8 @@ export async function runLive({ opts, rest }: Parsed): Promise<number> {
   }
   engine.finish('shutdown');
   await writeStats(true);
-  sink.close();
+  tee.close();
+  if (exporter !== null) await exporter.drain(Math.min(2, opts['export-wait'] as number));
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   process.off('SIGHUP', onHup);
@@ -341,6 +343,7 @@ export async function runLive({ opts, rest }: Parsed): Promise<number> {
   if (!opts.quiet) {
     const secs = (Date.now() - started) / 1000;
     let text = renderSummary(engine, secs, ifaces.length, 0);
+    if (exporter !== null) text += exporter.summaryText();
     for (const f of ifaces) {
       const s = f.base;
       const n = (v: number | null) => (v === null ? 'n/a' : v.toLocaleString('en'));

@@ -9,6 +9,8 @@ import type { Logger } from '../output/log.js';
 import { DirSink, NullSink, StreamSink, TeeSink, type RecordSink } from '../output/sink.js';
 import { UsageError, type OptSpec, type Parsed } from './options.js';
 import { DETECT_OPTIONS, detectorFromOptions } from '../detect/options.js';
+import { EXPORT_OPTIONS, exportSettings } from '../export/options.js';
+import { startExport, type Exporter } from '../export/exporter.js';
 
 export const PIPELINE_OPTIONS: readonly OptSpec[] = [
   { name: 'json', kind: 'flag', help: 'stream NDJSON records to stdout (the summary goes to stderr)' },
@@ -25,11 +27,14 @@ export const PIPELINE_OPTIONS: readonly OptSpec[] = [
   { name: 'log-level', kind: 'string', arg: 'LEVEL', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], help: 'diagnostics on stderr' },
   { name: 'log-format', kind: 'string', arg: 'FMT', default: 'text', choices: ['text', 'json'], help: 'diagnostics as text or pino JSON' },
   ...DETECT_OPTIONS,
+  ...EXPORT_OPTIONS,
 ];
 
 export interface Pipeline {
   engine: Engine;
   sink: RecordSink;
+  /** --export: teed into `sink`; drain() it at end of input. */
+  exporter: Exporter | null;
 }
 
 /** Builds the engine and, unless `outputs` is given, the sinks that --json
@@ -55,7 +60,9 @@ export function buildPipeline(opts: Parsed['opts'], log: Logger, outputs?: Recor
     }
     sinks.push(new DirSink(opts.write, opts.format as 'ndjson' | 'msgpack'));
   }
-  const sink = outputs ?? (sinks.length === 0 ? new NullSink() : sinks.length === 1 ? sinks[0] : new TeeSink(sinks));
+  const local = outputs ?? (sinks.length === 0 ? new NullSink() : sinks.length === 1 ? sinks[0] : new TeeSink(sinks));
+  const exporter = startExport(exportSettings(opts), log);
+  const sink = exporter === null ? local : new TeeSink([local, exporter]);
   const engine = new Engine(
     {
       flows: {
@@ -73,5 +80,5 @@ export function buildPipeline(opts: Parsed['opts'], log: Logger, outputs?: Recor
     sink,
   );
   engine.observer = detectorFromOptions(opts, sink, dissectors, log);
-  return { engine, sink };
+  return { engine, sink, exporter };
 }

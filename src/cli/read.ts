@@ -19,7 +19,7 @@ export async function runRead({ opts, rest }: Parsed): Promise<number> {
   if (rest.length === 0) throw new UsageError('no input: give capture files, or - for stdin');
   const workers = workerCount(opts.workers as number | undefined, rest);
   const log = createLogger(opts['log-level'] as string, opts['log-format'] as 'text' | 'json');
-  const { engine, sink } = buildPipeline(opts, log);
+  const { engine, sink, exporter } = buildPipeline(opts, log);
 
   let stopping = false;
   const onSignal = (sig: string) => {
@@ -78,12 +78,14 @@ export async function runRead({ opts, rest }: Parsed): Promise<number> {
   if (workers <= 1) engine.finish(stopping ? 'shutdown' : 'eof');
   sink.close();
   const secs = Number(process.hrtime.bigint() - started) / 1e9;
+  const drained = exporter === null || (await exporter.drain(opts['export-wait'] as number));
   if (!opts.quiet) {
-    const text = renderSummary(engine, secs, rest.length, damaged, perFile.length > 1 ? perFile : []);
+    let text = renderSummary(engine, secs, rest.length, damaged, perFile.length > 1 ? perFile : []);
+    if (exporter !== null) text += exporter.summaryText();
     if (opts.json) process.stderr.write(text);
     else new FdWriter(1, false).writeBytes(Buffer.from(text));
   }
-  return damaged > 0 ? 1 : 0;
+  return damaged > 0 ? 1 : drained ? 0 : 4;
 }
 
 /** One line on a TTY, redrawn at most 4 times a second. */
