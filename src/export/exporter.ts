@@ -16,9 +16,9 @@ import { SyslogTransport } from './syslog-transport.js';
 import { ExportSetupError, loadTls } from './tls-files.js';
 import type { Transport } from './transport.js';
 
-/** Alerts reach the disk (fsynced) this often; everything else every 10th time. */
-const ALERT_FLUSH_MS = 100;
-const BULK_EVERY = 10;
+/** Queued records reach the disk (written and fsynced) this often; state.json every 10th time. */
+const FLUSH_MS = 100;
+const STATE_EVERY = 10;
 /** Bulk bytes queued that trigger a write before the second is up. */
 const BULK_EARLY = 8 << 20;
 /** At most one spool_overflow alert per this while connected. */
@@ -37,6 +37,7 @@ export class Exporter implements RecordSink {
   private readonly sensorJson: string;
   private readonly timer: NodeJS.Timeout;
   private ticks = 0;
+  private early = false;
   private closed = false;
   private flushing: Promise<unknown> = Promise.resolve();
   private lastAnnounce = 0;
@@ -51,7 +52,7 @@ export class Exporter implements RecordSink {
     this.sensorJson = JSON.stringify(settings.sensor);
     spool.onError = (m) => log.error(`export: ${m}`);
     sender.onConnect = () => this.announceDrops(true);
-    this.timer = setInterval(() => this.tick(), ALERT_FLUSH_MS);
+    this.timer = setInterval(() => this.tick(), FLUSH_MS);
     this.timer.unref();
   }
 
@@ -71,21 +72,23 @@ export class Exporter implements RecordSink {
     const seq = this.spool.takeSeq();
     this.spool.append(stampLine(text, from, end, this.sensorJson, seq), seq, type === 'alert' || type === 'alert_summary');
     this.exported++;
-    if (this.spool.queuedBytes() > BULK_EARLY && this.ticks % BULK_EVERY !== 0) {
-      this.ticks = 0;
-      setImmediate(() => this.flush(true));
+    if (this.spool.queuedBytes() > BULK_EARLY && !this.early) {
+      this.early = true;
+      setImmediate(() => {
+        this.early = false;
+        void this.flush();
+      });
     }
   }
 
   private tick(): void {
-    const bulk = ++this.ticks % BULK_EVERY === 0;
-    this.flush(bulk);
+    void this.flush();
     if (this.sender.state === 'connected') this.announceDrops(false);
-    if (bulk) void this.spool.saveState();
+    if (++this.ticks % STATE_EVERY === 0) void this.spool.saveState();
   }
 
-  private flush(bulk: boolean): Promise<unknown> {
-    const p = bulk ? this.spool.flushAll() : this.spool.flush('a');
+  private flush(): Promise<unknown> {
+    const p = this.spool.flushAll();
     this.flushing = p.then(() => this.sender.poke());
     return this.flushing;
   }
@@ -113,14 +116,14 @@ export class Exporter implements RecordSink {
     const seq = this.spool.takeSeq();
     const line = `${JSON.stringify(rec)}\n`;
     this.spool.append(stampLine(line, 0, line.length, this.sensorJson, seq), seq, true);
-    void this.flush(false);
+    void this.flush();
   }
 
   /** End of the records: queue what is left for the disk (the sender goes on). */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    void this.flush(true);
+    void this.flush();
   }
 
   /** Waits up to `secs` for every spooled record to be acknowledged, then

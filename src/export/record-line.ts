@@ -9,9 +9,9 @@ export function recordType(line: string, from = 0): string | null {
   return end < 0 ? null : line.slice(from + 9, end);
 }
 
-/** The line [from, nl) with sensor and seq appended inside the object. */
-export function stampLine(line: string, from: number, nl: number, sensorJson: string, seq: number): string {
-  return `${line.slice(from, nl - 1)},"sensor":${sensorJson},"seq":${seq}}\n`;
+/** The line [from, end) (ending "}\n") with sensor and seq appended inside the object. */
+export function stampLine(line: string, from: number, end: number, sensorJson: string, seq: number): string {
+  return `${line.slice(from, end - 2)},"sensor":${sensorJson},"seq":${seq}}\n`;
 }
 
 /** The seq of a stamped line, read from its end (`,"seq":N}`). */

@@ -9,11 +9,14 @@
 // dropped oldest segment first and alerts only when nothing else is left.
 //
 // Writing never happens on the packet path: append() copies the line into
-// an in-memory queue (bounded) that timers write out with async file I/O
-// (libuv threads): alerts every 100 ms with fsync before they can be sent,
-// the rest every second with fsync, so at most one second of them is at risk
-// on power loss. A crash keeps every line that was fsynced; a line cut short
-// by the crash is removed when the spool is opened again.
+// an in-memory queue (bounded) that a timer writes out every 100 ms with
+// async file I/O (libuv threads) and fsync; a record is sent only once it
+// and every record before it are fsynced. So an alert is durable before it
+// counts as written, and a power loss costs at most the last 100 ms of
+// records (the issue allows one second for flows and stats). A line cut
+// short by a crash is removed when the spool is opened again. A segment is
+// deleted only once state.json (fsynced) holds a seq at least its last, so
+// no seq is ever given out twice.
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, fstatSync, ftruncateSync, unlinkSync } from 'node:fs';
 import { open, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -37,14 +40,24 @@ export class Segment {
   constructor(readonly path: string, readonly chain: ChainName) {}
 }
 
-class Chain {
-  readonly segs: Segment[] = [];
+/** Records queued in memory for one segment (a new one once this is full). */
+class Batch {
   chunks: Buffer[] = [];
   cur: Buffer | null = null;
   used = 0;
+  bytes = 0;
+  first = -1;
+  last = -1;
+  count = 0;
+  full = false;
+}
+
+class Chain {
+  readonly segs: Segment[] = [];
+  batches: Batch[] = [new Batch()];
+  /** Batches taken by the write under way, not yet readable. */
+  writing: Batch[] = [];
   queued = 0;
-  qFirst = -1;
-  qLast = -1;
   qCount = 0;
   busy: Promise<void> | null = null;
   constructor(readonly name: ChainName) {}
@@ -84,7 +97,9 @@ export class Spool {
   /** Every record with seq <= acked was acknowledged (or dropped). */
   private acked = 0;
   private savedState = '';
-  private stateBusy = false;
+  /** The seq in state.json as last fsynced. */
+  private persistedSeq = 0;
+  private stateBusy: Promise<void> | null = null;
   /** Records dropped so far: by the size bound, or when the queue was full. */
   readonly dropped: DropCounts = { records: 0, alerts: 0 };
   /** Drops not yet announced with a spool_overflow alert. */
@@ -105,9 +120,13 @@ export class Spool {
 
   private recover(): void {
     try {
-      const st = JSON.parse(readFileSync(join(this.dir, 'state.json'), 'utf8')) as { seq?: number; acked?: number };
+      const st = JSON.parse(readFileSync(join(this.dir, 'state.json'), 'utf8')) as { seq?: number; acked?: number; unannounced?: DropCounts };
       this.lastSeq = Math.max(0, Number(st.seq) || 0);
+      this.persistedSeq = this.lastSeq;
       this.acked = Math.max(0, Number(st.acked) || 0);
+      // Drops a previous run could not announce are announced by this one.
+      this.unannounced.records = Math.max(0, Number(st.unannounced?.records) || 0);
+      this.unannounced.alerts = Math.max(0, Number(st.unannounced?.alerts) || 0);
     } catch {
       // a new spool, or a state file lost: the segments tell the seq
     }
@@ -143,15 +162,23 @@ export class Spool {
       this.countDrop(1, 0);
       return false;
     }
-    if (c.cur === null || c.used + n > c.cur.length) {
-      if (c.cur !== null && c.used > 0) c.chunks.push(c.cur.subarray(0, c.used));
-      c.cur = Buffer.allocUnsafe(Math.max(CHUNK, n));
-      c.used = 0;
+    let b = c.batches[c.batches.length - 1];
+    if (b.bytes >= this.segBytes) {
+      b.full = true;
+      b = new Batch();
+      c.batches.push(b);
     }
-    c.used += c.cur.write(line, c.used, 'utf8');
+    if (b.cur === null || b.used + n > b.cur.length) {
+      if (b.cur !== null && b.used > 0) b.chunks.push(b.cur.subarray(0, b.used));
+      b.cur = Buffer.allocUnsafe(Math.max(CHUNK, n));
+      b.used = 0;
+    }
+    b.used += b.cur.write(line, b.used, 'utf8');
+    b.bytes += n;
+    if (b.first < 0) b.first = seq;
+    b.last = seq;
+    b.count++;
     c.queued += n;
-    if (c.qFirst < 0) c.qFirst = seq;
-    c.qLast = seq;
     c.qCount++;
     return true;
   }
@@ -177,41 +204,52 @@ export class Spool {
   }
 
   private async writeQueued(c: Chain): Promise<void> {
-    const chunks = c.chunks;
-    if (c.cur !== null && c.used > 0) chunks.push(c.cur.subarray(0, c.used));
-    const first = c.qFirst;
-    const last = c.qLast;
-    const count = c.qCount;
-    const bytes = c.queued;
-    c.chunks = [];
-    c.cur = null;
-    c.used = 0;
-    c.queued = 0;
-    c.qFirst = c.qLast = -1;
-    c.qCount = 0;
-    let seg = c.active;
-    if (seg === undefined || seg.bytes >= this.segBytes || seg.fh === null) {
-      if (seg?.fh) {
-        await seg.fh.close();
-        seg.fh = null;
+    const batches = c.batches;
+    c.batches = [new Batch()];
+    c.writing = batches;
+    for (const b of batches) {
+      if (b.count === 0) continue;
+      if (b.cur !== null && b.used > 0) b.chunks.push(b.cur.subarray(0, b.used));
+      let seg = c.active;
+      if (seg === undefined || seg.fh === null || seg.bytes + b.bytes > this.segBytes) {
+        if (seg?.fh) {
+          await seg.fh.close();
+          seg.fh = null;
+        }
+        seg = new Segment(join(this.dir, `${c.name}-${String(b.first).padStart(16, '0')}.seg`), c.name);
+        seg.fh = await open(seg.path, 'a', 0o600);
+        seg.first = b.first;
+        c.segs.push(seg);
       }
-      seg = new Segment(join(this.dir, `${c.name}-${String(first).padStart(16, '0')}.seg`), c.name);
-      seg.fh = await open(seg.path, 'a', 0o600);
-      seg.first = first;
-      c.segs.push(seg);
+      for (const chunk of b.chunks) await seg.fh!.write(chunk);
+      await seg.fh!.sync();
+      seg.last = b.last;
+      seg.count += b.count;
+      seg.bytes += b.bytes;
+      seg.readable = seg.bytes;
+      c.queued -= b.bytes;
+      c.qCount -= b.count;
+      c.writing = c.writing.slice(1);
+      this.enforceLimit();
     }
-    for (const b of chunks) await seg.fh!.write(b);
-    await seg.fh!.sync();
-    seg.last = last;
-    seg.count += count;
-    seg.bytes += bytes;
-    seg.readable = seg.bytes;
-    this.enforceLimit();
+    c.writing = [];
+  }
+
+  /** The highest seq up to which every record is readable on disk (or was
+   *  dropped): the two chains are written separately, and records must leave
+   *  in seq order. */
+  settled(): number {
+    let h = this.lastSeq;
+    for (const c of [this.chains.a, this.chains.b]) {
+      for (const b of c.writing) if (b.count > 0) h = Math.min(h, b.first - 1);
+      for (const b of c.batches) if (b.count > 0) h = Math.min(h, b.first - 1);
+    }
+    return h;
   }
 
   /** Deletes whole segments, bulk before alerts, oldest first, until under the bound. */
   private enforceLimit(): void {
-    let total = this.diskBytes() + this.queuedBytes();
+    let total = this.diskBytes();
     while (total > this.limit) {
       const victim = this.oldestIdle('b') ?? this.oldestIdle('a');
       if (victim === null) return;
@@ -263,7 +301,7 @@ export class Spool {
     for (const c of [this.chains.a, this.chains.b]) {
       while (c.segs.length > 0) {
         const s = c.segs[0];
-        if (s.last > this.acked) break;
+        if (s.last > this.acked || s.last > this.persistedSeq) break;
         // The segment being written stays while a write is under way.
         if (s === c.active && (c.busy !== null || s.bytes < s.readable)) break;
         this.remove(s);
@@ -360,6 +398,7 @@ export class Spool {
     const sb = this.peek('b', after);
     if (sa < 0 && sb < 0) return null;
     const k: ChainName = sb < 0 || (sa >= 0 && sa < sb) ? 'a' : 'b';
+    if ((k === 'a' ? sa : sb) > this.settled()) return null;
     const cur = this.cursors[k];
     const r = { seq: cur.seqs[cur.i], line: cur.lines[cur.i] };
     cur.i++;
@@ -368,21 +407,26 @@ export class Spool {
 
   // --- state ----------------------------------------------------------------
 
-  /** Saves seq and the acked watermark (tmp, fsync, rename) when they changed. */
+  /** Saves seq, the acked watermark and unannounced drops (tmp, fsync, rename) when they changed. */
   async saveState(): Promise<void> {
-    const text = JSON.stringify({ seq: this.lastSeq, acked: this.acked });
-    if (text === this.savedState || this.stateBusy) return;
-    this.stateBusy = true;
-    try {
-      const tmp = join(this.dir, 'state.json.tmp');
-      await writeFile(tmp, text, { mode: 0o600, flush: true } as Parameters<typeof writeFile>[2]);
-      renameSync(tmp, join(this.dir, 'state.json'));
-      this.savedState = text;
-    } catch (e) {
-      this.onError(`cannot save spool state in ${this.dir}: ${(e as Error).message}`);
-    } finally {
-      this.stateBusy = false;
-    }
+    while (this.stateBusy !== null) await this.stateBusy;
+    const seq = this.lastSeq;
+    const text = JSON.stringify({ seq, acked: this.acked, unannounced: this.unannounced });
+    if (text === this.savedState) return;
+    this.stateBusy = (async () => {
+      try {
+        const tmp = join(this.dir, 'state.json.tmp');
+        await writeFile(tmp, text, { mode: 0o600, flush: true } as Parameters<typeof writeFile>[2]);
+        renameSync(tmp, join(this.dir, 'state.json'));
+        this.savedState = text;
+        this.persistedSeq = seq;
+      } catch (e) {
+        this.onError(`cannot save spool state in ${this.dir}: ${(e as Error).message}`);
+      }
+    })();
+    await this.stateBusy;
+    this.stateBusy = null;
+    this.release(this.acked);
   }
 
   stats(): SpoolStats {
