@@ -11,7 +11,7 @@ import type { Spool } from './spool.js';
 import type { Transport } from './transport.js';
 
 /** Records in flight at once (MQTT.js keeps these; the broker's receive maximum may be lower). */
-const WINDOW = 256;
+const WINDOW = 1024;
 const BACKOFF_MIN_S = 0.5;
 const BACKOFF_MAX_S = 60;
 
@@ -89,7 +89,6 @@ export class Sender {
     this.gen++;
     this.counters.connects++;
     this.setState('connected');
-    this.lastLogged = '';
     this.o.log.info(`export: connected to ${this.o.name}; ${this.spool.backlog} records to send`);
     this.lastSent = this.spool.ackedSeq;
     this.fly = [];
