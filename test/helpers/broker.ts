@@ -24,13 +24,17 @@ export interface BrokerOptions {
   maxQueued?: number;
   /** Readers (collectors) by CN. */
   readers?: string[];
+  /** Listen address (default 127.0.0.1). */
+  host?: string;
+  /** Run inside this network namespace. */
+  netns?: string;
 }
 
 export class Broker {
   proc: ChildProcess | null = null;
   log = '';
   readonly conf: string;
-  constructor(readonly dir: string, readonly port: number, pki: Pki, o: BrokerOptions = {}) {
+  constructor(readonly dir: string, readonly port: number, pki: Pki, private readonly o: BrokerOptions = {}) {
     mkdirSync(join(dir, 'data'), { recursive: true });
     const acl = ['pattern write otwatch/%u/#', ...(o.readers ?? ['collector']).flatMap((r) => ['', `user ${r}`, 'topic read otwatch/#'])];
     writeFileSync(join(dir, 'acl'), `${acl.join('\n')}\n`);
@@ -40,7 +44,7 @@ export class Broker {
       [
         // As root mosquitto would switch to its own user, who cannot read the test's private temp dir.
         ...(process.getuid?.() === 0 ? ['user root'] : []),
-        `listener ${port} 127.0.0.1`,
+        `listener ${port} ${o.host ?? '127.0.0.1'}`,
         `cafile ${pki.ca}`,
         `certfile ${pki.serverCert}`,
         `keyfile ${pki.serverKey}`,
@@ -64,11 +68,13 @@ export class Broker {
 
   /** Starts mosquitto and resolves once it listens. */
   async start(): Promise<void> {
-    const p = spawn('mosquitto', ['-c', this.conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const cmd = this.o.netns !== undefined ? ['ip', 'netns', 'exec', this.o.netns, 'mosquitto'] : ['mosquitto'];
+    const p = spawn(cmd[0], [...cmd.slice(1), '-c', this.conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.proc = p;
     p.stderr!.on('data', (b: Buffer) => (this.log += b.toString()));
     const t0 = Date.now();
-    while (!/Opening ipv4 listen socket on port \d+/.test(this.log) || !/running/.test(this.log)) {
+    const before = this.log.length;
+    while (!/Opening ipv4 listen socket on port \d+/.test(this.log.slice(before)) || !/running/.test(this.log.slice(before))) {
       if (p.exitCode !== null) throw new Error(`mosquitto exited: ${this.log}`);
       if (Date.now() - t0 > 10_000) throw new Error(`mosquitto did not start: ${this.log}`);
       await new Promise((r) => setTimeout(r, 50));

@@ -18,7 +18,8 @@ export interface Pki {
   expiredClient(cn: string): { cert: string; key: string };
 }
 
-export function makePki(dir: string): Pki {
+/** `serverIps`: addresses the server certificate also names (for a broker in a test namespace). */
+export function makePki(dir: string, serverIps: string[] = []): Pki {
   mkdirSync(dir, { recursive: true });
   const selfCa = (name: string) => {
     ssl(dir, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '3', '-subj', `/CN=${name}`]);
@@ -36,7 +37,8 @@ export function makePki(dir: string): Pki {
     ssl(dir, args);
     return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
   };
-  const server = issue('server', 'localhost', 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  const san = ['DNS:localhost', ...serverIps.map((ip) => `IP:${ip}`)].join(',');
+  const server = issue('server', 'localhost', `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
   // For `openssl ca`, which alone can back-date a certificate.
   writeFileSync(join(dir, 'index.txt'), '');
   writeFileSync(join(dir, 'serial'), '1000\n');
