@@ -40,6 +40,7 @@ export function mqttConnectOptions(t: MqttTarget, clean: boolean): mqtt.IClientO
 
 export class MqttTransport implements Transport {
   private client: MqttClient | null = null;
+  window?: number;
   onDown: (err: Error) => void = () => {};
 
   constructor(private readonly t: MqttTarget, private readonly topicPrefix: string) {}
@@ -54,8 +55,10 @@ export class MqttTransport implements Transport {
       c.on('error', (e) => {
         lastErr = e;
       });
-      c.on('connect', () => {
+      c.on('connect', (ack) => {
         up = true;
+        // More in flight than the broker's Receive Maximum is a protocol error that ends the connection.
+        this.window = ack.properties?.receiveMaximum;
         resolve();
       });
       c.on('close', () => {

@@ -137,7 +137,8 @@ export class Sender {
       this.tokens = Math.min(this.burst(), this.tokens + ((now - this.lastRefill) * this.o.rate) / 1000);
       this.lastRefill = now;
     }
-    while (this.state === 'connected' && this.fly.length < WINDOW) {
+    const window = Math.min(WINDOW, this.transport.window ?? WINDOW);
+    while (this.state === 'connected' && this.fly.length < window) {
       if (this.tokens < 1) {
         this.schedulePump(Math.ceil((1000 * (1 - this.tokens)) / this.o.rate));
         return;

@@ -6,6 +6,8 @@ export interface Transport {
   connect(): Promise<void>;
   /** `done(null)` once the receiver acknowledged the record (MQTT: PUBACK). */
   send(type: string, line: string, done: (err: Error | null) => void): void;
+  /** Records the receiver takes in flight at once, when it says (MQTT 5 Receive Maximum). */
+  readonly window?: number;
   /** Set by the sender: the connection went away after connect(). */
   onDown: (err: Error) => void;
   close(): Promise<void>;

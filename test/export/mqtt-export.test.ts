@@ -192,6 +192,27 @@ describe.runIf(hasMosquitto)('export over MQTT 5 + TLS to mosquitto', () => {
     console.log(`[export] overflow: produced ${local.length}, delivered ${got.length - 1}, dropped ${overflow[0].dropped} (alerts 0 of ${alerts.length})`);
   });
 
+  it('broker backpressure (max_inflight_messages 2, max_queued_messages 10): the sensor keeps reading, the spool absorbs the rest', async () => {
+    const slowPort = await freePort();
+    const slow = new Broker(join(tmp, 'broker-slow'), slowPort, pki, { maxInflight: 2, maxQueued: 10 });
+    await slow.start();
+    try {
+      const many = Array.from({ length: 20 }, () => PLANT);
+      const r = await track(otwatch(['read', '--json', '--pdus', '--learn-for', '1s', ...many, '--export', `mqtts://localhost:${slowPort}`,
+        ...tlsArgs(pki, 's6'), '--sensor-id', 's6', '--state', state(), '--export-wait', '60'])).exited;
+      expect(r.code).toBe(0);
+      const produced = parseLines(r.stdout).length;
+      const m = /: ([\d,]+) records spooled, ([\d,]+) acknowledged, 0 dropped \(0 alerts\), 0 still spooled/.exec(r.stderr);
+      expect(m).not.toBeNull();
+      expect(Number(m![1].replace(/,/g, ''))).toBe(produced);
+      expect(Number(m![2].replace(/,/g, ''))).toBeGreaterThanOrEqual(produced);
+      expect(r.stderr).not.toMatch(/lost|refused|Receive Maximum/);
+      console.log(`[export] backpressure: ${produced} records, all acknowledged through a broker taking 2 in flight`);
+    } finally {
+      await slow.stop();
+    }
+  });
+
   describe('a clear error, no plaintext, records stay spooled', () => {
     const failing = async (sensor: string, args: string[], urlOverride?: string) => {
       const st = state();
