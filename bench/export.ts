@@ -66,7 +66,8 @@ async function main(argv: string[]): Promise<void> {
       for (let i = 0; i < runs; i++) {
         plain.push(run(base));
         const st = join(tmp, `state-${i}`);
-        exp.push(run([...base, '--export', `mqtts://localhost:${port}`, '--export-ca', pki.ca, '--export-cert', c.cert, '--export-key', c.key,
+        exp.push(run([...base, '--export', `mqtts://localhost:${port}`, '--export-ca', pki.ca, '--export-cert', c.cert,
+          '--export-key', c.key,
           '--sensor-id', 'bench', '--state', st, '--export-rate', '0', '--export-wait', '600']));
         rmSync(st, { recursive: true, force: true });
       }
@@ -78,7 +79,8 @@ async function main(argv: string[]): Promise<void> {
       const endToEnd = median(exp.map((r) => r.wall));
       process.stdout.write(
         `${cap}\n  read --json: processed in ${p.toFixed(2)} s (wall ${median(plain.map((r) => r.wall)).toFixed(2)} s)\n` +
-          `  + --export:  processed in ${e.toFixed(2)} s (+${(((e - p) / p) * 100).toFixed(1)} %), all ${acked} records acknowledged after ${endToEnd.toFixed(2)} s wall: ` +
+          `  + --export:  processed in ${e.toFixed(2)} s (+${(((e - p) / p) * 100).toFixed(1)} %), all ${acked} records ` +
+            `acknowledged after ${endToEnd.toFixed(2)} s wall: ` +
           `${Math.round(acked / endToEnd)} records/s end to end\n`,
       );
     }

@@ -26,12 +26,16 @@ import { UsageError, type OptSpec, type Parsed } from './options.js';
 
 export const COLLECT_OPTIONS: readonly OptSpec[] = [
   { name: 'write', short: 'w', kind: 'string', arg: 'DIR', help: 'write DIR/<sensor>/{alerts,flows,pdus,stats}.ndjson' },
-  { name: 'group', kind: 'string', arg: 'NAME', default: 'otwatch', help: 'shared subscription group: collectors of one group split the records' },
-  { name: 'client-id', kind: 'string', arg: 'ID', help: 'MQTT client id, the key of the persistent session (default otwatch-collect-<group>-<host>)' },
+  { name: 'group', kind: 'string', arg: 'NAME', default: 'otwatch',
+    help: 'shared subscription group: collectors of one group split the records' },
+  { name: 'client-id', kind: 'string', arg: 'ID',
+    help: 'MQTT client id, the key of the persistent session (default otwatch-collect-<group>-<host>)' },
   ...TLS_OPTIONS,
   { name: 'rotate-size', kind: 'number', arg: 'MB', default: 0, help: 'new files once one reaches MB (0: never)' },
   { name: 'rotate-time', kind: 'seconds', arg: 'DUR', default: 0, help: 'new files every DUR, aligned (0: never)' },
-  { name: 'log-level', kind: 'string', arg: 'LEVEL', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], help: 'diagnostics on stderr' },
+  { name: 'log-level', kind: 'string', arg: 'LEVEL', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error',
+    'fatal', 'silent'],
+    help: 'diagnostics on stderr' },
   { name: 'log-format', kind: 'string', arg: 'FMT', default: 'text', choices: ['text', 'json'], help: 'diagnostics as text or pino JSON' },
   { name: 'help', short: 'h', kind: 'flag', help: 'this help' },
 ];
@@ -124,7 +128,8 @@ export async function runCollect({ opts, rest }: Parsed): Promise<number> {
   };
   const stateTimer = setInterval(saveState, 1000);
 
-  const clientId = typeof opts['client-id'] === 'string' ? (opts['client-id'] as string) : `otwatch-collect-${group}-${hostname().split('.')[0]}`;
+  const host = hostname().split('.')[0];
+  const clientId = typeof opts['client-id'] === 'string' ? (opts['client-id'] as string) : `otwatch-collect-${group}-${host}`;
   const o = mqttConnectOptions({ url, secure, tls, clientId }, false);
   o.reconnectPeriod = 2000;
   const client = mqtt.connect(o);
@@ -170,7 +175,8 @@ export async function runCollect({ opts, rest }: Parsed): Promise<number> {
   for (const s of sinks.values()) s.close();
   dirty = true;
   saveState();
-  process.stderr.write(`collect: ${counts.received} received, ${counts.written} written, ${counts.duplicates} duplicates removed, ${counts.rejected} rejected\n`);
+  process.stderr.write(`collect: ${counts.received} received, ${counts.written} written, ${counts.duplicates} duplicates ` +
+    `removed, ${counts.rejected} rejected\n`);
   return fatal ? 1 : 0;
 }
 

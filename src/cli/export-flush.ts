@@ -8,7 +8,9 @@ import { UsageError, type OptSpec, type Parsed } from './options.js';
 
 export const EXPORT_FLUSH_OPTIONS: readonly OptSpec[] = [
   ...EXPORT_OPTIONS,
-  { name: 'log-level', kind: 'string', arg: 'LEVEL', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], help: 'diagnostics on stderr' },
+  { name: 'log-level', kind: 'string', arg: 'LEVEL', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error',
+    'fatal', 'silent'],
+    help: 'diagnostics on stderr' },
   { name: 'log-format', kind: 'string', arg: 'FMT', default: 'text', choices: ['text', 'json'], help: 'diagnostics as text or pino JSON' },
   { name: 'quiet', short: 'q', kind: 'flag', help: 'no summary line' },
   { name: 'help', short: 'h', kind: 'flag', help: 'this help' },
@@ -24,6 +26,7 @@ export async function runExportFlush({ opts, rest }: Parsed): Promise<number> {
   const ex = startExport(settings, log)!;
   const before = ex.spool.backlog;
   const ok = await ex.drain(settings.waitSecs);
-  if (!opts.quiet) process.stderr.write(`export flush: ${before} records were spooled; ${ex.stats().acked} acknowledged; ${ex.spool.backlog} left\n`);
+  if (!opts.quiet) process.stderr.write(`export flush: ${before} records were spooled; ${ex.stats().acked} acknowledged; ` +
+    `${ex.spool.backlog} left\n`);
   return ok ? 0 : 4;
 }

@@ -108,7 +108,8 @@ export class Exporter implements RecordSink {
       dropped: u.records,
       dropped_alerts: u.alerts,
       spool_mb: Math.round(this.settings.spoolBytes / 1048576),
-      detail: `the export spool in ${this.settings.stateDir} was full: ${u.records} records (${u.alerts} alerts) were dropped before they could be sent`,
+      detail: `the export spool in ${this.settings.stateDir} was full: ${u.records} records (${u.alerts} alerts) were ` +
+        `dropped before they could be sent`,
     };
     this.log.warn(`export: ${rec.detail}`);
     u.records = 0;
@@ -145,7 +146,8 @@ export class Exporter implements RecordSink {
     await this.sender.stop();
     await this.spool.close();
     if (!empty) {
-      this.log.error(`export: ${this.spool.backlog} records not acknowledged by ${this.settings.url.host} within ${secs} s; they stay spooled in ${this.spool.dir} (sent at the next run, or with 'otwatch export flush')`);
+      this.log.error(`export: ${this.spool.backlog} records not acknowledged by ${this.settings.url.host} within ${secs} s; ` +
+        `they stay spooled in ${this.spool.dir} (sent at the next run, or with 'otwatch export flush')`);
     }
     return empty;
   }
@@ -167,7 +169,8 @@ export class Exporter implements RecordSink {
   summaryText(): string {
     const s = this.stats();
     const n = (v: number) => v.toLocaleString('en');
-    return `export to ${s.target} as ${s.sensor}: ${n(s.exported)} records spooled, ${n(s.acked)} acknowledged, ${n(s.dropped)} dropped (${n(s.dropped_alerts)} alerts), ${n(s.backlog)} still spooled; last seq ${s.seq}\n`;
+    return `export to ${s.target} as ${s.sensor}: ${n(s.exported)} records spooled, ${n(s.acked)} acknowledged, ` +
+      `${n(s.dropped)} dropped (${n(s.dropped_alerts)} alerts), ${n(s.backlog)} still spooled; last seq ${s.seq}\n`;
   }
 }
 
@@ -187,7 +190,8 @@ export function startExport(settings: ExportSettings | null, log: Logger): Expor
   try {
     spool = Spool.open(dir, settings.spoolBytes);
   } catch (e) {
-    throw new UsageError(`cannot open the export spool in ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (give --state DIR)`);
+    throw new UsageError(`cannot open the export spool in ${dir}: ` +
+      `${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (give --state DIR)`);
   }
   const u = settings.url;
   let transport: Transport;

@@ -75,7 +75,8 @@ export class Sender {
     this.timer = null;
     if (this.state === 'stopped') return;
     this.setState('connecting');
-    if (this.o.insecure) this.o.log.warn(`export: connecting to ${this.o.name} WITHOUT TLS (--export-insecure): records travel in plaintext`);
+    if (this.o.insecure) this.o.log.warn(`export: connecting to ${this.o.name} WITHOUT TLS (--export-insecure): records ` +
+      `travel in plaintext`);
     try {
       await this.transport.connect();
     } catch (e) {

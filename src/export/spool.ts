@@ -17,7 +17,8 @@
 // short by a crash is removed when the spool is opened again. A segment is
 // deleted only once state.json (fsynced) holds a seq at least its last, so
 // no seq is ever given out twice.
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, fstatSync, ftruncateSync, unlinkSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, fstatSync, ftruncateSync,
+  unlinkSync } from 'node:fs';
 import { open, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lineSeq, recordType } from './record-line.js';
@@ -120,7 +121,8 @@ export class Spool {
 
   private recover(): void {
     try {
-      const st = JSON.parse(readFileSync(join(this.dir, 'state.json'), 'utf8')) as { seq?: number; acked?: number; unannounced?: DropCounts };
+      const st = JSON.parse(readFileSync(join(this.dir, 'state.json'),
+        'utf8')) as { seq?: number; acked?: number; unannounced?: DropCounts };
       this.lastSeq = Math.max(0, Number(st.seq) || 0);
       this.persistedSeq = this.lastSeq;
       this.acked = Math.max(0, Number(st.acked) || 0);
@@ -321,7 +323,8 @@ export class Spool {
   }
 
   isEmpty(): boolean {
-    return this.chains.a.qCount + this.chains.b.qCount === 0 && this.chains.a.segs.every((s) => s.last <= this.acked) && this.chains.b.segs.every((s) => s.last <= this.acked);
+    const done = (c: Chain) => c.qCount === 0 && c.segs.every((s) => s.last <= this.acked);
+    return done(this.chains.a) && done(this.chains.b);
   }
 
   // --- reading, for the sender ------------------------------------------------
@@ -432,7 +435,8 @@ export class Spool {
   stats(): SpoolStats {
     let segments = 0;
     for (const c of [this.chains.a, this.chains.b]) segments += c.segs.length;
-    return { segments, bytes: this.diskBytes(), queued_bytes: this.queuedBytes(), dropped: this.dropped.records, dropped_alerts: this.dropped.alerts };
+    return { segments, bytes: this.diskBytes(), queued_bytes: this.queuedBytes(), dropped: this.dropped.records,
+      dropped_alerts: this.dropped.alerts };
   }
 
   async close(): Promise<void> {

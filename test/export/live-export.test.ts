@@ -81,7 +81,8 @@ describe.runIf(isRoot)('live --export across a broker outage (veth + netns)', ()
     await live.waitFor(/export: connected to/);
     const tx0 = JSON.parse(nsx(ns, ['ip', '-s', '-j', 'link', 'show', 'otws']))[0].stats64.tx.packets as number;
     // Real time: the fixture spans 12 s of capture time.
-    const replay = new Proc(spawn('ip', ['netns', 'exec', ns, 'tcpreplay', '-q', '-i', 'otwr', fixture('gen', 'plant-sample.pcap')], { stdio: 'ignore' }));
+    const replay = new Proc(spawn('ip', ['netns', 'exec', ns, 'tcpreplay', '-q', '-i', 'otwr', fixture('gen',
+      'plant-sample.pcap')], { stdio: 'ignore' }));
     procs.push(replay);
     await sleep(2000);
     // While connected: one TCP connection, outbound to the broker; nothing listens.
@@ -104,7 +105,8 @@ describe.runIf(isRoot)('live --export across a broker outage (veth + netns)', ()
     const local = parseLines(done.stdout);
     expect(local.filter((r) => r.type === 'flow').length).toBeGreaterThan(0);
     // What the 2 s of drain at shutdown did not deliver, export flush does.
-    const flush = spawnIn(ns, ['export', 'flush', '--export', url, ...tlsArgs(pki, 'sensor-l'), '--sensor-id', 'sensor-l', '--state', state]);
+    const flush = spawnIn(ns, ['export', 'flush', '--export', url, ...tlsArgs(pki, 'sensor-l'), '--sensor-id', 'sensor-l',
+      '--state', state]);
     expect((await flush.exited).code).toBe(0);
     const t0 = Date.now();
     while (collected(out, 'sensor-l').length < local.length && Date.now() - t0 < 15_000) await sleep(200);
@@ -112,6 +114,7 @@ describe.runIf(isRoot)('live --export across a broker outage (veth + netns)', ()
     const got = collected(out, 'sensor-l').sort((a, b) => a.seq - b.seq);
     expect(new Set(got.map((r) => r.seq)).size).toBe(got.length);
     expect(got.map(unstamped).sort()).toEqual(local.map((r) => JSON.stringify(r)).sort());
-    console.log(`[export] live, broker down 10 s: sent ${local.length}, ${cs.stderr.trim().split('\n').pop()}, lost 0; capture TX ${tx1 - tx0}`);
+    console.log(`[export] live, broker down 10 s: sent ${local.length}, ${cs.stderr.trim().split('\n').pop()}, lost 0; ` +
+      `capture TX ${tx1 - tx0}`);
   }, 150_000);
 });

@@ -52,7 +52,8 @@ export function tlsArgs(pki: Pki, cn: string): string[] {
 export function mosquittoSub(pki: Pki, port: number, cn: string, topic: string, id: string): Proc {
   const c = pki.client(cn);
   return new Proc(
-    spawn('stdbuf', ['-oL', 'mosquitto_sub', '-V', '5', '-h', 'localhost', '-p', String(port), '--cafile', pki.ca, '--cert', c.cert, '--key', c.key,
+    spawn('stdbuf', ['-oL', 'mosquitto_sub', '-V', '5', '-h', 'localhost', '-p', String(port), '--cafile', pki.ca, '--cert',
+      c.cert, '--key', c.key,
       '-q', '1', '-c', '-i', id, '-x', '3600', '-t', topic, '-F', '%t\t%p', '-d'], { stdio: ['ignore', 'pipe', 'pipe'] }),
   );
 }
