@@ -1,4 +1,4 @@
-// `node dist/bench/export.js [--runs N] [--baseline FILE] CAPTURE...`: the
+// `node dist/bench/export.js [--runs N] [--no-pdus] [--baseline FILE] CAPTURE...`: the
 // cost of --export on `read --baseline --json --pdus`, against a local
 // mosquitto with TLS and client certificates (made here with openssl), and
 // the records/s the exporter sustains end to end (every record PUBACKed).
@@ -38,14 +38,16 @@ function run(args: string[]): Run {
 async function main(argv: string[]): Promise<void> {
   let runs = 3;
   let baseline: string | null = null;
+  let pdus = true;
   const caps: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--runs') runs = Number(argv[++i]);
     else if (argv[i] === '--baseline') baseline = argv[++i];
+    else if (argv[i] === '--no-pdus') pdus = false; // detect mode: flows and alerts only
     else caps.push(argv[i]);
   }
   if (caps.length === 0) {
-    process.stderr.write('usage: node dist/bench/export.js [--runs N] [--baseline FILE] CAPTURE...\n');
+    process.stderr.write('usage: node dist/bench/export.js [--runs N] [--no-pdus] [--baseline FILE] CAPTURE...\n');
     process.exit(2);
   }
   const tmp = mkdtempSync(join(tmpdir(), 'otwatch-bench-export-'));
@@ -60,7 +62,7 @@ async function main(argv: string[]): Promise<void> {
     }
     const c = pki.client('bench');
     for (const cap of caps) {
-      const base = ['read', '--baseline', baseline, '--json', '--pdus', cap];
+      const base = ['read', '--baseline', baseline, '--json', ...(pdus ? ['--pdus'] : []), cap];
       const plain: Run[] = [];
       const exp: Run[] = [];
       for (let i = 0; i < runs; i++) {

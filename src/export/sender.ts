@@ -91,6 +91,7 @@ export class Sender {
     this.counters.connects++;
     this.setState('connected');
     this.o.log.info(`export: connected to ${this.o.name}; ${this.spool.backlog} records to send`);
+    this.o.log.debug(`export: window ${this.transport.window ?? 'none'}`);
     this.lastSent = this.spool.ackedSeq;
     this.fly = [];
     this.flyDone = [];
