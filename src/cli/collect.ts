@@ -12,13 +12,12 @@
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import mqtt from 'mqtt';
 import { createLogger } from '../output/log.js';
 import { msgpack } from '../output/msgpack-lazy.js';
 import { RotatingSink } from '../output/rotating-sink.js';
 import type { RecordKind } from '../output/sink.js';
 import { brokerUrl, TLS_OPTIONS, tlsFiles } from '../export/options.js';
-import { mqttConnectOptions } from '../export/mqtt-transport.js';
+import { mqttConnectOptions, mqttLib } from '../export/mqtt-transport.js';
 import { lineSeq } from '../export/record-line.js';
 import { ExportSetupError, loadTls } from '../export/tls-files.js';
 import { describeNetError } from '../export/transport.js';
@@ -132,7 +131,7 @@ export async function runCollect({ opts, rest }: Parsed): Promise<number> {
   const clientId = typeof opts['client-id'] === 'string' ? (opts['client-id'] as string) : `otwatch-collect-${group}-${host}`;
   const o = mqttConnectOptions({ url, secure, tls, clientId }, false);
   o.reconnectPeriod = 2000;
-  const client = mqtt.connect(o);
+  const client = mqttLib().connect(o);
   // Acknowledge a record only once it is written (MQTT.js sends the PUBACK when the callback runs).
   client.handleMessage = (packet, done) => {
     try {

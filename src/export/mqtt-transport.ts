@@ -2,8 +2,9 @@
 // MQTT.js reconnects and queues on its own; neither is used: every connection
 // is a new client with reconnectPeriod 0, records are only published while it
 // is up, and the spool (not MQTT.js's in-memory store) is what survives.
+import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
 import type { TlsMaterial } from './tls-files.js';
 import { describeNetError, type Transport } from './transport.js';
 
@@ -14,10 +15,16 @@ export interface MqttTarget {
   clientId: string;
 }
 
+// MQTT.js takes tens of ms to load; runs without --export never load it.
+const requireCjs = createRequire(import.meta.url);
+export function mqttLib(): typeof import('mqtt') {
+  return requireCjs('mqtt') as typeof import('mqtt');
+}
+
 /** How long the broker keeps a session (and its queue) while the client is away. */
 export const SESSION_EXPIRY_S = 7 * 86400;
 
-export function mqttConnectOptions(t: MqttTarget, clean: boolean): mqtt.IClientOptions {
+export function mqttConnectOptions(t: MqttTarget, clean: boolean): IClientOptions {
   const host = t.url.hostname.replace(/^\[|\]$/g, '');
   return {
     protocolVersion: 5,
@@ -48,7 +55,7 @@ export class MqttTransport implements Transport {
   connect(): Promise<void> {
     const host = this.t.url.hostname;
     return new Promise((resolve, reject) => {
-      const c = mqtt.connect(mqttConnectOptions(this.t, false));
+      const c = mqttLib().connect(mqttConnectOptions(this.t, false));
       this.client = c;
       let up = false;
       let lastErr: Error | null = null;
