@@ -104,6 +104,12 @@ describe.runIf(isRoot)('live --export across a broker outage (veth + netns)', ()
     expect(tx1 - tx0).toBe(0);
     const local = parseLines(done.stdout);
     expect(local.filter((r) => r.type === 'flow').length).toBeGreaterThan(0);
+    // The connection's history is in the final stats record.
+    const stats = local.filter((r) => r.type === 'stats').pop()!;
+    expect(stats.export).toMatchObject({ state: 'connected', sensor: 'sensor-l', dropped: 0 });
+    expect(stats.export.connects).toBeGreaterThanOrEqual(2);
+    expect(stats.export.disconnects).toBeGreaterThanOrEqual(1);
+    expect(stats.export.last_error).toMatch(/^(connection to mqtts:.* lost|cannot connect to mqtts:.*): /);
     // What the 2 s of drain at shutdown did not deliver, export flush does.
     const flush = spawnIn(ns, ['export', 'flush', '--export', url, ...tlsArgs(pki, 'sensor-l'), '--sensor-id', 'sensor-l',
       '--state', state]);

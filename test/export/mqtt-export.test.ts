@@ -94,6 +94,20 @@ describe.runIf(hasMosquitto)('export over MQTT 5 + TLS to mosquitto', () => {
     console.log(`[export] fixture: sent ${want.length}, mosquitto_sub ${subRecs.length}, collect: ${done.stderr.trim().split('\n').pop()}`);
   });
 
+  it('--export-format msgpack and --export-types alert,flow: only those types, decoded by collect to the same records', async () => {
+    const out = join(tmp, 'collect-mp');
+    const c = await collect(out, 'cmp');
+    const r = await read('s7', state(), ['--export-format', 'msgpack', '--export-types', 'alert,flow']).exited;
+    expect(r.code).toBe(0);
+    const t0 = Date.now();
+    const sel = want.filter((x) => x.type === 'alert' || x.type === 'flow');
+    while (collected(out, 's7').length < sel.length && Date.now() - t0 < 10_000) await sleep(200);
+    await c.stop();
+    const got = collected(out, 's7').sort((a, b) => a.seq - b.seq);
+    expect(got.map((x) => x.seq)).toEqual(sel.map((_, i) => i + 1)); // seq counts exported records only
+    expect(got.map(unstamped).sort()).toEqual(sel.map((x) => JSON.stringify(x)).sort());
+  });
+
   it('broker stopped mid-run and started again: read waits, nothing lost, nothing duplicated after de-duplication', async () => {
     const out = join(tmp, 'collect-2');
     const c = await collect(out, 'c2');
