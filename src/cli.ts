@@ -9,11 +9,15 @@ import { BASELINE_OPTIONS, BASELINE_USAGE, runBaseline } from './cli/baseline.js
 import { LIVE_OPTIONS, runLive } from './cli/live.js';
 import { SetupError } from './pipeline/errors.js';
 import { protocolList } from './dissectors/index.js';
+import { COLLECT_OPTIONS, COLLECT_USAGE, runCollect } from './cli/collect.js';
+import { EXPORT_FLUSH_OPTIONS, EXPORT_FLUSH_USAGE, runExportFlush } from './cli/export-flush.js';
 
 const COMMANDS = {
   read: { options: READ_OPTIONS, run: runRead, usage: 'otwatch read [options] FILE... (- for stdin)', about: 'analyse pcap/pcapng files' },
   baseline: { options: BASELINE_OPTIONS, run: runBaseline, usage: BASELINE_USAGE, about: 'learn, show and compare baselines of normal traffic' },
   live: { options: LIVE_OPTIONS, run: runLive, usage: 'otwatch live -i IFACE [options] [BPF filter]', about: 'passive sensor on live interfaces (receive only)' },
+  collect: { options: COLLECT_OPTIONS, run: runCollect, usage: COLLECT_USAGE, about: 'IT side: records from the DMZ broker into files' },
+  export: { options: EXPORT_FLUSH_OPTIONS, run: runExportFlush, usage: EXPORT_FLUSH_USAGE, about: 'export flush: send what a spool holds' },
 } as const;
 
 function version(): string {

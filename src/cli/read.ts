@@ -44,7 +44,7 @@ export async function runRead({ opts, rest }: Parsed): Promise<number> {
   }
   progress?.clear();
   const secs = Number(process.hrtime.bigint() - started) / 1e9;
-  return endRun(p, { inputs: rest.length, damaged, secs, perFile: perFile.length > 1 ? perFile : [], internal });
+  return await endRun(p, { inputs: rest.length, damaged, secs, perFile: perFile.length > 1 ? perFile : [], internal });
 }
 
 /** Reads the inputs in turn on this thread; returns how many were damaged. */

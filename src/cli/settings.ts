@@ -4,6 +4,7 @@
 import { DISSECTORS } from '../dissectors/index.js';
 import { DEFAULT_FLOW_OPTIONS } from '../flows/flow-table.js';
 import { DEFAULT_SCAN } from '../detect/scan.js';
+import { EXPORT_OPTIONS, exportSettings } from '../export/options.js';
 import type { DetectSettings, EngineSettings, LogSettings, OutputSettings, PipelineSettings, ScanSettings } from '../pipeline/settings.js';
 import type { OptSpec, Parsed } from './options.js';
 
@@ -47,6 +48,7 @@ export const PIPELINE_OPTIONS: readonly OptSpec[] = [
   ...ENGINE_OPTIONS,
   ...LOG_OPTIONS,
   ...DETECT_OPTIONS,
+  ...EXPORT_OPTIONS,
 ];
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
@@ -100,6 +102,7 @@ export function pipelineSettings(o: Opts): PipelineSettings {
     output: outputSettings(o),
     detect: detectSettings(o),
     log: logSettings(o),
+    export: exportSettings(o),
     quiet: o.quiet === true,
   };
 }

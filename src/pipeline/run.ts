@@ -6,7 +6,8 @@ import { detectorFor } from '../detect/options.js';
 import type { Engine } from '../engine.js';
 import { FdWriter } from '../output/fd-writer.js';
 import { createLogger, type Logger } from '../output/log.js';
-import type { RecordSink } from '../output/sink.js';
+import { TeeSink, type RecordSink } from '../output/sink.js';
+import { startExport, type Exporter } from '../export/exporter.js';
 import { renderAlerts, renderSummary, type FileTime } from '../output/summary-text.js';
 import { engineFor, fileOutputs } from './build.js';
 import { EXIT_CLOSED_STDOUT, faultText, type OutputFault } from './errors.js';
@@ -17,6 +18,8 @@ export const EXIT_OK = 0;
 /** Some input damaged or unreadable, or an output could not be written. */
 export const EXIT_FAILED = 1;
 export const EXIT_INTERNAL = 3;
+/** --export: records were still spooled when --export-wait ran out. */
+export const EXIT_SPOOLED = 4;
 
 export interface Pipeline {
   settings: PipelineSettings;
@@ -24,6 +27,8 @@ export interface Pipeline {
   engine: Engine;
   sink: RecordSink;
   detector: Detector | null;
+  /** --export: teed into `sink`; drained at the end of the run. */
+  exporter: Exporter | null;
   stop: StopControl;
   /** Flows live in this thread's engine (not in workers), not yet ended. */
   flowsOpen: boolean;
@@ -40,13 +45,15 @@ export function finishFlows(p: Pipeline, reason: 'eof' | 'shutdown'): void {
  *  --json / -w unless the command brings its own (`live`: rotating files). */
 export function startPipeline(settings: PipelineSettings, outputs?: RecordSink): Pipeline {
   const log = createLogger(settings.log.level, settings.log.format);
-  const sink = outputs ?? fileOutputs(settings.output);
+  const local = outputs ?? fileOutputs(settings.output);
+  const exporter = settings.export === null ? null : startExport(settings.export, log);
+  const sink = exporter === null ? local : new TeeSink([local, exporter]);
   const engine = engineFor(settings.engine, sink);
   const detector = detectorFor(settings.detect, sink, engine.opts.dissectors, log);
   engine.observer = detector;
   // A second signal: what is decoded is written before the exit (flows end
   // as "shutdown", buffers are flushed), only the rest of the input is left.
-  const p: Pipeline = { settings, log, engine, sink, detector, stop: new StopControl(log, () => hurry(p)), flowsOpen: true };
+  const p: Pipeline = { settings, log, engine, sink, detector, exporter, stop: new StopControl(log, () => hurry(p)), flowsOpen: true };
   p.stop.install();
   return p;
 }
@@ -73,10 +80,13 @@ export interface RunEnd {
   internal?: Error | null;
   /** Exit code the command decided (live: no interface could be opened). */
   code?: number;
+  /** --export: seconds to wait for the spool to drain (default: --export-wait). */
+  exportWait?: number;
 }
 
-/** Reports, closes the outputs, prints the summary; returns the exit code. */
-export function endRun(p: Pipeline, end: RunEnd): number {
+/** Reports, closes the outputs, waits for the export spool to drain, prints
+ *  the summary; returns the exit code. */
+export async function endRun(p: Pipeline, end: RunEnd): Promise<number> {
   const { engine, log } = p;
   p.stop.uninstall();
   if (engine.firstInternalError !== null) {
@@ -85,6 +95,8 @@ export function endRun(p: Pipeline, end: RunEnd): number {
     log.error(`internal error in application-layer decoding (${flows}): ${e.stack ?? e.message}`);
   }
   p.sink.close();
+  const ex = p.exporter;
+  const drained = ex === null || (await ex.drain(end.exportWait ?? p.settings.export?.waitSecs ?? 0));
   let fault = outputFault(p);
   if (fault !== null && !isClosedStdout(fault)) log.error(`${faultText(fault)}; records after the last complete one are lost`);
   if (end.internal) log.error(`${end.internal.message}; records it had not sent are missing`);
@@ -98,7 +110,8 @@ export function endRun(p: Pipeline, end: RunEnd): number {
   if (closedStdout) return EXIT_CLOSED_STDOUT;
   if (fault !== null) return EXIT_FAILED;
   if (end.code !== undefined && end.code !== EXIT_OK) return end.code;
-  return end.damaged > 0 ? EXIT_FAILED : EXIT_OK;
+  if (end.damaged > 0) return EXIT_FAILED;
+  return drained ? EXIT_OK : EXIT_SPOOLED;
 }
 
 function isClosedStdout(f: OutputFault): boolean {
@@ -109,6 +122,7 @@ function isClosedStdout(f: OutputFault): boolean {
 function printSummary(p: Pipeline, end: RunEnd): OutputFault | null {
   let text = renderSummary(p.engine, end.secs, end.inputs, end.damaged, end.perFile ?? []);
   text += end.extra ?? '';
+  if (p.exporter !== null) text += p.exporter.summaryText();
   if (p.detector !== null) text += renderAlerts(p.detector.alerts, alertsWhere(p.settings));
   if (p.settings.output.json) {
     process.stderr.write(text);

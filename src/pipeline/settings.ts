@@ -1,6 +1,7 @@
 // What a run is asked to do, typed: the command line is parsed once into
 // these (src/cli/settings.ts), and each layer receives only its part. Plain
 // data, so a worker thread gets its EngineSettings by structured clone.
+import type { ExportSettings } from '../export/options.js';
 import type { FlowTableOptions } from '../flows/flow-table.js';
 
 export interface EngineSettings {
@@ -49,6 +50,8 @@ export interface PipelineSettings {
   output: OutputSettings;
   detect: DetectSettings;
   log: LogSettings;
+  /** --export: records also leave through the spool to a broker; null: not exported. */
+  export: ExportSettings | null;
   /** No human summary. */
   quiet: boolean;
 }

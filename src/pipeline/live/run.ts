@@ -38,6 +38,7 @@ export class LiveRun {
       startedMs: this.startedMs,
       log: this.p.log,
       unwritten: () => this.outputs.unwritten,
+      exportStats: () => this.p.exporter?.stats() ?? null,
     };
   }
 
@@ -104,7 +105,7 @@ export class LiveRun {
     this.statsBusy = true;
     try {
       const line = await statsRecord(this.stats, false);
-      if (!this.p.stop.stopping) this.outputs.write('stats', line); // else the final record follows
+      if (!this.p.stop.stopping) this.p.sink.write('stats', line); // else the final record follows (exported too)
     } finally {
       this.statsBusy = false;
     }
@@ -119,7 +120,7 @@ export class LiveRun {
     for (const t of this.timers) clearInterval(t);
     await this.captures.stopAll();
     finishFlows(this.p, 'shutdown');
-    this.outputs.write('stats', await statsRecord(this.stats, true));
+    this.p.sink.write('stats', await statsRecord(this.stats, true));
     process.off('SIGHUP', this.onHup);
     process.off('SIGUSR1', this.onUsr1);
     const lost = this.outputs.unwritten;
@@ -134,6 +135,9 @@ export class LiveRun {
       secs: (Date.now() - this.startedMs) / 1000,
       extra,
       code: this.exitCode,
+      // A sensor that stops should not hang on an unreachable broker: what is
+      // not acknowledged stays spooled for the next start.
+      exportWait: Math.min(2, this.p.settings.export?.waitSecs ?? 0),
     });
   }
 }

@@ -13,6 +13,8 @@ export interface StatsContext {
   log: Logger;
   /** Records lost to output write failures so far. */
   unwritten(): number;
+  /** --export: the exporter's connection state and spool counters; null: not exporting. */
+  exportStats(): object | null;
 }
 
 /** The record's JSON line; logs kernel drops since the last report. */
@@ -57,6 +59,7 @@ export async function statsRecord(c: StatsContext, final: boolean): Promise<stri
     malformed: st.malformed,
     truncated: st.truncated,
     records_unwritten: c.unwritten(),
+    ...exportMember(c.exportStats()),
   };
   return `${JSON.stringify(rec)}\n`;
 }
@@ -72,4 +75,8 @@ export function ifaceLines(ifaces: readonly Iface[], capture: string): string {
     text += `  ${f.name} (${capture}): received ${n(s.received)}, ${drops}, decoded ${f.decodedBase.toLocaleString('en')}${restarts}\n`;
   }
   return text;
+}
+
+function exportMember(e: object | null): { export?: object } {
+  return e === null ? {} : { export: e };
 }

@@ -1,0 +1,98 @@
+// MQTT 5 over TLS (or plaintext with --export-insecure) through MQTT.js.
+// MQTT.js reconnects and queues on its own; neither is used: every connection
+// is a new client with reconnectPeriod 0, records are only published while it
+// is up, and the spool (not MQTT.js's in-memory store) is what survives.
+import { createRequire } from 'node:module';
+import { isIP } from 'node:net';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import type { TlsMaterial } from './tls-files.js';
+import { describeNetError, type Transport } from './transport.js';
+
+export interface MqttTarget {
+  url: URL;
+  secure: boolean;
+  tls: TlsMaterial;
+  clientId: string;
+}
+
+// MQTT.js takes tens of ms to load; runs without --export never load it.
+const requireCjs = createRequire(import.meta.url);
+export function mqttLib(): typeof import('mqtt') {
+  return requireCjs('mqtt') as typeof import('mqtt');
+}
+
+/** How long the broker keeps a session (and its queue) while the client is away. */
+export const SESSION_EXPIRY_S = 7 * 86400;
+
+export function mqttConnectOptions(t: MqttTarget, clean: boolean): IClientOptions {
+  const host = t.url.hostname.replace(/^\[|\]$/g, '');
+  return {
+    protocolVersion: 5,
+    clientId: t.clientId,
+    clean,
+    properties: { sessionExpiryInterval: SESSION_EXPIRY_S },
+    reconnectPeriod: 0,
+    connectTimeout: 15_000,
+    keepalive: 30,
+    queueQoSZero: false,
+    resubscribe: false,
+    protocol: t.secure ? 'mqtts' : 'mqtt',
+    host,
+    port: Number(t.url.port || (t.secure ? 8883 : 1883)),
+    ...(t.secure
+      ? { ca: t.tls.ca, cert: t.tls.cert, key: t.tls.key, rejectUnauthorized: true, servername: isIP(host) === 0 ? host : undefined }
+      : {}),
+  };
+}
+
+export class MqttTransport implements Transport {
+  private client: MqttClient | null = null;
+  window?: number;
+  onDown: (err: Error) => void = () => {};
+
+  constructor(private readonly t: MqttTarget, private readonly topicPrefix: string) {}
+
+  connect(): Promise<void> {
+    const host = this.t.url.hostname;
+    return new Promise((resolve, reject) => {
+      const c = mqttLib().connect(mqttConnectOptions(this.t, false));
+      this.client = c;
+      let up = false;
+      let lastErr: Error | null = null;
+      c.on('error', (e) => {
+        lastErr = e;
+      });
+      c.on('connect', (ack) => {
+        up = true;
+        // More in flight than the broker's Receive Maximum is a protocol error that ends the connection.
+        this.window = ack.properties?.receiveMaximum;
+        resolve();
+      });
+      c.on('close', () => {
+        const err = new Error(lastErr !== null ? describeNetError(lastErr, host) : 'the connection closed');
+        c.removeAllListeners();
+        c.on('error', () => {});
+        c.end(true);
+        if (this.client === c) this.client = null;
+        if (up) this.onDown(err);
+        else reject(err);
+      });
+    });
+  }
+
+  send(type: string, line: string | Buffer, done: (err: Error | null) => void): void {
+    const c = this.client;
+    if (c === null) {
+      done(new Error('not connected'));
+      return;
+    }
+    c.publish(`${this.topicPrefix}${type}`, line, { qos: 1 }, (err) => done(err ?? null));
+  }
+
+  close(): Promise<void> {
+    const c = this.client;
+    this.client = null;
+    if (c === null) return Promise.resolve();
+    return new Promise((r) => c.end(false, {}, () => r()));
+  }
+}

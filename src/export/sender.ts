@@ -1,0 +1,207 @@
+// Moves records from the spool to a transport: in seq order, a bounded
+// window in flight, at a bounded rate, deleting from the spool only what was
+// acknowledged. A lost connection puts the reading position back to the
+// acknowledged watermark (what was in flight is sent again: at-least-once,
+// the collector removes duplicates by seq), then reconnects with
+// exponential backoff and jitter.
+import type { Logger } from '../output/log.js';
+import { msgpack } from '../output/msgpack-lazy.js';
+import { recordType } from './record-line.js';
+import type { Spool } from './spool.js';
+import type { Transport } from './transport.js';
+
+/** Records in flight at once (MQTT.js keeps these; the broker's receive maximum may be lower). */
+const WINDOW = 1024;
+const BACKOFF_MIN_S = 0.5;
+const BACKOFF_MAX_S = 60;
+
+export type ConnState = 'connecting' | 'connected' | 'backoff' | 'stopped';
+
+export interface SenderCounters {
+  state: ConnState;
+  connects: number;
+  disconnects: number;
+  sent: number;
+  acked: number;
+  resent: number;
+  last_error: string | null;
+}
+
+export class Sender {
+  state: ConnState = 'connecting';
+  readonly counters: SenderCounters = { state: 'connecting', connects: 0, disconnects: 0, sent: 0, acked: 0, resent: 0, last_error: null };
+  /** Seqs in flight, in send order, and whether each was acknowledged. */
+  private fly: number[] = [];
+  private flyDone: boolean[] = [];
+  /** The last seq handed to the transport. */
+  private lastSent = 0;
+  /** The highest seq ever sent: below it, a send is a resend. */
+  private highSent = 0;
+  private gen = 0;
+  private attempt = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private tokens: number;
+  private lastRefill = Date.now();
+  private pumping = false;
+  private lastLogged = '';
+  /** Called once a connection is up (the exporter announces drops then). */
+  onConnect: () => void = () => {};
+  /** Called when every record handed over so far is acknowledged. */
+  onIdle: () => void = () => {};
+
+  constructor(
+    private readonly spool: Spool,
+    private readonly transport: Transport,
+    private readonly o: { name: string; rate: number; format: 'json' | 'msgpack'; insecure: boolean; log: Logger },
+  ) {
+    this.tokens = this.burst();
+    transport.onDown = (err) => this.down(err);
+  }
+
+  private burst(): number {
+    return this.o.rate > 0 ? Math.max(1, Math.ceil(this.o.rate / 10)) : Infinity;
+  }
+
+  start(): void {
+    void this.connect();
+  }
+
+  private setState(s: ConnState): void {
+    this.state = s;
+    this.counters.state = s;
+  }
+
+  private async connect(): Promise<void> {
+    this.timer = null;
+    if (this.state === 'stopped') return;
+    this.setState('connecting');
+    if (this.o.insecure) this.o.log.warn(`export: connecting to ${this.o.name} WITHOUT TLS (--export-insecure): records ` +
+      `travel in plaintext`);
+    try {
+      await this.transport.connect();
+    } catch (e) {
+      this.retry(`cannot connect to ${this.o.name}: ${(e as Error).message}`);
+      return;
+    }
+    if ((this.state as ConnState) === 'stopped') {
+      await this.transport.close();
+      return;
+    }
+    this.gen++;
+    this.counters.connects++;
+    this.setState('connected');
+    this.o.log.info(`export: connected to ${this.o.name}; ${this.spool.backlog} records to send`);
+    this.o.log.debug(`export: window ${this.transport.window ?? 'none'}`);
+    this.lastSent = this.spool.ackedSeq;
+    this.fly = [];
+    this.flyDone = [];
+    this.spool.rewind();
+    this.onConnect();
+    this.poke();
+  }
+
+  private retry(msg: string): void {
+    if (this.state === 'stopped') return;
+    this.counters.last_error = msg;
+    const cap = Math.min(BACKOFF_MAX_S, BACKOFF_MIN_S * 2 ** this.attempt);
+    const delay = cap / 2 + (Math.random() * cap) / 2;
+    this.attempt = Math.min(this.attempt + 1, 20);
+    const line = `export: ${msg}; ${this.spool.backlog} records stay spooled; retrying in ${delay.toFixed(1)} s`;
+    if (msg !== this.lastLogged) this.o.log.error(line);
+    else this.o.log.debug(line);
+    this.lastLogged = msg;
+    this.setState('backoff');
+    this.timer = setTimeout(() => void this.connect(), delay * 1000);
+  }
+
+  private down(err: Error): void {
+    if (this.state !== 'connected') return;
+    this.counters.disconnects++;
+    this.gen++;
+    this.retry(`connection to ${this.o.name} lost: ${err.message}`);
+  }
+
+  /** More records may be readable (after a spool flush or an ack). */
+  poke(): void {
+    if (this.state !== 'connected' || this.pumping) return;
+    this.pumping = true;
+    try {
+      this.pump();
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private pump(): void {
+    const gen = this.gen;
+    if (this.o.rate > 0) {
+      const now = Date.now();
+      this.tokens = Math.min(this.burst(), this.tokens + ((now - this.lastRefill) * this.o.rate) / 1000);
+      this.lastRefill = now;
+    }
+    const window = Math.min(WINDOW, this.transport.window ?? WINDOW);
+    while (this.state === 'connected' && this.fly.length < window) {
+      if (this.tokens < 1) {
+        this.schedulePump(Math.ceil((1000 * (1 - this.tokens)) / this.o.rate));
+        return;
+      }
+      const r = this.spool.next(this.lastSent);
+      if (r === null) return;
+      const type = recordType(r.line) ?? 'unknown';
+      const idx = this.fly.length;
+      this.fly.push(r.seq);
+      this.flyDone.push(false);
+      this.lastSent = r.seq;
+      this.tokens--;
+      this.counters.sent++;
+      if (r.seq <= this.highSent) this.counters.resent++;
+      else this.highSent = r.seq;
+      const payload = this.o.format === 'msgpack' ? (Buffer.from(msgpack().encode(JSON.parse(r.line))) as unknown as string) : r.line;
+      const seq = r.seq;
+      this.transport.send(type, payload, (err) => this.acked(gen, seq, idx, type, err));
+    }
+  }
+
+  private schedulePump(ms: number): void {
+    if (this.timer !== null) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.poke();
+    }, Math.max(1, ms));
+  }
+
+  private acked(gen: number, seq: number, _idx: number, type: string, err: Error | null): void {
+    if (gen !== this.gen || this.state !== 'connected') return;
+    if (err !== null) {
+      // The broker refused it (e.g. not authorised for this topic): the
+      // record stays spooled; a new connection tries again later.
+      this.counters.disconnects++;
+      this.gen++;
+      void this.transport.close();
+      this.retry(`${this.o.name} refused record seq ${seq} (type ${type}): ${err.message}`);
+      return;
+    }
+    const i = this.fly.indexOf(seq);
+    if (i >= 0) this.flyDone[i] = true;
+    this.counters.acked++;
+    let done = 0;
+    let upTo = -1;
+    while (done < this.fly.length && this.flyDone[done]) upTo = this.fly[done++];
+    if (done > 0) {
+      this.fly.splice(0, done);
+      this.flyDone.splice(0, done);
+      this.spool.release(upTo);
+      this.attempt = 0;
+    }
+    if (this.fly.length === 0) this.onIdle();
+    if (!this.pumping) queueMicrotask(() => this.poke());
+  }
+
+  async stop(): Promise<void> {
+    this.setState('stopped');
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.gen++;
+    await this.transport.close();
+  }
+}
