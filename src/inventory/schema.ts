@@ -105,6 +105,7 @@ export const MIGRATIONS: readonly Migration[] = [
     sql: [
       `CREATE INDEX service_ip ON service (ip)`,
       `CREATE INDEX approval_ip ON approval (ip)`,
+      `CREATE INDEX alert_server ON alert (server_ip, server_port)`,
     ],
   },
 ];
