@@ -120,8 +120,7 @@ export class InventoryObserver implements FlowObserver {
     const st = f.inv as FlowInv | null;
     if (st === null) return;
     st.d = d;
-    const m = (d as Partial<ProtocolModule>).identify;
-    st.identify = m !== undefined ? (pdu, dir, sink) => m.call(d, pdu, dir, sink) : fallbackIdentify(d);
+    if (st.identify === null) st.identify = identifyOf(d);
   }
 
   appUnknown(): void {}
@@ -133,7 +132,8 @@ export class InventoryObserver implements FlowObserver {
       const m = d as Partial<ProtocolModule>;
       st.classes |= 1 << (m.classify !== undefined ? m.classify(pdu) : pduClass(d.name, pdu));
     }
-    const id = st.identify;
+    // PDUs held before the protocol is confirmed come first (an OPC UA HEL): the hook is set by the first PDU.
+    const id = st.identify ?? (st.identify = identifyOf(d));
     if (id !== null) {
       this.cur = st;
       id(pdu, dir, this.sink);
@@ -214,7 +214,7 @@ export class InventoryObserver implements FlowObserver {
 
   /** Gives `a` the MAC unless that MAC has shown up for several IPs (a router). */
   private mac(a: AssetAgg | null, hi: number, lo: number): void {
-    if (a === null || hi < 0 || !isUnicast(hi)) return;
+    if (a === null || hi < 0 || !isUnicast(hi) || (hi === 0 && lo === 0)) return; // all zeros: anonymised captures
     const k = hi * 0x100000000 + (lo >>> 0);
     let ips = this.macIps.get(k);
     if (ips === undefined) {
@@ -229,6 +229,11 @@ export class InventoryObserver implements FlowObserver {
     }
     if (a.mac === null) a.mac = macText(hi, lo);
   }
+}
+
+function identifyOf(d: Dissector): IdentifyFn | null {
+  const m = (d as Partial<ProtocolModule>).identify;
+  return m !== undefined ? (pdu, dir, sink) => m.call(d, pdu, dir, sink) : fallbackIdentify(d);
 }
 
 /** Not a group (multicast/broadcast) address: bit 0 of the first octet clear. */
