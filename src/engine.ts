@@ -109,6 +109,11 @@ export class Engine implements AppEvents {
     }
   }
 
+  /** The reused Packet being processed (an observer may read the current frame, e.g. its MACs). */
+  get packet(): Packet {
+    return this.pkt;
+  }
+
   /** Capture time of the newest packet so far. */
   get clock(): number {
     return this.now;

@@ -97,7 +97,7 @@ export async function runLive({ opts, rest }: Parsed): Promise<number> {
     write: (kind: RecordKind, line: string) => sink.write(kind, line),
     close: () => sink.close(),
   };
-  const { engine } = buildPipeline(opts, log, forward);
+  const { engine, inventory } = buildPipeline(opts, log, forward);
 
   const liveOpts = (iface: string): LiveOptions => ({
     iface,
@@ -333,6 +333,7 @@ export async function runLive({ opts, rest }: Parsed): Promise<number> {
   engine.finish('shutdown');
   await writeStats(true);
   sink.close();
+  inventory?.close(); // a write failure is logged
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   process.off('SIGHUP', onHup);

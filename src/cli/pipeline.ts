@@ -9,6 +9,8 @@ import type { Logger } from '../output/log.js';
 import { DirSink, NullSink, StreamSink, TeeSink, type RecordSink } from '../output/sink.js';
 import { UsageError, type OptSpec, type Parsed } from './options.js';
 import { DETECT_OPTIONS, detectorFromOptions } from '../detect/options.js';
+import { INVENTORY_RUN_OPTIONS, inventoryFromOptions } from '../inventory/run-options.js';
+import type { InventorySession } from '../inventory/session.js';
 
 export const PIPELINE_OPTIONS: readonly OptSpec[] = [
   { name: 'json', kind: 'flag', help: 'stream NDJSON records to stdout (the summary goes to stderr)' },
@@ -25,11 +27,14 @@ export const PIPELINE_OPTIONS: readonly OptSpec[] = [
   { name: 'log-level', kind: 'string', arg: 'LEVEL', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], help: 'diagnostics on stderr' },
   { name: 'log-format', kind: 'string', arg: 'FMT', default: 'text', choices: ['text', 'json'], help: 'diagnostics as text or pino JSON' },
   ...DETECT_OPTIONS,
+  ...INVENTORY_RUN_OPTIONS,
 ];
 
 export interface Pipeline {
   engine: Engine;
   sink: RecordSink;
+  /** --inventory: close() it after engine.finish (final write). */
+  inventory: InventorySession | null;
 }
 
 /** Builds the engine and, unless `outputs` is given, the sinks that --json
@@ -72,6 +77,8 @@ export function buildPipeline(opts: Parsed['opts'], log: Logger, outputs?: Recor
     },
     sink,
   );
-  engine.observer = detectorFromOptions(opts, sink, dissectors, log);
-  return { engine, sink };
+  const inventory = inventoryFromOptions(opts, engine, log);
+  engine.observer = detectorFromOptions(opts, inventory === null ? sink : inventory.alertTap(sink), dissectors, log);
+  inventory?.attach(engine);
+  return { engine, sink, inventory };
 }

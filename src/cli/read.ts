@@ -17,9 +17,10 @@ export const READ_OPTIONS: readonly OptSpec[] = [
 
 export async function runRead({ opts, rest }: Parsed): Promise<number> {
   if (rest.length === 0) throw new UsageError('no input: give capture files, or - for stdin');
-  const workers = workerCount(opts.workers as number | undefined, rest);
+  // The inventory reads each flow's first frame and its PDUs: one thread.
+  const workers = typeof opts.inventory === 'string' ? 1 : workerCount(opts.workers as number | undefined, rest);
   const log = createLogger(opts['log-level'] as string, opts['log-format'] as 'text' | 'json');
-  const { engine, sink } = buildPipeline(opts, log);
+  const { engine, sink, inventory } = buildPipeline(opts, log);
 
   let stopping = false;
   const onSignal = (sig: string) => {
@@ -77,6 +78,7 @@ export async function runRead({ opts, rest }: Parsed): Promise<number> {
   }
   if (workers <= 1) engine.finish(stopping ? 'shutdown' : 'eof');
   sink.close();
+  if (inventory !== null && !inventory.close()) damaged++; // the write failure is logged
   const secs = Number(process.hrtime.bigint() - started) / 1e9;
   if (!opts.quiet) {
     const text = renderSummary(engine, secs, rest.length, damaged, perFile.length > 1 ? perFile : []);
