@@ -8,12 +8,14 @@ import { READ_OPTIONS, runRead } from './cli/read.js';
 import { BASELINE_OPTIONS, BASELINE_USAGE, runBaseline } from './cli/baseline.js';
 import { LIVE_OPTIONS, runLive } from './cli/live.js';
 import { INVENTORY_OPTIONS, INVENTORY_USAGE, runInventory } from './cli/inventory.js';
+import { REPORT_OPTIONS, REPORT_USAGE, runReport } from './cli/report.js';
 
 const COMMANDS = {
   read: { options: READ_OPTIONS, run: runRead, usage: 'otwatch read [options] FILE... (- for stdin)', about: 'analyse pcap/pcapng files' },
   baseline: { options: BASELINE_OPTIONS, run: runBaseline, usage: BASELINE_USAGE, about: 'learn, show and compare baselines of normal traffic' },
   live: { options: LIVE_OPTIONS, run: runLive, usage: 'otwatch live -i IFACE [options] [BPF filter]', about: 'passive sensor on live interfaces (receive only)' },
   inventory: { options: INVENTORY_OPTIONS, run: runInventory, usage: INVENTORY_USAGE, about: 'assets, services, approvals and their history (SQLite)' },
+  report: { options: REPORT_OPTIONS, run: runReport, usage: REPORT_USAGE, about: 'inventory report: HTML map and tables, or CSV/JSON tables' },
 } as const;
 
 function version(): string {

@@ -44,6 +44,8 @@ export interface MapNode {
 
 export interface MapGraph {
   dot: string;
+  /** The Graphviz layout engine for this graph. */
+  engine: 'dot' | 'fdp' | 'neato';
   mode: 'assets' | 'groups';
   /** Grouping prefix (IPv4 bits) in groups mode. */
   prefix: number | null;
@@ -87,7 +89,8 @@ interface EdgeAcc {
   from: string;
   to: string;
   app: string | null;
-  flows: number;
+  /** null: the source does not count flows per pair. */
+  flows: number | null;
   pairs: number;
   classes: Set<string>;
 }
@@ -146,6 +149,24 @@ export function buildGraph(s: ReportSnapshot, policy: Policy | null, groupAbove 
     members.get(id)!.push(ip);
   }
 
+  const inside = new Map<string, number>();
+  // Edges: one per (client node, server node, app), thick when writes, control or config were used.
+  const edges = new Map<string, EdgeAcc>();
+  for (const t of s.talks) {
+    const from = idOfKey.get(keyOf.get(t.client)!)!;
+    const to = idOfKey.get(keyOf.get(t.server)!)!;
+    if (grouped && from === to) {
+      // Inside one group: counted on the node, not drawn as a loop.
+      inside.set(from, (inside.get(from) ?? 0) + 1);
+      continue;
+    }
+    const k = `${from}|${to}|${t.app ?? ''}`;
+    let e = edges.get(k);
+    if (e === undefined) edges.set(k, (e = { from, to, app: t.app, flows: null, pairs: 0, classes: new Set() }));
+    if (t.flows !== null) e.flows = (e.flows ?? 0) + t.flows;
+    e.pairs++;
+    for (const c of t.classes) e.classes.add(c);
+  }
   // Clusters: zones with a policy; subnets of single assets without one.
   const clusterOf = (id: string): string | null => {
     const ip = members.get(id)![0];
@@ -172,7 +193,8 @@ export function buildGraph(s: ReportSnapshot, policy: Policy | null, groupAbove 
       const ip = m[0];
       const a = assetByIp.get(ip);
       const id2 = a ? identityParts(a) : null;
-      const second = id2?.product ?? id2?.vendor ?? (a?.roles.find((r) => r.role === 'server')?.term || null);
+      const term = a?.roles.find((r) => r.role === 'server' && r.term !== 'server')?.term;
+      const second = id2?.product ?? id2?.vendor ?? term ?? null;
       label = second !== null ? `${ip}\n${second.slice(0, 32)}` : ip;
       fill = ROLE_COLOURS[roleClass(a)];
       mark = marked(ip);
@@ -190,6 +212,8 @@ export function buildGraph(s: ReportSnapshot, policy: Policy | null, groupAbove 
       const clients = counts.client + counts.both;
       label = `${subnet}\n${m.length} address${m.length === 1 ? '' : 'es'}`;
       if (servers + clients > 0) label += `\n${servers} srv / ${clients} cli`;
+      const pairs = inside.get(id) ?? 0;
+      if (pairs > 0) label += `\n${pairs} pair${pairs === 1 ? '' : 's'} inside`;
       fill = servers > 0 && clients > 0 ? ROLE_COLOURS.both : servers > 0 ? ROLE_COLOURS.server : clients > 0 ? ROLE_COLOURS.client : ROLE_COLOURS.none;
       mark = nMarked > 0;
       nodes[id] = { kind: 'group', label: subnet, ips: m };
@@ -197,7 +221,8 @@ export function buildGraph(s: ReportSnapshot, policy: Policy | null, groupAbove 
       titles.set(
         id,
         `${subnet}${z ? ` zone ${z}` : ''}: ${m.length} addresses, ${servers} serving, ${clients} client` +
-          `${nMarked > 0 ? `\n${nMarked} with alerts or unapproved services` : ''}\nclick for the assets and their services`,
+          `${nMarked > 0 ? `\n${nMarked} with alerts or unapproved services` : ''}` +
+          `${pairs > 0 ? `\n${pairs} client-server pairs inside the subnet` : ''}\nclick for the assets and their services`,
       );
     }
     const attrs = [`id=${dotString(id)}`, `label=${dotLabel(label)}`, `fillcolor="${fill}"`];
@@ -205,10 +230,17 @@ export function buildGraph(s: ReportSnapshot, policy: Policy | null, groupAbove 
     return `    ${id} [${attrs.join(', ')}];`;
   };
 
+  // One address a node: dot, clients left of the servers they use. Groups:
+  // mostly unconnected subnets and a few hubs, which a hierarchy would stack
+  // in one column; a force layout packs them (fdp keeps zone clusters).
+  // dot's own packing is not used: with clusters it can run for minutes.
+  const engine: MapGraph['engine'] = !grouped ? 'dot' : clusters.size > 0 ? 'fdp' : 'neato';
+  const graphAttrs = !grouped
+    ? 'rankdir=LR, nodesep=0.12, ranksep=0.9, newrank=true'
+    : 'pack=true, packmode="array_u", overlap=false, splines=false, sep="+6"';
   const lines: string[] = [
     'digraph otwatch {',
-    '  graph [rankdir=LR, fontname="Helvetica", fontsize=11, nodesep=0.12, ranksep=0.9, outputorder=edgesfirst, ' +
-      'bgcolor="transparent", newrank=true];',
+    `  graph [${graphAttrs}, fontname="Helvetica", fontsize=11, outputorder=edgesfirst, bgcolor="transparent"];`,
     '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=9, margin="0.08,0.03", height=0.3, color="#555555"];',
     '  edge [arrowsize=0.5, fontname="Helvetica", fontsize=8];',
   ];
@@ -225,20 +257,8 @@ export function buildGraph(s: ReportSnapshot, policy: Policy | null, groupAbove 
   }
   for (const id of loose) lines.push(nodeLines(id));
 
-  // Edges: one per (client node, server node, app), thick when writes, control or config were used.
-  const edges = new Map<string, EdgeAcc>();
-  for (const t of s.talks) {
-    const from = idOfKey.get(keyOf.get(t.client)!)!;
-    const to = idOfKey.get(keyOf.get(t.server)!)!;
-    const k = `${from}|${to}|${t.app ?? ''}`;
-    let e = edges.get(k);
-    if (e === undefined) edges.set(k, (e = { from, to, app: t.app, flows: 0, pairs: 0, classes: new Set() }));
-    e.flows += t.flows;
-    e.pairs++;
-    for (const c of t.classes) e.classes.add(c);
-  }
   const high = (e: EdgeAcc) => HIGH_CLASSES.some((c) => e.classes.has(c));
-  const all = [...edges.values()].sort((x, y) => Number(high(y)) - Number(high(x)) || y.flows - x.flows);
+  const all = [...edges.values()].sort((x, y) => Number(high(y)) - Number(high(x)) || (y.flows ?? 0) - (x.flows ?? 0) || y.pairs - x.pairs);
   const drawn = all.slice(0, MAX_EDGES);
   drawn.forEach((e, i) => {
     const eid = `e${i}`;
@@ -248,10 +268,11 @@ export function buildGraph(s: ReportSnapshot, policy: Policy | null, groupAbove 
     if (hi.length > 0) attrs.push('penwidth=3', `label=${dotString(hi.join(','))}`, `fontcolor="${MARK_COLOUR}"`);
     lines.push(`  ${e.from} -> ${e.to} [${attrs.join(', ')}];`);
     const classes = [...e.classes].sort().join(', ');
-    titles.set(eid, `${e.app ?? 'unidentified'}: ${e.flows} flow(s)${grouped ? `, ${e.pairs} pair(s)` : ''}${classes ? `; ${classes}` : ''}`);
+    const counts = [e.flows !== null ? `${e.flows} flow(s)` : '', grouped ? `${e.pairs} client-server pair(s)` : ''].filter((x) => x !== '');
+    titles.set(eid, `${e.app ?? 'unidentified'}${counts.length > 0 ? `: ${counts.join(', ')}` : ''}${classes ? `; ${classes}` : ''}`);
   });
   lines.push('}');
-  return { dot: lines.join('\n'), mode: grouped ? 'groups' : 'assets', prefix, nodes, titles, edgesDrawn: drawn.length, edgesTotal: all.length };
+  return { dot: lines.join('\n'), engine, mode: grouped ? 'groups' : 'assets', prefix, nodes, titles, edgesDrawn: drawn.length, edgesTotal: all.length };
 }
 
 /** A multi-line DOT label: each line escaped, joined by DOT's \n. */

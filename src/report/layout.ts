@@ -8,9 +8,9 @@ import type { MapGraph } from './graph.js';
 
 export class LayoutError extends Error {}
 
-export async function layoutSvg(g: MapGraph, engine = 'dot'): Promise<string> {
+export async function layoutSvg(g: MapGraph): Promise<string> {
   const viz = await instance();
-  const r = viz.render(g.dot, { format: 'svg', engine });
+  const r = viz.render(g.dot, { format: 'svg', engine: g.engine });
   if (r.status !== 'success') {
     const why = r.errors.map((e) => e.message.trim()).join('; ');
     throw new LayoutError(`graph layout failed: ${why || 'no output'}`);

@@ -75,7 +75,8 @@ export interface ReportTalk {
   proto: string;
   port: number;
   app: string | null;
-  flows: number;
+  /** Flows of this pair, when the source counts them per client. */
+  flows: number | null;
   classes: string[];
 }
 
