@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in libpcap-dev tshark tcpdump tcpreplay iproute2; do
+for pkg in libpcap-dev tshark tcpdump tcpreplay iproute2 chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
