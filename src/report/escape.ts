@@ -21,10 +21,11 @@ export function scriptJson(v: unknown): string {
 
 /**
  * A DOT double-quoted string whose text Graphviz writes into the SVG as given:
- * everything but letters, digits, space and `.:/-_,()` becomes a numeric
+ * ASCII other than letters, digits, space and `.:/-_,()` becomes a numeric
  * character reference, which Graphviz passes through and the SVG reader
- * decodes as text. So no quote or backslash reaches DOT's parser, no
- * `\N`/`\l` escape is interpreted, and no markup reaches the SVG.
+ * decodes as text; non-ASCII text stays UTF-8. So no quote reaches DOT's
+ * parser, no `\N`/`\l` escape is interpreted, and no markup reaches the
+ * SVG (tested through Graphviz).
  */
 export function dotString(s: string): string {
   let out = '"';
@@ -32,7 +33,10 @@ export function dotString(s: string): string {
     const c = ch.codePointAt(0)!;
     const plain = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || ' .:/-_,()'.includes(ch);
     // Control characters and lone surrogates have no place in a label.
-    out += plain ? ch : c < 0x20 || (c >= 0xd800 && c <= 0xdfff) || c === 0x7f ? '?' : `&#${c};`;
+    // Graphviz decodes references before its label escapes (\N, \l, \\), so a
+    // backslash is written as the escape \\, which its label reader makes one.
+    // Other non-ASCII text goes as UTF-8: Graphviz garbles references above U+FFFF.
+    out += plain || (c >= 0xa0 && (c < 0xd800 || c > 0xdfff)) ? ch : c === 0x5c ? '\\\\' : c < 0x20 || (c >= 0xd800 && c <= 0xdfff) || c === 0x7f ? '?' : `&#${c};`;
   }
   return `${out}"`;
 }
