@@ -61,7 +61,7 @@ button{font:inherit;padding:2px 10px;cursor:pointer}
 table{border-collapse:collapse;font-size:12.5px;width:100%}
 th{position:sticky;top:0;background:#eef1f5;text-align:left;cursor:pointer;white-space:nowrap;padding:4px 6px;border-bottom:1px solid #ccc}
 th.asc::after{content:" \\25B2"}th.desc::after{content:" \\25BC"}
-td{padding:3px 6px;border-bottom:1px solid #eee;vertical-align:top;max-width:28em;overflow-wrap:anywhere}
+td{padding:3px 6px;border-bottom:1px solid #eee;vertical-align:top;max-width:28em;overflow-wrap:break-word}
 td.k-num,th.k-num{text-align:right}td.k-ts{white-space:nowrap}
 .v-unapproved,.v-high{color:#b00020;font-weight:600}.v-approved{color:#1b7f3b}.v-stale{color:#8a6d00}.v-baseline{color:#1f4e8c}
 .v-medium{color:#b35c00}

@@ -147,6 +147,9 @@ describe('report in chromium', () => {
     expect(method).toMatch(/passive observation/);
     expect(method).toMatch(/complements host-based port and service listings/);
 
+    // The screenshot shows the map with the clicked node's services beside it.
+    await node.click();
+    await page.evaluate(() => (globalThis as any).document.getElementById('map').scrollIntoView());
     const shot = process.env.OTWATCH_REPORT_SCREENSHOT ?? join(dir, 'report.png');
     await page.screenshot({ path: shot });
     expect(readFileSync(shot).subarray(1, 4).toString()).toBe('PNG');
