@@ -9,7 +9,6 @@ import { inventoryWindow } from '../inventory/snapshot.js';
 import { writeReport, type ReportFormat } from '../report/build.js';
 import { reportFromInventory } from '../report/from-inventory.js';
 import { DEFAULT_GROUP_ABOVE } from '../report/graph.js';
-import { LayoutError } from '../report/layout.js';
 import { parseDate } from './inventory.js';
 import { parseSeconds, UsageError, type OptSpec, type Parsed } from './options.js';
 
@@ -80,6 +79,11 @@ export async function runReport({ opts, rest }: Parsed): Promise<number> {
       format, out, policy, policyName: typeof opts.policy === 'string' ? basename(opts.policy) : null, source: basename(path),
       version: version(), groupAbove: opts['group-above'] as number,
     });
+    if (r.mapError !== null) {
+      // The page is written with every table; only the map is missing.
+      process.stderr.write(`otwatch: report: ${r.files[0]} written without its map: ${r.mapError}\n`);
+      return 1;
+    }
     if (out !== '-') {
       const map = r.mode === null ? '' : `, map of ${r.nodes} ${r.mode === 'groups' ? 'subnet groups' : 'assets'}`;
       process.stderr.write(
@@ -89,10 +93,6 @@ export async function runReport({ opts, rest }: Parsed): Promise<number> {
     }
     return 0;
   } catch (e) {
-    if (e instanceof LayoutError) {
-      process.stderr.write(`otwatch: report: ${e.message}\n`);
-      return 3;
-    }
     const err = e as NodeJS.ErrnoException;
     if (typeof err.code === 'string' && typeof err.syscall === 'string') {
       process.stderr.write(`otwatch: report: cannot write ${out}: ${err.message}\n`);

@@ -8,7 +8,8 @@ import type { Policy } from '../detect/policy.js';
 import { tableCsv, tablesNdjson } from './export.js';
 import { buildGraph, DEFAULT_GROUP_ABOVE } from './graph.js';
 import { renderPage } from './html.js';
-import { layoutSvg } from './layout.js';
+import { LayoutError, layoutSvg } from './layout.js';
+import { html } from './escape.js';
 import type { ReportSnapshot } from './model.js';
 import { buildTables } from './tables.js';
 
@@ -31,17 +32,34 @@ export interface ReportResult {
   bytes: number;
   mode: 'assets' | 'groups' | null;
   nodes: number;
+  mapError: string | null;
 }
 
-export async function renderHtml(s: ReportSnapshot, o: Omit<ReportOptions, 'format' | 'out'>): Promise<{ page: string; mode: 'assets' | 'groups'; nodes: number }> {
+export interface HtmlResult {
+  page: string;
+  mode: 'assets' | 'groups';
+  nodes: number;
+  /** Why the map is missing (the layout failed or ran too long); the tables are complete. */
+  mapError: string | null;
+}
+
+export async function renderHtml(s: ReportSnapshot, o: Omit<ReportOptions, 'format' | 'out'>, layoutTimeoutMs?: number): Promise<HtmlResult> {
   const tables = buildTables(s, o.policy);
   const graph = buildGraph(s, o.policy, o.groupAbove ?? DEFAULT_GROUP_ABOVE);
-  const svg = await layoutSvg(graph);
+  let svg: string;
+  let mapError: string | null = null;
+  try {
+    svg = await layoutSvg(graph, layoutTimeoutMs);
+  } catch (e) {
+    if (!(e instanceof LayoutError)) throw e;
+    mapError = e.message;
+    svg = `<p class="none">No map: ${html(e.message)}. The tables below are complete.</p>`;
+  }
   const page = renderPage({
     snapshot: s, tables, graph, svg, source: o.source, policyName: o.policyName,
     generatedTs: o.generatedTs ?? Date.now() / 1000, version: o.version,
   });
-  return { page, mode: graph.mode, nodes: Object.keys(graph.nodes).length };
+  return { page, mode: graph.mode, nodes: Object.keys(graph.nodes).length, mapError };
 }
 
 export async function writeReport(s: ReportSnapshot, o: ReportOptions): Promise<ReportResult> {
@@ -50,7 +68,7 @@ export async function writeReport(s: ReportSnapshot, o: ReportOptions): Promise<
     const r = await renderHtml(s, { ...o, generatedTs });
     const bytes = Buffer.from(r.page, 'utf8');
     writeFileAtomic(o.out, bytes);
-    return { files: [o.out], bytes: bytes.length, mode: r.mode, nodes: r.nodes };
+    return { files: [o.out], bytes: bytes.length, mode: r.mode, nodes: r.nodes, mapError: r.mapError };
   }
   const tables = buildTables(s, o.policy);
   if (o.format === 'json') {
@@ -58,7 +76,7 @@ export async function writeReport(s: ReportSnapshot, o: ReportOptions): Promise<
     const bytes = Buffer.from(text, 'utf8');
     if (o.out === '-') process.stdout.write(bytes);
     else writeFileAtomic(o.out, bytes);
-    return { files: [o.out], bytes: bytes.length, mode: null, nodes: 0 };
+    return { files: [o.out], bytes: bytes.length, mode: null, nodes: 0, mapError: null };
   }
   mkdirSync(o.out, { recursive: true });
   let total = 0;
@@ -70,5 +88,5 @@ export async function writeReport(s: ReportSnapshot, o: ReportOptions): Promise<
     files.push(path);
     total += bytes.length;
   });
-  return { files, bytes: total, mode: null, nodes: 0 };
+  return { files, bytes: total, mode: null, nodes: 0, mapError: null };
 }

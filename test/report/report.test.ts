@@ -13,6 +13,7 @@ import { buildGraph, MAX_GROUPS } from '../../src/report/graph.js';
 import { buildTables, SERVICE_COLUMNS } from '../../src/report/tables.js';
 import { synthInventory } from '../../tools/synth-inventory.js';
 import { fixture, runCli } from '../helpers/run.js';
+import { REPO } from '../helpers/shared.js';
 
 const HOSTILE = ['<script>alert(1)</script>', '"];\na -> b [label="x', 'back\\slash \\N \\l', '&amp; &#60; &bogus;', 'Ünïcødé ✓ 𝔘', '=cmd|\'/c calc\'!A1'];
 
@@ -76,6 +77,23 @@ describe('map', () => {
     const r = viz.render(g.dot, { format: 'svg', engine: g.engine });
     expect(r.status).toBe('success');
     expect((r.output!.match(/class="node"/g) ?? []).length).toBe(nodes.length);
+  });
+
+  it('a layout that runs too long is stopped; the page keeps every table', async () => {
+    // The compiled modules: only there does the layout run in a worker that can be stopped.
+    const layout = await import(join(REPO, 'dist/src/report/layout.js'));
+    const build = await import(join(REPO, 'dist/src/report/build.js'));
+    // dot's component packing with clusters runs for minutes on 250 assets (found while choosing engines).
+    const g = buildGraph(synthInventory({ assets: 250 }), null);
+    const slow = { ...g, dot: g.dot.replace('newrank=true', 'newrank=true, pack=true, packmode="array_u"') };
+    const t0 = Date.now();
+    await expect(layout.layoutSvg(slow, 1500)).rejects.toThrow(/took longer than 1.5 s and was stopped/);
+    expect(Date.now() - t0).toBeLessThan(20_000);
+    const s = synthInventory({ assets: 60 });
+    const r = await build.renderHtml(s, { policy: null, policyName: null, source: 'x.db', version: 't' }, 1);
+    expect(r.mapError).toMatch(/took longer than/);
+    expect(r.page).toContain('No map: graph layout (dot) took longer than');
+    expect(r.page).toContain(s.assets[0].ip);
   });
 
   it('CSV of a table: a header of the column keys and one line per row', () => {
