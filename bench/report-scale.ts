@@ -17,7 +17,8 @@ const CLI = join(REPO, 'dist/src/cli.js');
 /** Writes a synthetic snapshot into a fresh inventory, as the inventory's own tables hold it. */
 export function writeInventory(path: string, s: ReportSnapshot): void {
   const db = openInventory(path);
-  const ins = (table: string, cols: string[]) => db.prepare(`INSERT OR IGNORE INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
+  const ins = (table: string, cols: string[]) =>
+    db.prepare(`INSERT OR IGNORE INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
   const asset = ins('asset', ['vlan', 'ip', 'mac', 'vendor', 'first_ts', 'last_ts']);
   const sensor = ins('asset_sensor', ['vlan', 'ip', 'sensor', 'first_ts', 'last_ts']);
   const role = ins('asset_role', ['vlan', 'ip', 'app', 'role', 'term', 'first_ts', 'last_ts']);
@@ -42,7 +43,8 @@ export function writeInventory(path: string, s: ReportSnapshot): void {
       }
       for (const [k, val] of Object.entries(a.identity)) ident.run(v, a.ip, a.roles[0]?.app ?? 'modbus', k, String(val), a.first_ts);
       for (const sv of a.services) {
-        service.run(v, a.ip, sv.proto, sv.port, sv.app, sv.first_ts, sv.last_ts, sv.flows, sv.clients, sv.status === 'unapproved' ? sv.first_ts : null);
+        const alertTs = sv.status === 'unapproved' ? sv.first_ts : null;
+        service.run(v, a.ip, sv.proto, sv.port, sv.app, sv.first_ts, sv.last_ts, sv.flows, sv.clients, alertTs);
         for (const c of sv.classes) cls.run(v, a.ip, sv.proto, sv.port, c, sv.first_ts);
         if (sv.status === 'approved') approval.run(v, a.ip, sv.proto, sv.port, sv.reason, sv.approver, sv.ticket, sv.approved_ts);
       }
@@ -64,7 +66,8 @@ function main(): void {
       writeInventory(db, s);
       for (const format of ['html', 'json']) {
         const out = join(dir, `report-${n}.${format}`);
-        const r = spawnSync('/usr/bin/time', ['-f', '%e %M', process.execPath, CLI, 'report', db, '-o', out, '--format', format], { encoding: 'utf8' });
+        const args = ['-f', '%e %M', process.execPath, CLI, 'report', db, '-o', out, '--format', format];
+        const r = spawnSync('/usr/bin/time', args, { encoding: 'utf8' });
         const [wall, kb] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
         const services = s.assets.reduce((k, a) => k + a.services.length, 0);
         console.log(

@@ -20,6 +20,7 @@ const VENDORS = [
   ['SEL', 'SEL-3530 RTAC', 'R148'],
 ] as const;
 const CLASSES = ['read', 'write', 'control', 'config', 'diagnostic'] as const;
+const hex2 = (x: number) => x.toString(16).padStart(2, '0');
 
 export interface SynthOptions {
   assets: number;
@@ -53,7 +54,7 @@ export function synthInventory(o: SynthOptions): ReportSnapshot {
     const ip = it ? `10.30.${Math.floor(i / 250) % 256}.${(i % 250) + 1}` : `10.10.${cell % 256}.${k + 10 + Math.floor(cell / 256) * 40}`;
     const first = t0 + Math.floor(rnd() * 10 * day);
     const a: ReportAsset = {
-      ip, vlan: it ? null : 100 + (cell % 8), mac: `02:00:${[i >> 16, (i >> 8) & 255, i & 255].map((x) => x.toString(16).padStart(2, '0')).join(':')}:01`,
+      ip, vlan: it ? null : 100 + (cell % 8), mac: `02:00:${[i >> 16, (i >> 8) & 255, i & 255].map(hex2).join(':')}:01`,
       vendor: it ? null : 'Example OUI Corp', first_ts: first, last_ts: t1 - Math.floor(rnd() * day), sensors: [`sensor-${(cell % 3) + 1}`],
       roles: [], identity: {}, services: [],
     };
@@ -78,20 +79,27 @@ export function synthInventory(o: SynthOptions): ReportSnapshot {
     a.services.push({
       proto: 'tcp', port: spec.port, app: spec.app, status, first_ts: sfirst, last_ts: a.last_ts, flows: 1 + Math.floor(rnd() * 500),
       clients: cellClients.length, classes: [...new Set(classes)],
-      ...(status === 'approved' ? { reason: 'process control, documented in the cell design', approver: 'j.doe', ticket: `CHG-${1000 + i}`, approved_ts: sfirst + day } : {}),
+      ...(status === 'approved'
+        ? { reason: 'process control, in the cell design', approver: 'j.doe', ticket: `CHG-${1000 + i}`, approved_ts: sfirst + day }
+        : {}),
     });
     changes.push({ ts: sfirst, kind: 'service_appeared', ip, proto: 'tcp', port: spec.port, app: spec.app, detail: null });
     if (rnd() < 0.1) {
-      a.services.push({ proto: 'tcp', port: 80, app: null, status: 'baseline', first_ts: sfirst, last_ts: a.last_ts, flows: 3, clients: 1, classes: [] });
+      a.services.push({
+        proto: 'tcp', port: 80, app: null, status: 'baseline', first_ts: sfirst, last_ts: a.last_ts, flows: 3, clients: 1, classes: [],
+      });
     }
     if (status === 'unapproved') {
       alerts.push({
-        ts: sfirst, kind: 'new_listener', severity: 'high', client: cellClients[0]?.ip ?? null, server: ip, proto: 'tcp', port: spec.port, app: spec.app,
+        ts: sfirst, kind: 'new_listener', severity: 'high', client: cellClients[0]?.ip ?? null, server: ip,
+        proto: 'tcp', port: spec.port, app: spec.app,
         detail: `${ip} answered on tcp/${spec.port} (${spec.app}) for the first time`,
       });
     }
     for (const c of cellClients) {
-      talks.push({ client: c.ip, server: ip, vlan: a.vlan, proto: 'tcp', port: spec.port, app: spec.app, flows: 1 + Math.floor(rnd() * 100), classes: [...new Set(classes)] });
+      const flows = 1 + Math.floor(rnd() * 100);
+      const cls = [...new Set(classes)];
+      talks.push({ client: c.ip, server: ip, vlan: a.vlan, proto: 'tcp', port: spec.port, app: spec.app, flows, classes: cls });
     }
   }
   // IT hosts read a few OPC UA servers through the DMZ historian.
@@ -105,7 +113,8 @@ export function synthInventory(o: SynthOptions): ReportSnapshot {
   assets.push(hist);
   for (const a of assets) {
     if (a.roles.some((r) => r.app === 'opcua' && r.role === 'server') && rnd() < 0.5) {
-      talks.push({ client: hist.ip, server: a.ip, vlan: null, proto: 'tcp', port: 4840, app: 'opcua', flows: 12, classes: ['read', 'session'] });
+      talks.push({ client: hist.ip, server: a.ip, vlan: null, proto: 'tcp', port: 4840, app: 'opcua', flows: 12,
+        classes: ['read', 'session'] });
     }
   }
   alerts.push({

@@ -16,13 +16,16 @@ import { parseSeconds, UsageError, type OptSpec, type Parsed } from './options.j
 const REVIEW_PERIOD = 35 * 86_400;
 
 export const REPORT_OPTIONS: readonly OptSpec[] = [
-  { name: 'output', short: 'o', kind: 'string', arg: 'PATH', help: 'html/json: the file (json: - for stdout); csv: a directory for assets.csv, services.csv, ...' },
-  { name: 'format', kind: 'string', arg: 'FMT', default: 'html', choices: ['html', 'csv', 'json'], help: 'html page, csv tables or json lines' },
+  {
+    name: 'output', short: 'o', kind: 'string', arg: 'PATH',
+    help: 'html/json: the file (json: - for stdout); csv: a directory for assets.csv, services.csv, ...',
+  },
+  { name: 'format', kind: 'string', arg: 'FMT', default: 'html', choices: ['html', 'csv', 'json'], help: 'html, csv or json' },
   {
     name: 'since', kind: 'string', arg: 'DATE',
     help: 'changes and alerts at or after DATE (ISO 8601, epoch seconds, or a duration such as 35d before the last traffic; default 35d)',
   },
-  { name: 'policy', kind: 'string', arg: 'FILE', help: 'zones and conduits (docs/detection.md): zones become map groups and a table column' },
+  { name: 'policy', kind: 'string', arg: 'FILE', help: 'zones and conduits (docs/detection.md): zones group the map and fill a column' },
   { name: 'stale-after', kind: 'seconds', arg: 'DUR', default: DEFAULT_STALE_AFTER, help: 'a service not seen for DUR is stale' },
   { name: 'group-above', kind: 'number', arg: 'N', default: DEFAULT_GROUP_ABOVE, help: 'map: group addresses by subnet above N addresses' },
   { name: 'help', short: 'h', kind: 'flag', help: 'this help' },

@@ -43,7 +43,11 @@ export interface HtmlResult {
   mapError: string | null;
 }
 
-export async function renderHtml(s: ReportSnapshot, o: Omit<ReportOptions, 'format' | 'out'>, layoutTimeoutMs?: number): Promise<HtmlResult> {
+export async function renderHtml(
+  s: ReportSnapshot,
+  o: Omit<ReportOptions, 'format' | 'out'>,
+  layoutTimeoutMs?: number,
+): Promise<HtmlResult> {
   const tables = buildTables(s, o.policy);
   const graph = buildGraph(s, o.policy, o.groupAbove ?? DEFAULT_GROUP_ABOVE);
   let svg: string;

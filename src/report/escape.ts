@@ -36,7 +36,10 @@ export function dotString(s: string): string {
     // Graphviz decodes references before its label escapes (\N, \l, \\), so a
     // backslash is written as the escape \\, which its label reader makes one.
     // Other non-ASCII text goes as UTF-8: Graphviz garbles references above U+FFFF.
-    out += plain || (c >= 0xa0 && (c < 0xd800 || c > 0xdfff)) ? ch : c === 0x5c ? '\\\\' : c < 0x20 || (c >= 0xd800 && c <= 0xdfff) || c === 0x7f ? '?' : `&#${c};`;
+    const surrogate = c >= 0xd800 && c <= 0xdfff;
+    if (plain || (c >= 0xa0 && !surrogate)) out += ch;
+    else if (c === 0x5c) out += '\\\\';
+    else out += c < 0x20 || c === 0x7f || surrogate ? '?' : `&#${c};`;
   }
   return `${out}"`;
 }

@@ -19,7 +19,8 @@ export function reportAsset(a: AssetView): ReportAsset {
     services: a.services.map((v) => ({
       proto: v.proto, port: v.port, app: v.app, status: v.status, first_ts: v.first_ts, last_ts: v.last_ts, flows: v.flows,
       clients: v.clients, classes: v.classes,
-      reason: v.approval?.reason ?? null, approver: v.approval?.by ?? null, ticket: v.approval?.ticket ?? null, approved_ts: v.approval?.ts ?? null,
+      reason: v.approval?.reason ?? null, approver: v.approval?.by ?? null,
+      ticket: v.approval?.ticket ?? null, approved_ts: v.approval?.ts ?? null,
     })),
   };
 }

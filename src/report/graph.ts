@@ -214,7 +214,7 @@ export function buildGraph(s: ReportSnapshot, policy: Policy | null, groupAbove 
       if (servers + clients > 0) label += `\n${servers} srv / ${clients} cli`;
       const pairs = inside.get(id) ?? 0;
       if (pairs > 0) label += `\n${pairs} pair${pairs === 1 ? '' : 's'} inside`;
-      fill = servers > 0 && clients > 0 ? ROLE_COLOURS.both : servers > 0 ? ROLE_COLOURS.server : clients > 0 ? ROLE_COLOURS.client : ROLE_COLOURS.none;
+      fill = ROLE_COLOURS[servers > 0 && clients > 0 ? 'both' : servers > 0 ? 'server' : clients > 0 ? 'client' : 'none'];
       mark = nMarked > 0;
       nodes[id] = { kind: 'group', label: subnet, ips: m };
       const z = zone.get(m[0]);
@@ -249,7 +249,8 @@ export function buildGraph(s: ReportSnapshot, policy: Policy | null, groupAbove 
     const zid = `z${zi++}`;
     const ot = policy?.zone(name)?.ot === true;
     lines.push(`  subgraph cluster_${zid} {`);
-    lines.push(`    id=${dotString(zid)}; label=${dotString(policy !== null ? `zone ${name}` : name)}; style="rounded${ot ? ',filled' : ''}"; ` +
+    const label = dotString(policy !== null ? `zone ${name}` : name);
+    lines.push(`    id=${dotString(zid)}; label=${label}; style="rounded${ot ? ',filled' : ''}"; ` +
       `color="#888888"; fillcolor="#fff7f0"; labeljust="l";`);
     for (const id of ids) lines.push(nodeLines(id));
     lines.push('  }');
@@ -268,11 +269,14 @@ export function buildGraph(s: ReportSnapshot, policy: Policy | null, groupAbove 
     if (hi.length > 0) attrs.push('penwidth=3', `label=${dotString(hi.join(','))}`, `fontcolor="${MARK_COLOUR}"`);
     lines.push(`  ${e.from} -> ${e.to} [${attrs.join(', ')}];`);
     const classes = [...e.classes].sort().join(', ');
-    const counts = [e.flows !== null ? `${e.flows} flow(s)` : '', grouped ? `${e.pairs} client-server pair(s)` : ''].filter((x) => x !== '');
+    const counts: string[] = [];
+    if (e.flows !== null) counts.push(`${e.flows} flow(s)`);
+    if (grouped) counts.push(`${e.pairs} client-server pair(s)`);
     titles.set(eid, `${e.app ?? 'unidentified'}${counts.length > 0 ? `: ${counts.join(', ')}` : ''}${classes ? `; ${classes}` : ''}`);
   });
   lines.push('}');
-  return { dot: lines.join('\n'), engine, mode: grouped ? 'groups' : 'assets', prefix, nodes, titles, edgesDrawn: drawn.length, edgesTotal: all.length };
+  const mode = grouped ? 'groups' : 'assets';
+  return { dot: lines.join('\n'), engine, mode, prefix, nodes, titles, edgesDrawn: drawn.length, edgesTotal: all.length };
 }
 
 /** A multi-line DOT label: each line escaped, joined by DOT's \n. */

@@ -79,7 +79,8 @@ function legend(): string {
     .map(([a, c]) => `<span><span class="ln" style="border-color:${c}"></span>${html(a)}</span>`)
     .join('');
   return (
-    `<div class="legend">${role}<span><span class="sw" style="border:3px double ${MARK_COLOUR}"></span>alert or unapproved service</span></div>` +
+    `<div class="legend">${role}<span><span class="sw" style="border:3px double ${MARK_COLOUR}"></span>` +
+    'alert or unapproved service</span></div>' +
     `<div class="legend">${apps}<span><span class="ln" style="border-color:#555;border-top-width:6px"></span>` +
     `thick, labelled: ${HIGH_CLASSES.join(' / ')} used</span></div>`
   );
@@ -111,13 +112,18 @@ export function renderPage(p: PageInput): string {
   const g = p.graph;
   const mapNote =
     g.mode === 'groups'
-      ? `${s.assets.length} assets are more than the map can show one by one: each box is a /${g.prefix} subnet (IPv6 /${(g.prefix ?? 24) + 40})` +
+      ? `${s.assets.length} assets are more than the map can show one by one: ` +
+        `each box is a /${g.prefix} subnet (IPv6 /${(g.prefix ?? 24) + 40})` +
         `${p.policyName !== null ? ' within its zone' : ''}; click one for its assets and their services.`
       : 'Each box is one address; click one for its services.';
-  const edgeNote = g.edgesDrawn < g.edgesTotal ? ` The ${g.edgesDrawn} busiest connections of ${g.edgesTotal} are drawn (writes, control and config first).` : '';
+  const edgeNote =
+    g.edgesDrawn < g.edgesTotal
+      ? ` The ${g.edgesDrawn} busiest connections of ${g.edgesTotal} are drawn (writes, control and config first).`
+      : '';
   const data = scriptJson({ tables: p.tables, nodes: g.nodes });
   const hash = createHash('sha256').update(PAGE_SCRIPT).digest('base64');
-  const csp = `default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-${hash}'; form-action 'none'; base-uri 'none'`;
+  const csp =
+    `default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-${hash}'; ` + "form-action 'none'; base-uri 'none'";
 
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -131,12 +137,14 @@ export function renderPage(p: PageInput): string {
     `${p.policyName !== null ? `, zones from ${html(p.policyName)}` : ''}.</p></header>
 <main>
 <section class="method" id="method"><h2>Method</h2>
-<p>This inventory comes from passive observation: otwatch read a copy of the network's traffic (a SPAN or mirror port, or captures of one) ` +
-    `from ${window}, with sensor(s) ${sensors}, and sent no packet. A service is listed because it carried traffic in that window. A port that ` +
+<p>This inventory comes from passive observation: otwatch read a copy of the network's traffic ` +
+    `(a SPAN or mirror port, or captures of one) from ${window}, with sensor(s) ${sensors}, and sent no packet. ` +
+    'A service is listed because it carried traffic in that window. A port that ' +
     `is open but was not used, was used only outside the window, or is reached only over paths no sensor sees does not appear.</p>
 <p>It therefore complements host-based port and service listings (the host's own socket list, vendor configuration tools) ` +
     `and does not replace them. Status of a service: <b>baseline</b> learned from traffic, not yet reviewed; <b>approved</b> reviewed, ` +
-    `with reason, approver and ticket; <b>unapproved</b> appeared after the baseline (its new_listener alert is linked); <b>stale</b> not seen ` +
+    'with reason, approver and ticket; <b>unapproved</b> appeared after the baseline (its new_listener alert is linked); ' +
+    '<b>stale</b> not seen ' +
     `for the stale period (35 days unless set otherwise). Changes are listed from ${since}.</p>
 <ul class="stats"><li><b>${s.assets.length}</b> assets</li><li><b>${services.length}</b> services (${statusText})</li>` +
     `<li><b>${changes}</b> changes since ${since}</li><li><b>${s.alerts.length}</b> alerts</li></ul></section>
@@ -145,7 +153,7 @@ export function renderPage(p: PageInput): string {
     `<button id="zoom-fit">fit</button></div>
 <div id="map-wrap"><div id="map-view">${p.svg}</div><aside id="node-panel" hidden></aside></div></section>
 ${tableSection(p.tables[0], 'Every address that took part in traffic, with its roles and the identity its traffic carried.')}
-${tableSection(p.tables[1], 'Every endpoint that answered: NERC CIP-007 R1 evidence of enabled ports and services, with status and approval.')}
+${tableSection(p.tables[1], 'Every endpoint that answered: NERC CIP-007 R1 evidence of enabled ports and services, status and approval.')}
 ${tableSection(p.tables[2], `What changed since ${since}: the CIP-010 R1/R2 review (at least every 35 days).`)}
 ${tableSection(p.tables[3], 'Alerts in time order.')}
 </main>

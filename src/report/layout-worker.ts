@@ -6,4 +6,5 @@ import { instance } from '@viz-js/viz';
 const { dot, engine } = workerData as { dot: string; engine: string };
 const viz = await instance();
 const r = viz.render(dot, { format: 'svg', engine });
-parentPort!.postMessage(r.status === 'success' ? { output: r.output } : { error: r.errors.map((e) => e.message.trim()).join('; ') || 'no output' });
+const error = r.status === 'success' ? null : r.errors.map((e) => e.message.trim()).join('; ') || 'no output';
+parentPort!.postMessage(r.status === 'success' ? { output: r.output } : { error });

@@ -25,7 +25,9 @@ export async function layoutSvg(g: MapGraph, timeoutMs = LAYOUT_TIMEOUT_MS): Pro
 async function inProcess(g: MapGraph): Promise<string> {
   const viz = await instance();
   const r = viz.render(g.dot, { format: 'svg', engine: g.engine });
-  if (r.status !== 'success') throw new LayoutError(`graph layout failed: ${r.errors.map((e) => e.message.trim()).join('; ') || 'no output'}`);
+  if (r.status !== 'success') {
+    throw new LayoutError(`graph layout failed: ${r.errors.map((e) => e.message.trim()).join('; ') || 'no output'}`);
+  }
   return r.output;
 }
 
@@ -52,6 +54,9 @@ function inWorker(file: URL, g: MapGraph, timeoutMs: number): Promise<string> {
   });
 }
 
+/** A node, edge or cluster with a name we gave it, and Graphviz's title of it. */
+const TITLE_RE = /(<g id="([a-z]\d+)" class="(?:node|edge|cluster)">\s*<title>)[^<]*(<\/title>)/g;
+
 /** The SVG with our titles in place of Graphviz's (which are element names). */
 export function embeddable(svg: string, titles: Map<string, string>): string {
   const start = svg.indexOf('<svg');
@@ -59,7 +64,7 @@ export function embeddable(svg: string, titles: Map<string, string>): string {
   return svg
     .slice(start)
     .replace(/<!--[\s\S]*?-->\n?/g, '')
-    .replace(/(<g id="([a-z]\d+)" class="(?:node|edge|cluster)">\s*<title>)[^<]*(<\/title>)/g, (m, open: string, id: string, close: string) => {
+    .replace(TITLE_RE, (m, open: string, id: string, close: string) => {
       const t = titles.get(id);
       return t === undefined ? m : `${open}${html(t)}${close}`;
     });

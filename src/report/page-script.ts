@@ -120,7 +120,9 @@ export const PAGE_SCRIPT = String.raw`(function () {
       idx.sort(function (a, b) { return v.sortDir * cmp(t.rows[a][c], t.rows[b][c]) || a - b; });
     }
     var ths = v.root.querySelectorAll('th');
-    for (var h = 0; h < ths.length; h++) ths[h].className = 'k-' + t.columns[h].kind + (h === v.sortCol ? (v.sortDir > 0 ? ' asc' : ' desc') : '');
+    for (var h = 0; h < ths.length; h++) {
+      ths[h].className = 'k-' + t.columns[h].kind + (h === v.sortCol ? (v.sortDir > 0 ? ' asc' : ' desc') : '');
+    }
     var frag = document.createDocumentFragment();
     var n = Math.min(idx.length, v.shown);
     for (var k = 0; k < n; k++) {

@@ -162,7 +162,8 @@ describe('report in chromium', () => {
 
   it('shows hostile names as text: nothing from the data runs or loads', async () => {
     const s = synthInventory({ assets: 40, hostile: true });
-    const { page: html } = await renderHtml(s, { policy: null, policyName: null, source: '<b>x</b>.db', version: 'test', generatedTs: 1_764_000_000 });
+    const opts = { policy: null, policyName: null, source: '<b>x</b>.db', version: 'test', generatedTs: 1_764_000_000 };
+    const { page: html } = await renderHtml(s, opts);
     const file = join(dir, 'hostile.html');
     writeFileSync(file, html);
     requests.length = 0;

@@ -15,7 +15,10 @@ import { synthInventory } from '../../tools/synth-inventory.js';
 import { fixture, runCli } from '../helpers/run.js';
 import { REPO } from '../helpers/shared.js';
 
-const HOSTILE = ['<script>alert(1)</script>', '"];\na -> b [label="x', 'back\\slash \\N \\l', '&amp; &#60; &bogus;', 'Ünïcødé ✓ 𝔘', '=cmd|\'/c calc\'!A1'];
+const HOSTILE = [
+  '<script>alert(1)</script>', '"];\na -> b [label="x', 'back\\slash \\N \\l', '&amp; &#60; &bogus;', 'Ünïcødé ✓ 𝔘',
+  '=cmd|\'/c calc\'!A1',
+];
 
 function decodeXml(s: string): string {
   return s.replace(/&(#x[0-9a-f]+|#\d+|lt|gt|amp|quot|apos);/gi, (_, e: string) =>
@@ -127,8 +130,9 @@ describe('otwatch report', () => {
     const assets = lines.filter((l) => l.type === 'report_asset');
     const services = lines.filter((l) => l.type === 'report_service');
     expect(assets.map((a) => a.ip).sort()).toEqual(shown.map((a) => a.ip).sort());
-    const want = shown.flatMap((a) => a.services.map((s: any) => `${a.ip} ${s.proto}/${s.port} ${s.app} ${s.status} ${s.flows} ${s.clients}`));
-    expect(services.map((s) => `${s.ip} ${s.proto}/${s.port} ${s.app} ${s.status} ${s.flows} ${s.clients}`).sort()).toEqual(want.sort());
+    const line = (ip: string, s: any) => `${ip} ${s.proto}/${s.port} ${s.app} ${s.status} ${s.flows} ${s.clients}`;
+    const want = shown.flatMap((a) => a.services.map((s: any) => line(a.ip, s)));
+    expect(services.map((s) => line(s.ip, s)).sort()).toEqual(want.sort());
     const history = runCli(['inventory', 'history', '--json', db]).stdout.trim().split('\n');
     expect(lines.filter((l) => l.type === 'report_change').length).toBe(history.length);
   });
