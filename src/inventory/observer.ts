@@ -200,7 +200,9 @@ export class InventoryObserver implements FlowObserver {
         }
       }
     }
-    if (st.answered) {
+    // serverAnswered fires at packet time; when the dissector swaps the roles later (a capture that starts with a
+    // response), the final server's payload or UDP reply is the answer.
+    if (st.answered || (f.isTcp ? f.payS2C > 0 : f.pktsS2C > 0)) {
       const s = b.service(vlan, sip, f.isTcp ? 'tcp' : 'udp', serverPort(f), first, last);
       s.flows++;
       if (s.clients.size < MAX_BATCH_CLIENTS) s.clients.add(cip);

@@ -18,7 +18,8 @@ export function macVendor(mac: string): string | null {
   const v = table[key];
   if (v === undefined) return null;
   const nl = v.indexOf('\n');
-  return nl < 0 ? v : v.slice(0, nl);
+  // The registry spells some names with a trailing comma ("Siemens AG,"): one name per vendor.
+  return (nl < 0 ? v : v.slice(0, nl)).replace(/[\s,]+$/, '');
 }
 
 /** "aa:bb:cc:dd:ee:ff" from the high 16 and low 32 bits. */
