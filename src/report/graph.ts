@@ -109,6 +109,41 @@ function assetTitle(ip: string, a: ReportAsset | undefined, zone: string | null,
   return lines.join('\n');
 }
 
+/** Fewest addresses a /24 (then a /16) group must have; fewer move up to the wider subnet. */
+export const MIN_GROUP = 3;
+
+/**
+ * Group keys (zone|subnet) of addresses: /24 where at least MIN_GROUP
+ * addresses share one, else /16, else /8, so a plant's dense subnets keep
+ * their own box and scattered addresses gather. When that still makes more
+ * than MAX_GROUPS, every address takes one prefix, widened until it fits.
+ * Returns the finest prefix used.
+ */
+function groupAddresses(ips: Set<string>, zone: Map<string, string | null>, keyOf: Map<string, string>, rest: Set<string>): number {
+  const key = (ip: string, bits: number) => `${zone.get(ip) ?? ''}|${subnetOf(ip, bits)}`;
+  const level = new Map<string, number>();
+  for (const ip of ips) level.set(ip, 24);
+  for (const bits of [24, 16]) {
+    const count = new Map<string, number>();
+    for (const ip of ips) if (level.get(ip) === bits) count.set(key(ip, bits), (count.get(key(ip, bits)) ?? 0) + 1);
+    for (const ip of ips) if (level.get(ip) === bits && count.get(key(ip, bits))! < MIN_GROUP) level.set(ip, bits - 8);
+  }
+  for (const ip of ips) keyOf.set(ip, key(ip, level.get(ip)!));
+  if (new Set(keyOf.values()).size <= MAX_GROUPS) {
+    // A wide group whose subnet also holds finer groups is the rest of that subnet.
+    for (const ip of ips) for (const bits of [16, 8]) if (level.get(ip)! > bits) rest.add(key(ip, bits));
+    return Math.max(...level.values());
+  }
+  let bits = 16;
+  for (; bits > 8; bits -= 8) {
+    keyOf.clear();
+    for (const ip of ips) keyOf.set(ip, key(ip, bits));
+    if (new Set(keyOf.values()).size <= MAX_GROUPS) return bits;
+  }
+  for (const ip of ips) keyOf.set(ip, key(ip, 8));
+  return 8;
+}
+
 export function buildGraph(s: ReportSnapshot, policy: Policy | null, groupAbove = DEFAULT_GROUP_ABOVE): MapGraph {
   const assetByIp = new Map<string, ReportAsset>();
   for (const a of s.assets) if (!assetByIp.has(a.ip)) assetByIp.set(a.ip, a);
@@ -123,13 +158,9 @@ export function buildGraph(s: ReportSnapshot, policy: Policy | null, groupAbove 
   let prefix: number | null = null;
   // Node key of each address: itself, or its (zone, subnet) group.
   const keyOf = new Map<string, string>();
+  const rest = new Set<string>();
   if (grouped) {
-    for (prefix = 24; prefix >= 8; prefix -= 8) {
-      keyOf.clear();
-      for (const ip of ips) keyOf.set(ip, `${zone.get(ip) ?? ''}|${subnetOf(ip, prefix)}`);
-      if (new Set(keyOf.values()).size <= MAX_GROUPS) break;
-    }
-    prefix = Math.max(prefix, 8);
+    prefix = groupAddresses(ips, zone, keyOf, rest);
   } else {
     for (const ip of ips) keyOf.set(ip, ip);
   }
@@ -201,7 +232,8 @@ export function buildGraph(s: ReportSnapshot, policy: Policy | null, groupAbove 
       nodes[id] = { kind: 'asset', label: ip, ips: m };
       titles.set(id, assetTitle(ip, a, zone.get(ip) ?? null, byIp.get(ip) ?? 0));
     } else {
-      const subnet = keyOf.get(m[0])!.split('|')[1];
+      const k = keyOf.get(m[0])!;
+      const subnet = `${k.split('|')[1]}${rest.has(k) ? ' (rest)' : ''}`;
       const counts = { server: 0, client: 0, both: 0, none: 0 };
       let nMarked = 0;
       for (const ip of m) {

@@ -5,7 +5,7 @@
 // text from the wire cannot run even if some escaping were missed.
 import { createHash } from 'node:crypto';
 import { html, scriptJson } from './escape.js';
-import { APP_COLOURS, HIGH_CLASSES, MARK_COLOUR, OTHER_COLOUR, ROLE_COLOURS, type MapGraph } from './graph.js';
+import { APP_COLOURS, HIGH_CLASSES, MARK_COLOUR, MIN_GROUP, OTHER_COLOUR, ROLE_COLOURS, type MapGraph } from './graph.js';
 import type { ReportSnapshot } from './model.js';
 import { PAGE_SCRIPT } from './page-script.js';
 import type { Table } from './tables.js';
@@ -113,7 +113,8 @@ export function renderPage(p: PageInput): string {
   const mapNote =
     g.mode === 'groups'
       ? `${s.assets.length} assets are more than the map can show one by one: ` +
-        `each box is a /${g.prefix} subnet (IPv6 /${(g.prefix ?? 24) + 40})` +
+        `each box is a subnet (IPv4 /${g.prefix} where at least ${MIN_GROUP} addresses share one, wider for scattered addresses; ` +
+        `IPv6 /${(g.prefix ?? 24) + 40} and wider)` +
         `${p.policyName !== null ? ' within its zone' : ''}; click one for its assets and their services.`
       : 'Each box is one address; click one for its services.';
   const edgeNote =

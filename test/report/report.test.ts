@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvCell, dotString, scriptJson } from '../../src/report/escape.js';
 import { tableCsv } from '../../src/report/export.js';
-import { buildGraph, MAX_GROUPS } from '../../src/report/graph.js';
+import { buildGraph, MAX_GROUPS, subnetOf } from '../../src/report/graph.js';
 import { buildTables, SERVICE_COLUMNS } from '../../src/report/tables.js';
 import { synthInventory } from '../../tools/synth-inventory.js';
 import { fixture, runCli } from '../helpers/run.js';
@@ -75,11 +75,23 @@ describe('map', () => {
     const seen = nodes.flatMap((n) => n.ips);
     expect(new Set(seen).size).toBe(seen.length);
     expect(new Set(seen)).toEqual(new Set([...s.assets.map((a) => a.ip), ...s.talks.flatMap((t) => [t.client, t.server])]));
-    for (const n of nodes) for (const ip of n.ips) expect(ip.startsWith(n.label.split('.').slice(0, 3).join('.'))).toBe(true);
+    for (const n of nodes) {
+      const [net, bits] = n.label.split(' ')[0].split('/');
+      for (const ip of n.ips) expect(subnetOf(ip, Number(bits))).toBe(`${net}/${bits}`);
+    }
     const viz = await instance();
     const r = viz.render(g.dot, { format: 'svg', engine: g.engine });
     expect(r.status).toBe('success');
     expect((r.output!.match(/class="node"/g) ?? []).length).toBe(nodes.length);
+  });
+
+  it('grouping keeps dense /24s and gathers scattered addresses into the rest of their /16 or /8', () => {
+    const ips = [...Array.from({ length: 10 }, (_, i) => `10.10.1.${i + 1}`), '10.10.2.1', '10.10.2.2', '10.10.3.1', '8.8.8.8'];
+    const base = synthInventory({ assets: 1 });
+    const s = { ...base, talks: [], alerts: [], assets: ips.map((ip) => ({ ...base.assets[0], ip })) };
+    const g = buildGraph(s, null, 5);
+    const groups = Object.values(g.nodes).map((n) => [n.label, n.ips.length]);
+    expect(groups.sort()).toEqual([['10.10.0.0/16 (rest)', 3], ['10.10.1.0/24', 10], ['8.0.0.0/8', 1]]);
   });
 
   it('a layout that runs too long is stopped; the page keeps every table', async () => {
