@@ -147,6 +147,9 @@ describe('otwatch report', () => {
     expect(services.map((s) => line(s.ip, s)).sort()).toEqual(want.sort());
     const history = runCli(['inventory', 'history', '--json', db]).stdout.trim().split('\n');
     expect(lines.filter((l) => l.type === 'report_change').length).toBe(history.length);
+    const later = runCli(['report', db, '--format', 'json', '-o', '-', '--since', '2999-01-01']);
+    const types = later.stdout.trim().split('\n').map((l) => JSON.parse(l).type);
+    expect(types.filter((t) => t === 'report_change' || t === 'report_alert')).toEqual([]);
   });
 
   it('--format csv: four files with the same rows', () => {
