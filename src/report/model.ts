@@ -92,14 +92,3 @@ export interface ReportSnapshot {
   alerts: ReportAlert[];
   talks: ReportTalk[];
 }
-
-/** Window of a snapshot when the source does not state one: the assets' first and last seen. */
-export function windowOf(assets: readonly ReportAsset[]): { first_ts: number | null; last_ts: number | null } {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const a of assets) {
-    if (a.first_ts < lo) lo = a.first_ts;
-    if (a.last_ts > hi) hi = a.last_ts;
-  }
-  return lo <= hi ? { first_ts: lo, last_ts: hi } : { first_ts: null, last_ts: null };
-}
