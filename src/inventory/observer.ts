@@ -107,7 +107,9 @@ export class InventoryObserver implements FlowObserver {
       st.srcHi = (b[o + 6] << 8) | b[o + 7];
       st.srcLo = b.readInt32BE(o + 8);
       st.clientIsA0 = f.clientIsA;
-      st.srcWasClient = p.sport !== p.dport ? p.sport === clientPort(f) : f.ipVersion !== 4 || b.readInt32BE(p.srcOff) === (f.clientIsA ? f.a0 : f.b0);
+      st.srcWasClient = p.sport !== p.dport
+        ? p.sport === clientPort(f)
+        : f.ipVersion !== 4 || b.readInt32BE(p.srcOff) === (f.clientIsA ? f.a0 : f.b0);
     }
   }
 
