@@ -31,7 +31,8 @@ function reporter(session: InventorySession, revision: string): FlowObserver {
 }
 
 async function run(db: string, revision: string): Promise<void> {
-  const engine = new Engine({ flows: DEFAULT_FLOW_OPTIONS, dissectors: DISSECTORS, pdus: false, reassemblyBytes: 64 << 20 }, new NullSink());
+  const opts = { flows: DEFAULT_FLOW_OPTIONS, dissectors: DISSECTORS, pdus: false, reassemblyBytes: 64 << 20 };
+  const engine = new Engine(opts, new NullSink());
   const session = new InventorySession({ path: db, packet: engine.packet, log: null, sensor: 't' });
   engine.observer = new ObserverPair(session.observer, reporter(session, revision));
   await readCapture(fixture('corpus', 'modbusSmall.pcap'), engine.onPacket);
