@@ -152,6 +152,7 @@ export class ObserverPair implements FlowObserver {
     this.b.anomaly(f, d, dir, name, ts);
   }
   flowEnd(f: Flow, reason: EndReason, ts: number): void { this.a.flowEnd(f, reason, ts); this.b.flowEnd(f, reason, ts); }
+  flowInterim(f: Flow, ts: number): void { this.a.flowInterim?.(f, ts); this.b.flowInterim?.(f, ts); }
   finish(ts: number): void { this.a.finish(ts); this.b.finish(ts); }
 }
 
