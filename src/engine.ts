@@ -273,7 +273,7 @@ export class Engine implements AppEvents {
     if (reason !== 'active') {
       this.observer?.flowEnd(f, reason, now);
       f.app?.dispose();
-    }
+    } else this.observer?.flowInterim?.(f, now);
   }
 
   /** A JsonOut on the sink's writer for `kind`, or null when the sink takes

@@ -28,11 +28,14 @@ function main(): void {
     asset: db.prepare(`INSERT INTO asset (vlan, ip, mac, vendor, first_ts, last_ts) VALUES (-1, ?, ?, ?, ?, ?)`),
     sensor: db.prepare(`INSERT INTO asset_sensor (vlan, ip, sensor, first_ts, last_ts) VALUES (-1, ?, 'scale', ?, ?)`),
     role: db.prepare(`INSERT INTO asset_role (vlan, ip, app, role, term, first_ts, last_ts) VALUES (-1, ?, ?, 'server', ?, ?, ?)`),
-    addr: db.prepare(`INSERT INTO asset_address (vlan, ip, app, role, kind, value, first_ts, last_ts) VALUES (-1, ?, ?, 'server', ?, ?, ?, ?)`),
-    service: db.prepare(`INSERT INTO service (vlan, ip, proto, port, app, first_ts, last_ts, flows, clients, stale) VALUES (-1, ?, ?, ?, ?, ?, ?, ?, 1, 0)`),
+    addr: db.prepare(`INSERT INTO asset_address (vlan, ip, app, role, kind, value, first_ts, last_ts)
+      VALUES (-1, ?, ?, 'server', ?, ?, ?, ?)`),
+    service: db.prepare(`INSERT INTO service (vlan, ip, proto, port, app, first_ts, last_ts, flows, clients, stale)
+      VALUES (-1, ?, ?, ?, ?, ?, ?, ?, 1, 0)`),
     client: db.prepare(`INSERT INTO service_client (vlan, ip, proto, port, client) VALUES (-1, ?, ?, ?, ?)`),
     cls: db.prepare(`INSERT INTO service_class (vlan, ip, proto, port, class, first_ts) VALUES (-1, ?, ?, ?, ?, ?)`),
-    change: db.prepare(`INSERT INTO change (ts, kind, vlan, ip, proto, port, app, detail, sensor) VALUES (?, ?, -1, ?, ?, ?, ?, ?, 'scale')`),
+    change: db.prepare(`INSERT INTO change (ts, kind, vlan, ip, proto, port, app, detail, sensor)
+      VALUES (?, ?, -1, ?, ?, ?, ?, ?, 'scale')`),
   };
   const T = 1_760_000_000;
   const perAsset = Math.ceil(services / assets);
@@ -40,7 +43,8 @@ function main(): void {
   db.transaction(() => {
     for (let i = 0; i < assets; i++) {
       const ip = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
-      const mac = `00:80:f4:${((i >> 16) & 255).toString(16).padStart(2, '0')}:${((i >> 8) & 255).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+      const hex = (n: number) => (n & 255).toString(16).padStart(2, '0');
+      const mac = `00:80:f4:${hex(i >> 16)}:${hex(i >> 8)}:${hex(i)}`;
       const first = T + (i % 86400);
       ins.asset.run(ip, mac, 'Telemecanique electrique', first, first + 3600);
       ins.sensor.run(ip, first, first + 3600);

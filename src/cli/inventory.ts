@@ -6,7 +6,7 @@ import { userInfo } from 'node:os';
 import { FdWriter } from '../output/fd-writer.js';
 import { UsageError, type OptSpec, type Parsed } from './options.js';
 import { InventoryError, openInventory, sqliteMessage, type Db } from '../inventory/db.js';
-import { eachAsset, eachChange, inventoryWindow, type AssetView, type ChangeView } from '../inventory/snapshot.js';
+import { eachAsset, eachChange, inventoryWindow, type AssetView, type ChangeView, type ProtocolId } from '../inventory/snapshot.js';
 import { approve, checkIp, importCsv, MAX_CSV_BYTES, parseService, prune, withdraw } from '../inventory/approval.js';
 import { DEFAULT_STALE_AFTER } from '../inventory/schema.js';
 
@@ -37,7 +37,9 @@ export const INVENTORY_USAGE = [
 export function parseDate(s: string, what: string): number {
   if (/^\d+(\.\d+)?$/.test(s)) return Number(s);
   const t = Date.parse(s);
-  if (Number.isNaN(t)) throw new UsageError(`${what}: bad date '${s}' (ISO 8601, e.g. 2026-11-01 or 2026-11-01T08:00:00Z, or epoch seconds)`);
+  if (Number.isNaN(t)) {
+    throw new UsageError(`${what}: bad date '${s}' (ISO 8601, e.g. 2026-11-01 or 2026-11-01T08:00:00Z, or epoch seconds)`);
+  }
   return t / 1000;
 }
 
@@ -58,10 +60,15 @@ export function assetJson(a: AssetView): string {
 }
 
 export function changeJson(c: ChangeView): string {
-  return JSON.stringify({ type: 'change', ts: r6(c.ts), kind: c.kind, ip: c.ip, proto: c.proto, port: c.port, app: c.app, detail: c.detail });
+  return JSON.stringify({
+    type: 'change', ts: r6(c.ts), kind: c.kind, ip: c.ip, proto: c.proto, port: c.port, app: c.app, detail: c.detail,
+  });
 }
 
-const CSV_HEAD = 'ip,vlan,mac,vendor,asset_first_ts,asset_last_ts,sensors,roles,identity,proto,port,app,status,first_ts,last_ts,flows,clients,classes,reason,approved_by,ticket,approved_ts';
+const CSV_HEAD = 'ip,vlan,mac,vendor,asset_first_ts,asset_last_ts,sensors,roles,identity,' +
+  'proto,port,app,status,first_ts,last_ts,flows,clients,classes,reason,approved_by,ticket,approved_ts';
+
+const idsText = (ids: ProtocolId[], kv: string, sep: string) => ids.map((i) => `${i.kind}${kv}${i.value}`).join(sep);
 
 function csvField(v: string | number | null): string {
   if (v === null) return '';
@@ -74,7 +81,7 @@ function csvField(v: string | number | null): string {
 function assetCsv(a: AssetView): string {
   const head = [
     a.ip, a.vlan, a.mac, a.vendor, iso(a.first_ts), iso(a.last_ts), a.sensors.join(' '),
-    a.roles.map((r) => `${r.app}:${r.role}(${r.term})${r.ids.length > 0 ? `[${r.ids.map((i) => `${i.kind}=${i.value}`).join(' ')}]` : ''}`).join(' '),
+    a.roles.map((r) => `${r.app}:${r.role}(${r.term})${r.ids.length > 0 ? `[${idsText(r.ids, '=', ' ')}]` : ''}`).join(' '),
     Object.entries(a.identity).map(([k, v]) => `${k}=${v}`).join('; '),
   ].map(csvField).join(',');
   if (a.services.length === 0) return `${head}${','.repeat(13)}\n`;
@@ -91,12 +98,13 @@ function assetText(a: AssetView): string {
   const vlan = a.vlan === null ? '' : ` vlan ${a.vlan}`;
   const mac = a.mac === null ? '' : `  ${a.mac}${a.vendor === null ? '' : ` (${a.vendor})`}`;
   let s = `${a.ip}${vlan}${mac}  ${iso(a.first_ts)} .. ${iso(a.last_ts)}\n`;
-  for (const r of a.roles) s += `  ${r.app} ${r.role} (${r.term})${r.ids.length > 0 ? ` ${r.ids.map((i) => `${i.kind} ${i.value}`).join(', ')}` : ''}\n`;
+  for (const r of a.roles) s += `  ${r.app} ${r.role} (${r.term})${r.ids.length > 0 ? ` ${idsText(r.ids, ' ', ', ')}` : ''}\n`;
   const id = Object.entries(a.identity);
   if (id.length > 0) s += `  identity: ${id.map(([k, v]) => `${k}=${v}`).join(', ')}\n`;
   for (const v of a.services) {
     const ap = v.approval === null ? '' : ` approved by ${v.approval.by}${v.approval.ticket === null ? '' : ` (${v.approval.ticket})`}`;
-    s += `  ${`${v.proto}/${v.port}`.padEnd(10)} ${(v.app ?? '-').padEnd(7)} ${v.status.padEnd(10)} ${v.flows} flows, ${v.clients} clients` +
+    s += `  ${`${v.proto}/${v.port}`.padEnd(10)} ${(v.app ?? '-').padEnd(7)} ${v.status.padEnd(10)} ` +
+      `${v.flows} flows, ${v.clients} clients` +
       `${v.classes.length > 0 ? `, ${v.classes.join(' ')}` : ''}${ap}\n`;
   }
   return s;
@@ -150,7 +158,9 @@ function runSub(sub: string, path: string, args: string[], opts: Parsed['opts'])
         const now = inventoryWindow(db).last_ts;
         output((w) => {
           if (opts.csv) w.write(`${CSV_HEAD}\n`);
-          for (const a of eachAsset(db, { staleAfter, now })) w.write(opts.json ? `${assetJson(a)}\n` : opts.csv ? assetCsv(a) : assetText(a));
+          for (const a of eachAsset(db, { staleAfter, now })) {
+            w.write(opts.json ? `${assetJson(a)}\n` : opts.csv ? assetCsv(a) : assetText(a));
+          }
         });
       });
       return 0;

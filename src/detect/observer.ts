@@ -19,6 +19,8 @@ export interface FlowObserver {
   /** A named protocol anomaly on a confirmed flow. */
   anomaly(f: Flow, d: Dissector, dir: Dir, name: string, ts: number): void;
   flowEnd(f: Flow, reason: EndReason, ts: number): void;
+  /** A flow still open after the active timeout (its interim record). Optional. */
+  flowInterim?(f: Flow, ts: number): void;
   /** End of input or shutdown, after every flow has ended. */
   finish(ts: number): void;
 }

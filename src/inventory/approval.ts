@@ -32,7 +32,8 @@ export function checkIp(ip: string): string {
 
 function resolveVlan(db: Db, a: ApprovalInput): number {
   if (a.vlan !== undefined) return a.vlan;
-  const rows = db.prepare(`SELECT vlan FROM service WHERE ip = ? AND proto = ? AND port = ?`).all(a.ip, a.proto, a.port) as { vlan: number }[];
+  const rows = db.prepare(`SELECT vlan FROM service WHERE ip = ? AND proto = ? AND port = ?`)
+    .all(a.ip, a.proto, a.port) as { vlan: number }[];
   return rows.length === 1 ? rows[0].vlan : -1;
 }
 
@@ -43,9 +44,12 @@ function approveOne(db: Db, a: ApprovalInput, ts: number, sensor: string | null)
   const ticket = a.ticket ?? null;
   db.prepare(
     `INSERT INTO approval (vlan, ip, proto, port, reason, approved_by, ticket, ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-     ON CONFLICT (vlan, ip, proto, port) DO UPDATE SET reason = excluded.reason, approved_by = excluded.approved_by, ticket = excluded.ticket, ts = excluded.ts`,
+     ON CONFLICT (vlan, ip, proto, port) DO UPDATE SET
+       reason = excluded.reason, approved_by = excluded.approved_by, ticket = excluded.ticket, ts = excluded.ts`,
   ).run(vlan, a.ip, a.proto, a.port, a.reason, a.by, ticket, ts);
-  const app = (db.prepare(`SELECT app FROM service WHERE vlan = ? AND ip = ? AND proto = ? AND port = ?`).get(vlan, a.ip, a.proto, a.port) as { app: string | null } | undefined)?.app ?? null;
+  const svc = db.prepare(`SELECT app FROM service WHERE vlan = ? AND ip = ? AND proto = ? AND port = ?`)
+    .get(vlan, a.ip, a.proto, a.port) as { app: string | null } | undefined;
+  const app = svc?.app ?? null;
   const detail = `${a.ip} ${a.proto}/${a.port} approved by ${a.by}${ticket === null ? '' : ` (ticket ${ticket})`}: ${a.reason}`;
   db.prepare(`INSERT INTO change (ts, kind, vlan, ip, proto, port, app, detail, sensor) VALUES (?, 'approval_given', ?, ?, ?, ?, ?, ?, ?)`)
     .run(ts, vlan, a.ip, a.proto, a.port, app, detail, sensor);
@@ -57,25 +61,47 @@ export function approve(db: Db, a: ApprovalInput, ts = Date.now() / 1000): void 
 }
 
 /** Withdraws an approval; false when there was none. */
-export function withdraw(db: Db, a: { ip: string; proto: 'tcp' | 'udp'; port: number; vlan?: number; by: string; reason: string }, ts = Date.now() / 1000): boolean {
+export interface WithdrawInput {
+  ip: string;
+  proto: 'tcp' | 'udp';
+  port: number;
+  vlan?: number;
+  by: string;
+  reason: string;
+}
+
+export function withdraw(db: Db, a: WithdrawInput, ts = Date.now() / 1000): boolean {
   return db.transaction(() => {
-    const vlan = a.vlan ?? (db.prepare(`SELECT vlan FROM approval WHERE ip = ? AND proto = ? AND port = ?`).get(a.ip, a.proto, a.port) as { vlan: number } | undefined)?.vlan;
+    const found = db.prepare(`SELECT vlan FROM approval WHERE ip = ? AND proto = ? AND port = ?`)
+      .get(a.ip, a.proto, a.port) as { vlan: number } | undefined;
+    const vlan = a.vlan ?? found?.vlan;
     if (vlan === undefined) return false;
     const r = db.prepare(`DELETE FROM approval WHERE vlan = ? AND ip = ? AND proto = ? AND port = ?`).run(vlan, a.ip, a.proto, a.port);
     if (r.changes === 0) return false;
     const detail = `${a.ip} ${a.proto}/${a.port} approval withdrawn by ${a.by}: ${a.reason}`;
-    db.prepare(`INSERT INTO change (ts, kind, vlan, ip, proto, port, app, detail, sensor) VALUES (?, 'approval_withdrawn', ?, ?, ?, ?, NULL, ?, NULL)`)
+    db.prepare(`INSERT INTO change (ts, kind, vlan, ip, proto, port, app, detail, sensor)
+      VALUES (?, 'approval_withdrawn', ?, ?, ?, ?, NULL, ?, NULL)`)
       .run(ts, vlan, a.ip, a.proto, a.port, detail);
     return true;
   }).immediate();
 }
 
 /** Approved services with the application seen there (for the detector). */
-export function approvedServices(db: Db): { vlan: number; ip: string; proto: 'tcp' | 'udp'; port: number; ts: number; app: string | null }[] {
+export interface ApprovedService {
+  vlan: number;
+  ip: string;
+  proto: 'tcp' | 'udp';
+  port: number;
+  ts: number;
+  app: string | null;
+}
+
+export function approvedServices(db: Db): ApprovedService[] {
   return db.prepare(
     `SELECT a.vlan, a.ip, a.proto, a.port, a.ts, s.app FROM approval a
-     LEFT JOIN service s ON s.vlan = a.vlan AND s.ip = a.ip AND s.proto = a.proto AND s.port = a.port ORDER BY a.vlan, a.ip, a.proto, a.port`,
-  ).all() as { vlan: number; ip: string; proto: 'tcp' | 'udp'; port: number; ts: number; app: string | null }[];
+     LEFT JOIN service s ON s.vlan = a.vlan AND s.ip = a.ip AND s.proto = a.proto AND s.port = a.port
+     ORDER BY a.vlan, a.ip, a.proto, a.port`,
+  ).all() as ApprovedService[];
 }
 
 /** Largest CSV accepted by import (a port list, not a data dump). */

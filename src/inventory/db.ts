@@ -35,10 +35,14 @@ export function openInventory(path: string, opts: OpenOptions = {}): Db {
     const version = schemaVersion(db, path);
     const target = opts.upTo ?? SCHEMA_VERSION;
     if (version > SCHEMA_VERSION) {
-      throw new InventoryError(`${path}: inventory schema version ${version} is newer than this otwatch knows (${SCHEMA_VERSION}); upgrade otwatch`);
+      throw new InventoryError(
+        `${path}: inventory schema version ${version} is newer than this otwatch knows (${SCHEMA_VERSION}); upgrade otwatch`,
+      );
     }
     if (ro) {
-      if (version < target) throw new InventoryError(`${path}: inventory schema version ${version} needs migrating to ${target}; open it once for writing`);
+      if (version < target) {
+        throw new InventoryError(`${path}: inventory schema version ${version} needs migrating to ${target}; open it once for writing`);
+      }
     } else {
       if (db.pragma('journal_mode', { simple: true }) !== 'wal') db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
@@ -65,7 +69,9 @@ function schemaVersion(db: Db, path: string): number {
     throw new InventoryError(`${path}: not an otwatch inventory (an SQLite database with other tables: ${tables.slice(0, 5).join(', ')})`);
   }
   const fmt = db.prepare(`SELECT value FROM meta WHERE key = 'format'`).get() as { value: string } | undefined;
-  if (fmt?.value !== INVENTORY_FORMAT) throw new InventoryError(`${path}: not an otwatch inventory (meta.format is ${JSON.stringify(fmt?.value ?? null)})`);
+  if (fmt?.value !== INVENTORY_FORMAT) {
+    throw new InventoryError(`${path}: not an otwatch inventory (meta.format is ${JSON.stringify(fmt?.value ?? null)})`);
+  }
   const v = db.prepare(`SELECT MAX(version) AS v FROM schema_migration`).get() as { v: number | null };
   return v.v ?? 0;
 }
@@ -75,7 +81,8 @@ function migrate(db: Db, from: number, to: number): void {
   // One immediate transaction: two processes creating one file cannot both migrate it.
   db.transaction(() => {
     const again = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migration'`).get();
-    const done = again === undefined ? 0 : ((db.prepare(`SELECT MAX(version) AS v FROM schema_migration`).get() as { v: number | null }).v ?? 0);
+    const max = () => (db.prepare(`SELECT MAX(version) AS v FROM schema_migration`).get() as { v: number | null }).v ?? 0;
+    const done = again === undefined ? 0 : max();
     for (const m of steps) if (m.version > done) apply(db, m);
   }).immediate();
 }

@@ -35,6 +35,8 @@ class FlowInv {
   /** Whether the first frame's source was the client, and the roles then. */
   srcWasClient = true;
   clientIsA0 = true;
+  /** Already counted in its service's flows (by an interim record of a long flow). */
+  counted = false;
   nfacts = 0;
   readonly fSide: Side[] = [];
   readonly fWhat: ('address' | 'identity')[] = [];
@@ -44,6 +46,7 @@ class FlowInv {
   reset(): void {
     this.answered = false; this.d = null; this.identify = null; this.classes = 0;
     this.srcHi = -1; this.srcLo = 0; this.dstHi = -1; this.dstLo = 0; this.srcWasClient = true; this.clientIsA0 = true;
+    this.counted = false;
     this.nfacts = 0;
   }
 
@@ -107,7 +110,9 @@ export class InventoryObserver implements FlowObserver {
       st.srcHi = (b[o + 6] << 8) | b[o + 7];
       st.srcLo = b.readInt32BE(o + 8);
       st.clientIsA0 = f.clientIsA;
-      st.srcWasClient = p.sport !== p.dport ? p.sport === clientPort(f) : f.ipVersion !== 4 || b.readInt32BE(p.srcOff) === (f.clientIsA ? f.a0 : f.b0);
+      st.srcWasClient = p.sport !== p.dport
+        ? p.sport === clientPort(f)
+        : f.ipVersion !== 4 || b.readInt32BE(p.srcOff) === (f.clientIsA ? f.a0 : f.b0);
     }
   }
 
@@ -158,6 +163,15 @@ export class InventoryObserver implements FlowObserver {
     if (this.batch.size >= this.maxBatch) this.opts.onFull?.();
   }
 
+  /** A long flow (live: a polling connection open for days) is recorded at each interim record, not only at its end. */
+  flowInterim(f: Flow, ts: number): void {
+    const st = f.inv as FlowInv | null;
+    if (st === null) return;
+    this.record(f, st);
+    if (ts > this.batch.clock) this.batch.clock = ts;
+    if (this.batch.size >= this.maxBatch) this.opts.onFull?.();
+  }
+
   finish(ts: number): void {
     if (ts > this.batch.clock) this.batch.clock = ts;
     this.onFinish?.(ts);
@@ -204,7 +218,8 @@ export class InventoryObserver implements FlowObserver {
     // response), the final server's payload or UDP reply is the answer.
     if (st.answered || (f.isTcp ? f.payS2C > 0 : f.pktsS2C > 0)) {
       const s = b.service(vlan, sip, f.isTcp ? 'tcp' : 'udp', serverPort(f), first, last);
-      s.flows++;
+      if (!st.counted) s.flows++;
+      st.counted = true;
       if (s.clients.size < MAX_BATCH_CLIENTS) s.clients.add(cip);
       s.classes |= st.classes;
       if (d !== null && last >= s.appTs) {

@@ -10,7 +10,10 @@ import { InventorySession } from './session.js';
 export const INVENTORY_RUN_OPTIONS: readonly OptSpec[] = [
   { name: 'inventory', kind: 'string', arg: 'DB', help: 'keep an asset and service inventory in this SQLite file (created if missing)' },
   { name: 'sensor', kind: 'string', arg: 'NAME', help: 'with --inventory: this sensor\'s name (default the host name)' },
-  { name: 'stale-after', kind: 'seconds', arg: 'DUR', default: DEFAULT_STALE_AFTER, help: 'with --inventory: a service not seen for DUR is stale' },
+  {
+    name: 'stale-after', kind: 'seconds', arg: 'DUR', default: DEFAULT_STALE_AFTER,
+    help: 'with --inventory: a service not seen for DUR is stale',
+  },
 ];
 
 export function inventoryFromOptions(opts: Record<string, unknown>, engine: Engine, log: Logger | null): InventorySession | null {

@@ -147,8 +147,12 @@ export class ObserverPair implements FlowObserver {
   appConfirmed(f: Flow, d: Dissector, ts: number): void { this.a.appConfirmed(f, d, ts); this.b.appConfirmed(f, d, ts); }
   appUnknown(f: Flow, ts: number): void { this.a.appUnknown(f, ts); this.b.appUnknown(f, ts); }
   pdu(f: Flow, d: Dissector, dir: Dir, pdu: PduBase, ts: number): void { this.a.pdu(f, d, dir, pdu, ts); this.b.pdu(f, d, dir, pdu, ts); }
-  anomaly(f: Flow, d: Dissector, dir: Dir, name: string, ts: number): void { this.a.anomaly(f, d, dir, name, ts); this.b.anomaly(f, d, dir, name, ts); }
+  anomaly(f: Flow, d: Dissector, dir: Dir, name: string, ts: number): void {
+    this.a.anomaly(f, d, dir, name, ts);
+    this.b.anomaly(f, d, dir, name, ts);
+  }
   flowEnd(f: Flow, reason: EndReason, ts: number): void { this.a.flowEnd(f, reason, ts); this.b.flowEnd(f, reason, ts); }
+  flowInterim(f: Flow, ts: number): void { this.a.flowInterim?.(f, ts); this.b.flowInterim?.(f, ts); }
   finish(ts: number): void { this.a.finish(ts); this.b.finish(ts); }
 }
 

@@ -119,8 +119,10 @@ export function loadSnapshot(db: Db, opts: SnapshotOptions = {}): Snapshot {
   const now = opts.now ?? w.last_ts;
   const assets: AssetView[] = [];
   for (const a of eachAsset(db, { staleAfter, now })) assets.push(a);
-  const sensors = (db.prepare(`SELECT DISTINCT sensor FROM asset_sensor ORDER BY sensor`).all() as { sensor: string }[]).map((r) => r.sensor);
-  return { now, stale_after: staleAfter, window: w, sensors, assets, changes: [...eachChange(db, opts.since)], alerts: [...eachAlert(db, opts.since)] };
+  const rows = db.prepare(`SELECT DISTINCT sensor FROM asset_sensor ORDER BY sensor`).all() as { sensor: string }[];
+  const sensors = rows.map((r) => r.sensor);
+  const changes = [...eachChange(db, opts.since)];
+  return { now, stale_after: staleAfter, window: w, sensors, assets, changes, alerts: [...eachAlert(db, opts.since)] };
 }
 
 export function inventoryWindow(db: Db): { first_ts: number; last_ts: number } {
@@ -181,8 +183,12 @@ export function* eachAsset(db: Db, opts: { staleAfter?: number; now?: number } =
   const now = opts.now ?? inventoryWindow(db).last_ts;
   const assets = db.prepare(`SELECT vlan, ip, mac, vendor, first_ts, last_ts FROM asset ORDER BY vlan, ip`).iterate() as Iterable<AssetRow>;
   const sensors = new Cursor<SensorRow>(db.prepare(`SELECT vlan, ip, sensor FROM asset_sensor ORDER BY vlan, ip, sensor`).iterate());
-  const roles = new Cursor<RoleRow>(db.prepare(`SELECT vlan, ip, app, role, term, first_ts, last_ts FROM asset_role ORDER BY vlan, ip, app, role`).iterate());
-  const addrs = new Cursor<AddrRow>(db.prepare(`SELECT vlan, ip, app, role, kind, value FROM asset_address ORDER BY vlan, ip, app, role, kind, value`).iterate());
+  const roles = new Cursor<RoleRow>(
+    db.prepare(`SELECT vlan, ip, app, role, term, first_ts, last_ts FROM asset_role ORDER BY vlan, ip, app, role`).iterate(),
+  );
+  const addrs = new Cursor<AddrRow>(
+    db.prepare(`SELECT vlan, ip, app, role, kind, value FROM asset_address ORDER BY vlan, ip, app, role, kind, value`).iterate(),
+  );
   const ids = new Cursor<IdRow>(db.prepare(`SELECT vlan, ip, app, key, value FROM asset_identity ORDER BY vlan, ip, app, key`).iterate());
   const svcs = new Cursor<SvcRow>(
     db.prepare(
@@ -192,7 +198,9 @@ export function* eachAsset(db: Db, opts: { staleAfter?: number; now?: number } =
        ORDER BY s.vlan, s.ip, s.proto, s.port`,
     ).iterate(),
   );
-  const classes = new Cursor<ClassRow>(db.prepare(`SELECT vlan, ip, proto, port, class FROM service_class ORDER BY vlan, ip, proto, port`).iterate());
+  const classes = new Cursor<ClassRow>(
+    db.prepare(`SELECT vlan, ip, proto, port, class FROM service_class ORDER BY vlan, ip, proto, port`).iterate(),
+  );
   try {
     for (const a of assets) {
       const view: AssetView = {
@@ -200,7 +208,9 @@ export function* eachAsset(db: Db, opts: { staleAfter?: number; now?: number } =
         sensors: [], roles: [], identity: {}, identity_app: {}, services: [],
       };
       sensors.take(a.vlan, a.ip, (r) => view.sensors.push(r.sensor));
-      roles.take(a.vlan, a.ip, (r) => view.roles.push({ app: r.app, role: r.role, term: r.term, ids: [], first_ts: r.first_ts, last_ts: r.last_ts }));
+      roles.take(a.vlan, a.ip, (r) => {
+        view.roles.push({ app: r.app, role: r.role, term: r.term, ids: [], first_ts: r.first_ts, last_ts: r.last_ts });
+      });
       addrs.take(a.vlan, a.ip, (r) => {
         const role = view.roles.find((x) => x.app === r.app && x.role === r.role);
         if (role !== undefined) role.ids.push({ kind: r.kind, value: /^(0|[1-9][0-9]{0,14})$/.test(r.value) ? Number(r.value) : r.value });
@@ -234,16 +244,24 @@ export function* eachAsset(db: Db, opts: { staleAfter?: number; now?: number } =
   }
 }
 
-interface ChangeRow { ts: number; kind: string; vlan: number; ip: string; proto: string | null; port: number | null; app: string | null; detail: string; sensor: string | null }
+interface ChangeRow {
+  ts: number; kind: string; vlan: number; ip: string; proto: string | null; port: number | null; app: string | null;
+  detail: string; sensor: string | null;
+}
 
 /** History rows at or after `since` (all when undefined), oldest first. */
 export function* eachChange(db: Db, since?: number): Generator<ChangeView> {
-  const rows = db.prepare(`SELECT ts, kind, vlan, ip, proto, port, app, detail, sensor FROM change WHERE ts >= ? ORDER BY ts, id`).iterate(since ?? -1) as Iterable<ChangeRow>;
-  for (const r of rows) yield { ts: r.ts, kind: r.kind, ip: r.ip, vlan: vlanOut(r.vlan), proto: r.proto, port: r.port, app: r.app, detail: r.detail, sensor: r.sensor };
+  const rows = db.prepare(`SELECT ts, kind, vlan, ip, proto, port, app, detail, sensor FROM change WHERE ts >= ? ORDER BY ts, id`)
+    .iterate(since ?? -1) as Iterable<ChangeRow>;
+  for (const r of rows) {
+    const { ts, kind, ip, proto, port, app, detail, sensor } = r;
+    yield { ts, kind, ip, vlan: vlanOut(r.vlan), proto, port, app, detail, sensor };
+  }
 }
 
 interface AlertRow {
-  ts: number; kind: string; severity: string; community_id: string | null; vlan: number; client_ip: string | null; client_port: number | null;
+  ts: number; kind: string; severity: string; community_id: string | null; vlan: number;
+  client_ip: string | null; client_port: number | null;
   server_ip: string | null; server_port: number | null; proto: string | null; app: string | null; detail: string;
 }
 

@@ -12,6 +12,9 @@ import { macVendor } from './oui.js';
 /** Distinct client rows kept per service (the `clients` count stops there). */
 export const MAX_SERVICE_CLIENTS = 10_000;
 
+interface SvcNow { app: string | null; stale: number; last_ts: number; clients: number }
+interface StaleRow { vlan: number; ip: string; proto: string; port: number; app: string | null; last_ts: number }
+
 export interface WriteResult {
   assets: number;
   services: number;
@@ -27,16 +30,20 @@ export class InventoryWriter {
   constructor(private readonly db: Db, readonly sensor: string, readonly staleAfter: number) {
     const p = (sql: string) => db.prepare(sql);
     this.st = {
-      assetIns: p(`INSERT INTO asset (vlan, ip, mac, vendor, first_ts, last_ts) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (vlan, ip) DO NOTHING`),
+      assetIns: p(`INSERT INTO asset (vlan, ip, mac, vendor, first_ts, last_ts) VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (vlan, ip) DO NOTHING`),
       assetUpd: p(`UPDATE asset SET
           first_ts = CASE WHEN first_ts > ? THEN ? ELSE first_ts END,
           last_ts = CASE WHEN last_ts < ? THEN ? ELSE last_ts END,
           mac = COALESCE(mac, ?), vendor = COALESCE(vendor, ?)
         WHERE vlan = ? AND ip = ?`),
       sensorUp: p(`INSERT INTO asset_sensor (vlan, ip, sensor, first_ts, last_ts) VALUES (?, ?, ?, ?, ?)
-        ON CONFLICT (vlan, ip, sensor) DO UPDATE SET last_ts = CASE WHEN asset_sensor.last_ts < excluded.last_ts THEN excluded.last_ts ELSE asset_sensor.last_ts END`),
-      roleIns: p(`INSERT INTO asset_role (vlan, ip, app, role, term, first_ts, last_ts) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (vlan, ip, app, role) DO NOTHING`),
-      roleUpd: p(`UPDATE asset_role SET last_ts = CASE WHEN last_ts < ? THEN ? ELSE last_ts END WHERE vlan = ? AND ip = ? AND app = ? AND role = ?`),
+        ON CONFLICT (vlan, ip, sensor) DO UPDATE SET
+        last_ts = CASE WHEN asset_sensor.last_ts < excluded.last_ts THEN excluded.last_ts ELSE asset_sensor.last_ts END`),
+      roleIns: p(`INSERT INTO asset_role (vlan, ip, app, role, term, first_ts, last_ts) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (vlan, ip, app, role) DO NOTHING`),
+      roleUpd: p(`UPDATE asset_role SET last_ts = CASE WHEN last_ts < ? THEN ? ELSE last_ts END
+        WHERE vlan = ? AND ip = ? AND app = ? AND role = ?`),
       addrIns: p(`INSERT INTO asset_address (vlan, ip, app, role, kind, value, first_ts, last_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (vlan, ip, app, role, kind, value) DO UPDATE SET
         last_ts = CASE WHEN asset_address.last_ts < excluded.last_ts THEN excluded.last_ts ELSE asset_address.last_ts END`),
@@ -44,7 +51,8 @@ export class InventoryWriter {
       idUp: p(`INSERT INTO asset_identity (vlan, ip, app, key, value, ts) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (vlan, ip, app, key) DO UPDATE SET value = excluded.value, ts = excluded.ts`),
       svcGet: p(`SELECT app, stale, last_ts, clients FROM service WHERE vlan = ? AND ip = ? AND proto = ? AND port = ?`),
-      svcIns: p(`INSERT INTO service (vlan, ip, proto, port, app, first_ts, last_ts, flows, clients, stale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0)`),
+      svcIns: p(`INSERT INTO service (vlan, ip, proto, port, app, first_ts, last_ts, flows, clients, stale)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0)`),
       svcUpd: p(`UPDATE service SET app = COALESCE(?, app),
           first_ts = CASE WHEN first_ts > ? THEN ? ELSE first_ts END,
           last_ts = CASE WHEN last_ts < ? THEN ? ELSE last_ts END,
@@ -55,8 +63,10 @@ export class InventoryWriter {
       classIns: p(`INSERT INTO service_class (vlan, ip, proto, port, class, first_ts) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`),
       alertFind: p(`SELECT ts, community_id FROM alert
         WHERE kind = 'new_listener' AND vlan = ? AND server_ip = ? AND proto = ? AND server_port = ? ORDER BY ts LIMIT 1`),
-      alertLink: p(`UPDATE service SET alert_ts = ?, alert_community_id = ? WHERE vlan = ? AND ip = ? AND proto = ? AND port = ? AND alert_ts IS NULL`),
-      alertIns: p(`INSERT INTO alert (ts, kind, severity, community_id, vlan, client_ip, client_port, server_ip, server_port, proto, app, detail)
+      alertLink: p(`UPDATE service SET alert_ts = ?, alert_community_id = ?
+        WHERE vlan = ? AND ip = ? AND proto = ? AND port = ? AND alert_ts IS NULL`),
+      alertIns: p(`INSERT INTO alert
+        (ts, kind, severity, community_id, vlan, client_ip, client_port, server_ip, server_port, proto, app, detail)
         VALUES (@ts, @kind, @severity, @community_id, @vlan, @client_ip, @client_port, @server_ip, @server_port, @proto, @app, @detail)`),
       staleFind: p(`SELECT vlan, ip, proto, port, app, last_ts FROM service WHERE stale = 0 AND last_ts < ?`),
       staleSet: p(`UPDATE service SET stale = 1 WHERE vlan = ? AND ip = ? AND proto = ? AND port = ?`),
@@ -64,7 +74,9 @@ export class InventoryWriter {
     };
   }
 
-  private log(ts: number, kind: ChangeKind, vlan: number, ip: string, proto: string | null, port: number | null, app: string | null, detail: string): void {
+  private log(
+    ts: number, kind: ChangeKind, vlan: number, ip: string, proto: string | null, port: number | null, app: string | null, detail: string,
+  ): void {
     this.st.change.run(ts, kind, vlan, ip, proto, port, app, detail, this.sensor);
     this.changes++;
   }
@@ -89,7 +101,8 @@ export class InventoryWriter {
     for (const a of b.assets.values()) {
       const vendor = a.mac === null ? null : macVendor(a.mac);
       if (s.assetIns.run(a.vlan, a.ip, a.mac, vendor, a.first, a.last).changes === 1) {
-        this.log(a.first, 'asset_appeared', a.vlan, a.ip, null, null, null, a.mac === null ? `${a.ip} appeared` : `${a.ip} appeared (MAC ${a.mac}${vendor === null ? '' : `, ${vendor}`})`);
+        const mac = a.mac === null ? '' : ` (MAC ${a.mac}${vendor === null ? '' : `, ${vendor}`})`;
+        this.log(a.first, 'asset_appeared', a.vlan, a.ip, null, null, null, `${a.ip} appeared${mac}`);
       } else {
         s.assetUpd.run(a.first, a.first, a.last, a.last, a.mac, vendor, a.vlan, a.ip);
       }
@@ -107,7 +120,9 @@ export class InventoryWriter {
         const old = s.idGet.get(a.vlan, a.ip, f.app, f.key) as { value: string } | undefined;
         if (old?.value === f.value) continue;
         s.idUp.run(a.vlan, a.ip, f.app, f.key, f.value, f.last);
-        const what = old === undefined ? `${f.key} is ${JSON.stringify(f.value)}` : `${f.key} changed from ${JSON.stringify(old.value)} to ${JSON.stringify(f.value)}`;
+        const what = old === undefined
+          ? `${f.key} is ${JSON.stringify(f.value)}`
+          : `${f.key} changed from ${JSON.stringify(old.value)} to ${JSON.stringify(f.value)}`;
         this.log(f.last, 'identity_changed', a.vlan, a.ip, null, null, f.app, `${a.ip} ${f.app} ${what}`);
       }
     }
@@ -122,7 +137,7 @@ export class InventoryWriter {
   private service(v: ServiceAgg): void {
     const s = this.st;
     const ep = `${v.ip} ${v.proto}/${v.port}`;
-    const old = s.svcGet.get(v.vlan, v.ip, v.proto, v.port) as { app: string | null; stale: number; last_ts: number; clients: number } | undefined;
+    const old = s.svcGet.get(v.vlan, v.ip, v.proto, v.port) as SvcNow | undefined;
     if (old === undefined) {
       s.svcIns.run(v.vlan, v.ip, v.proto, v.port, v.app, v.first, v.last, v.flows);
       this.log(v.first, 'service_appeared', v.vlan, v.ip, v.proto, v.port, v.app, `${ep} answered${v.app === null ? '' : ` (${v.app})`}`);
@@ -135,7 +150,8 @@ export class InventoryWriter {
         this.log(v.first, 'service_back', v.vlan, v.ip, v.proto, v.port, v.app ?? old.app, `${ep} answered again after ${days} days`);
       }
       if (v.app !== null && old.app !== null && v.app !== old.app) {
-        this.log(v.appTs, 'service_app_changed', v.vlan, v.ip, v.proto, v.port, v.app, `${ep} application changed from ${old.app} to ${v.app}`);
+        const detail = `${ep} application changed from ${old.app} to ${v.app}`;
+        this.log(v.appTs, 'service_app_changed', v.vlan, v.ip, v.proto, v.port, v.app, detail);
       }
       s.svcUpd.run(v.app, v.first, v.first, v.last, v.last, v.flows, v.vlan, v.ip, v.proto, v.port);
     }
@@ -149,7 +165,8 @@ export class InventoryWriter {
     for (let c = 0; c < FUNCTION_CLASSES.length; c++) {
       if ((v.classes & (1 << c)) === 0) continue;
       if (s.classIns.run(v.vlan, v.ip, v.proto, v.port, FUNCTION_CLASSES[c], v.last).changes === 1) {
-        this.log(v.last, 'function_class_new', v.vlan, v.ip, v.proto, v.port, v.app, `${FUNCTION_CLASSES[c]} used on ${ep}${v.app === null ? '' : ` (${v.app})`}`);
+        const detail = `${FUNCTION_CLASSES[c]} used on ${ep}${v.app === null ? '' : ` (${v.app})`}`;
+        this.log(v.last, 'function_class_new', v.vlan, v.ip, v.proto, v.port, v.app, detail);
       }
     }
   }
@@ -164,11 +181,12 @@ export class InventoryWriter {
   /** Services not seen for staleAfter before the capture clock: marked, with a history row each. */
   private staleSweep(clock: number): void {
     if (clock <= 0) return;
-    const rows = this.st.staleFind.all(clock - this.staleAfter) as { vlan: number; ip: string; proto: string; port: number; app: string | null; last_ts: number }[];
+    const rows = this.st.staleFind.all(clock - this.staleAfter) as StaleRow[];
     for (const r of rows) {
       this.st.staleSet.run(r.vlan, r.ip, r.proto, r.port);
       const days = ((clock - r.last_ts) / 86400).toFixed(1);
-      this.log(r.last_ts + this.staleAfter, 'service_stale', r.vlan, r.ip, r.proto, r.port, r.app, `${r.ip} ${r.proto}/${r.port} not seen for ${days} days`);
+      const detail = `${r.ip} ${r.proto}/${r.port} not seen for ${days} days`;
+      this.log(r.last_ts + this.staleAfter, 'service_stale', r.vlan, r.ip, r.proto, r.port, r.app, detail);
     }
   }
 }

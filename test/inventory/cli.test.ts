@@ -26,6 +26,9 @@ function ok(args: string[]): string {
   return r.stdout;
 }
 
+const newListeners = (recs: Rec[]) =>
+  recs.filter((r) => r.type === 'alert' && r.kind === 'new_listener').map((r) => `${r.server.ip} ${r.proto}/${r.server.port}`);
+
 function show(path: string): Rec[] {
   return lines(ok(['inventory', 'show', '--json', path]));
 }
@@ -48,7 +51,9 @@ describe('read --inventory on the plant sample', () => {
   it('prints one asset per line with exactly the issue\'s field names', () => {
     expect(assets.map((a) => a.ip)).toEqual(['10.10.1.1', '10.10.1.10', '10.10.1.21', '10.10.1.22', '10.10.1.30']);
     for (const a of assets) {
-      expect(Object.keys(a)).toEqual(['type', 'ip', 'vlan', 'mac', 'vendor', 'first_ts', 'last_ts', 'sensors', 'roles', 'identity', 'services']);
+      expect(Object.keys(a)).toEqual([
+        'type', 'ip', 'vlan', 'mac', 'vendor', 'first_ts', 'last_ts', 'sensors', 'roles', 'identity', 'services',
+      ]);
       expect(a.type).toBe('asset');
       expect(a.sensors).toEqual(['span-1']);
       for (const r of a.roles) expect(Object.keys(r)).toEqual(['app', 'role', 'term', 'ids']);
@@ -102,12 +107,14 @@ describe('read --inventory on the plant sample', () => {
     expect(kinds.filter((k) => k === 'asset_appeared').length).toBe(5);
     expect(kinds.filter((k) => k === 'service_appeared').length).toBe(4);
     expect(kinds.filter((k) => k === 'role_appeared').length).toBe(5);
-    expect(h.find((c) => c.kind === 'function_class_new' && c.ip === '10.10.1.21' && c.detail.startsWith('write'))).toMatchObject({ proto: 'tcp', port: 502, app: 'modbus' });
+    const write = h.find((c) => c.kind === 'function_class_new' && c.ip === '10.10.1.21' && c.detail.startsWith('write'));
+    expect(write).toMatchObject({ proto: 'tcp', port: 502, app: 'modbus' });
     ok(['read', '-q', '--inventory', db('plant.db'), '--sensor', 'span-1', PLANT]);
     expect(history(db('plant.db'))).toEqual(h);
     const again = show(db('plant.db'));
     expect(again.find((a) => a.ip === '10.10.1.30')!.services[0].flows).toBe(2);
-    expect(history(db('plant.db'), '--since', new Date((h[h.length - 1].ts) * 1000).toISOString())).toEqual(h.filter((c) => c.ts >= h[h.length - 1].ts));
+    const last = h[h.length - 1].ts;
+    expect(history(db('plant.db'), '--since', new Date(last * 1000).toISOString())).toEqual(h.filter((c) => c.ts >= last));
   });
 
   it('--csv prints one row per service under a header', () => {
@@ -122,12 +129,15 @@ describe('read --inventory on the plant sample', () => {
 describe('identity and vendors on corpus captures', () => {
   it('MAC vendors are the IEEE registry\'s, as tshark resolves them', () => {
     ok(['read', '-q', '--inventory', db('dnp3.db'), DNP3]);
-    const tsh = execFileSync('tshark', ['-r', DNP3, '-T', 'fields', '-e', 'ip.src', '-e', 'eth.src', '-e', 'eth.src.oui_resolved'], { encoding: 'utf8' });
+    const tsh = execFileSync('tshark', ['-r', DNP3, '-T', 'fields', '-e', 'ip.src', '-e', 'eth.src', '-e', 'eth.src.oui_resolved'], {
+      encoding: 'utf8',
+    });
     const want = new Map(tsh.trim().split('\n').map((l) => l.split('\t')).map(([ip, mac, v]) => [ip, [mac, v]]));
     const assets = show(db('dnp3.db'));
     expect(assets.length).toBe(2);
     for (const a of assets) expect([a.mac, a.vendor]).toEqual(want.get(a.ip));
-    expect(assets.find((a) => a.ip === '130.126.140.229')!.roles[0]).toMatchObject({ term: 'outstation', ids: [{ kind: 'link_address', value: 2 }] });
+    const outstation = assets.find((a) => a.ip === '130.126.140.229')!;
+    expect(outstation.roles[0]).toMatchObject({ term: 'outstation', ids: [{ kind: 'link_address', value: 2 }] });
   });
 
   it('OPC UA: endpoint URL (from HEL, before the protocol is confirmed) and security policy of the server', () => {
@@ -139,7 +149,8 @@ describe('identity and vendors on corpus captures', () => {
       { kind: 'security_policy', value: 'http://opcfoundation.org/UA/SecurityPolicy#None' },
     ]);
     // tshark agrees on both strings.
-    const t = execFileSync('tshark', ['-r', OPCUA, '-T', 'fields', '-e', 'opcua.transport.endpoint', '-e', 'opcua.security.spu'], { encoding: 'utf8' });
+    const fields = ['-e', 'opcua.transport.endpoint', '-e', 'opcua.security.spu'];
+    const t = execFileSync('tshark', ['-r', OPCUA, '-T', 'fields', ...fields], { encoding: 'utf8' });
     expect(t).toContain('opc.tcp://localhost:4840');
     expect(t).toContain('http://opcfoundation.org/UA/SecurityPolicy#None');
   });
@@ -166,7 +177,8 @@ describe('staleness on a time-shifted copy of the capture', () => {
     expect(svc.status).toBe('baseline');
     expect(history(p).filter((c) => c.kind === 'service_back')).toEqual([expect.objectContaining({ ip: '10.10.1.30', port: 20000 })]);
     // --stale-after is also the show's own choice: with 1 s every service of the older runs is stale.
-    expect(lines(ok(['inventory', 'show', '--json', '--stale-after', '1s', p])).flatMap((a) => a.services.map((s: Rec) => s.status))).toContain('stale');
+    const short = lines(ok(['inventory', 'show', '--json', '--stale-after', '1s', p]));
+    expect(short.flatMap((a) => a.services.map((s: Rec) => s.status))).toContain('stale');
   });
 });
 
@@ -176,7 +188,7 @@ describe('approval, alerts and the detector', () => {
     ok(['baseline', 'learn', MODBUS, '-o', otb]);
     const p = db('approve.db');
     const first = lines(ok(['read', '--json', '--baseline', otb, '--inventory', p, PLANT]));
-    const listeners = first.filter((r) => r.type === 'alert' && r.kind === 'new_listener').map((r) => `${r.server.ip} ${r.proto}/${r.server.port}`);
+    const listeners = newListeners(first);
     expect(listeners).toContain('10.10.1.30 tcp/20000');
     const svc = () => show(p).find((a) => a.ip === '10.10.1.30')!.services[0];
     expect(svc().status).toBe('unapproved');
@@ -187,7 +199,10 @@ describe('approval, alerts and the detector', () => {
     expect(conn.prepare(`SELECT COUNT(*) AS n FROM alert`).get()).toEqual({ n: first.filter((r) => r.type === 'alert').length });
     conn.close();
 
-    const r = runCli(['inventory', 'approve', p, '10.10.1.30', 'tcp/20000', '--reason', 'DNP3 outstation polled by SCADA', '--by', 'alice', '--ticket', 'CHG-42']);
+    const r = runCli([
+      'inventory', 'approve', p, '10.10.1.30', 'tcp/20000',
+      '--reason', 'DNP3 outstation polled by SCADA', '--by', 'alice', '--ticket', 'CHG-42',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(svc().status).toBe('approved');
     const given = history(p).filter((c) => c.kind === 'approval_given');
@@ -195,7 +210,7 @@ describe('approval, alerts and the detector', () => {
     expect(given[0].detail).toBe('10.10.1.30 tcp/20000 approved by alice (ticket CHG-42): DNP3 outstation polled by SCADA');
 
     const second = lines(ok(['read', '--json', '--baseline', otb, '--inventory', p, PLANT]));
-    const again = second.filter((r) => r.type === 'alert' && r.kind === 'new_listener').map((r) => `${r.server.ip} ${r.proto}/${r.server.port}`);
+    const again = newListeners(second);
     expect(again).not.toContain('10.10.1.30 tcp/20000');
     expect(again.length).toBe(listeners.length - 1);
 
@@ -209,7 +224,12 @@ describe('approval, alerts and the detector', () => {
     const p = db('import.db');
     ok(['read', '-q', '--inventory', p, PLANT]);
     const good = join(dir, 'ports.csv');
-    writeFileSync(good, 'ip,service,reason,by,ticket\n10.10.1.21,tcp/502,"HMI polling, per drawing P-101",carol,CHG-7\n10.10.1.22,tcp/502,HMI polling,carol,\n');
+    writeFileSync(good, [
+      'ip,service,reason,by,ticket',
+      '10.10.1.21,tcp/502,"HMI polling, per drawing P-101",carol,CHG-7',
+      '10.10.1.22,tcp/502,HMI polling,carol,',
+      '',
+    ].join('\n'));
     const r = runCli(['inventory', 'import', p, good]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/2 approvals imported/);

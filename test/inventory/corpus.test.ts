@@ -13,7 +13,8 @@ import { SHARED_PCAPS, withShared } from '../helpers/shared.js';
 withShared(() => {
   describe('inventory over the shared corpus', () => {
     it('agrees with the flow records', () => {
-      const files = readFileSync(join(SHARED_PCAPS, 'MANIFEST.tsv'), 'utf8').trim().split('\n').slice(1).map((l) => join(SHARED_PCAPS, l.split('\t')[0]));
+      const manifest = readFileSync(join(SHARED_PCAPS, 'MANIFEST.tsv'), 'utf8').trim().split('\n').slice(1);
+      const files = manifest.map((l) => join(SHARED_PCAPS, l.split('\t')[0]));
       expect(files.length).toBeGreaterThan(300);
       const db = join(mkdtempSync(join(tmpdir(), 'otwatch-invc-')), 'corpus.db');
       const r = runCli(['read', '--json', '--inventory', db, ...files]);

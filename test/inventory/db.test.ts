@@ -22,7 +22,9 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'otwatch-invdb-'));
 });
 
-const versions = (db: Database.Database) => (db.prepare(`SELECT version FROM schema_migration ORDER BY version`).all() as Rec[]).map((r) => r.version);
+const versions = (db: Database.Database) =>
+  (db.prepare(`SELECT version FROM schema_migration ORDER BY version`).all() as Rec[]).map((r) => r.version);
+const NOT_SQLITE = 'not an otwatch inventory (not an SQLite database (corrupt, or another kind of file))';
 
 describe('migrations', () => {
   it('every version from v1 migrates to the current one, keeping the data', () => {
@@ -32,13 +34,15 @@ describe('migrations', () => {
       const old = openInventory(p, { upTo: v });
       expect(versions(old)).toEqual(Array.from({ length: v }, (_, i) => i + 1));
       old.prepare(`INSERT INTO asset (vlan, ip, mac, vendor, first_ts, last_ts) VALUES (-1, '10.0.0.1', NULL, NULL, 1, 2)`).run();
-      old.prepare(`INSERT INTO service (vlan, ip, proto, port, app, first_ts, last_ts, flows, clients) VALUES (-1, '10.0.0.1', 'tcp', 502, 'modbus', 1, 2, 3, 1)`).run();
+      old.prepare(`INSERT INTO service (vlan, ip, proto, port, app, first_ts, last_ts, flows, clients)
+        VALUES (-1, '10.0.0.1', 'tcp', 502, 'modbus', 1, 2, 3, 1)`).run();
       old.prepare(`INSERT INTO change (ts, kind, vlan, ip, detail) VALUES (1, 'asset_appeared', -1, '10.0.0.1', 'x')`).run();
       old.close();
       const db = openInventory(p);
       expect(versions(db)).toEqual(Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1));
       const s = loadSnapshot(db);
-      expect(s.assets).toEqual([expect.objectContaining({ ip: '10.0.0.1', vlan: null, services: [expect.objectContaining({ port: 502, flows: 3 })] })]);
+      const services = [expect.objectContaining({ port: 502, flows: 3 })];
+      expect(s.assets).toEqual([expect.objectContaining({ ip: '10.0.0.1', vlan: null, services })]);
       expect(s.changes.length).toBe(1);
       // v2's rule holds whatever version the file started at.
       expect(() => db.prepare(`UPDATE change SET detail = 'y'`).run()).toThrow(/append-only/);
@@ -54,7 +58,9 @@ describe('migrations', () => {
     raw.close();
     const r = runCli(['inventory', 'show', p]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`otwatch: inventory show: ${p}: inventory schema version 99 is newer than this otwatch knows (${SCHEMA_VERSION}); upgrade otwatch\n`);
+    expect(r.stderr).toBe(
+      `otwatch: inventory show: ${p}: inventory schema version 99 is newer than this otwatch knows (${SCHEMA_VERSION}); upgrade otwatch\n`,
+    );
   });
 });
 
@@ -66,10 +72,10 @@ describe('files that are not an inventory', () => {
     writeFileSync(p, bytes);
     const r = runCli(['inventory', 'show', p]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`otwatch: inventory show: ${p}: not an otwatch inventory (not an SQLite database (corrupt, or another kind of file))\n`);
+    expect(r.stderr).toBe(`otwatch: inventory show: ${p}: ${NOT_SQLITE}\n`);
     const rd = runCli(['read', '-q', '--inventory', p, PLANT]);
     expect(rd.code).toBe(2);
-    expect(rd.stderr.split('\n')[0]).toBe(`otwatch: ${p}: not an otwatch inventory (not an SQLite database (corrupt, or another kind of file))`);
+    expect(rd.stderr.split('\n')[0]).toBe(`otwatch: ${p}: ${NOT_SQLITE}`);
     expect(readFileSync(p)).toEqual(bytes);
   });
 
@@ -199,7 +205,9 @@ describe('full disk (a 1 MiB tmpfs)', () => {
     closeSync(fd);
     const r = runCli(['read', '-q', '--inventory', p, DNP3]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe(`otwatch: error: inventory ${p}: write failed: disk full: the last batch was not written (history already committed is intact)\n`);
+    expect(r.stderr).toBe(
+      `otwatch: error: inventory ${p}: write failed: disk full: the last batch was not written (history already committed is intact)\n`,
+    );
     expect(runCli(['inventory', 'history', '--json', p]).stdout).toBe(before);
     const db = new Database(p, { readonly: true });
     expect(db.pragma('integrity_check', { simple: true })).toBe('ok');

@@ -24,7 +24,10 @@ afterAll(() => {
 
 const summary = (db: string) =>
   runCli(['inventory', 'show', '--json', db]).stdout.trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Rec)
-    .map((a) => ({ ip: a.ip, mac: a.mac, roles: a.roles, services: a.services.map((s: Rec) => [s.proto, s.port, s.app, s.flows, s.classes]) }));
+    .map((a) => ({
+      ip: a.ip, mac: a.mac, roles: a.roles,
+      services: a.services.map((s: Rec) => [s.proto, s.port, s.app, s.flows, s.classes]),
+    }));
 
 describe('live --inventory', () => {
   it('writes while running and holds what read --inventory holds', async () => {
@@ -40,7 +43,8 @@ describe('live --inventory', () => {
     const plant = fixture('gen', 'plant-sample.pcap');
     expect(runCli(['read', '-q', '--inventory', read, plant]).code).toBe(0);
 
-    const p = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'live', '-i', 'otws', '-q', '--inventory', live, '--sensor', 'live-1'], {
+    const args = ['netns', 'exec', ns, process.execPath, CLI, 'live', '-i', 'otws', '-q', '--inventory', live, '--sensor', 'live-1'];
+    const p = spawn('ip', args, {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     proc = p;
