@@ -39,8 +39,9 @@ function version(): string {
 }
 
 /** --since: a date, or a duration back from the end of the observation window. */
-function sinceOf(v: unknown, lastTs: number): number {
-  if (typeof v !== 'string') return lastTs - REVIEW_PERIOD;
+function sinceOf(v: unknown, lastTs: number): number | null {
+  // An empty inventory has no window to count back from: everything.
+  if (typeof v !== 'string') return lastTs > 0 ? lastTs - REVIEW_PERIOD : null;
   if (/^\d+(\.\d+)?(ms|s|m|h|d)$/.test(v)) return lastTs - parseSeconds(v);
   return parseDate(v, '--since');
 }

@@ -107,7 +107,7 @@ export function renderPage(p: PageInput): string {
     .join(', ');
   const changes = p.tables.find((t) => t.name === 'changes')!.rows.length;
   const sensors = s.sensors.length > 0 ? s.sensors.map(html).join(', ') : 'not recorded';
-  const window = `${html(isoTs(s.first_ts))} to ${html(isoTs(s.last_ts))}`;
+  const window = s.first_ts === null ? null : `${html(isoTs(s.first_ts))} to ${html(isoTs(s.last_ts))}`;
   const since = s.since === null ? 'the beginning of the history' : html(isoTs(s.since));
   const g = p.graph;
   const mapNote =
@@ -134,12 +134,12 @@ export function renderPage(p: PageInput): string {
 <style>${CSS}</style></head>
 <body>
 <header><h1>OT asset and service inventory</h1>
-<p>Observed ${window}. Sensors: ${sensors}. Built ${html(isoTs(p.generatedTs))} by otwatch ${html(p.version)} from ${html(p.source)}` +
+<p>Observed ${window ?? 'nothing yet'}. Sensors: ${sensors}. Built ${html(isoTs(p.generatedTs))} by otwatch ${html(p.version)} from ${html(p.source)}` +
     `${p.policyName !== null ? `, zones from ${html(p.policyName)}` : ''}.</p></header>
 <main>
 <section class="method" id="method"><h2>Method</h2>
 <p>This inventory comes from passive observation: otwatch read a copy of the network's traffic ` +
-    `(a SPAN or mirror port, or captures of one) from ${window}, with sensor(s) ${sensors}, and sent no packet. ` +
+    `(a SPAN or mirror port, or captures of one)${window === null ? '' : ` from ${window}`}, with sensor(s) ${sensors}, and sent no packet. ` +
     'A service is listed because it carried traffic in that window. A port that ' +
     `is open but was not used, was used only outside the window, or is reached only over paths no sensor sees does not appear.</p>
 <p>It therefore complements host-based port and service listings (the host's own socket list, vendor configuration tools) ` +

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openInventory } from '../../src/inventory/db.js';
 import { csvCell, dotString, scriptJson } from '../../src/report/escape.js';
 import { tableCsv } from '../../src/report/export.js';
 import { buildGraph, MAX_GROUPS, subnetOf } from '../../src/report/graph.js';
@@ -162,6 +163,17 @@ describe('otwatch report', () => {
     const services = readFileSync(join(out, 'services.csv'), 'utf8').trim().split('\r\n');
     expect(services.length - 1).toBe(shown.reduce((n, a) => n + a.services.length, 0));
     expect(services[0].split(',')).toContain('approver');
+  });
+
+  it('an empty inventory: a page that says nothing was observed yet', () => {
+    const empty = join(dir, 'empty.db');
+    openInventory(empty).close();
+    const r = runCli(['report', empty, '-o', join(dir, 'empty.html')]);
+    expect(r.code, r.stderr).toBe(0);
+    const page = readFileSync(join(dir, 'empty.html'), 'utf8');
+    expect(page).toContain('Observed nothing yet.');
+    expect(page).toContain('Changes are listed from the beginning of the history');
+    expect(page).toContain('<b>0</b> assets');
   });
 
   it('faults: one line and the right exit code', () => {
