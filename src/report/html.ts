@@ -148,7 +148,7 @@ export function renderPage(p: PageInput): string {
     '<b>stale</b> not seen ' +
     `for the stale period (35 days unless set otherwise). Changes are listed from ${since}.</p>
 <ul class="stats"><li><b>${s.assets.length}</b> assets</li><li><b>${services.length}</b> services (${statusText})</li>` +
-    `<li><b>${changes}</b> changes since ${since}</li><li><b>${s.alerts.length}</b> alerts</li></ul></section>
+    `<li><b>${changes}</b> changes and <b>${s.alerts.length}</b> alerts since ${since}</li></ul></section>
 <section id="map"><h2>Network map</h2><p>${mapNote}${edgeNote}</p>${legend()}
 <div class="tools"><button id="zoom-in" title="zoom in">+</button><button id="zoom-out" title="zoom out">&minus;</button>` +
     `<button id="zoom-fit">fit</button></div>
@@ -156,7 +156,7 @@ export function renderPage(p: PageInput): string {
 ${tableSection(p.tables[0], 'Every address that took part in traffic, with its roles and the identity its traffic carried.')}
 ${tableSection(p.tables[1], 'Every endpoint that answered: NERC CIP-007 R1 evidence of enabled ports and services, status and approval.')}
 ${tableSection(p.tables[2], `What changed since ${since}: the CIP-010 R1/R2 review (at least every 35 days).`)}
-${tableSection(p.tables[3], 'Alerts in time order.')}
+${tableSection(p.tables[3], `Alerts since ${since}, in time order.`)}
 </main>
 <footer>otwatch ${html(p.version)}. This file is self-contained: it loads nothing and sends nothing.</footer>
 <script type="application/json" id="report-data">${data}</script>
