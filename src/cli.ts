@@ -14,8 +14,8 @@ const COMMANDS = {
   read: { options: READ_OPTIONS, run: runRead, usage: 'otwatch read [options] FILE... (- for stdin)', about: 'analyse pcap/pcapng files' },
   baseline: { options: BASELINE_OPTIONS, run: runBaseline, usage: BASELINE_USAGE, about: 'learn, show and compare baselines of normal traffic' },
   live: { options: LIVE_OPTIONS, run: runLive, usage: 'otwatch live -i IFACE [options] [BPF filter]', about: 'passive sensor on live interfaces (receive only)' },
-  inventory: { options: INVENTORY_OPTIONS, run: runInventory, usage: INVENTORY_USAGE, about: 'assets, services, approvals and their history (SQLite)' },
-  report: { options: REPORT_OPTIONS, run: runReport, usage: REPORT_USAGE, about: 'inventory report: HTML map and tables, or CSV/JSON tables' },
+  inventory: { options: INVENTORY_OPTIONS, run: runInventory, usage: INVENTORY_USAGE, about: 'assets, services, approvals, history' },
+  report: { options: REPORT_OPTIONS, run: runReport, usage: REPORT_USAGE, about: 'inventory report: HTML map and tables, CSV, JSON' },
 } as const;
 
 function version(): string {

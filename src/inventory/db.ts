@@ -62,7 +62,11 @@ function schemaVersion(db: Db, path: string): number {
   try {
     tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as { name: string }[]).map((r) => r.name);
   } catch (e) {
-    throw new InventoryError(`${path}: not an otwatch inventory (${sqliteMessage(e)})`);
+    const code = (e as { code?: string }).code ?? '';
+    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+      throw new InventoryError(`${path}: not an otwatch inventory (${sqliteMessage(e)})`);
+    }
+    throw new InventoryError(`${path}: cannot read the inventory: ${sqliteMessage(e)}`);
   }
   if (tables.length === 0) return 0;
   if (!tables.includes('meta') || !tables.includes('schema_migration')) {
@@ -103,5 +107,6 @@ export function sqliteMessage(e: unknown): string {
   if (code === 'SQLITE_FULL') return 'disk full: the last batch was not written (history already committed is intact)';
   if (code === 'SQLITE_BUSY') return `database is locked by another writer for over ${BUSY_TIMEOUT_MS / 1000} s`;
   if (code === 'SQLITE_READONLY') return 'database is read-only';
+  if (code.startsWith('SQLITE_IOERR')) return `disk I/O error (${code}; a full disk or a failing device)`;
   return msg;
 }

@@ -40,6 +40,7 @@ export class InventorySession {
   failure: string | null = null;
   writes = 0;
   changes = 0;
+  private failedAt = 0;
 
   constructor(private readonly opts: SessionOptions) {
     this.db = openInventory(opts.path);
@@ -54,15 +55,20 @@ export class InventorySession {
   write(final = false): boolean {
     if (this.closed) return false;
     if (this.observer.batch.size === 0 && !final) return true;
+    // After a failure (disk full, locked) a full batch must not retry at every flow end: once per period.
+    if (!final && this.failure !== null && Date.now() - this.failedAt < (this.opts.writeEveryMs ?? WRITE_EVERY_MS)) return false;
     try {
       const r = this.writer.write(this.observer.batch, final);
       this.writes++;
       this.changes += r.changes;
+      if (this.failure !== null) this.opts.log?.info(`inventory ${this.opts.path}: written again; nothing was lost`);
+      this.failure = null; // the failed batch was kept and is now written
       return true;
     } catch (e) {
       const msg = `inventory ${this.opts.path}: write failed: ${sqliteMessage(e)}`;
       if (this.failure === null) this.opts.log?.error(msg);
       this.failure = msg;
+      this.failedAt = Date.now();
       return false;
     }
   }

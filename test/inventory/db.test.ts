@@ -3,7 +3,7 @@
 // foreign, newer), append-only history, two writers at once, and a full disk
 // (a real tmpfs) that loses nothing already committed.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -178,14 +178,29 @@ describe('two writers', () => {
 
 describe('full disk (a 1 MiB tmpfs)', () => {
   const mnt = join(tmpdir(), `otwatch-full-${process.pid}`);
+  const mounts = [mnt];
   afterAll(() => {
-    try {
-      execFileSync('umount', [mnt]);
-    } catch {
-      // not mounted
+    for (const m of mounts) {
+      try {
+        execFileSync('umount', [m]);
+      } catch {
+        // not mounted
+      }
+      rmSync(m, { recursive: true, force: true });
     }
-    rmSync(mnt, { recursive: true, force: true });
   });
+
+  /** Fills the file system of `path` until ENOSPC. */
+  function fillDisk(path: string): void {
+    const fd = openSync(path, 'w');
+    const block = Buffer.alloc(4096);
+    try {
+      for (;;) writeSync(fd, block);
+    } catch (e) {
+      expect((e as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    }
+    closeSync(fd);
+  }
 
   it('a failed write is one line and exit 1; history committed before is intact and the next run completes it', () => {
     mkdirSync(mnt, { recursive: true });
@@ -195,14 +210,7 @@ describe('full disk (a 1 MiB tmpfs)', () => {
     const before = runCli(['inventory', 'history', '--json', p]).stdout;
     // Leave no room (with a checkpointed WAL the database file itself is complete).
     const fill = join(mnt, 'fill');
-    const fd = openSync(fill, 'w');
-    const block = Buffer.alloc(4096);
-    try {
-      for (;;) writeSync(fd, block);
-    } catch (e) {
-      expect((e as NodeJS.ErrnoException).code).toBe('ENOSPC');
-    }
-    closeSync(fd);
+    fillDisk(fill);
     const r = runCli(['read', '-q', '--inventory', p, DNP3]);
     expect(r.code).toBe(1);
     expect(r.stderr).toBe(
@@ -218,5 +226,43 @@ describe('full disk (a 1 MiB tmpfs)', () => {
     const kept = new Set(after.split('\n'));
     for (const l of before.split('\n')) expect(kept.has(l)).toBe(true);
     expect(after.split('\n').filter((l) => l.includes('"asset_appeared"')).length).toBe(7);
+  });
+  it('a write that fails while the run goes on is retried: freeing space mid-run loses nothing', async () => {
+    const m2 = `${mnt}-b`;
+    mkdirSync(m2, { recursive: true });
+    mounts.push(m2);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', m2]);
+    const p = join(m2, 'inv.db');
+    expect(runCli(['read', '-q', '--inventory', p, DNP3]).code).toBe(0);
+    // stdin stays open: the run lasts while the timer tries to write (interim records give it facts to write).
+    const c = spawn(process.execPath, [CLI, 'read', '-q', '--active-timeout', '2s', '--inventory', p, '-'], { cwd: REPO });
+    let stderr = '';
+    c.stderr.on('data', (d) => (stderr += d));
+    const exit = new Promise<number | null>((res) => c.on('close', (code) => res(code)));
+    const t0 = Date.now();
+    // The run has the database open (its -shm exists) before the disk fills up.
+    while (!existsSync(`${p}-shm`)) {
+      if (Date.now() - t0 > 20_000) throw new Error(`the run did not open the inventory: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const fill = join(m2, 'fill');
+    fillDisk(fill);
+    c.stdin.write(readFileSync(PLANT));
+    while (!stderr.includes('write failed: disk full')) {
+      if (Date.now() - t0 > 20_000) throw new Error(`no failed write seen: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    rmSync(fill);
+    while (!stderr.includes('written again; nothing was lost')) {
+      if (Date.now() - t0 > 30_000) throw new Error(`no retry seen: ${stderr}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    c.stdin.end();
+    expect(await exit).toBe(0);
+    const db = openInventory(p, { readonly: true });
+    expect(loadSnapshot(db).assets.map((a) => a.ip)).toEqual([
+      '10.10.1.1', '10.10.1.10', '10.10.1.21', '10.10.1.22', '10.10.1.30', '130.126.140.229', '130.126.142.250',
+    ]);
+    db.close();
   });
 });
