@@ -5,7 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in libpcap-dev tshark tcpdump tcpreplay iproute2 mosquitto mosquitto-clients rsyslog rsyslog-gnutls openssl; do
+# mosquitto, rsyslog(-gnutls) and openssl: the export tests' real broker, syslog
+# server and keys; python3, make and g++ build better-sqlite3 (the inventory's
+# SQLite) from source; chromium runs the report's browser test.
+for pkg in libpcap-dev tshark tcpdump tcpreplay iproute2 mosquitto mosquitto-clients rsyslog rsyslog-gnutls openssl python3 make g++ chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -20,7 +23,12 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
+  # From source: better-sqlite3 12.x is built against this Node (no prebuilt download needed).
+  npm ci --no-audit --no-fund --loglevel=error --build-from-source
+fi
+if ! node -e "new (require('better-sqlite3'))(':memory:').close()" 2>/dev/null; then
+  echo "setup: better-sqlite3 did not load; rebuilding it from source" >&2
+  npm rebuild better-sqlite3 --build-from-source --loglevel=error
 fi
 # cap is optional (live capture only): say so when its native build did not run.
 if [ ! -f node_modules/cap/build/Release/cap.node ]; then

@@ -11,6 +11,8 @@ import { SetupError } from './pipeline/errors.js';
 import { protocolList } from './dissectors/index.js';
 import { COLLECT_OPTIONS, COLLECT_USAGE, runCollect } from './cli/collect.js';
 import { EXPORT_FLUSH_OPTIONS, EXPORT_FLUSH_USAGE, runExportFlush } from './cli/export-flush.js';
+import { INVENTORY_OPTIONS, INVENTORY_USAGE, runInventory } from './cli/inventory.js';
+import { REPORT_OPTIONS, REPORT_USAGE, runReport } from './cli/report.js';
 
 const COMMANDS = {
   read: { options: READ_OPTIONS, run: runRead, usage: 'otwatch read [options] FILE... (- for stdin)', about: 'analyse pcap/pcapng files' },
@@ -18,6 +20,8 @@ const COMMANDS = {
   live: { options: LIVE_OPTIONS, run: runLive, usage: 'otwatch live -i IFACE [options] [BPF filter]', about: 'passive sensor on live interfaces (receive only)' },
   collect: { options: COLLECT_OPTIONS, run: runCollect, usage: COLLECT_USAGE, about: 'IT side: records from the DMZ broker into files' },
   export: { options: EXPORT_FLUSH_OPTIONS, run: runExportFlush, usage: EXPORT_FLUSH_USAGE, about: 'export flush: send what a spool holds' },
+  inventory: { options: INVENTORY_OPTIONS, run: runInventory, usage: INVENTORY_USAGE, about: 'assets, services, approvals, history' },
+  report: { options: REPORT_OPTIONS, run: runReport, usage: REPORT_USAGE, about: 'inventory report: HTML map and tables, CSV, JSON' },
 } as const;
 
 function version(): string {

@@ -139,6 +139,11 @@ export class Engine implements AppEvents {
     }
   }
 
+  /** The reused Packet being processed (an observer may read the current frame, e.g. its MACs). */
+  get packet(): Packet {
+    return this.pkt;
+  }
+
   /** Capture time of the newest packet so far. */
   get clock(): number {
     return this.now;
@@ -277,7 +282,7 @@ export class Engine implements AppEvents {
     if (reason !== 'active') {
       this.observer?.flowEnd(f, reason, now);
       f.app?.dispose();
-    }
+    } else this.observer?.flowInterim?.(f, now);
   }
 
   /** A JsonOut on the sink's writer for `kind`, or null when the sink takes

@@ -16,7 +16,8 @@ export const READ_OPTIONS: readonly OptSpec[] = [
 
 export async function runRead({ opts, rest }: Parsed): Promise<number> {
   if (rest.length === 0) throw new UsageError('no input: give capture files, or - for stdin');
-  const workers = workerCount(typeof opts.workers === 'number' ? opts.workers : undefined, rest);
+  // The inventory reads each flow's first frame and its PDUs: one thread.
+  const workers = typeof opts.inventory === 'string' ? 1 : workerCount(typeof opts.workers === 'number' ? opts.workers : undefined, rest);
   const p = startPipeline(pipelineSettings(opts));
   const progress = process.stderr.isTTY && !p.settings.quiet ? new Progress() : null;
   const started = process.hrtime.bigint();

@@ -4,7 +4,8 @@
 import { DISSECTORS } from '../dissectors/index.js';
 import { DEFAULT_FLOW_OPTIONS } from '../flows/flow-table.js';
 import { DEFAULT_SCAN } from '../detect/scan.js';
-import { EXPORT_OPTIONS, exportSettings } from '../export/options.js';
+import { EXPORT_OPTIONS, exportSettings, SENSOR_OPTION } from '../export/options.js';
+import { INVENTORY_RUN_OPTIONS, inventorySettings } from '../inventory/run-options.js';
 import type { DetectSettings, EngineSettings, LogSettings, OutputSettings, PipelineSettings, ScanSettings } from '../pipeline/settings.js';
 import type { OptSpec, Parsed } from './options.js';
 
@@ -48,7 +49,9 @@ export const PIPELINE_OPTIONS: readonly OptSpec[] = [
   ...ENGINE_OPTIONS,
   ...LOG_OPTIONS,
   ...DETECT_OPTIONS,
+  SENSOR_OPTION,
   ...EXPORT_OPTIONS,
+  ...INVENTORY_RUN_OPTIONS,
 ];
 
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
@@ -103,6 +106,7 @@ export function pipelineSettings(o: Opts): PipelineSettings {
     detect: detectSettings(o),
     log: logSettings(o),
     export: exportSettings(o),
+    inventory: inventorySettings(o),
     quiet: o.quiet === true,
   };
 }

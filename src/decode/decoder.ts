@@ -38,6 +38,7 @@ export function isSupportedLink(linktype: number): boolean {
 /** Decodes buf[off, off+caplen) of the given link type into p. */
 export function decodeFrame(buf: Buffer, off: number, caplen: number, linktype: number, p: Packet): Decoded {
   p.buf = buf;
+  p.macOff = linktype === LINKTYPE_ETHERNET && caplen >= 14 ? off : -1;
   p.vlan = -1;
   p.innerVlan = -1;
   p.ipVersion = 0;

@@ -27,6 +27,9 @@ export const TCP_ACK = 0x10;
 
 export class Packet {
   buf: Buffer = Buffer.alloc(0);
+  /** Ethernet frames: offset of the destination MAC in buf (the source MAC
+   *  follows at +6); -1 for other link types. */
+  macOff = -1;
   /** Outer and inner 802.1Q/QinQ ids; -1 when absent. */
   vlan = -1;
   innerVlan = -1;

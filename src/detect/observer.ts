@@ -24,6 +24,8 @@ export interface FlowObserver {
    *  identify only when some observer has this. */
   identity?(f: Flow, mod: ProtocolModule, side: Side, kind: IdentityKind, key: string, value: string | number, ts: number): void;
   flowEnd(f: Flow, reason: EndReason, ts: number): void;
+  /** A flow still open after the active timeout (its interim record). Optional. */
+  flowInterim?(f: Flow, ts: number): void;
   /** End of input or shutdown, after every flow has ended. */
   finish(ts: number): void;
 }
@@ -58,6 +60,9 @@ export class ObserverSet implements FlowObserver {
   }
   flowEnd(f: Flow, reason: EndReason, ts: number): void {
     for (const o of this.list) o.flowEnd(f, reason, ts);
+  }
+  flowInterim(f: Flow, ts: number): void {
+    for (const o of this.list) o.flowInterim?.(f, ts);
   }
   finish(ts: number): void {
     for (const o of this.list) o.finish(ts);

@@ -15,7 +15,6 @@ export const TLS_OPTIONS: readonly OptSpec[] = [
 export const SPOOL_OPTIONS: readonly OptSpec[] = [
   { name: 'state', kind: 'string', arg: 'DIR',
     help: 'state directory: export spool and seq (default $STATE_DIRECTORY, $XDG_STATE_HOME/otwatch or ~/.local/state/otwatch)' },
-  { name: 'sensor-id', kind: 'string', arg: 'NAME', help: 'sensor name in topics and records (default: the host name)' },
   { name: 'export-format', kind: 'string', arg: 'FMT', choices: ['json', 'msgpack'], default: 'json',
     help: 'payload encoding of exported records' },
   { name: 'export-wait', kind: 'seconds', arg: 'DUR', default: 30,
@@ -25,6 +24,11 @@ export const SPOOL_OPTIONS: readonly OptSpec[] = [
   { name: 'spool-mb', kind: 'number', arg: 'MB', default: 1024,
     help: 'spool bound; when full, flows/stats/pdus are dropped oldest first, alerts last' },
 ];
+
+/** This sensor's name: in exported topics and records, and in the inventory. */
+export const SENSOR_OPTION: OptSpec = {
+  name: 'sensor-id', kind: 'string', arg: 'NAME', help: 'this sensor\'s name in exported records and topics and in the inventory (default: the host name)',
+};
 
 export const EXPORT_OPTIONS: readonly OptSpec[] = [
   { name: 'export', kind: 'string', arg: 'URL',

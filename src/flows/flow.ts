@@ -89,6 +89,8 @@ export class Flow {
 
   /** The observer's (detector's) per-flow state: a field, not a Map lookup per event. */
   det: unknown = null;
+  /** The inventory's per-flow state (src/inventory), beside the detector's. */
+  inv: unknown = null;
 
   /** Back to the state of `new Flow()`: the table reuses ended flows, so
    *  evicted and expired ones are not garbage promoted to the old generation
@@ -102,7 +104,7 @@ export class Flow {
     this.firstTs = 0; this.lastTs = 0; this.reportTs = 0;
     this.pktsC2S = 0; this.pktsS2C = 0; this.bytesC2S = 0; this.bytesS2C = 0; this.payC2S = 0; this.payS2C = 0;
     this.isnA = 0; this.isnB = 0; this.rare = null;
-    this.app = null; this.endpointsJson = null; this.det = null;
+    this.app = null; this.endpointsJson = null; this.det = null; this.inv = null;
   }
 
   get aPort(): number { return this.ports >>> 16; }

@@ -8,6 +8,8 @@ import { FdWriter } from '../output/fd-writer.js';
 import { createLogger, type Logger } from '../output/log.js';
 import { TeeSink, type RecordSink } from '../output/sink.js';
 import { startExport, type Exporter } from '../export/exporter.js';
+import { openInventory } from '../inventory/run-options.js';
+import type { InventorySession } from '../inventory/session.js';
 import { renderAlerts, renderSummary, type FileTime } from '../output/summary-text.js';
 import { engineFor, fileOutputs } from './build.js';
 import { EXIT_CLOSED_STDOUT, faultText, type OutputFault } from './errors.js';
@@ -29,6 +31,8 @@ export interface Pipeline {
   detector: Detector | null;
   /** --export: teed into `sink`; drained at the end of the run. */
   exporter: Exporter | null;
+  /** --inventory: an observer beside the detector; its last write at endRun. */
+  inventory: InventorySession | null;
   stop: StopControl;
   /** Flows live in this thread's engine (not in workers), not yet ended. */
   flowsOpen: boolean;
@@ -49,11 +53,14 @@ export function startPipeline(settings: PipelineSettings, outputs?: RecordSink):
   const exporter = settings.export === null ? null : startExport(settings.export, log);
   const sink = exporter === null ? local : new TeeSink([local, exporter]);
   const engine = engineFor(settings.engine, sink);
-  const detector = detectorFor(settings.detect, sink, engine.opts.dissectors, log);
+  const inventory = settings.inventory === null ? null : openInventory(settings.inventory, engine, log);
+  // The inventory links unapproved services to their new_listener alerts: it sees the detector's records.
+  const detector = detectorFor(settings.detect, inventory === null ? sink : inventory.alertTap(sink), engine.opts.dissectors, log);
   engine.observer = detector;
+  inventory?.attach(engine);
   // A second signal: what is decoded is written before the exit (flows end
   // as "shutdown", buffers are flushed), only the rest of the input is left.
-  const p: Pipeline = { settings, log, engine, sink, detector, exporter, stop: new StopControl(log, () => hurry(p)), flowsOpen: true };
+  const p: Pipeline = { settings, log, engine, sink, detector, exporter, inventory, stop: new StopControl(log, () => hurry(p)), flowsOpen: true };
   p.stop.install();
   return p;
 }
@@ -95,6 +102,9 @@ export async function endRun(p: Pipeline, end: RunEnd): Promise<number> {
     log.error(`internal error in application-layer decoding (${flows}): ${e.stack ?? e.message}`);
   }
   p.sink.close();
+  // Its final transaction; a failure (full disk...) is logged by the session
+  // and, like any output that could not be written, fails the run.
+  const inventoryLost = p.inventory !== null && !p.inventory.close();
   const ex = p.exporter;
   const drained = ex === null || (await ex.drain(end.exportWait ?? p.settings.export?.waitSecs ?? 0));
   let fault = outputFault(p);
@@ -110,7 +120,7 @@ export async function endRun(p: Pipeline, end: RunEnd): Promise<number> {
   if (closedStdout) return EXIT_CLOSED_STDOUT;
   if (fault !== null) return EXIT_FAILED;
   if (end.code !== undefined && end.code !== EXIT_OK) return end.code;
-  if (end.damaged > 0) return EXIT_FAILED;
+  if (end.damaged > 0 || inventoryLost) return EXIT_FAILED;
   return drained ? EXIT_OK : EXIT_SPOOLED;
 }
 

@@ -3,6 +3,7 @@
 // data, so a worker thread gets its EngineSettings by structured clone.
 import type { ExportSettings } from '../export/options.js';
 import type { FlowTableOptions } from '../flows/flow-table.js';
+import type { InventorySettings } from '../inventory/run-options.js';
 
 export interface EngineSettings {
   flows: FlowTableOptions;
@@ -52,6 +53,8 @@ export interface PipelineSettings {
   log: LogSettings;
   /** --export: records also leave through the spool to a broker; null: not exported. */
   export: ExportSettings | null;
+  /** --inventory: the SQLite asset/service inventory updated by the run; null: none. */
+  inventory: InventorySettings | null;
   /** No human summary. */
   quiet: boolean;
 }

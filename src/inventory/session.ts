@@ -1,0 +1,146 @@
+// One run's inventory (`read --inventory DB`, `live --inventory DB`): the
+// database, the observer that aggregates in memory, the writer, and the timer
+// that writes every few seconds of wall time and once at the end. Writes run
+// between capture chunks (a timer), never per packet.
+import { hostname } from 'node:os';
+import type { Baseline } from '../detect/baseline.js';
+import { Detector } from '../detect/detector.js';
+import type { Engine } from '../engine.js';
+import { observers } from '../detect/observer.js';
+import type { Packet } from '../decode/packet.js';
+import type { Logger } from '../output/log.js';
+import type { RecordKind, RecordSink } from '../output/sink.js';
+import type { AlertRec } from './batch.js';
+import { InventoryError, openInventory, sqliteMessage, type Db } from './db.js';
+import { InventoryObserver } from './observer.js';
+import { DEFAULT_STALE_AFTER } from './schema.js';
+import { InventoryWriter } from './writer.js';
+import { approvedServices } from './approval.js';
+
+export const WRITE_EVERY_MS = 5000;
+
+export interface SessionOptions {
+  path: string;
+  sensor?: string;
+  staleAfter?: number;
+  packet: Packet | null;
+  log: Logger | null;
+  writeEveryMs?: number;
+}
+
+export class InventorySession {
+  readonly observer: InventoryObserver;
+  private readonly db: Db;
+  private readonly writer: InventoryWriter;
+  private readonly timer: NodeJS.Timeout;
+  private closed = false;
+  /** First write failure (the batch is kept and tried again; reported at close). */
+  failure: string | null = null;
+  writes = 0;
+  changes = 0;
+  private failedAt = 0;
+
+  constructor(private readonly opts: SessionOptions) {
+    this.db = openInventory(opts.path);
+    this.writer = new InventoryWriter(this.db, opts.sensor ?? hostname(), opts.staleAfter ?? DEFAULT_STALE_AFTER);
+    this.observer = new InventoryObserver({ packet: opts.packet, onFull: () => this.write() });
+    this.observer.onFinish = () => this.write(true);
+    this.timer = setInterval(() => this.write(), opts.writeEveryMs ?? WRITE_EVERY_MS);
+    this.timer.unref();
+  }
+
+  /** Writes what has accumulated; a failure is logged once and the batch kept for the next try. */
+  write(final = false): boolean {
+    if (this.closed) return false;
+    if (this.observer.batch.size === 0 && !final) return true;
+    // After a failure (disk full, locked) a full batch must not retry at every flow end: once per period.
+    if (!final && this.failure !== null && Date.now() - this.failedAt < (this.opts.writeEveryMs ?? WRITE_EVERY_MS)) return false;
+    try {
+      const r = this.writer.write(this.observer.batch, final);
+      this.writes++;
+      this.changes += r.changes;
+      if (this.failure !== null) this.opts.log?.info(`inventory ${this.opts.path}: written again; nothing was lost`);
+      this.failure = null; // the failed batch was kept and is now written
+      return true;
+    } catch (e) {
+      const msg = `inventory ${this.opts.path}: write failed: ${sqliteMessage(e)}`;
+      if (this.failure === null) this.opts.log?.error(msg);
+      this.failure = msg;
+      this.failedAt = Date.now();
+      return false;
+    }
+  }
+
+  /** Joins the engine's observers (after the detector) and teaches the detector the approved services. */
+  attach(engine: Engine): void {
+    const det = engine.observer;
+    if (det instanceof Detector) {
+      const n = this.teach(det.baseline);
+      if (n > 0) this.opts.log?.debug(`inventory: ${n} approved services known to the detector`);
+    }
+    engine.observer = observers([det, this.observer]);
+  }
+
+  /** Makes the detector treat approved services as known endpoints (no new_listener for them). */
+  teach(baseline: Baseline): number {
+    let n = 0;
+    for (const s of approvedServices(this.db)) {
+      const ep = baseline.learnEndpoint(s.vlan, s.ip, s.proto, s.port, s.ts);
+      if (ep === null) continue;
+      if (s.app !== null) baseline.learnApp(ep, s.app as Parameters<Baseline['learnApp']>[1]);
+      n++;
+    }
+    return n;
+  }
+
+  /** Final write and close; false when some write failed (the message is in `failure`). */
+  close(): boolean {
+    if (this.closed) return this.failure === null;
+    clearInterval(this.timer);
+    const ok = this.write(true);
+    this.closed = true;
+    try {
+      this.db.close();
+    } catch (e) {
+      this.failure ??= `inventory ${this.opts.path}: ${sqliteMessage(e)}`;
+    }
+    if (ok && this.failure !== null) this.failure = null; // an earlier failure was made good by a later write
+    return this.failure === null;
+  }
+
+  /** Wraps the detector's sink: alerts also go into the inventory (new_listener links its service). */
+  alertTap(sink: RecordSink): RecordSink {
+    const batch = this.observer.batch;
+    return {
+      write(kind: RecordKind, line: string): void {
+        sink.write(kind, line);
+        if (kind === 'alert' && line.startsWith('{"type":"alert"')) {
+          const r = alertRec(line);
+          if (r !== null) batch.alerts.push(r);
+        }
+      },
+      close(): void {},
+    };
+  }
+}
+
+function alertRec(line: string): AlertRec | null {
+  try {
+    const a = JSON.parse(line) as Record<string, unknown>;
+    const ep = (x: unknown) => (x !== null && typeof x === 'object' ? (x as { ip: string; port: number }) : null);
+    const c = ep(a.client);
+    const s = ep(a.server);
+    return {
+      ts: Number(a.ts), kind: String(a.kind), severity: String(a.severity),
+      community_id: typeof a.community_id === 'string' ? a.community_id : null,
+      vlan: typeof a.vlan === 'number' ? a.vlan : -1,
+      client_ip: c?.ip ?? null, client_port: c?.port ?? null, server_ip: s?.ip ?? null, server_port: s?.port ?? null,
+      proto: typeof a.proto === 'string' ? a.proto : null, app: typeof a.app === 'string' ? a.app : null,
+      detail: String(a.detail ?? ''),
+    };
+  } catch {
+    return null;
+  }
+}
+
+export { InventoryError };
