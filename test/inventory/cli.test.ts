@@ -146,6 +146,7 @@ describe('identity and vendors on corpus captures', () => {
     const server = a.roles.find((r: Rec) => r.role === 'server');
     expect(server.ids).toEqual([
       { kind: 'endpoint_url', value: 'opc.tcp://localhost:4840' },
+      { kind: 'security_mode', value: 'None' },
       { kind: 'security_policy', value: 'http://opcfoundation.org/UA/SecurityPolicy#None' },
     ]);
     // tshark agrees on both strings.
