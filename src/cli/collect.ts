@@ -16,12 +16,13 @@ import { createLogger } from '../output/log.js';
 import { msgpack } from '../output/msgpack-lazy.js';
 import { RotatingSink } from '../output/rotating-sink.js';
 import type { RecordKind } from '../output/sink.js';
-import { brokerUrl, TLS_OPTIONS, tlsFiles } from '../export/options.js';
+import { brokerUrl, SENSOR_ID, TLS_OPTIONS, tlsFiles } from '../export/options.js';
 import { mqttConnectOptions, mqttLib } from '../export/mqtt-transport.js';
 import { lineSeq } from '../export/record-line.js';
 import { ExportSetupError, loadTls } from '../export/tls-files.js';
 import { describeNetError } from '../export/transport.js';
 import { UsageError, type OptSpec, type Parsed } from './options.js';
+import { LOG_OPTIONS } from './settings.js';
 
 export const COLLECT_OPTIONS: readonly OptSpec[] = [
   { name: 'write', short: 'w', kind: 'string', arg: 'DIR', help: 'write DIR/<sensor>/{alerts,flows,pdus,stats}.ndjson' },
@@ -32,15 +33,11 @@ export const COLLECT_OPTIONS: readonly OptSpec[] = [
   ...TLS_OPTIONS,
   { name: 'rotate-size', kind: 'number', arg: 'MB', default: 0, help: 'new files once one reaches MB (0: never)' },
   { name: 'rotate-time', kind: 'seconds', arg: 'DUR', default: 0, help: 'new files every DUR, aligned (0: never)' },
-  { name: 'log-level', kind: 'string', arg: 'LEVEL', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error',
-    'fatal', 'silent'],
-    help: 'diagnostics on stderr' },
-  { name: 'log-format', kind: 'string', arg: 'FMT', default: 'text', choices: ['text', 'json'], help: 'diagnostics as text or pino JSON' },
+  ...LOG_OPTIONS,
   { name: 'help', short: 'h', kind: 'flag', help: 'this help' },
 ];
 export const COLLECT_USAGE = 'otwatch collect mqtts://HOST:PORT -w DIR --export-ca FILE --export-cert FILE --export-key FILE [options]';
 
-const SENSOR = /^[A-Za-z0-9_.-]{1,64}$/;
 const KIND_OF: Record<string, RecordKind> = { alert: 'alert', alert_summary: 'alert', flow: 'flow', pdu: 'pdu', stats: 'stats' };
 const STATE_FILE = '.collect-state.json';
 const TAIL_BYTES = 1 << 20;
@@ -91,7 +88,7 @@ export async function runCollect({ opts, rest }: Parsed): Promise<number> {
     const parts = topic.split('/');
     const sensor = parts[1];
     const kind = KIND_OF[parts[2]];
-    if (parts.length !== 3 || parts[0] !== 'otwatch' || !SENSOR.test(sensor) || sensor === '.' || sensor === '..' || kind === undefined) {
+    if (parts.length !== 3 || parts[0] !== 'otwatch' || !SENSOR_ID.test(sensor) || sensor === '.' || sensor === '..' || kind === undefined) {
       counts.rejected++;
       log.warn(`collect: record on unexpected topic '${topic.slice(0, 200)}' ignored`);
       return;
@@ -184,12 +181,12 @@ function recoverSeqs(dir: string): Map<string, number> {
   const last = new Map<string, number>();
   try {
     const st = JSON.parse(readFileSync(join(dir, STATE_FILE), 'utf8')) as Record<string, number>;
-    for (const [k, v] of Object.entries(st)) if (SENSOR.test(k) && Number.isFinite(v)) last.set(k, v);
+    for (const [k, v] of Object.entries(st)) if (SENSOR_ID.test(k) && Number.isFinite(v)) last.set(k, v);
   } catch {
     // first run, or no state saved yet
   }
   for (const sensor of readdirSync(dir)) {
-    if (!SENSOR.test(sensor) || sensor.startsWith('.')) continue;
+    if (!SENSOR_ID.test(sensor) || sensor.startsWith('.')) continue;
     const sdir = join(dir, sensor);
     if (!statSync(sdir).isDirectory()) continue;
     for (const f of readdirSync(sdir)) {

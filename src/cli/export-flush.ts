@@ -2,16 +2,15 @@
 // holds (after a run that ended with exit 4, or on another machine) and exits
 // 0 once all of it is acknowledged, 4 when --export-wait ran out.
 import { createLogger } from '../output/log.js';
-import { EXPORT_OPTIONS, exportSettings } from '../export/options.js';
+import { EXPORT_OPTIONS, exportSettings, SENSOR_OPTION } from '../export/options.js';
 import { startExport } from '../export/exporter.js';
 import { UsageError, type OptSpec, type Parsed } from './options.js';
+import { LOG_OPTIONS } from './settings.js';
 
 export const EXPORT_FLUSH_OPTIONS: readonly OptSpec[] = [
+  SENSOR_OPTION,
   ...EXPORT_OPTIONS,
-  { name: 'log-level', kind: 'string', arg: 'LEVEL', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error',
-    'fatal', 'silent'],
-    help: 'diagnostics on stderr' },
-  { name: 'log-format', kind: 'string', arg: 'FMT', default: 'text', choices: ['text', 'json'], help: 'diagnostics as text or pino JSON' },
+  ...LOG_OPTIONS,
   { name: 'quiet', short: 'q', kind: 'flag', help: 'no summary line' },
   { name: 'help', short: 'h', kind: 'flag', help: 'this help' },
 ];

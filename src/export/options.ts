@@ -63,7 +63,7 @@ export interface ExportSettings {
 }
 
 /** Sensor names go into topics: no wildcards, separators or spaces. */
-const SENSOR_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+export const SENSOR_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export function defaultStateDir(): string {
   // systemd sets STATE_DIRECTORY for StateDirectory=otwatch.

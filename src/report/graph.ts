@@ -8,6 +8,7 @@
 // reaches DOT only through dotString, and hover titles are put into the SVG
 // afterwards (layout.ts) escaped as HTML.
 import type { Policy } from '../detect/policy.js';
+import { APP_NAMES } from '../dissectors/index.js';
 import { parseIp } from '../flows/community-id.js';
 import { dotString } from './escape.js';
 import type { ReportAsset, ReportSnapshot } from './model.js';
@@ -21,15 +22,9 @@ export const MAX_EDGES = 1200;
 export const ROLE_COLOURS = { server: '#9ecae1', client: '#fdd0a2', both: '#cbc9e2', none: '#e5e5e5' } as const;
 export type RoleClass = keyof typeof ROLE_COLOURS;
 
-/** Edge colour by application; other apps and unidentified traffic are grey. */
-export const APP_COLOURS: Record<string, string> = {
-  modbus: '#1f77b4',
-  dnp3: '#2ca02c',
-  iec104: '#9467bd',
-  opcua: '#8c564b',
-  enip: '#e377c2',
-  s7comm: '#17becf',
-};
+/** Edge colours, given to the protocols in registry order; unidentified traffic is grey. */
+const PALETTE = ['#1f77b4', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22', '#ff7f0e', '#393b79', '#637939'];
+export const APP_COLOURS: Record<string, string> = Object.fromEntries(APP_NAMES.map((app, i) => [app, PALETTE[i % PALETTE.length]]));
 export const OTHER_COLOUR = '#7f7f7f';
 export const MARK_COLOUR = '#d62728';
 /** Function classes that change the process or the device: drawn thick, named on the edge. */

@@ -1,7 +1,7 @@
 // The capture builder and the generated fixtures, checked against tshark (an
 // independent reader and dissector) and against hand-computed bytes.
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -276,13 +276,22 @@ describe('corpus copies', () => {
   });
 
   withShared(() => {
-    it('each copy is byte-identical to the shared corpus file with the same source and commit', () => {
+    it('each copy is byte-identical to the shared corpus file with the same source and commit, or exactly its frames selection', () => {
       const tsv = readFileSync(resolve(SHARED_PCAPS, 'MANIFEST.tsv'), 'utf8').split('\n').map((l) => l.split('\t'));
       for (const r of rows) {
-        const [, file, , path, commit, licence] = r;
+        const [, file, , where, commit, licence] = r;
+        // "PATH, frames 1-17, 371-372 and 377-396 (`editcap -r`)": a slice, reproduced here by editcap.
+        const sel = /^(.*?), frames (.*?) \(`editcap -r`\)$/.exec(where!);
+        const path = sel === null ? where : sel[1];
         const m = tsv.find((t) => t[2] === path && t[3] === commit);
         expect(m, file).toBeDefined();
-        expect(m![9]).toBe(sha(join(CORPUS, file!)));
+        if (sel === null) expect(m![9]).toBe(sha(join(CORPUS, file!)));
+        else {
+          const out = join(mkdtempSync(join(tmpdir(), 'otwatch-slice-')), 'slice.pcap');
+          const ranges = sel[2]!.split(/, | and /);
+          execFileSync('editcap', ['-r', resolve(SHARED_PCAPS, m![0]!), out, ...ranges]);
+          expect(sha(out), `${file}: editcap -r ${ranges.join(' ')}`).toBe(sha(join(CORPUS, file!)));
+        }
         expect(m![4]).toMatch(/^(BSD|MIT|Apache|CC-BY)/);
         expect(licence).toMatch(/^(BSD|MIT|Apache|CC-BY)/);
       }
