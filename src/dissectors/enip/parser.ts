@@ -18,6 +18,7 @@
 // Framing follows the encapsulation length only; a bad header (length,
 // command, options) leaves no frame boundary: parse returns -1 and the stream
 // layer resynchronises with `probe`.
+import { u16le as u16, u32le as u32 } from '../../capture/bytes.js';
 import type { Dir, ParseCtx, PduBase } from '../types.js';
 import { anchorBytes, Probe, S2C, STATE_POOL_MAX } from '../types.js';
 import { CodeCounts } from '../code-counts.js';
@@ -196,13 +197,7 @@ export function newPdu(): EnipPdu {
  *  synchronous. */
 const SHARED_PDU = newPdu();
 
-function u16(b: Buffer, i: number): number {
-  return b[i] | (b[i + 1] << 8);
-}
 
-function u32(b: Buffer, i: number): number {
-  return (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24)) >>> 0;
-}
 
 function clearCip(p: EnipPdu): void {
   p.fc = -1;

@@ -22,6 +22,7 @@
 // any exception, the first PDU whose body fits only a request or only a
 // response decides, as probe does for roles without a handshake.
 
+import { u16be as u16 } from '../../capture/bytes.js';
 import { jsonText } from '../../output/json-out.js';
 import { writeModbusFlow, writeModbusPdu } from './records.js';
 import type { Dir, Dissector, JsonForms, ParseCtx, PduBase } from '../types.js';
@@ -190,9 +191,6 @@ const BAD_VALUE = 3;
 const UNKNOWN_FC = 4;
 const BAD_EXC = 5;
 
-function u16(b: Buffer, i: number): number {
-  return (b[i] << 8) | b[i + 1];
-}
 
 /** One PDU object for every flow: it is only valid during ctx.emit, and
  *  parsing is synchronous, so flows need not carry their own. */

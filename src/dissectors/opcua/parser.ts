@@ -16,6 +16,7 @@
 // service once known (it is only on the wire in the first chunk), and the
 // final F/A chunk's PDU carries "chunks" = the number of chunks. Flow service
 // counters count each logical message once, on its final F chunk.
+import { u16le as u16, u32le as u32 } from '../../capture/bytes.js';
 import { jsonText } from '../../output/json-out.js';
 import { writeOpcuaFlow, writeOpcuaPdu } from './records.js';
 import { anchorBytes, C2S, Probe, STATE_POOL_MAX, type JsonForms } from '../types.js';
@@ -187,14 +188,8 @@ const ROLE_CLIENT = 1, ROLE_SERVER = 2;
 
 // --- small readers (callers check bounds) ---
 
-function u32(b: Buffer, p: number): number {
-  return (b[p] | (b[p + 1] << 8) | (b[p + 2] << 16)) + b[p + 3] * 0x1000000;
-}
 function i32(b: Buffer, p: number): number {
   return b[p] | (b[p + 1] << 8) | (b[p + 2] << 16) | (b[p + 3] << 24);
-}
-function u16(b: Buffer, p: number): number {
-  return b[p] | (b[p + 1] << 8);
 }
 
 /** Message type at p (3 bytes available), or -1. */

@@ -17,6 +17,7 @@
 //
 // Framing follows the TPKT length only; what is inside is checked and
 // reported but never moves the next frame boundary.
+import { u16be as u16 } from '../../capture/bytes.js';
 import type { Dir, ParseCtx, PduBase } from '../types.js';
 import { C2S, Probe, STATE_POOL_MAX } from '../types.js';
 import type { S7Anomaly } from './anomalies.js';
@@ -126,9 +127,6 @@ export interface S7State {
   fcCount: Map<number, number>;
 }
 
-function u16(b: Buffer, p: number): number {
-  return (b[p] << 8) | b[p + 1];
-}
 
 function resetPdu(p: S7Pdu): void {
   p.fc = -1;
