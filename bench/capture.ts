@@ -5,7 +5,19 @@
 // - a SYN scan with one flow per packet, for the memory benchmark;
 // - a slice (the first N packets) of a capture, for slow peers.
 import { createHash } from 'node:crypto';
-import { existsSync, openSync, readdirSync, readFileSync, readSync, closeSync, statSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import {
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  closeSync,
+  statSync,
+  writeFileSync,
+  renameSync,
+  mkdirSync,
+  type Dirent,
+} from 'node:fs';
 import { join, relative } from 'node:path';
 import { buildFrame, type FrameSpec } from '../tools/pcapgen/frame.js';
 import { dnp3Frame, mbReadHoldingReq, mbReadHoldingResp, modbusAdu } from '../tools/pcapgen/ics.js';
@@ -61,7 +73,7 @@ export interface CaptureInfo {
 }
 
 function walk(dir: string, out: string[]): void {
-  let ents;
+  let ents: Dirent[];
   try {
     ents = readdirSync(dir, { withFileTypes: true });
   } catch {
@@ -146,7 +158,10 @@ function templateFrom(name: string, buf: Buffer): Template | { skip: string } {
       if (c !== null) counts.set(c, (counts.get(c) ?? 0) + 1);
     }
   }
-  if (t.frames.length === 0) return { skip: `${name}: no usable packets${dropped > 0 ? ` (${dropped} of an unsupported link type)` : ''}${r.damage ? `; ${r.damage}` : ''}` };
+  if (t.frames.length === 0)
+    return {
+      skip: `${name}: no usable packets${dropped > 0 ? ` (${dropped} of an unsupported link type)` : ''}${r.damage ? `; ${r.damage}` : ''}`,
+    };
   let best = 0;
   for (const [c, n] of counts) {
     if (n > best) {
@@ -210,10 +225,35 @@ function syntheticBackground(): Template {
   udp('172.20.1.16', '172.20.9.6', 40000, 40002, 172, 172, 10); // RTP-like media both ways
   // A Modbus poll and a DNP3/UDP exchange on IT addresses, so the synthetic part is mixed too.
   tcp('172.20.2.20', '172.20.2.21', 52000, 502, 0, 0);
-  push({ src: '172.20.2.20', dst: '172.20.2.21', proto: 'tcp', sport: 52001, dport: 502, tcp: { flags: 'PA', seq: 1, ack: 1 }, payload: modbusAdu(1, 1, mbReadHoldingReq(0, 10)) }, 1000);
-  push({ src: '172.20.2.21', dst: '172.20.2.20', proto: 'tcp', sport: 502, dport: 52001, tcp: { flags: 'PA', seq: 1, ack: 13 }, payload: modbusAdu(1, 1, mbReadHoldingResp([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])) }, 800);
+  push(
+    {
+      src: '172.20.2.20',
+      dst: '172.20.2.21',
+      proto: 'tcp',
+      sport: 52001,
+      dport: 502,
+      tcp: { flags: 'PA', seq: 1, ack: 1 },
+      payload: modbusAdu(1, 1, mbReadHoldingReq(0, 10)),
+    },
+    1000,
+  );
+  push(
+    {
+      src: '172.20.2.21',
+      dst: '172.20.2.20',
+      proto: 'tcp',
+      sport: 502,
+      dport: 52001,
+      tcp: { flags: 'PA', seq: 1, ack: 13 },
+      payload: modbusAdu(1, 1, mbReadHoldingResp([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])),
+    },
+    800,
+  );
   const readClass0 = Buffer.from([0xc0, 0xc1, 0x01, 0x3c, 0x01, 0x06]);
-  push({ src: '172.20.3.1', dst: '172.20.3.2', proto: 'udp', sport: 20000, dport: 20000, payload: dnp3Frame(0xc4, 10, 1, readClass0) }, 1000);
+  push(
+    { src: '172.20.3.1', dst: '172.20.3.2', proto: 'udp', sport: 20000, dport: 20000, payload: dnp3Frame(0xc4, 10, 1, readClass0) },
+    1000,
+  );
   return t;
 }
 
@@ -241,19 +281,32 @@ function writeMeta(metaPath: string, info: CaptureInfo): void {
 }
 
 /** The mixed capture of at least `target` packets (cached by inputs and target). */
-export function buildMixed(root: string, workDir: string, target: number, log: (s: string) => void, force = false, mix: Mix = 'all'): CaptureInfo {
+export function buildMixed(
+  root: string,
+  workDir: string,
+  target: number,
+  log: (s: string) => void,
+  force = false,
+  mix: Mix = 'all',
+): CaptureInfo {
   mkdirSync(workDir, { recursive: true });
   const inputs = mixedInputs(root);
   const all = [...inputs.fixtures, ...inputs.shared];
-  const code = ['bench/capture.ts', 'bench/frames.ts', 'bench/pcap-io.ts', 'tools/pcapgen/frame.ts', 'tools/pcapgen/ics.ts'].map((f) => join(root, f)).filter(existsSync);
-  const key = createHash('sha1').update(`v${BUILDER_VERSION} target=${target} mix=${mix} ${contentKey(all)} ${contentKey(code)}`).digest('hex');
+  const code = ['bench/capture.ts', 'bench/frames.ts', 'bench/pcap-io.ts', 'tools/pcapgen/frame.ts', 'tools/pcapgen/ics.ts']
+    .map((f) => join(root, f))
+    .filter(existsSync);
+  const key = createHash('sha1')
+    .update(`v${BUILDER_VERSION} target=${target} mix=${mix} ${contentKey(all)} ${contentKey(code)}`)
+    .digest('hex');
   const pcapPath = join(workDir, mix === 'all' ? `mixed-${target}.pcap` : `mixed-${mix}-${target}.pcap`);
   const metaPath = `${pcapPath}.json`;
   const hit = force ? null : cached(metaPath, pcapPath, key);
   if (hit !== null) return hit;
 
   const started = Date.now();
-  log(`building ${relative(root, pcapPath)} (>= ${target.toLocaleString('en')} packets) from ${inputs.fixtures.length} fixture and ${inputs.shared.length} shared captures...`);
+  log(
+    `building ${relative(root, pcapPath)} (>= ${target.toLocaleString('en')} packets) from ${inputs.fixtures.length} fixture and ${inputs.shared.length} shared captures...`,
+  );
   const seen = new Set<string>();
   const templates: Template[] = [];
   const skipped: string[] = [];
@@ -381,8 +434,7 @@ export function buildMixed(root: string, workDir: string, target: number, log: (
     if (s.i < t.frames.length) {
       s.at = s.startUs + t.relUs[s.i]!;
       down(0);
-    }
-    else {
+    } else {
       const lastIdx = heap.pop()!;
       if (heap.length > 0) {
         heap[0] = lastIdx;
@@ -404,7 +456,9 @@ export function buildMixed(root: string, workDir: string, target: number, log: (
     key,
   };
   writeMeta(metaPath, info);
-  log(`built ${info.packets.toLocaleString('en')} packets, ${(info.bytes / 1e6).toFixed(1)} MB, ${info.flows.toLocaleString('en')} flows in ${info.buildSec.toFixed(1)} s`);
+  log(
+    `built ${info.packets.toLocaleString('en')} packets, ${(info.bytes / 1e6).toFixed(1)} MB, ${info.flows.toLocaleString('en')} flows in ${info.buildSec.toFixed(1)} s`,
+  );
   return info;
 }
 
@@ -420,9 +474,20 @@ export function buildScan(workDir: string, n: number, log: (s: string) => void, 
   if (hit !== null) return hit;
   const started = Date.now();
   log(`building ${pcapPath} (${n.toLocaleString('en')} SYNs, one flow each)...`);
-  const tpl = buildFrame({ src: '198.18.0.1', dst: '10.16.0.0', proto: 'tcp', sport: 40000, dport: 1, tcp: { flags: 'S', seq: 0x1234567, window: 1024 }, ethPad: true });
+  const tpl = buildFrame({
+    src: '198.18.0.1',
+    dst: '10.16.0.0',
+    proto: 'tcp',
+    sport: 40000,
+    dport: 1,
+    tcp: { flags: 'S', seq: 0x1234567, window: 1024 },
+    ethPad: true,
+  });
   const m = analyse(tpl);
-  const ports = [21, 22, 23, 25, 53, 80, 102, 110, 135, 139, 143, 443, 445, 502, 993, 1433, 1911, 2222, 2404, 3306, 3389, 4840, 5432, 5900, 8080, 8443, 20000, 44818, 47808];
+  const ports = [
+    21, 22, 23, 25, 53, 80, 102, 110, 135, 139, 143, 443, 445, 502, 993, 1433, 1911, 2222, 2404, 3306, 3389, 4840, 5432, 5900, 8080, 8443,
+    20000, 44818, 47808,
+  ];
   for (let p = 1024; ports.length < 1000; p += 61) ports.push(p);
   const tmp = `${pcapPath}.tmp`;
   const w = new PcapStreamWriter(tmp);
@@ -435,16 +500,22 @@ export function buildScan(workDir: string, n: number, log: (s: string) => void, 
     const l4 = at + m.l4Off;
     // Rewrite destination, ports and checksums from the template's known-good values.
     const dst = (base + (i & 0xfffff)) >>> 0;
-    const sport = 40000 + (Math.floor(i / 0x100000) * 7 + i) % 20000;
+    const sport = 40000 + ((Math.floor(i / 0x100000) * 7 + i) % 20000);
     const dport = ports[i % ports.length]!;
     setTuple(b, ip, l4, dst, sport, dport);
   }
   w.close();
   renameSync(tmp, pcapPath);
   const info: CaptureInfo = {
-    path: pcapPath, packets: w.packets, bytes: w.bytes, flows: n, spanSec: (n - 1) * 50e-6,
-    classes: { scan: { files: 0, copies: 0, packets: n } }, sources: { fixtures: 0, shared: 0, synthetic: 1, skipped: [] },
-    buildSec: (Date.now() - started) / 1000, key,
+    path: pcapPath,
+    packets: w.packets,
+    bytes: w.bytes,
+    flows: n,
+    spanSec: (n - 1) * 50e-6,
+    classes: { scan: { files: 0, copies: 0, packets: n } },
+    sources: { fixtures: 0, shared: 0, synthetic: 1, skipped: [] },
+    buildSec: (Date.now() - started) / 1000,
+    key,
   };
   writeMeta(metaPath, info);
   return info;
@@ -537,18 +608,38 @@ export function buildPcapng(src: CaptureInfo, workDir: string, log: (s: string) 
   for (let off = 24; off + 16 <= buf.length; off += 16 + buf.readUInt32LE(off + 8)) size += 32 + ((buf.readUInt32LE(off + 8) + 3) & ~3);
   const out = Buffer.alloc(size);
   let o = 0;
-  const u32 = (v: number) => { out.writeUInt32LE(v >>> 0, o); o += 4; };
-  u32(0x0a0d0d0a); u32(28); u32(0x1a2b3c4d); out.writeUInt16LE(1, o); out.writeUInt16LE(0, o + 2); o += 4;
-  u32(0xffffffff); u32(0xffffffff); u32(28); // section length unknown
-  u32(1); u32(20); out.writeUInt16LE(1, o); out.writeUInt16LE(0, o + 2); o += 4; u32(buf.readUInt32LE(16)); u32(20); // snaplen from the pcap header
+  const u32 = (v: number) => {
+    out.writeUInt32LE(v >>> 0, o);
+    o += 4;
+  };
+  u32(0x0a0d0d0a);
+  u32(28);
+  u32(0x1a2b3c4d);
+  out.writeUInt16LE(1, o);
+  out.writeUInt16LE(0, o + 2);
+  o += 4;
+  u32(0xffffffff);
+  u32(0xffffffff);
+  u32(28); // section length unknown
+  u32(1);
+  u32(20);
+  out.writeUInt16LE(1, o);
+  out.writeUInt16LE(0, o + 2);
+  o += 4;
+  u32(buf.readUInt32LE(16));
+  u32(20); // snaplen from the pcap header
   let packets = 0;
   for (let off = 24; off + 16 <= buf.length; ) {
     const caplen = buf.readUInt32LE(off + 8);
     const blockLen = 32 + ((caplen + 3) & ~3);
     const us = buf.readUInt32LE(off) * 1e6 + buf.readUInt32LE(off + 4);
-    u32(6); u32(blockLen); u32(0);
-    u32(Math.floor(us / 4294967296)); u32(us % 4294967296);
-    u32(caplen); u32(buf.readUInt32LE(off + 12));
+    u32(6);
+    u32(blockLen);
+    u32(0);
+    u32(Math.floor(us / 4294967296));
+    u32(us % 4294967296);
+    u32(caplen);
+    u32(buf.readUInt32LE(off + 12));
     buf.copy(out, o, off + 16, off + 16 + caplen);
     o += (caplen + 3) & ~3; // padding stays zero (Buffer.alloc)
     u32(blockLen);

@@ -43,7 +43,8 @@ async function main(argv: string[]): Promise<void> {
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--runs') runs = Number(argv[++i]);
     else if (argv[i] === '--baseline') baseline = argv[++i];
-    else if (argv[i] === '--no-pdus') pdus = false; // detect mode: flows and alerts only
+    else if (argv[i] === '--no-pdus')
+      pdus = false; // detect mode: flows and alerts only
     else caps.push(argv[i]);
   }
   if (caps.length === 0) {
@@ -68,9 +69,27 @@ async function main(argv: string[]): Promise<void> {
       for (let i = 0; i < runs; i++) {
         plain.push(run(base));
         const st = join(tmp, `state-${i}`);
-        exp.push(run([...base, '--export', `mqtts://localhost:${port}`, '--export-ca', pki.ca, '--export-cert', c.cert,
-          '--export-key', c.key,
-          '--sensor-id', 'bench', '--state', st, '--export-rate', '0', '--export-wait', '600']));
+        exp.push(
+          run([
+            ...base,
+            '--export',
+            `mqtts://localhost:${port}`,
+            '--export-ca',
+            pki.ca,
+            '--export-cert',
+            c.cert,
+            '--export-key',
+            c.key,
+            '--sensor-id',
+            'bench',
+            '--state',
+            st,
+            '--export-rate',
+            '0',
+            '--export-wait',
+            '600',
+          ]),
+        );
         rmSync(st, { recursive: true, force: true });
       }
       const bad = exp.find((r) => r.code !== 0);
@@ -82,7 +101,7 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(
         `${cap}\n  read --json: processed in ${p.toFixed(2)} s (wall ${median(plain.map((r) => r.wall)).toFixed(2)} s)\n` +
           `  + --export:  processed in ${e.toFixed(2)} s (+${(((e - p) / p) * 100).toFixed(1)} %), all ${acked} records ` +
-            `acknowledged after ${endToEnd.toFixed(2)} s wall: ` +
+          `acknowledged after ${endToEnd.toFixed(2)} s wall: ` +
           `${Math.round(acked / endToEnd)} records/s end to end\n`,
       );
     }

@@ -122,7 +122,11 @@ export function analyse(f: Buffer): FrameMeta {
 // protocols and the service side stays the service side.
 const SERVICE = new Uint8Array(65536);
 for (let p = 0; p < 1024; p++) SERVICE[p] = 1;
-for (const p of [502, 20000, 2404, 4840, 48010, 1433, 1521, 3306, 3389, 5432, 8080, 8443, 44818, 2222, 47808, 1911, 5353, 5355, 1900, 5060, 5061, 9600, 18245, 20547, 1089, 1090, 1091, 34962, 34963, 34964, 4000, 2455]) SERVICE[p] = 1;
+for (const p of [
+  502, 20000, 2404, 4840, 48010, 1433, 1521, 3306, 3389, 5432, 8080, 8443, 44818, 2222, 47808, 1911, 5353, 5355, 1900, 5060, 5061, 9600,
+  18245, 20547, 1089, 1090, 1091, 34962, 34963, 34964, 4000, 2455,
+])
+  SERVICE[p] = 1;
 
 /** A client (non-service) port moved by `delta` within 1024..65535, skipping service ports. */
 export function shiftPort(p: number, delta: number): number {
@@ -206,7 +210,7 @@ export function flowKey(buf: Buffer, base: number, capLen: number, m: FrameMeta)
   const l4 = base + m.l4Off;
   const alen = m.ipVer === 4 ? 4 : 16;
   const sAt = m.ipVer === 4 ? ip + 12 : ip + 8;
-  const a = buf.toString('hex', sAt, sAt + alen) + ':' + buf.readUInt16BE(l4);
-  const b = buf.toString('hex', sAt + alen, sAt + 2 * alen) + ':' + buf.readUInt16BE(l4 + 2);
+  const a = `${buf.toString('hex', sAt, sAt + alen)}:${buf.readUInt16BE(l4)}`;
+  const b = `${buf.toString('hex', sAt + alen, sAt + 2 * alen)}:${buf.readUInt16BE(l4 + 2)}`;
   return m.l4 + (a < b ? a + b : b + a);
 }

@@ -143,7 +143,9 @@ function setup(): void {
 }
 
 function rxDropped(): { rx: number; dropped: number; tx: number } {
-  const j = JSON.parse(nsx(['ip', '-s', '-j', 'link', 'show', 'vb'])) as { stats64: { rx: { packets: number; dropped: number }; tx: { packets: number } } }[];
+  const j = JSON.parse(nsx(['ip', '-s', '-j', 'link', 'show', 'vb'])) as {
+    stats64: { rx: { packets: number; dropped: number }; tx: { packets: number } };
+  }[];
   return { rx: j[0].stats64.rx.packets, dropped: j[0].stats64.rx.dropped, tx: j[0].stats64.tx.packets };
 }
 
@@ -166,15 +168,41 @@ async function trialIn(dir: string, path: string, rate: string, perFile: number)
   // A path is 'cap', 'tcpdump', 'tcpdump-batch', 'tcpdump-immediate' or
   // 'tcpdump=PROGRAM' (a wrapper, to try other tcpdump flags).
   const extra =
-    path === 'cap' ? ['--capture', 'cap']
-    : path === 'tcpdump-immediate' ? ['--immediate']
-    : path === 'tcpdump-batch' ? ['--batch']
-    : path.startsWith('tcpdump=') ? ['--tcpdump', path.slice(8)]
-    : [];
+    path === 'cap'
+      ? ['--capture', 'cap']
+      : path === 'tcpdump-immediate'
+        ? ['--immediate']
+        : path === 'tcpdump-batch'
+          ? ['--batch']
+          : path.startsWith('tcpdump=')
+            ? ['--tcpdump', path.slice(8)]
+            : [];
   if (!dissect) extra.push('--no-dissect');
   // --pin: the sender on CPU 0, otwatch and its tcpdump on CPU 1, so neither
   // slows the other and a consumer that cannot keep up shows as kernel drops.
-  const live = spawn(pin ? 'taskset' : 'ip', [...(pin ? ['-c', '1', 'ip'] : []), 'netns', 'exec', NS, process.execPath, CLI, 'live', '-i', 'vb', '-w', dir, '-q', '--stats-interval', '0.5', '-B', bufferMb, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const live = spawn(
+    pin ? 'taskset' : 'ip',
+    [
+      ...(pin ? ['-c', '1', 'ip'] : []),
+      'netns',
+      'exec',
+      NS,
+      process.execPath,
+      CLI,
+      'live',
+      '-i',
+      'vb',
+      '-w',
+      dir,
+      '-q',
+      '--stats-interval',
+      '0.5',
+      '-B',
+      bufferMb,
+      ...extra,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let err = '';
   try {
     await new Promise<void>((res, rej) => {
@@ -190,9 +218,10 @@ async function trialIn(dir: string, path: string, rate: string, perFile: number)
     const loops = Math.max(1, Math.ceil((target * seconds) / perFile));
     const speed = rate === 'max' ? ['-t'] : ['-p', rate];
     const pinArgs = pin ? ['taskset', '-c', '0'] : [];
-    const out = gen !== ''
-      ? nsx([...pinArgs, gen, 'va', file, rate === 'max' ? '0' : rate, String(loops * perFile)])
-      : nsx([...pinArgs, 'tcpreplay', '-q', '-K', ...speed, '--loop', String(loops), '--unique-ip', '-i', 'va', file]);
+    const out =
+      gen !== ''
+        ? nsx([...pinArgs, gen, 'va', file, rate === 'max' ? '0' : rate, String(loops * perFile)])
+        : nsx([...pinArgs, 'tcpreplay', '-q', '-K', ...speed, '--loop', String(loops), '--unique-ip', '-i', 'va', file]);
     const sent = Number(/Actual: (\d+) packets/.exec(out)?.[1] ?? 0);
     const pps = Number(/([\d.]+) pps/.exec(out)?.[1] ?? 0);
     // Wait until decoding has caught up (unchanged for 1.5 s) or 60 s; the
@@ -218,7 +247,23 @@ async function trialIn(dir: string, path: string, rate: string, perFile: number)
     const lines = readFileSync(statsFile, 'utf8').trim().split('\n');
     const fin = (JSON.parse(lines[lines.length - 1]) as { interfaces: Stats[] }).interfaces[0];
     const lost = sent - fin.decoded;
-    return [path.padEnd(18), rate.padStart(7), String(Math.round(pps)).padStart(8), String(sent).padStart(9), String(after.rx - before.rx).padStart(9), String(after.dropped - before.dropped).padStart(6), String(fin.received ?? '-').padStart(9), String(fin.dropped_kernel ?? '-').padStart(8), String(fin.decoded).padStart(9), String(lost).padStart(8), `${((100 * lost) / Math.max(1, sent)).toFixed(2)}%`.padStart(7), String(after.tx - before.tx).padStart(4), drain.toFixed(1).padStart(6), ((cpu.self * 1e6) / Math.max(1, sent) / 1000).toFixed(2).padStart(7), ((cpu.child * 1e6) / Math.max(1, sent) / 1000).toFixed(2).padStart(7)].join(' ');
+    return [
+      path.padEnd(18),
+      rate.padStart(7),
+      String(Math.round(pps)).padStart(8),
+      String(sent).padStart(9),
+      String(after.rx - before.rx).padStart(9),
+      String(after.dropped - before.dropped).padStart(6),
+      String(fin.received ?? '-').padStart(9),
+      String(fin.dropped_kernel ?? '-').padStart(8),
+      String(fin.decoded).padStart(9),
+      String(lost).padStart(8),
+      `${((100 * lost) / Math.max(1, sent)).toFixed(2)}%`.padStart(7),
+      String(after.tx - before.tx).padStart(4),
+      drain.toFixed(1).padStart(6),
+      ((cpu.self * 1e6) / Math.max(1, sent) / 1000).toFixed(2).padStart(7),
+      ((cpu.child * 1e6) / Math.max(1, sent) / 1000).toFixed(2).padStart(7),
+    ].join(' ');
   } finally {
     if (live.exitCode === null && live.signalCode === null) live.kill('SIGKILL');
   }
@@ -232,8 +277,28 @@ async function main(): Promise<void> {
   setup();
   try {
     const load = readFileSync('/proc/loadavg', 'utf8').trim();
-    console.log(`# ${file} (${perFile} packets per loop), ${seconds} s per trial, -B ${bufferMb} MB, dissect ${dissect}, sender ${gen || 'tcpreplay'}${pin ? ' on CPU 0, otwatch on CPU 1' : ''}, load ${load}`);
-    console.log(['path'.padEnd(18), 'target'.padStart(7), 'act_pps'.padStart(8), 'sent'.padStart(9), 'veth_rx'.padStart(9), 'rxdrop'.padStart(6), 'received'.padStart(9), 'kdrop'.padStart(8), 'decoded'.padStart(9), 'lost'.padStart(8), 'lost%'.padStart(7), 'tx'.padStart(4), 'drain'.padStart(6), 'node_us'.padStart(7), 'child_us'.padStart(7)].join(' '));
+    console.log(
+      `# ${file} (${perFile} packets per loop), ${seconds} s per trial, -B ${bufferMb} MB, dissect ${dissect}, sender ${gen || 'tcpreplay'}${pin ? ' on CPU 0, otwatch on CPU 1' : ''}, load ${load}`,
+    );
+    console.log(
+      [
+        'path'.padEnd(18),
+        'target'.padStart(7),
+        'act_pps'.padStart(8),
+        'sent'.padStart(9),
+        'veth_rx'.padStart(9),
+        'rxdrop'.padStart(6),
+        'received'.padStart(9),
+        'kdrop'.padStart(8),
+        'decoded'.padStart(9),
+        'lost'.padStart(8),
+        'lost%'.padStart(7),
+        'tx'.padStart(4),
+        'drain'.padStart(6),
+        'node_us'.padStart(7),
+        'child_us'.padStart(7),
+      ].join(' '),
+    );
     console.log('# node_us, child_us: CPU µs per packet sent, of otwatch (node) and of its capture child (tcpdump)');
     for (const path of paths) {
       for (const rate of rates) {

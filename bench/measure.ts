@@ -99,7 +99,18 @@ export function runMeasured(cmd: string, args: string[], opts: RunOptions = {}):
         rmSync(timeFile, { force: true });
       }
       // GNU time exits with the child's status; with a signal it reports 128+n.
-      resolve({ wallSec, userSec, sysSec, maxRssKb, code, signal, stderrTail: err, stdoutLines: lines, stdoutMatches: matches, stdoutTail: outTail });
+      resolve({
+        wallSec,
+        userSec,
+        sysSec,
+        maxRssKb,
+        code,
+        signal,
+        stderrTail: err,
+        stdoutLines: lines,
+        stdoutMatches: matches,
+        stdoutTail: outTail,
+      });
     });
     child.on('error', (e) => {
       err += String(e);

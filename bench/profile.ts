@@ -45,7 +45,6 @@ function decodeMap(path: string): SourceMap | null {
     const lines: number[][][] = [];
     let src = 0;
     let sLine = 0;
-    let sCol = 0;
     for (const lineText of raw.mappings.split(';')) {
       const segs: number[][] = [];
       let gCol = 0;
@@ -68,7 +67,7 @@ function decodeMap(path: string): SourceMap | null {
         if (vals.length >= 4) {
           src += vals[1]!;
           sLine += vals[2]!;
-          sCol += vals[3]!;
+          // vals[3], the source column, is not needed: self time is placed by line
           segs.push([gCol, src, sLine]);
         }
       }

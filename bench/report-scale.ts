@@ -57,7 +57,10 @@ export function writeInventory(path: string, s: ReportSnapshot): void {
 }
 
 function main(): void {
-  const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const sizes = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0);
   const dir = mkdtempSync(join(tmpdir(), 'otwatch-report-bench-'));
   try {
     for (const n of sizes.length > 0 ? sizes : [10_000]) {

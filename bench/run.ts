@@ -64,8 +64,23 @@ const USAGE = `usage: node dist/bench/run.js [options]   (npm run bench -- [opti
 
 function parseArgs(argv: string[]): Args {
   const a: Args = {
-    quick: false, runs: 5, tsharkRuns: 3, packets: 2_000_000, scanFlows: 1_000_000, tsharkSlice: 100_000,
-    only: null, memory: true, peers: true, profile: false, profileOnly: false, rebuild: false, install: true, waitIdle: 0, warm: true, ref: null, mix: 'all',
+    quick: false,
+    runs: 5,
+    tsharkRuns: 3,
+    packets: 2_000_000,
+    scanFlows: 1_000_000,
+    tsharkSlice: 100_000,
+    only: null,
+    memory: true,
+    peers: true,
+    profile: false,
+    profileOnly: false,
+    rebuild: false,
+    install: true,
+    waitIdle: 0,
+    warm: true,
+    ref: null,
+    mix: 'all',
   };
   const num = (v: string | undefined, name: string) => {
     const n = Number(v);
@@ -79,21 +94,55 @@ function parseArgs(argv: string[]): Args {
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     switch (k) {
-      case '--quick': a.quick = true; break;
-      case '--runs': a.runs = num(argv[++i], k); explicit.add('runs'); break;
-      case '--packets': a.packets = num(argv[++i], k); explicit.add('packets'); break;
-      case '--scan-flows': a.scanFlows = num(argv[++i], k); explicit.add('scan'); break;
-      case '--tshark-slice': a.tsharkSlice = num(argv[++i], k); explicit.add('slice'); break;
-      case '--only': a.only = new Set((argv[++i] ?? '').split(',').filter(Boolean)); break;
-      case '--no-memory': a.memory = false; break;
-      case '--no-peers': a.peers = false; break;
-      case '--no-warm': a.warm = false; break;
-      case '--profile': a.profile = true; break;
-      case '--profile-only': a.profile = a.profileOnly = true; break;
-      case '--no-install': a.install = false; break;
-      case '--rebuild': a.rebuild = true; break;
-      case '--wait-idle': a.waitIdle = num(argv[++i], k); break;
-      case '--ref': a.ref = argv[++i] ?? null; break;
+      case '--quick':
+        a.quick = true;
+        break;
+      case '--runs':
+        a.runs = num(argv[++i], k);
+        explicit.add('runs');
+        break;
+      case '--packets':
+        a.packets = num(argv[++i], k);
+        explicit.add('packets');
+        break;
+      case '--scan-flows':
+        a.scanFlows = num(argv[++i], k);
+        explicit.add('scan');
+        break;
+      case '--tshark-slice':
+        a.tsharkSlice = num(argv[++i], k);
+        explicit.add('slice');
+        break;
+      case '--only':
+        a.only = new Set((argv[++i] ?? '').split(',').filter(Boolean));
+        break;
+      case '--no-memory':
+        a.memory = false;
+        break;
+      case '--no-peers':
+        a.peers = false;
+        break;
+      case '--no-warm':
+        a.warm = false;
+        break;
+      case '--profile':
+        a.profile = true;
+        break;
+      case '--profile-only':
+        a.profile = a.profileOnly = true;
+        break;
+      case '--no-install':
+        a.install = false;
+        break;
+      case '--rebuild':
+        a.rebuild = true;
+        break;
+      case '--wait-idle':
+        a.waitIdle = num(argv[++i], k);
+        break;
+      case '--ref':
+        a.ref = argv[++i] ?? null;
+        break;
       case '--mix': {
         const m = argv[++i];
         if (m !== 'all' && m !== 'classic') {
@@ -103,7 +152,11 @@ function parseArgs(argv: string[]): Args {
         a.mix = m;
         break;
       }
-      case '-h': case '--help': process.stdout.write(`${USAGE}\n`); process.exit(0); break;
+      case '-h':
+      case '--help':
+        process.stdout.write(`${USAGE}\n`);
+        process.exit(0);
+        break;
       default:
         process.stderr.write(`bench: unknown option ${k}\n${USAGE}\n`);
         process.exit(2);
@@ -179,7 +232,10 @@ function gitInfo(): { sha: string; dirty: boolean } {
   try {
     const sha = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
     // The bench's own output (bench/results, e.g. latest.svg of the run before) does not make the code dirty.
-    const st = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/results'], { cwd: ROOT, encoding: 'utf8' });
+    const st = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!bench/results'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
     return { sha, dirty: st.trim().length > 0 };
   } catch {
     return { sha: 'nogit', dirty: false };
@@ -290,8 +346,14 @@ async function main(): Promise<number> {
 
   const cap = buildMixed(ROOT, WORK, args.packets, log, args.rebuild, args.mix);
   const capMB = cap.bytes / 1e6;
-  log(`capture: ${relative(ROOT, cap.path)}: ${cap.packets.toLocaleString('en')} packets, ${capMB.toFixed(1)} MB, ${cap.flows.toLocaleString('en')} flows, ${(cap.spanSec / 60).toFixed(0)} min of capture time`);
-  log(`  classes: ${Object.entries(cap.classes).map(([c, v]) => `${c} ${v.packets.toLocaleString('en')} pkts (${v.files} files, ${v.copies} copies)`).join('; ')}`);
+  log(
+    `capture: ${relative(ROOT, cap.path)}: ${cap.packets.toLocaleString('en')} packets, ${capMB.toFixed(1)} MB, ${cap.flows.toLocaleString('en')} flows, ${(cap.spanSec / 60).toFixed(0)} min of capture time`,
+  );
+  log(
+    `  classes: ${Object.entries(cap.classes)
+      .map(([c, v]) => `${c} ${v.packets.toLocaleString('en')} pkts (${v.files} files, ${v.copies} copies)`)
+      .join('; ')}`,
+  );
   if (cap.sources.shared === 0) log('  note: ../shared/pcaps not found: built from fixtures/pcaps and synthetic traffic only');
   warmCache(cap.path);
 
@@ -304,10 +366,18 @@ async function main(): Promise<number> {
   // copy; the difference is the steady-state cost of one pass.
   const next = args.warm ? buildShifted(cap, WORK, log) : null;
   const otw = (name: string, about: string, extra: string[], stdoutTo?: string): Mode => ({
-    name, kind: 'otwatch', about, cmd: process.execPath, args: [CLI, 'read', '-q', ...extra, cap.path],
-    packets: cap.packets, bytes: cap.bytes, runs: args.runs, stdoutTo,
+    name,
+    kind: 'otwatch',
+    about,
+    cmd: process.execPath,
+    args: [CLI, 'read', '-q', ...extra, cap.path],
+    packets: cap.packets,
+    bytes: cap.bytes,
+    runs: args.runs,
+    stdoutTo,
     // Without -q: the summary times each input (single-threaded runs).
-    warmArgs: next === null ? undefined : [CLI, 'read', ...extra.map((a, i) => (extra[i - 1] === '-w' ? `${a}-warm` : a)), cap.path, next.path],
+    warmArgs:
+      next === null ? undefined : [CLI, 'read', ...extra.map((a, i) => (extra[i - 1] === '-w' ? `${a}-warm` : a)), cap.path, next.path],
   });
 
   const modes: Mode[] = [];
@@ -318,7 +388,9 @@ async function main(): Promise<number> {
   const printProfile = (title: string, p: ReturnType<typeof selfTimes>, pf: string) => {
     process.stdout.write(`\n${title} (${p.totalMs.toFixed(0)} ms sampled): top self time\n`);
     for (const row of p.rows.slice(0, 15)) {
-      process.stdout.write(`  ${pad(row.selfMs.toFixed(0), 7, true)} ms ${pad(row.pct.toFixed(1), 5, true)}%  ${pad(row.name, 34)} ${row.where}\n`);
+      process.stdout.write(
+        `  ${pad(row.selfMs.toFixed(0), 7, true)} ms ${pad(row.pct.toFixed(1), 5, true)}%  ${pad(row.name, 34)} ${row.where}\n`,
+      );
     }
     process.stdout.write(`  profile: ${relative(ROOT, pf)} (open in Chrome DevTools > Performance)\n`);
   };
@@ -328,7 +400,19 @@ async function main(): Promise<number> {
     mkdirSync(dir, { recursive: true });
     log('profiling the default mode (node --cpu-prof) ...');
     warmCache(cap.path);
-    const r = await runMeasured(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', 'default.cpuprofile', CLI, 'read', '-q', '-w', outDir('profile'), cap.path]);
+    const r = await runMeasured(process.execPath, [
+      '--cpu-prof',
+      '--cpu-prof-dir',
+      dir,
+      '--cpu-prof-name',
+      'default.cpuprofile',
+      CLI,
+      'read',
+      '-q',
+      '-w',
+      outDir('profile'),
+      cap.path,
+    ]);
     const pf = join(dir, 'default.cpuprofile');
     if (!existsSync(pf)) {
       log(`profile failed (exit ${r.code}): ${r.stderrTail.trim()}`);
@@ -343,7 +427,23 @@ async function main(): Promise<number> {
     log('profiling the warm pass ...');
     warmCache(cap.path);
     warmCache(next.path);
-    const wr = await runMeasured(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', 'warm.cpuprofile', CLI, 'read', '-w', outDir('profile-warm'), cap.path, next.path], { countStdout: {} });
+    const wr = await runMeasured(
+      process.execPath,
+      [
+        '--cpu-prof',
+        '--cpu-prof-dir',
+        dir,
+        '--cpu-prof-name',
+        'warm.cpuprofile',
+        CLI,
+        'read',
+        '-w',
+        outDir('profile-warm'),
+        cap.path,
+        next.path,
+      ],
+      { countStdout: {} },
+    );
     const wf = join(dir, 'warm.cpuprofile');
     const summary = `${wr.stdoutTail ?? ''}\n${wr.stderrTail}`;
     const first = inputSeconds(summary, cap.path);
@@ -366,9 +466,19 @@ async function main(): Promise<number> {
     log('bench: tcpdump not found (apt-get install tcpdump): ratios need it');
     return 2;
   }
-  modes.push({ name: 'tcpdump', kind: 'peer', about: 'tcpdump -r FILE -w /dev/null', cmd: tcpdump, args: ['-r', cap.path, '-w', '/dev/null'], packets: cap.packets, bytes: cap.bytes, runs: args.runs });
+  modes.push({
+    name: 'tcpdump',
+    kind: 'peer',
+    about: 'tcpdump -r FILE -w /dev/null',
+    cmd: tcpdump,
+    args: ['-r', cap.path, '-w', '/dev/null'],
+    packets: cap.packets,
+    bytes: cap.bytes,
+    runs: args.runs,
+  });
   if (want('flows')) {
-    if (flags.has('no-dissect')) modes.push(otw('flows', 'otwatch read --no-dissect -w DIR (flows only)', ['--no-dissect', '-w', outDir('flows')]));
+    if (flags.has('no-dissect'))
+      modes.push(otw('flows', 'otwatch read --no-dissect -w DIR (flows only)', ['--no-dissect', '-w', outDir('flows')]));
     else skipped.push({ name: 'flows', reason: 'otwatch read has no --no-dissect' });
   }
   if (want('dissect')) modes.push(otw('dissect', 'otwatch read -w DIR (all dissectors)', ['-w', outDir('dissect')]));
@@ -376,15 +486,29 @@ async function main(): Promise<number> {
     // The same packets as pcapng (Wireshark's and dumpcap's default format): its own reader loop.
     const ng = buildPcapng(cap, WORK, log);
     modes.push({
-      name: 'pcapng', kind: 'otwatch', about: 'otwatch read -w DIR FILE.pcapng (all dissectors, the capture as pcapng)',
-      cmd: process.execPath, args: [CLI, 'read', '-q', '-w', outDir('pcapng'), ng.path], packets: ng.packets, bytes: ng.bytes, runs: args.runs,
+      name: 'pcapng',
+      kind: 'otwatch',
+      about: 'otwatch read -w DIR FILE.pcapng (all dissectors, the capture as pcapng)',
+      cmd: process.execPath,
+      args: [CLI, 'read', '-q', '-w', outDir('pcapng'), ng.path],
+      packets: ng.packets,
+      bytes: ng.bytes,
+      runs: args.runs,
     });
   }
   const nWorkers = cpus().length;
   if (want('workers')) {
     if (!flags.has('workers')) skipped.push({ name: 'workers', reason: 'otwatch read has no --workers' });
     else if (nWorkers < 2) skipped.push({ name: 'workers', reason: 'one CPU' });
-    else modes.push(otw('workers', `otwatch read --workers ${nWorkers} -w DIR (all dissectors, one worker thread per CPU)`, ['--workers', String(nWorkers), '-w', outDir('workers')]));
+    else
+      modes.push(
+        otw('workers', `otwatch read --workers ${nWorkers} -w DIR (all dissectors, one worker thread per CPU)`, [
+          '--workers',
+          String(nWorkers),
+          '-w',
+          outDir('workers'),
+        ]),
+      );
   }
   let broker: Broker | null = null;
   if (want('detect') || want('export') || want('inventory')) {
@@ -396,9 +520,17 @@ async function main(): Promise<number> {
       log('learning a baseline from the capture (untimed): otwatch baseline learn ...');
       const r = spawnSync(process.execPath, [CLI, 'baseline', 'learn', cap.path, '-o', base], { encoding: 'utf8' });
       const detect = ['--baseline', base];
-      if (r.status !== 0 || !existsSync(base)) skipped.push({ name: 'detect', reason: `'otwatch baseline learn' failed: ${(r.stderr ?? '').trim().split('\n').pop() ?? ''}` });
+      if (r.status !== 0 || !existsSync(base))
+        skipped.push({ name: 'detect', reason: `'otwatch baseline learn' failed: ${(r.stderr ?? '').trim().split('\n').pop() ?? ''}` });
       else {
-        if (want('detect')) modes.push(otw('detect', 'otwatch read --baseline FILE -w DIR (dissectors + detector, learned from this capture)', [...detect, '-w', outDir('detect')]));
+        if (want('detect'))
+          modes.push(
+            otw('detect', 'otwatch read --baseline FILE -w DIR (dissectors + detector, learned from this capture)', [
+              ...detect,
+              '-w',
+              outDir('detect'),
+            ]),
+          );
         if (want('export')) {
           // Flows and alerts published to a local mosquitto (TLS, client certificates), spooled first.
           if (!flags.has('export')) skipped.push({ name: 'export', reason: 'otwatch read has no --export' });
@@ -409,8 +541,26 @@ async function main(): Promise<number> {
               const state = join(WORK, 'export-state');
               rmSync(state, { recursive: true, force: true });
               const tls = ['--export-ca', broker.ca, '--export-cert', broker.cert, '--export-key', broker.key];
-              modes.push(otw('export', `otwatch read --baseline FILE -w DIR --export ${broker.url} (detect, flows and alerts also published over MQTT/TLS to a local mosquitto; the run ends when the broker has acknowledged every record)`,
-                [...detect, '-w', outDir('export'), '--export', broker.url, ...tls, '--export-types', 'flow,alert', '--sensor-id', 'bench', '--state', state]));
+              modes.push(
+                otw(
+                  'export',
+                  `otwatch read --baseline FILE -w DIR --export ${broker.url} (detect, flows and alerts also published over MQTT/TLS to a local mosquitto; the run ends when the broker has acknowledged every record)`,
+                  [
+                    ...detect,
+                    '-w',
+                    outDir('export'),
+                    '--export',
+                    broker.url,
+                    ...tls,
+                    '--export-types',
+                    'flow,alert',
+                    '--sensor-id',
+                    'bench',
+                    '--state',
+                    state,
+                  ],
+                ),
+              );
             } catch (e) {
               skipped.push({ name: 'export', reason: `local mosquitto: ${(e as Error).message}` });
             }
@@ -419,24 +569,50 @@ async function main(): Promise<number> {
         if (want('inventory')) {
           // The inventory kept across runs, as on a sensor: the first run fills it, later runs update it.
           if (!flags.has('inventory')) skipped.push({ name: 'inventory', reason: 'otwatch read has no --inventory' });
-          else modes.push(otw('inventory', 'otwatch read --baseline FILE -w DIR --inventory DB (detect, and the SQLite asset/service inventory updated)', [...detect, '-w', outDir('inventory'), '--inventory', join(WORK, 'bench-inventory.db')]));
+          else
+            modes.push(
+              otw(
+                'inventory',
+                'otwatch read --baseline FILE -w DIR --inventory DB (detect, and the SQLite asset/service inventory updated)',
+                [...detect, '-w', outDir('inventory'), '--inventory', join(WORK, 'bench-inventory.db')],
+              ),
+            );
         }
       }
     } else skipped.push({ name: 'detect', reason: 'otwatch read has no --baseline yet (detector not merged)' });
   }
   if (want('learn')) {
     // Learning then alerting: copies that start after the first 10 minutes are new to the baseline.
-    if (flags.has('learn-for')) modes.push(otw('learn', 'otwatch read --learn-for 10m -w DIR (learn 10 min of capture time, then detect)', ['--learn-for', '10m', '-w', outDir('learn')]));
+    if (flags.has('learn-for'))
+      modes.push(
+        otw('learn', 'otwatch read --learn-for 10m -w DIR (learn 10 min of capture time, then detect)', [
+          '--learn-for',
+          '10m',
+          '-w',
+          outDir('learn'),
+        ]),
+      );
     else skipped.push({ name: 'learn', reason: 'otwatch read has no --learn-for yet (detector not merged)' });
   }
   let pduRecords: number | null = null;
   if (want('pdus')) {
-    if (flags.has('pdus') && flags.has('json')) modes.push(otw('pdus', 'otwatch read --pdus --json > /dev/null', ['--pdus', '--json'], '/dev/null'));
+    if (flags.has('pdus') && flags.has('json'))
+      modes.push(otw('pdus', 'otwatch read --pdus --json > /dev/null', ['--pdus', '--json'], '/dev/null'));
     else skipped.push({ name: 'pdus', reason: 'otwatch read has no --pdus/--json' });
   }
   if (args.peers && want('ndpiReader')) {
     const ndpi = ensureNdpi(args);
-    if (ndpi !== null) modes.push({ name: 'ndpiReader', kind: 'peer', about: 'ndpiReader -i FILE -q', cmd: ndpi, args: ['-i', cap.path, '-q'], packets: cap.packets, bytes: cap.bytes, runs: args.runs });
+    if (ndpi !== null)
+      modes.push({
+        name: 'ndpiReader',
+        kind: 'peer',
+        about: 'ndpiReader -i FILE -q',
+        cmd: ndpi,
+        args: ['-i', cap.path, '-q'],
+        packets: cap.packets,
+        bytes: cap.bytes,
+        runs: args.runs,
+      });
     else skipped.push({ name: 'ndpiReader', reason: 'ndpiReader not installed (Debian: apt-get install libndpi-bin)' });
   }
   let slice: CaptureInfo | null = null;
@@ -444,7 +620,16 @@ async function main(): Promise<number> {
     const tshark = which('tshark');
     if (tshark !== null) {
       slice = args.tsharkSlice >= cap.packets ? cap : buildSlice(cap, WORK, args.tsharkSlice);
-      modes.push({ name: 'tshark', kind: 'peer', about: `tshark -r SLICE -T fields -e frame.number (first ${slice.packets.toLocaleString('en')} packets)`, cmd: tshark, args: ['-r', slice.path, '-T', 'fields', '-e', 'frame.number'], packets: slice.packets, bytes: slice.bytes, runs: args.tsharkRuns });
+      modes.push({
+        name: 'tshark',
+        kind: 'peer',
+        about: `tshark -r SLICE -T fields -e frame.number (first ${slice.packets.toLocaleString('en')} packets)`,
+        cmd: tshark,
+        args: ['-r', slice.path, '-T', 'fields', '-e', 'frame.number'],
+        packets: slice.packets,
+        bytes: slice.bytes,
+        runs: args.tsharkRuns,
+      });
     } else skipped.push({ name: 'tshark', reason: 'tshark not installed' });
   }
   if (args.ref !== null) {
@@ -472,13 +657,23 @@ async function main(): Promise<number> {
         rmSync(base, { force: true });
         const r = spawnSync(process.execPath, [refCli, 'baseline', 'learn', cap.path, '-o', base], { encoding: 'utf8' });
         if (r.status !== 0) {
-          skipped.push({ name: `${m.name}@ref`, reason: `reference 'baseline learn' failed: ${(r.stderr ?? '').trim().split('\n').pop() ?? ''}` });
+          skipped.push({
+            name: `${m.name}@ref`,
+            reason: `reference 'baseline learn' failed: ${(r.stderr ?? '').trim().split('\n').pop() ?? ''}`,
+          });
           continue;
         }
         refArgs = refArgs.map((x, i) => (i === bi + 1 ? base : x));
       }
-      const refWarm = m.warmArgs === undefined ? undefined : swap(m.warmArgs).map((x) => (x === m.args[bi + 1] && bi >= 0 ? `${x}.ref` : x));
-      modes.push({ ...m, name: `${m.name}@ref`, about: `${m.about}, reference build ${relative(ROOT, args.ref) || args.ref}`, args: refArgs, warmArgs: refWarm });
+      const refWarm =
+        m.warmArgs === undefined ? undefined : swap(m.warmArgs).map((x) => (x === m.args[bi + 1] && bi >= 0 ? `${x}.ref` : x));
+      modes.push({
+        ...m,
+        name: `${m.name}@ref`,
+        about: `${m.about}, reference build ${relative(ROOT, args.ref) || args.ref}`,
+        args: refArgs,
+        warmArgs: refWarm,
+      });
     }
   }
   for (const s of skipped) log(`  skip ${s.name}: ${s.reason}`);
@@ -491,14 +686,24 @@ async function main(): Promise<number> {
     if (r.code !== 0) log(`  otwatch exited ${r.code}: ${r.stderrTail.trim().split('\n').slice(-3).join(' | ')}`);
     summary = parseSummary(r.stderrTail);
     pduRecords = r.stdoutMatches ?? null;
-    log(`  ${(r.stdoutLines ?? 0).toLocaleString('en')} records, ${pduRecords?.toLocaleString('en')} of them PDUs; summary: flows ${summary.flows?.toLocaleString('en') ?? '?'}, apps: ${summary.apps ?? '?'}`);
+    log(
+      `  ${(r.stdoutLines ?? 0).toLocaleString('en')} records, ${pduRecords?.toLocaleString('en')} of them PDUs; summary: flows ${summary.flows?.toLocaleString('en') ?? '?'}, apps: ${summary.apps ?? '?'}`,
+    );
   }
 
   const results = new Map<string, ModeResult>();
   for (const m of modes) {
     results.set(m.name, {
-      name: m.name, kind: m.kind, about: m.about, command: [m.cmd === process.execPath ? 'node' : m.cmd, ...m.args].map((a) => a.startsWith(ROOT) ? relative(ROOT, a) : a).join(' '),
-      packets: m.packets, bytes: m.bytes, wallSec: [], cpuSec: [], maxRssKb: [], failures: [],
+      name: m.name,
+      kind: m.kind,
+      about: m.about,
+      command: [m.cmd === process.execPath ? 'node' : m.cmd, ...m.args].map((a) => (a.startsWith(ROOT) ? relative(ROOT, a) : a)).join(' '),
+      packets: m.packets,
+      bytes: m.bytes,
+      wallSec: [],
+      cpuSec: [],
+      maxRssKb: [],
+      failures: [],
     });
   }
   const tcpdumpByRound: number[] = [];
@@ -511,7 +716,7 @@ async function main(): Promise<number> {
     for (const m of modes) {
       if (round >= m.runs) continue;
       // This VM reclaims cold page cache (kdamond): re-read the input so every run starts hot.
-      warmCache(m.args.includes(cap.path) ? cap.path : slice?.path ?? cap.path);
+      warmCache(m.args.includes(cap.path) ? cap.path : (slice?.path ?? cap.path));
       const r: RunResult = await runMeasured(m.cmd, m.args, { stdoutTo: m.stdoutTo, timeoutSec: 1800 });
       const res = results.get(m.name)!;
       // tcpdump and ndpiReader exit 0; otwatch 0 (1 would mean damaged input).
@@ -536,9 +741,17 @@ async function main(): Promise<number> {
       if (m.warmArgs !== undefined) {
         warmCache(cap.path);
         warmCache(next!.path);
-        const w = await runMeasured(m.cmd, m.warmArgs, { stdoutTo: m.stdoutTo, countStdout: m.stdoutTo === undefined ? {} : undefined, timeoutSec: 3600 });
+        const w = await runMeasured(m.cmd, m.warmArgs, {
+          stdoutTo: m.stdoutTo,
+          countStdout: m.stdoutTo === undefined ? {} : undefined,
+          timeoutSec: 3600,
+        });
         if (w.code !== 0) {
-          res.failures.push({ code: w.code, signal: w.signal, stderr: `warm run: ${w.stderrTail.trim().split('\n').slice(-5).join('\n')}` });
+          res.failures.push({
+            code: w.code,
+            signal: w.signal,
+            stderr: `warm run: ${w.stderrTail.trim().split('\n').slice(-5).join('\n')}`,
+          });
           line.push(`${m.name}+next FAILED(${w.code ?? w.signal})`);
           continue;
         }
@@ -580,28 +793,61 @@ async function main(): Promise<number> {
   const rows = [...results.values()];
   const out: string[] = [];
   out.push('');
-  out.push(`otwatch bench ${started.toISOString()} git ${git.sha}${git.dirty ? '+dirty' : ''}, node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? '?'}, load ${load0.map((x) => x.toFixed(2)).join(' ')}`);
-  out.push(`capture: ${cap.packets.toLocaleString('en')} packets, ${capMB.toFixed(1)} MB, ${cap.flows.toLocaleString('en')} flows; ${args.runs} runs (tshark ${args.tsharkRuns}), medians; wall time includes process start`);
-  if (next !== null) out.push('warm: the same mode reading the capture and then its next-day copy in one process; the second input\'s time from otwatch\'s summary (median; * = no per-input time: warm run minus the plain run of the same round): one pass with the code already compiled, as on a running sensor; warm x td divides by tcpdump\'s whole-run rate');
+  out.push(
+    `otwatch bench ${started.toISOString()} git ${git.sha}${git.dirty ? '+dirty' : ''}, node ${process.version}, ${cpus().length} x ${cpus()[0]?.model ?? '?'}, load ${load0.map((x) => x.toFixed(2)).join(' ')}`,
+  );
+  out.push(
+    `capture: ${cap.packets.toLocaleString('en')} packets, ${capMB.toFixed(1)} MB, ${cap.flows.toLocaleString('en')} flows; ${args.runs} runs (tshark ${args.tsharkRuns}), medians; wall time includes process start`,
+  );
+  if (next !== null)
+    out.push(
+      "warm: the same mode reading the capture and then its next-day copy in one process; the second input's time from otwatch's summary (median; * = no per-input time: warm run minus the plain run of the same round): one pass with the code already compiled, as on a running sensor; warm x td divides by tcpdump's whole-run rate",
+    );
   out.push('');
-  const head = ['mode', 'packets', 'median s', 'pkt/s', 'MB/s', 'x tcpdump', 'best pkt/s', 'CPU s', 'max RSS MB', 'warm pkt/s', 'warm x td'];
+  const head = [
+    'mode',
+    'packets',
+    'median s',
+    'pkt/s',
+    'MB/s',
+    'x tcpdump',
+    'best pkt/s',
+    'CPU s',
+    'max RSS MB',
+    'warm pkt/s',
+    'warm x td',
+  ];
   const widths = [12, 11, 9, 10, 8, 10, 11, 7, 11, 11, 10];
-  out.push(head.map((h, i) => pad(h, widths[i]!, i > 0)).join(' ') + '  command');
+  out.push(`${head.map((h, i) => pad(h, widths[i]!, i > 0)).join(' ')}  command`);
   for (const r of rows) {
     const cells = [
-      r.name, r.packets.toLocaleString('en'), fmtSec(r.medianSec), r.pktPerSec ? fmtRate(r.pktPerSec) : 'FAILED',
-      r.mbPerSec ? r.mbPerSec.toFixed(1) : '-', r.ratioTcpdump ? r.ratioTcpdump.toFixed(3) : '-', r.bestPktPerSec ? fmtRate(r.bestPktPerSec) : '-',
-      r.medianCpuSec !== undefined ? r.medianCpuSec.toFixed(2) : '-', r.maxRssMb !== undefined ? r.maxRssMb.toFixed(0) : '-',
-      r.warmPktPerSec !== undefined ? `${fmtRate(r.warmPktPerSec)}${r.warmFrom === 'difference' ? '*' : ''}` : '-', r.warmRatioTcpdump !== undefined ? r.warmRatioTcpdump.toFixed(3) : '-',
+      r.name,
+      r.packets.toLocaleString('en'),
+      fmtSec(r.medianSec),
+      r.pktPerSec ? fmtRate(r.pktPerSec) : 'FAILED',
+      r.mbPerSec ? r.mbPerSec.toFixed(1) : '-',
+      r.ratioTcpdump ? r.ratioTcpdump.toFixed(3) : '-',
+      r.bestPktPerSec ? fmtRate(r.bestPktPerSec) : '-',
+      r.medianCpuSec !== undefined ? r.medianCpuSec.toFixed(2) : '-',
+      r.maxRssMb !== undefined ? r.maxRssMb.toFixed(0) : '-',
+      r.warmPktPerSec !== undefined ? `${fmtRate(r.warmPktPerSec)}${r.warmFrom === 'difference' ? '*' : ''}` : '-',
+      r.warmRatioTcpdump !== undefined ? r.warmRatioTcpdump.toFixed(3) : '-',
     ];
-    out.push(cells.map((c, i) => pad(c, widths[i]!, i > 0)).join(' ') + `  ${r.about}`);
-    if (r.written && Object.keys(r.written).length > 0) out.push(`${''.padEnd(14)}wrote ${Object.entries(r.written).map(([f, n]) => `${f} ${n.toLocaleString('en')} lines`).join(', ')}`);
+    out.push(`${cells.map((c, i) => pad(c, widths[i]!, i > 0)).join(' ')}  ${r.about}`);
+    if (r.written && Object.keys(r.written).length > 0)
+      out.push(
+        `${''.padEnd(14)}wrote ${Object.entries(r.written)
+          .map(([f, n]) => `${f} ${n.toLocaleString('en')} lines`)
+          .join(', ')}`,
+      );
     for (const f of r.failures.slice(0, 1)) out.push(`${''.padEnd(14)}failed (${f.code ?? f.signal}): ${f.stderr.replace(/\n/g, ' | ')}`);
   }
   for (const s of skipped) out.push(`${pad(s.name, 12)} skipped: ${s.reason}`);
   // The bench itself keeps about one core busy; more than that is someone else.
   if (Math.max(...loadPerRound) > cpus().length * 0.75) {
-    out.push(`note: 1-min load average reached ${Math.max(...loadPerRound).toFixed(2)} on ${cpus().length} CPUs during the runs: other processes competed; compare ratios rather than absolute rates`);
+    out.push(
+      `note: 1-min load average reached ${Math.max(...loadPerRound).toFixed(2)} on ${cpus().length} CPUs during the runs: other processes competed; compare ratios rather than absolute rates`,
+    );
   }
 
   // Targets from issue 7 (benchmarks, not tests).
@@ -612,31 +858,79 @@ async function main(): Promise<number> {
     const label = main.name === 'detect' ? 'dissectors + detector' : 'dissectors (detector not available)';
     const nd = get('ndpiReader');
     const ts = get('tshark');
-    for (const [how, rate] of [['', main.pktPerSec], [', warm', main.warmPktPerSec]] as const) {
+    for (const [how, rate] of [
+      ['', main.pktPerSec],
+      [', warm', main.warmPktPerSec],
+    ] as const) {
       if (rate === undefined) continue;
-      targets.push({ what: `${label}${how} vs tcpdump`, value: `${(rate / tdRate).toFixed(3)}x`, target: '>= 0.5x', ok: rate / tdRate >= 0.5 });
-      if (nd?.pktPerSec) targets.push({ what: `${label}${how} vs ndpiReader`, value: `${(rate / nd.pktPerSec).toFixed(2)}x`, target: '>= 2x', ok: rate / nd.pktPerSec >= 2 });
-      if (ts?.pktPerSec) targets.push({ what: `${label}${how} vs tshark`, value: `${(rate / ts.pktPerSec).toFixed(0)}x`, target: '>= 100x', ok: rate / ts.pktPerSec >= 100 });
+      targets.push({
+        what: `${label}${how} vs tcpdump`,
+        value: `${(rate / tdRate).toFixed(3)}x`,
+        target: '>= 0.5x',
+        ok: rate / tdRate >= 0.5,
+      });
+      if (nd?.pktPerSec)
+        targets.push({
+          what: `${label}${how} vs ndpiReader`,
+          value: `${(rate / nd.pktPerSec).toFixed(2)}x`,
+          target: '>= 2x',
+          ok: rate / nd.pktPerSec >= 2,
+        });
+      if (ts?.pktPerSec)
+        targets.push({
+          what: `${label}${how} vs tshark`,
+          value: `${(rate / ts.pktPerSec).toFixed(0)}x`,
+          target: '>= 100x',
+          ok: rate / ts.pktPerSec >= 100,
+        });
     }
   }
   const wk = get('workers');
   const ds = get('dissect');
   if (wk?.pktPerSec && ds?.pktPerSec) {
-    targets.push({ what: `--workers ${nWorkers} vs one thread (all dissectors)`, value: `${(wk.pktPerSec / ds.pktPerSec).toFixed(2)}x`, target: '>= 1.7x on 2 cores', ok: wk.pktPerSec / ds.pktPerSec >= 1.7 });
+    targets.push({
+      what: `--workers ${nWorkers} vs one thread (all dissectors)`,
+      value: `${(wk.pktPerSec / ds.pktPerSec).toFixed(2)}x`,
+      target: '>= 1.7x on 2 cores',
+      ok: wk.pktPerSec / ds.pktPerSec >= 1.7,
+    });
     // Both figures from the same estimator (the summary's, else the difference).
     const same = wk.warmFrom === ds.warmFrom;
     const w = same ? wk.warmPktPerSec : wk.warmDiffPktPerSec;
     const d = same ? ds.warmPktPerSec : ds.warmDiffPktPerSec;
-    if (w && d) targets.push({ what: `--workers ${nWorkers} vs one thread, warm${same && wk.warmFrom === 'summary' ? '' : ' (difference)'}`, value: `${(w / d).toFixed(2)}x`, target: '>= 1.7x on 2 cores', ok: w / d >= 1.7 });
+    if (w && d)
+      targets.push({
+        what: `--workers ${nWorkers} vs one thread, warm${same && wk.warmFrom === 'summary' ? '' : ' (difference)'}`,
+        value: `${(w / d).toFixed(2)}x`,
+        target: '>= 1.7x on 2 cores',
+        ok: w / d >= 1.7,
+      });
   }
   const fl = get('flows');
-  if (fl?.ratioTcpdump !== undefined) targets.push({ what: 'flows only vs tcpdump (issue 2)', value: `${fl.ratioTcpdump.toFixed(3)}x`, target: '>= 0.5x', ok: fl.ratioTcpdump >= 0.5 });
-  if (fl?.warmRatioTcpdump !== undefined) targets.push({ what: 'flows only, warm, vs tcpdump', value: `${fl.warmRatioTcpdump.toFixed(3)}x`, target: '>= 0.5x', ok: fl.warmRatioTcpdump >= 0.5 });
+  if (fl?.ratioTcpdump !== undefined)
+    targets.push({
+      what: 'flows only vs tcpdump (issue 2)',
+      value: `${fl.ratioTcpdump.toFixed(3)}x`,
+      target: '>= 0.5x',
+      ok: fl.ratioTcpdump >= 0.5,
+    });
+  if (fl?.warmRatioTcpdump !== undefined)
+    targets.push({
+      what: 'flows only, warm, vs tcpdump',
+      value: `${fl.warmRatioTcpdump.toFixed(3)}x`,
+      target: '>= 0.5x',
+      ok: fl.warmRatioTcpdump >= 0.5,
+    });
   const pd = get('pdus');
   let pduRate: number | null = null;
   if (pd?.medianSec && pduRecords !== null) {
     pduRate = pduRecords / pd.medianSec;
-    targets.push({ what: `--pdus NDJSON (${pduRecords.toLocaleString('en')} PDU records)`, value: `${fmtRate(pduRate)} rec/s`, target: '>= 1 M rec/s', ok: pduRate >= 1e6 });
+    targets.push({
+      what: `--pdus NDJSON (${pduRecords.toLocaleString('en')} PDU records)`,
+      value: `${fmtRate(pduRate)} rec/s`,
+      target: '>= 1 M rec/s',
+      ok: pduRate >= 1e6,
+    });
     if (pd.warmPktPerSec !== undefined) {
       const w = (pduRecords * pd.warmPktPerSec) / pd.packets;
       targets.push({ what: '--pdus NDJSON, warm', value: `${fmtRate(w)} rec/s`, target: '>= 1 M rec/s', ok: w >= 1e6 });
@@ -644,8 +938,12 @@ async function main(): Promise<number> {
   }
 
   // Memory benchmark.
-  const memory: { flows: number; packets: number; bytes: number; runs: { about: string; args: string[]; wallSec: number; maxRssMb: number | null; code: number | null; flowsSummary: number | null }[] } | null =
-    args.memory && want('memory') ? { flows: 0, packets: 0, bytes: 0, runs: [] } : null;
+  const memory: {
+    flows: number;
+    packets: number;
+    bytes: number;
+    runs: { about: string; args: string[]; wallSec: number; maxRssMb: number | null; code: number | null; flowsSummary: number | null }[];
+  } | null = args.memory && want('memory') ? { flows: 0, packets: 0, bytes: 0, runs: [] } : null;
   if (memory !== null) {
     const scan = buildScan(WORK, args.scanFlows, log, args.rebuild);
     warmCache(scan.path);
@@ -659,24 +957,48 @@ async function main(): Promise<number> {
     ];
     for (const [about, extra, to] of variants) {
       // Without -q the summary (with the flow count) is printed; with --json it goes to stderr.
-      const r = await runMeasured(process.execPath, [CLI, 'read', ...extra, scan.path], { stdoutTo: to, countStdout: to ? undefined : {}, timeoutSec: 1800 });
+      const r = await runMeasured(process.execPath, [CLI, 'read', ...extra, scan.path], {
+        stdoutTo: to,
+        countStdout: to ? undefined : {},
+        timeoutSec: 1800,
+      });
       const s = parseSummary(`${r.stdoutTail ?? ''}\n${r.stderrTail}`);
-      memory.runs.push({ about, args: extra, wallSec: r.wallSec, maxRssMb: r.maxRssKb !== null ? r.maxRssKb / 1024 : null, code: r.code, flowsSummary: s.flows });
-      log(`memory: ${about}: ${r.wallSec.toFixed(2)} s, peak RSS ${r.maxRssKb !== null ? (r.maxRssKb / 1024).toFixed(0) : '?'} MB${r.code !== 0 ? `, exit ${r.code}: ${r.stderrTail.trim().split('\n').pop()}` : ''}`);
+      memory.runs.push({
+        about,
+        args: extra,
+        wallSec: r.wallSec,
+        maxRssMb: r.maxRssKb !== null ? r.maxRssKb / 1024 : null,
+        code: r.code,
+        flowsSummary: s.flows,
+      });
+      log(
+        `memory: ${about}: ${r.wallSec.toFixed(2)} s, peak RSS ${r.maxRssKb !== null ? (r.maxRssKb / 1024).toFixed(0) : '?'} MB${r.code !== 0 ? `, exit ${r.code}: ${r.stderrTail.trim().split('\n').pop()}` : ''}`,
+      );
     }
     out.push('');
-    out.push(`memory: SYN scan, ${scan.flows.toLocaleString('en')} distinct flows in ${scan.packets.toLocaleString('en')} packets (${(scan.bytes / 1e6).toFixed(0)} MB); peak RSS via ${hasGnuTime ? '/usr/bin/time' : '/proc VmHWM polling'}`);
+    out.push(
+      `memory: SYN scan, ${scan.flows.toLocaleString('en')} distinct flows in ${scan.packets.toLocaleString('en')} packets (${(scan.bytes / 1e6).toFixed(0)} MB); peak RSS via ${hasGnuTime ? '/usr/bin/time' : '/proc VmHWM polling'}`,
+    );
     for (const r of memory.runs) {
-      out.push(`  ${pad(r.about, 40)} peak RSS ${pad(r.maxRssMb !== null ? r.maxRssMb.toFixed(0) : '?', 5, true)} MB  ${r.wallSec.toFixed(2)} s  ${fmtRate(memory.packets / r.wallSec)} pkt/s${r.code !== 0 ? `  exit ${r.code}` : ''}`);
+      out.push(
+        `  ${pad(r.about, 40)} peak RSS ${pad(r.maxRssMb !== null ? r.maxRssMb.toFixed(0) : '?', 5, true)} MB  ${r.wallSec.toFixed(2)} s  ${fmtRate(memory.packets / r.wallSec)} pkt/s${r.code !== 0 ? `  exit ${r.code}` : ''}`,
+      );
     }
     const def = memory.runs[0];
-    if (def?.maxRssMb != null) targets.push({ what: `peak RSS, ${scan.flows.toLocaleString('en')}-flow scan, default cap`, value: `${def.maxRssMb.toFixed(0)} MB`, target: '< 300 MB', ok: def.maxRssMb < 300 });
+    if (def?.maxRssMb != null)
+      targets.push({
+        what: `peak RSS, ${scan.flows.toLocaleString('en')}-flow scan, default cap`,
+        value: `${def.maxRssMb.toFixed(0)} MB`,
+        target: '< 300 MB',
+        ok: def.maxRssMb < 300,
+      });
   }
 
   if (targets.length > 0) {
     out.push('');
     out.push('targets (issues 2 and 7):');
-    for (const t of targets) out.push(`  ${t.ok === null ? '    ' : t.ok ? 'met ' : 'MISS'}  ${pad(t.what, 52)} ${pad(t.value, 14, true)}  (${t.target})`);
+    for (const t of targets)
+      out.push(`  ${t.ok === null ? '    ' : t.ok ? 'met ' : 'MISS'}  ${pad(t.what, 52)} ${pad(t.value, 14, true)}  (${t.target})`);
   }
   process.stdout.write(`${out.join('\n')}\n`);
 
@@ -691,14 +1013,29 @@ async function main(): Promise<number> {
     date: started.toISOString(),
     git,
     quick: args.quick,
-    host: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? null, memMB: Math.round(totalmem() / 1048576), loadavgBefore: load0, loadPerRound, loadavgAfter: loadavg() },
+    host: {
+      node: process.version,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? null,
+      memMB: Math.round(totalmem() / 1048576),
+      loadavgBefore: load0,
+      loadPerRound,
+      loadavgAfter: loadavg(),
+    },
     tools: {
       tcpdump: firstLine(tcpdump, ['--version']),
-      ndpiReader: which('ndpiReader') ? firstLine('ndpiReader', ['-h'])?.replace(/^.*?(nDPI|ndpiReader)/i, '$1') ?? null : null,
+      ndpiReader: which('ndpiReader') ? (firstLine('ndpiReader', ['-h'])?.replace(/^.*?(nDPI|ndpiReader)/i, '$1') ?? null) : null,
       tshark: which('tshark') ? firstLine('tshark', ['--version']) : null,
       gnuTime: hasGnuTime,
     },
-    capture: { ...cap, path: relative(ROOT, cap.path), otwatchFlows: summary.flows, otwatchPdus: summary.pdus, apps: summary.apps, pduRecords },
+    capture: {
+      ...cap,
+      path: relative(ROOT, cap.path),
+      otwatchFlows: summary.flows,
+      otwatchPdus: summary.pdus,
+      apps: summary.apps,
+      pduRecords,
+    },
     tsharkSlice: slice ? { packets: slice.packets, bytes: slice.bytes } : null,
     runs: args.runs,
     modes: rows,
@@ -715,7 +1052,8 @@ async function main(): Promise<number> {
   const bars: Bar[] = rows
     .filter((r) => r.pktPerSec !== undefined)
     .map((r) => ({
-      label: r.name === 'tshark' ? `tshark (first ${r.packets.toLocaleString('en')})` : r.kind === 'otwatch' ? `otwatch: ${r.name}` : r.name,
+      label:
+        r.name === 'tshark' ? `tshark (first ${r.packets.toLocaleString('en')})` : r.kind === 'otwatch' ? `otwatch: ${r.name}` : r.name,
       value: r.pktPerSec!,
       kind: r.kind,
       note: r.name === 'tcpdump' ? '' : `${r.ratioTcpdump!.toFixed(2)}x tcpdump`,

@@ -28,7 +28,9 @@ export function barChart(title: string, subtitle: string, bars: Bar[], marker?: 
   const max = Math.max(1, ...bars.map((b) => b.value), marker?.value ?? 0);
   const x = (v: number) => left + (plotW * v) / max;
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${W}" height="${H}" fill="#fff"/>`);
   out.push(`<text x="${W / 2}" y="20" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>`);
   out.push(`<text x="${W / 2}" y="38" text-anchor="middle" fill="#555">${esc(subtitle)}</text>`);
@@ -45,7 +47,9 @@ export function barChart(title: string, subtitle: string, bars: Bar[], marker?: 
     const color = b.kind === 'otwatch' ? '#2b6cb0' : '#a0a0a0';
     out.push(`<text x="${left - 8}" y="${y + bh / 2 + 4}" text-anchor="end">${esc(b.label)}</text>`);
     out.push(`<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${bh}" fill="${color}"/>`);
-    out.push(`<text x="${(left + w + 6).toFixed(1)}" y="${y + bh / 2 + 4}" fill="#222">${esc(`${fmtRate(b.value)} pkt/s${b.note ? `  ${b.note}` : ''}`)}</text>`);
+    out.push(
+      `<text x="${(left + w + 6).toFixed(1)}" y="${y + bh / 2 + 4}" fill="#222">${esc(`${fmtRate(b.value)} pkt/s${b.note ? `  ${b.note}` : ''}`)}</text>`,
+    );
   });
   if (marker) {
     const mx = x(marker.value).toFixed(1);

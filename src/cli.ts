@@ -16,8 +16,18 @@ import { REPORT_OPTIONS, REPORT_USAGE, runReport } from './cli/report.js';
 
 const COMMANDS = {
   read: { options: READ_OPTIONS, run: runRead, usage: 'otwatch read [options] FILE... (- for stdin)', about: 'analyse pcap/pcapng files' },
-  baseline: { options: BASELINE_OPTIONS, run: runBaseline, usage: BASELINE_USAGE, about: 'learn, show and compare baselines of normal traffic' },
-  live: { options: LIVE_OPTIONS, run: runLive, usage: 'otwatch live -i IFACE [options] [BPF filter]', about: 'passive sensor on live interfaces (receive only)' },
+  baseline: {
+    options: BASELINE_OPTIONS,
+    run: runBaseline,
+    usage: BASELINE_USAGE,
+    about: 'learn, show and compare baselines of normal traffic',
+  },
+  live: {
+    options: LIVE_OPTIONS,
+    run: runLive,
+    usage: 'otwatch live -i IFACE [options] [BPF filter]',
+    about: 'passive sensor on live interfaces (receive only)',
+  },
   collect: { options: COLLECT_OPTIONS, run: runCollect, usage: COLLECT_USAGE, about: 'IT side: records from the DMZ broker into files' },
   export: { options: EXPORT_FLUSH_OPTIONS, run: runExportFlush, usage: EXPORT_FLUSH_USAGE, about: 'export flush: send what a spool holds' },
   inventory: { options: INVENTORY_OPTIONS, run: runInventory, usage: INVENTORY_USAGE, about: 'assets, services, approvals, history' },

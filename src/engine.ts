@@ -126,7 +126,10 @@ export class Engine implements AppEvents {
   /** Hands module.identify's facts to the observers; one, reused. */
   private readonly identitySink = new IdentityRelay(this);
 
-  constructor(readonly opts: EngineOptions, private readonly sink: RecordSink) {
+  constructor(
+    readonly opts: EngineOptions,
+    private readonly sink: RecordSink,
+  ) {
     this.emitRecords = !(sink instanceof NullSink);
     this.summarize = opts.summary !== false;
     this.table = new FlowTable(opts.flows, (f, reason, now) => this.flowEnded(f, reason, now));
@@ -245,7 +248,7 @@ export class Engine implements AppEvents {
     if (app !== null && !p.fragment) {
       let s = f.app;
       if (s === null && p.payWireLen > 0) s = f.app = new AppSession(f, app);
-      if (s !== null && s.active) {
+      if (s?.active) {
         const side = srcIsA ? 0 : 1;
         try {
           setAppClock(ts);

@@ -8,9 +8,16 @@ import { rmSync } from 'node:fs';
 import { openInventory } from '../src/inventory/db.js';
 
 const PORTS: readonly [string, number, string | null, string][] = [
-  ['tcp', 502, 'modbus', 'read'], ['tcp', 20000, 'dnp3', 'read'], ['tcp', 2404, 'iec104', 'control'], ['tcp', 4840, 'opcua', 'session'],
-  ['tcp', 102, null, 'other'], ['tcp', 44818, null, 'other'], ['tcp', 80, null, 'other'], ['tcp', 443, null, 'other'],
-  ['tcp', 22, null, 'other'], ['udp', 161, null, 'other'],
+  ['tcp', 502, 'modbus', 'read'],
+  ['tcp', 20000, 'dnp3', 'read'],
+  ['tcp', 2404, 'iec104', 'control'],
+  ['tcp', 4840, 'opcua', 'session'],
+  ['tcp', 102, null, 'other'],
+  ['tcp', 44818, null, 'other'],
+  ['tcp', 80, null, 'other'],
+  ['tcp', 443, null, 'other'],
+  ['tcp', 22, null, 'other'],
+  ['udp', 161, null, 'other'],
 ];
 
 function main(): void {

@@ -49,7 +49,10 @@ export class CaptureParser {
   /** Packets delivered so far. */
   packets = 0;
 
-  constructor(readonly name: string, private readonly onPacket: PacketHandler) {}
+  constructor(
+    readonly name: string,
+    private readonly onPacket: PacketHandler,
+  ) {}
 
   get formatName(): string {
     if (this.format === 'pcap') return `pcap (${this.le ? 'LE' : 'BE'}, ${this.nanos ? 'ns' : 'µs'})`;
@@ -73,7 +76,8 @@ export class CaptureParser {
     if (this.format === 'unknown') {
       throw new CaptureError(this.name, 0, leftover === 0 ? 'empty input: no capture header' : 'input too short for a capture header');
     }
-    if (leftover > 0) throw new CaptureError(this.name, offset, `truncated ${this.format === 'pcap' ? 'record' : 'block'} (${leftover} bytes left)`);
+    if (leftover > 0)
+      throw new CaptureError(this.name, offset, `truncated ${this.format === 'pcap' ? 'record' : 'block'} (${leftover} bytes left)`);
   }
 
   private header(b: Buffer, p: number, end: number, base: number): number {
@@ -117,7 +121,11 @@ export class CaptureParser {
     while (end - p >= hdr) {
       const caplen = dv.getUint32(p + 8, le);
       if (caplen > limit) {
-        throw new CaptureError(this.name, base + p, `record length ${caplen} exceeds ${caplen > MAX_CAPLEN ? 'the 256 KiB limit' : `snaplen ${this.snaplen}`}`);
+        throw new CaptureError(
+          this.name,
+          base + p,
+          `record length ${caplen} exceeds ${caplen > MAX_CAPLEN ? 'the 256 KiB limit' : `snaplen ${this.snaplen}`}`,
+        );
       }
       if (end - p < hdr + caplen) break;
       const sec = dv.getUint32(p, le);
@@ -291,10 +299,21 @@ export function ngTime(hi: number, lo: number, iface: NgIface, out: RawPacket): 
   } else if (u <= 1073741824) {
     // Long division in 16-bit limbs keeps every intermediate below 2^53.
     let r = hi >>> 16;
-    let q = Math.floor(r / u); r -= q * u; sec = q;
-    r = r * 65536 + (hi & 0xffff); q = Math.floor(r / u); r -= q * u; sec = sec * 65536 + q;
-    r = r * 65536 + (lo >>> 16); q = Math.floor(r / u); r -= q * u; sec = sec * 65536 + q;
-    r = r * 65536 + (lo & 0xffff); q = Math.floor(r / u); r -= q * u; sec = sec * 65536 + q;
+    let q = Math.floor(r / u);
+    r -= q * u;
+    sec = q;
+    r = r * 65536 + (hi & 0xffff);
+    q = Math.floor(r / u);
+    r -= q * u;
+    sec = sec * 65536 + q;
+    r = r * 65536 + (lo >>> 16);
+    q = Math.floor(r / u);
+    r -= q * u;
+    sec = sec * 65536 + q;
+    r = r * 65536 + (lo & 0xffff);
+    q = Math.floor(r / u);
+    r -= q * u;
+    sec = sec * 65536 + q;
     rem = r;
   } else {
     // Resolutions finer than 2^-30 s (10^-10 and below, 2^-31 and below):

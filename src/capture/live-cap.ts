@@ -61,11 +61,16 @@ export function neuterCap<T extends object>(c: T): T {
 /** DLT number for cap's link-type names. */
 export function capLinktype(name: string): number | null {
   switch (name) {
-    case 'ETHERNET': return 1;
-    case 'NULL': return 0;
-    case 'RAW': return 101;
-    case 'LINKTYPE_LINUX_SLL': return 113;
-    case 'IEEE802_11_RADIO': return 127;
+    case 'ETHERNET':
+      return 1;
+    case 'NULL':
+      return 0;
+    case 'RAW':
+      return 101;
+    case 'LINKTYPE_LINUX_SLL':
+      return 113;
+    case 'IEEE802_11_RADIO':
+      return 127;
     default: {
       const m = /^Unknown linktype (\d+)$/.exec(name);
       return m === null ? null : Number(m[1]);
@@ -129,7 +134,10 @@ export class CapSource implements LiveSource {
   private watch: NodeJS.Timeout | null = null;
   private index: string | null = null;
 
-  constructor(readonly opts: LiveOptions, private readonly onPacket: PacketHandler) {}
+  constructor(
+    readonly opts: LiveOptions,
+    private readonly onPacket: PacketHandler,
+  ) {}
 
   get iface(): string {
     return this.opts.iface;
@@ -143,7 +151,8 @@ export class CapSource implements LiveSource {
     const o = this.opts;
     const mod = loadCap();
     if (typeof mod === 'string') return Promise.reject(new LiveError(o.iface, mod, true));
-    if (!o.promisc) return Promise.reject(new LiveError(o.iface, 'the cap path is always promiscuous; use --capture tcpdump for --no-promisc', true));
+    if (!o.promisc)
+      return Promise.reject(new LiveError(o.iface, 'the cap path is always promiscuous; use --capture tcpdump for --no-promisc', true));
     if (!existsSync(`/sys/class/net/${o.iface}`)) return Promise.reject(new LiveError(o.iface, 'no such interface'));
     const pkt = this.pkt;
     pkt.buf = this.dev.buffer;

@@ -32,7 +32,11 @@ export function addStats(a: KernelStats, b: KernelStats): KernelStats {
 
 /** The device could not be opened, or the capture stopped by itself. */
 export class LiveError extends Error {
-  constructor(readonly iface: string, readonly reason: string, readonly permanent = false) {
+  constructor(
+    readonly iface: string,
+    readonly reason: string,
+    readonly permanent = false,
+  ) {
     super(`${iface}: ${reason}`);
     this.name = 'LiveError';
   }

@@ -48,7 +48,19 @@ function killAllOnExit(): void {
 /** The tcpdump command line for these options. The filter is one argv entry
  *  (no shell), after `--` so it can never be read as an option. */
 export function tcpdumpArgs(o: LiveOptions): string[] {
-  const a = ['-i', o.iface, '-w', '-', ...(o.batch ? [] : ['-U']), '-n', '-s', String(o.snaplen), '-B', String(Math.max(1, Math.ceil(o.bufferBytes / 1024))), '--time-stamp-precision=nano'];
+  const a = [
+    '-i',
+    o.iface,
+    '-w',
+    '-',
+    ...(o.batch ? [] : ['-U']),
+    '-n',
+    '-s',
+    String(o.snaplen),
+    '-B',
+    String(Math.max(1, Math.ceil(o.bufferBytes / 1024))),
+    '--time-stamp-precision=nano',
+  ];
   if (o.immediate) a.push('--immediate-mode');
   if (!o.promisc) a.push('-p');
   if (o.user !== null) a.push('-Z', o.user);
@@ -59,7 +71,8 @@ export function tcpdumpArgs(o: LiveOptions): string[] {
 const N = (s: string | undefined) => (s === undefined ? null : Number(s));
 /** The SIGUSR1 report: "tcpdump: 5 packets captured, 6 packets received by
  *  filter, 0 packets dropped by kernel[, 2 packets dropped by interface]". */
-const INFO_LINE = /(\d+) packets? captured, (\d+) packets? received by filter, (\d+) packets? dropped by kernel(?:, (\d+) packets? dropped by interface)?/;
+const INFO_LINE =
+  /(\d+) packets? captured, (\d+) packets? received by filter, (\d+) packets? dropped by kernel(?:, (\d+) packets? dropped by interface)?/;
 /** The exit report: the same counts, one per line. */
 const EXIT_LINE = /^(\d+) packets? (captured|received by filter|dropped by kernel|dropped by interface)$/;
 
@@ -105,7 +118,11 @@ export class TcpdumpSource implements LiveSource {
   private waiters: ((s: KernelStats) => void)[] = [];
   private closeWaiters: (() => void)[] = [];
 
-  constructor(readonly opts: LiveOptions, onPacket: PacketHandler, private readonly binary = 'tcpdump') {
+  constructor(
+    readonly opts: LiveOptions,
+    onPacket: PacketHandler,
+    private readonly binary = 'tcpdump',
+  ) {
     this.parser = new CaptureParser(`tcpdump -i ${opts.iface}`, onPacket);
   }
 
@@ -149,7 +166,11 @@ export class TcpdumpSource implements LiveSource {
       running.add(child);
       child.stdout.pause();
       child.on('error', (e: NodeJS.ErrnoException) => {
-        const err = new LiveError(this.iface, e.code === 'ENOENT' ? `${this.binary} not found (install tcpdump, or use --capture cap)` : `${this.binary}: ${e.message}`, e.code === 'ENOENT');
+        const err = new LiveError(
+          this.iface,
+          e.code === 'ENOENT' ? `${this.binary} not found (install tcpdump, or use --capture cap)` : `${this.binary}: ${e.message}`,
+          e.code === 'ENOENT',
+        );
         this.failed ??= err;
         fail(err);
       });
@@ -168,7 +189,13 @@ export class TcpdumpSource implements LiveSource {
         running.delete(child);
         this.closed = true;
         if (this.stderrRest !== '') this.stderrLine(this.stderrRest, () => {});
-        const why = this.failed ?? new LiveError(this.iface, this.errLines.length > 0 ? this.errLines.join('; ') : `tcpdump exited (${signal ?? `code ${code}`})`, isPermanent(this.errLines));
+        const why =
+          this.failed ??
+          new LiveError(
+            this.iface,
+            this.errLines.length > 0 ? this.errLines.join('; ') : `tcpdump exited (${signal ?? `code ${code}`})`,
+            isPermanent(this.errLines),
+          );
         for (const w of this.waiters.splice(0)) w(this.totals());
         for (const w of this.closeWaiters.splice(0)) w();
         if (!settled) fail(why);

@@ -28,7 +28,11 @@ export const MAX_CAPLEN = 262144;
 
 /** A damaged or unreadable input. Carries the byte offset of the damage. */
 export class CaptureError extends Error {
-  constructor(readonly file: string, readonly offset: number, readonly reason: string) {
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    readonly reason: string,
+  ) {
     super(`${file}: ${reason} at byte offset ${offset}`);
     this.name = 'CaptureError';
   }

@@ -23,8 +23,7 @@ export const BASELINE_OPTIONS: readonly OptSpec[] = [
   { name: 'help', short: 'h', kind: 'flag', help: 'this help' },
 ];
 
-export const BASELINE_USAGE =
-  'otwatch baseline learn [options] CAPTURE... -o FILE | baseline show FILE | baseline diff OLD NEW';
+export const BASELINE_USAGE = 'otwatch baseline learn [options] CAPTURE... -o FILE | baseline show FILE | baseline diff OLD NEW';
 
 function load(path: string): Baseline {
   try {

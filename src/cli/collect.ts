@@ -19,17 +19,26 @@ import type { RecordKind } from '../output/sink.js';
 import { brokerUrl, SENSOR_ID, TLS_OPTIONS, tlsFiles } from '../export/options.js';
 import { mqttConnectOptions, mqttLib } from '../export/mqtt-transport.js';
 import { lineSeq } from '../export/record-line.js';
-import { ExportSetupError, loadTls } from '../export/tls-files.js';
+import { ExportSetupError, loadTls, type TlsMaterial } from '../export/tls-files.js';
 import { describeNetError } from '../export/transport.js';
 import { UsageError, type OptSpec, type Parsed } from './options.js';
 import { LOG_OPTIONS } from './settings.js';
 
 export const COLLECT_OPTIONS: readonly OptSpec[] = [
   { name: 'write', short: 'w', kind: 'string', arg: 'DIR', help: 'write DIR/<sensor>/{alerts,flows,pdus,stats}.ndjson' },
-  { name: 'group', kind: 'string', arg: 'NAME', default: 'otwatch',
-    help: 'shared subscription group: collectors of one group split the records' },
-  { name: 'client-id', kind: 'string', arg: 'ID',
-    help: 'MQTT client id, the key of the persistent session (default otwatch-collect-<group>-<host>)' },
+  {
+    name: 'group',
+    kind: 'string',
+    arg: 'NAME',
+    default: 'otwatch',
+    help: 'shared subscription group: collectors of one group split the records',
+  },
+  {
+    name: 'client-id',
+    kind: 'string',
+    arg: 'ID',
+    help: 'MQTT client id, the key of the persistent session (default otwatch-collect-<group>-<host>)',
+  },
   ...TLS_OPTIONS,
   { name: 'rotate-size', kind: 'number', arg: 'MB', default: 0, help: 'new files once one reaches MB (0: never)' },
   { name: 'rotate-time', kind: 'seconds', arg: 'DUR', default: 0, help: 'new files every DUR, aligned (0: never)' },
@@ -50,7 +59,7 @@ export async function runCollect({ opts, rest }: Parsed): Promise<number> {
   const group = opts.group as string;
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(group)) throw new UsageError(`bad --group '${group}'`);
   const log = createLogger(opts['log-level'] as string, opts['log-format'] as 'text' | 'json');
-  let tls;
+  let tls: TlsMaterial;
   try {
     tls = loadTls(tlsFiles(opts), log);
   } catch (e) {
@@ -88,7 +97,14 @@ export async function runCollect({ opts, rest }: Parsed): Promise<number> {
     const parts = topic.split('/');
     const sensor = parts[1];
     const kind = KIND_OF[parts[2]];
-    if (parts.length !== 3 || parts[0] !== 'otwatch' || !SENSOR_ID.test(sensor) || sensor === '.' || sensor === '..' || kind === undefined) {
+    if (
+      parts.length !== 3 ||
+      parts[0] !== 'otwatch' ||
+      !SENSOR_ID.test(sensor) ||
+      sensor === '.' ||
+      sensor === '..' ||
+      kind === undefined
+    ) {
       counts.rejected++;
       log.warn(`collect: record on unexpected topic '${topic.slice(0, 200)}' ignored`);
       return;
@@ -171,8 +187,10 @@ export async function runCollect({ opts, rest }: Parsed): Promise<number> {
   for (const s of sinks.values()) s.close();
   dirty = true;
   saveState();
-  process.stderr.write(`collect: ${counts.received} received, ${counts.written} written, ${counts.duplicates} duplicates ` +
-    `removed, ${counts.rejected} rejected\n`);
+  process.stderr.write(
+    `collect: ${counts.received} received, ${counts.written} written, ${counts.duplicates} duplicates ` +
+      `removed, ${counts.rejected} rejected\n`,
+  );
   return fatal ? 1 : 0;
 }
 

@@ -25,7 +25,7 @@ export async function runExportFlush({ opts, rest }: Parsed): Promise<number> {
   const ex = startExport(settings, log)!;
   const before = ex.spool.backlog;
   const ok = await ex.drain(settings.waitSecs);
-  if (!opts.quiet) process.stderr.write(`export flush: ${before} records were spooled; ${ex.stats().acked} acknowledged; ` +
-    `${ex.spool.backlog} left\n`);
+  if (!opts.quiet)
+    process.stderr.write(`export flush: ${before} records were spooled; ${ex.stats().acked} acknowledged; ` + `${ex.spool.backlog} left\n`);
   return ok ? 0 : 4;
 }

@@ -48,24 +48,45 @@ const iso = (ts: number): string => (ts > 0 ? new Date(ts * 1000).toISOString() 
 
 export function assetJson(a: AssetView): string {
   return JSON.stringify({
-    type: 'asset', ip: a.ip, vlan: a.vlan, mac: a.mac, vendor: a.vendor, first_ts: r6(a.first_ts), last_ts: r6(a.last_ts),
+    type: 'asset',
+    ip: a.ip,
+    vlan: a.vlan,
+    mac: a.mac,
+    vendor: a.vendor,
+    first_ts: r6(a.first_ts),
+    last_ts: r6(a.last_ts),
     sensors: a.sensors,
     roles: a.roles.map((r) => ({ app: r.app, role: r.role, term: r.term, ids: r.ids })),
     identity: a.identity,
     services: a.services.map((s) => ({
-      proto: s.proto, port: s.port, app: s.app, status: s.status, first_ts: r6(s.first_ts), last_ts: r6(s.last_ts),
-      flows: s.flows, clients: s.clients, classes: s.classes,
+      proto: s.proto,
+      port: s.port,
+      app: s.app,
+      status: s.status,
+      first_ts: r6(s.first_ts),
+      last_ts: r6(s.last_ts),
+      flows: s.flows,
+      clients: s.clients,
+      classes: s.classes,
     })),
   });
 }
 
 export function changeJson(c: ChangeView): string {
   return JSON.stringify({
-    type: 'change', ts: r6(c.ts), kind: c.kind, ip: c.ip, proto: c.proto, port: c.port, app: c.app, detail: c.detail,
+    type: 'change',
+    ts: r6(c.ts),
+    kind: c.kind,
+    ip: c.ip,
+    proto: c.proto,
+    port: c.port,
+    app: c.app,
+    detail: c.detail,
   });
 }
 
-const CSV_HEAD = 'ip,vlan,mac,vendor,asset_first_ts,asset_last_ts,sensors,roles,identity,' +
+const CSV_HEAD =
+  'ip,vlan,mac,vendor,asset_first_ts,asset_last_ts,sensors,roles,identity,' +
   'proto,port,app,status,first_ts,last_ts,flows,clients,classes,reason,approved_by,ticket,approved_ts';
 
 const idsText = (ids: ProtocolId[], kv: string, sep: string) => ids.map((i) => `${i.kind}${kv}${i.value}`).join(sep);
@@ -80,16 +101,41 @@ function csvField(v: string | number | null): string {
 
 function assetCsv(a: AssetView): string {
   const head = [
-    a.ip, a.vlan, a.mac, a.vendor, iso(a.first_ts), iso(a.last_ts), a.sensors.join(' '),
+    a.ip,
+    a.vlan,
+    a.mac,
+    a.vendor,
+    iso(a.first_ts),
+    iso(a.last_ts),
+    a.sensors.join(' '),
     a.roles.map((r) => `${r.app}:${r.role}(${r.term})${r.ids.length > 0 ? `[${idsText(r.ids, '=', ' ')}]` : ''}`).join(' '),
-    Object.entries(a.identity).map(([k, v]) => `${k}=${v}`).join('; '),
-  ].map(csvField).join(',');
+    Object.entries(a.identity)
+      .map(([k, v]) => `${k}=${v}`)
+      .join('; '),
+  ]
+    .map(csvField)
+    .join(',');
   if (a.services.length === 0) return `${head}${','.repeat(13)}\n`;
   let out = '';
   for (const s of a.services) {
     const ap = s.approval;
-    out += `${head},${[s.proto, s.port, s.app, s.status, iso(s.first_ts), iso(s.last_ts), s.flows, s.clients, s.classes.join(' '),
-      ap?.reason ?? null, ap?.by ?? null, ap?.ticket ?? null, ap === null ? null : iso(ap.ts)].map(csvField).join(',')}\n`;
+    out += `${head},${[
+      s.proto,
+      s.port,
+      s.app,
+      s.status,
+      iso(s.first_ts),
+      iso(s.last_ts),
+      s.flows,
+      s.clients,
+      s.classes.join(' '),
+      ap?.reason ?? null,
+      ap?.by ?? null,
+      ap?.ticket ?? null,
+      ap === null ? null : iso(ap.ts),
+    ]
+      .map(csvField)
+      .join(',')}\n`;
   }
   return out;
 }
@@ -103,7 +149,8 @@ function assetText(a: AssetView): string {
   if (id.length > 0) s += `  identity: ${id.map(([k, v]) => `${k}=${v}`).join(', ')}\n`;
   for (const v of a.services) {
     const ap = v.approval === null ? '' : ` approved by ${v.approval.by}${v.approval.ticket === null ? '' : ` (${v.approval.ticket})`}`;
-    s += `  ${`${v.proto}/${v.port}`.padEnd(10)} ${(v.app ?? '-').padEnd(7)} ${v.status.padEnd(10)} ` +
+    s +=
+      `  ${`${v.proto}/${v.port}`.padEnd(10)} ${(v.app ?? '-').padEnd(7)} ${v.status.padEnd(10)} ` +
       `${v.flows} flows, ${v.clients} clients` +
       `${v.classes.length > 0 ? `, ${v.classes.join(' ')}` : ''}${ap}\n`;
   }
@@ -167,11 +214,13 @@ function runSub(sub: string, path: string, args: string[], opts: Parsed['opts'])
     }
     case 'history': {
       const since = typeof opts.since === 'string' ? parseDate(opts.since, '--since') : undefined;
-      withDb(path, true, (db) => output((w) => {
-        for (const c of eachChange(db, since)) {
-          w.write(opts.json ? `${changeJson(c)}\n` : `${iso(c.ts)}  ${c.kind.padEnd(20)} ${c.detail}\n`);
-        }
-      }));
+      withDb(path, true, (db) =>
+        output((w) => {
+          for (const c of eachChange(db, since)) {
+            w.write(opts.json ? `${changeJson(c)}\n` : `${iso(c.ts)}  ${c.kind.padEnd(20)} ${c.detail}\n`);
+          }
+        }),
+      );
       return 0;
     }
     case 'approve':

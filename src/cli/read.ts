@@ -9,7 +9,12 @@ import { pipelineSettings, PIPELINE_OPTIONS } from './settings.js';
 
 export const READ_OPTIONS: readonly OptSpec[] = [
   ...PIPELINE_OPTIONS,
-  { name: 'workers', kind: 'number', arg: 'N', help: 'worker threads, flows sharded by address pair (default: one per core with 4 or more cores and 32 MB or more of input files, else 1 = no threads)' },
+  {
+    name: 'workers',
+    kind: 'number',
+    arg: 'N',
+    help: 'worker threads, flows sharded by address pair (default: one per core with 4 or more cores and 32 MB or more of input files, else 1 = no threads)',
+  },
   { name: 'quiet', short: 'q', kind: 'flag', help: 'no summary' },
   { name: 'help', short: 'h', kind: 'flag', help: 'this help' },
 ];
@@ -32,7 +37,14 @@ export async function runRead({ opts, rest }: Parsed): Promise<number> {
   if (workers > 1) {
     p.flowsOpen = false; // the workers hold the flows
     const r = await readParallel({
-      workers, paths: rest, settings: p.settings.engine, engine: p.engine, sink: p.sink, log: p.log, shouldStop, stop: p.stop.stopped,
+      workers,
+      paths: rest,
+      settings: p.settings.engine,
+      engine: p.engine,
+      sink: p.sink,
+      log: p.log,
+      shouldStop,
+      stop: p.stop.stopped,
       msgpack: p.settings.output.format === 'msgpack' && p.settings.output.dir !== null,
       fileDone: (path, packets, secs) => perFile.push({ path, packets, secs }),
       progress: progress === null ? undefined : (path, bytes, total, packets) => progress.update(path, bytes, total, packets),

@@ -8,6 +8,7 @@ import { DEFAULT_STALE_AFTER } from '../inventory/schema.js';
 import { inventoryWindow } from '../inventory/snapshot.js';
 import { writeReport, type ReportFormat } from '../report/build.js';
 import { reportFromInventory } from '../report/from-inventory.js';
+import type { ReportSnapshot } from '../report/model.js';
 import { DEFAULT_GROUP_ABOVE } from '../report/graph.js';
 import { parseDate } from './inventory.js';
 import { parseSeconds, UsageError, type OptSpec, type Parsed } from './options.js';
@@ -17,12 +18,17 @@ const REVIEW_PERIOD = 35 * 86_400;
 
 export const REPORT_OPTIONS: readonly OptSpec[] = [
   {
-    name: 'output', short: 'o', kind: 'string', arg: 'PATH',
+    name: 'output',
+    short: 'o',
+    kind: 'string',
+    arg: 'PATH',
     help: 'html/json: the file (json: - for stdout); csv: a directory for assets.csv, services.csv, ...',
   },
   { name: 'format', kind: 'string', arg: 'FMT', default: 'html', choices: ['html', 'csv', 'json'], help: 'html, csv or json' },
   {
-    name: 'since', kind: 'string', arg: 'DATE',
+    name: 'since',
+    kind: 'string',
+    arg: 'DATE',
     help: 'changes and alerts at or after DATE (ISO 8601, epoch seconds, or a duration such as 35d before the last traffic; default 35d)',
   },
   { name: 'policy', kind: 'string', arg: 'FILE', help: 'zones and conduits (docs/detection.md): zones group the map and fill a column' },
@@ -63,7 +69,7 @@ export async function runReport({ opts, rest }: Parsed): Promise<number> {
     }
   }
   const started = performance.now();
-  let snapshot;
+  let snapshot: ReportSnapshot;
   try {
     const db = openInventory(path, { readonly: true });
     try {
@@ -80,8 +86,13 @@ export async function runReport({ opts, rest }: Parsed): Promise<number> {
   }
   try {
     const r = await writeReport(snapshot, {
-      format, out, policy, policyName: typeof opts.policy === 'string' ? basename(opts.policy) : null, source: basename(path),
-      version: version(), groupAbove: opts['group-above'] as number,
+      format,
+      out,
+      policy,
+      policyName: typeof opts.policy === 'string' ? basename(opts.policy) : null,
+      source: basename(path),
+      version: version(),
+      groupAbove: opts['group-above'] as number,
     });
     if (r.mapError !== null) {
       // The page is written with every table; only the map is missing.

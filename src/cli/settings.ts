@@ -12,8 +12,20 @@ import type { OptSpec, Parsed } from './options.js';
 type Opts = Parsed['opts'];
 
 export const SCAN_OPTIONS: readonly OptSpec[] = [
-  { name: 'scan-ports', kind: 'number', arg: 'N', default: DEFAULT_SCAN.ports, help: 'a scan: one source touches more than N ports of one host (0: off)' },
-  { name: 'scan-hosts', kind: 'number', arg: 'N', default: DEFAULT_SCAN.hosts, help: 'a scan: one source touches more than N hosts on one port (0: off)' },
+  {
+    name: 'scan-ports',
+    kind: 'number',
+    arg: 'N',
+    default: DEFAULT_SCAN.ports,
+    help: 'a scan: one source touches more than N ports of one host (0: off)',
+  },
+  {
+    name: 'scan-hosts',
+    kind: 'number',
+    arg: 'N',
+    default: DEFAULT_SCAN.hosts,
+    help: 'a scan: one source touches more than N hosts on one port (0: off)',
+  },
   { name: 'scan-window', kind: 'seconds', arg: 'DUR', default: DEFAULT_SCAN.window, help: 'a scan: ... within DUR of capture time' },
 ];
 
@@ -29,15 +41,34 @@ export const DETECT_OPTIONS: readonly OptSpec[] = [
 export const ENGINE_OPTIONS: readonly OptSpec[] = [
   { name: 'no-dissect', kind: 'flag', help: 'flows only: no application-layer decoding' },
   { name: 'protocols', kind: 'list', arg: 'LIST', help: `dissectors to run (default all: ${DISSECTORS.map((d) => d.name).join(',')})` },
-  { name: 'max-flows', kind: 'number', arg: 'N', default: DEFAULT_FLOW_OPTIONS.maxFlows, help: 'flow table cap; the least recently active flow is evicted' },
+  {
+    name: 'max-flows',
+    kind: 'number',
+    arg: 'N',
+    default: DEFAULT_FLOW_OPTIONS.maxFlows,
+    help: 'flow table cap; the least recently active flow is evicted',
+  },
   { name: 'tcp-idle', kind: 'seconds', arg: 'DUR', default: DEFAULT_FLOW_OPTIONS.tcpIdle, help: 'TCP idle timeout' },
   { name: 'udp-idle', kind: 'seconds', arg: 'DUR', default: DEFAULT_FLOW_OPTIONS.udpIdle, help: 'UDP idle timeout' },
-  { name: 'active-timeout', kind: 'seconds', arg: 'DUR', default: DEFAULT_FLOW_OPTIONS.activeTimeout, help: 'interim record for flows open this long' },
+  {
+    name: 'active-timeout',
+    kind: 'seconds',
+    arg: 'DUR',
+    default: DEFAULT_FLOW_OPTIONS.activeTimeout,
+    help: 'interim record for flows open this long',
+  },
   { name: 'reassembly-mb', kind: 'number', arg: 'MB', default: 64, help: 'global bound on out-of-order TCP bytes held' },
 ];
 
 export const LOG_OPTIONS: readonly OptSpec[] = [
-  { name: 'log-level', kind: 'string', arg: 'LEVEL', default: 'info', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], help: 'diagnostics on stderr' },
+  {
+    name: 'log-level',
+    kind: 'string',
+    arg: 'LEVEL',
+    default: 'info',
+    choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'],
+    help: 'diagnostics on stderr',
+  },
   { name: 'log-format', kind: 'string', arg: 'FMT', default: 'text', choices: ['text', 'json'], help: 'diagnostics as text or pino JSON' },
 ];
 

@@ -1,7 +1,7 @@
 // Frame → Packet. Every read is bounded by the captured end; a frame cut by
 // snaplen decodes as far as it goes and is flagged, never read past.
 import { u16be, u16le, u32be } from '../capture/bytes.js';
-import { Decoded, Packet, PROTO_TCP, PROTO_UDP } from './packet.js';
+import { Decoded, type Packet, PROTO_TCP, PROTO_UDP } from './packet.js';
 
 export const LINKTYPE_NULL = 0;
 export const LINKTYPE_ETHERNET = 1;
@@ -26,9 +26,16 @@ const MAX_V6_EXT = 8;
 
 export function isSupportedLink(linktype: number): boolean {
   switch (linktype) {
-    case LINKTYPE_NULL: case LINKTYPE_ETHERNET: case LINKTYPE_RAW: case LINKTYPE_LOOP:
-    case LINKTYPE_LINUX_SLL: case LINKTYPE_IPV4: case LINKTYPE_IPV6: case LINKTYPE_LINUX_SLL2:
-    case DLT_RAW_BSD1: case DLT_RAW_BSD2:
+    case LINKTYPE_NULL:
+    case LINKTYPE_ETHERNET:
+    case LINKTYPE_RAW:
+    case LINKTYPE_LOOP:
+    case LINKTYPE_LINUX_SLL:
+    case LINKTYPE_IPV4:
+    case LINKTYPE_IPV6:
+    case LINKTYPE_LINUX_SLL2:
+    case DLT_RAW_BSD1:
+    case DLT_RAW_BSD2:
       return true;
     default:
       return false;

@@ -14,14 +14,25 @@ import type { RecordSink } from '../output/sink.js';
 import { FUNCTION_CLASSES } from './function-class.js';
 
 export type AlertKind = 'new_listener' | 'unexpected_protocol' | 'new_talker' | 'new_function' | 'scan' | 'zone_violation';
-export const ALERT_KINDS: readonly AlertKind[] = ['new_listener', 'unexpected_protocol', 'new_talker', 'new_function', 'scan', 'zone_violation'];
+export const ALERT_KINDS: readonly AlertKind[] = [
+  'new_listener',
+  'unexpected_protocol',
+  'new_talker',
+  'new_function',
+  'scan',
+  'zone_violation',
+];
 export type Severity = 'low' | 'medium' | 'high';
 
 /** One raised fact. */
 export class Fact {
   repeats = 0;
   lastTs: number;
-  constructor(readonly kind: AlertKind, readonly text: string, readonly ts: number) {
+  constructor(
+    readonly kind: AlertKind,
+    readonly text: string,
+    readonly ts: number,
+  ) {
     this.lastTs = ts;
   }
   again(ts: number): void {
@@ -130,9 +141,12 @@ export class AlertLog {
       if (n !== undefined) kinds += `${kinds === '' ? '' : ','}"${k}":${n}`;
     }
     const rep = this.facts.filter((f) => f.repeats > 0).sort((a, b) => b.repeats - a.repeats || a.ts - b.ts);
-    const top = rep.slice(0, SUMMARY_TOP).map(
-      (f) => `{"kind":"${f.kind}","fact":${jsonString(f.text)},"first_ts":${tsText(f.ts)},"last_ts":${tsText(f.lastTs)},"repeats":${f.repeats}}`,
-    );
+    const top = rep
+      .slice(0, SUMMARY_TOP)
+      .map(
+        (f) =>
+          `{"kind":"${f.kind}","fact":${jsonString(f.text)},"first_ts":${tsText(f.ts)},"last_ts":${tsText(f.lastTs)},"repeats":${f.repeats}}`,
+      );
     return (
       `{"type":"alert_summary","ts":${tsText(ts)},"alerts":${this.facts.length},"by_kind":{${kinds}},` +
       `"repeats":${this.repeats},"repeated_facts":${rep.length},"dropped":${this.dropped},"top_repeated":[${top.join(',')}]}\n`

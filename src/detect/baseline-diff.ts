@@ -33,7 +33,12 @@ function facts(b: Baseline): Map<string, DiffFact> {
     }
     for (const t of ep.talkers.values()) {
       if (t.fact !== null) continue;
-      m.set(`T ${ep.key} ${t.ip}`, { fact: 'talker', text: `talker ${t.ip} -> ${et}`, json: { fact: 'talker', endpoint, client: t.ip }, key: `${ek} ${t.ip}` });
+      m.set(`T ${ep.key} ${t.ip}`, {
+        fact: 'talker',
+        text: `talker ${t.ip} -> ${et}`,
+        json: { fact: 'talker', endpoint, client: t.ip },
+        key: `${ek} ${t.ip}`,
+      });
       for (const r of t.fns.values()) {
         if (r.fact !== null) continue;
         m.set(`F ${ep.key} ${t.ip} ${r.app} ${r.fc} ${r.cls}`, {
@@ -46,7 +51,8 @@ function facts(b: Baseline): Map<string, DiffFact> {
     }
   }
   for (const h of b.hosts.values()) m.set(`H ${h.ip}`, { fact: 'host', text: `host ${h.ip}`, json: { fact: 'host', ip: h.ip }, key: h.ip });
-  for (const s of b.scanners.values()) m.set(`S ${s.ip}`, { fact: 'scanner', text: `scanner ${s.ip}`, json: { fact: 'scanner', ip: s.ip }, key: s.ip });
+  for (const s of b.scanners.values())
+    m.set(`S ${s.ip}`, { fact: 'scanner', text: `scanner ${s.ip}`, json: { fact: 'scanner', ip: s.ip }, key: s.ip });
   return m;
 }
 

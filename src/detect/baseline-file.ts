@@ -7,7 +7,7 @@ import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, 
 import { basename, dirname, join } from 'node:path';
 import { msgpack } from '../output/msgpack-lazy.js';
 import { causeText, errnoCode } from '../pipeline/errors.js';
-import { Baseline, BaselineError, fromPlain, toPlain } from './baseline.js';
+import { type Baseline, BaselineError, fromPlain, toPlain } from './baseline.js';
 import { readBaselineFast } from './baseline-read.js';
 
 /** Largest baseline file read (bytes): a bound on a file that could be anything. */

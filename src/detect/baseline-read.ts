@@ -12,8 +12,19 @@
 import type { AppName } from '../dissectors/types.js';
 import { ipv4Text } from '../output/ip-text.js';
 import {
-  APP_FACTS, APP_NAMES, Baseline, BASELINE_FORMAT, BASELINE_VERSION, EndpointRec, endpointKey, fnKey, FunctionRec, LIMITS,
-  TalkerRec, type AppFact, type SeenRec,
+  APP_FACTS,
+  APP_NAMES,
+  Baseline,
+  BASELINE_FORMAT,
+  BASELINE_VERSION,
+  EndpointRec,
+  endpointKey,
+  fnKey,
+  FunctionRec,
+  LIMITS,
+  TalkerRec,
+  type AppFact,
+  type SeenRec,
 } from './baseline.js';
 import { FUNCTION_CLASSES } from './function-class.js';
 
@@ -31,11 +42,28 @@ function ascii(s: string): Uint8Array {
 }
 
 const K = {
-  format: ascii('format'), version: ascii('version'), created: ascii('created'), first_ts: ascii('first_ts'), last_ts: ascii('last_ts'),
-  endpoints: ascii('endpoints'), hosts: ascii('hosts'), scanners: ascii('scanners'),
-  vlan: ascii('vlan'), ip: ascii('ip'), proto: ascii('proto'), port: ascii('port'), apps: ascii('apps'),
-  first_seen: ascii('first_seen'), last_seen: ascii('last_seen'), flows: ascii('flows'), talkers: ascii('talkers'),
-  functions: ascii('functions'), app: ascii('app'), fc: ascii('fc'), class: ascii('class'), name: ascii('name'),
+  format: ascii('format'),
+  version: ascii('version'),
+  created: ascii('created'),
+  first_ts: ascii('first_ts'),
+  last_ts: ascii('last_ts'),
+  endpoints: ascii('endpoints'),
+  hosts: ascii('hosts'),
+  scanners: ascii('scanners'),
+  vlan: ascii('vlan'),
+  ip: ascii('ip'),
+  proto: ascii('proto'),
+  port: ascii('port'),
+  apps: ascii('apps'),
+  first_seen: ascii('first_seen'),
+  last_seen: ascii('last_seen'),
+  flows: ascii('flows'),
+  talkers: ascii('talkers'),
+  functions: ascii('functions'),
+  app: ascii('app'),
+  fc: ascii('fc'),
+  class: ascii('class'),
+  name: ascii('name'),
 };
 
 const PROTOS = ['tcp', 'udp'] as const;

@@ -42,7 +42,12 @@ export class FunctionRec {
 export class TalkerRec {
   flows = 0;
   readonly fns = new Map<number, FunctionRec>();
-  constructor(readonly ip: string, public first: number, public last: number, public fact: Fact | null) {}
+  constructor(
+    readonly ip: string,
+    public first: number,
+    public last: number,
+    public fact: Fact | null,
+  ) {}
 }
 
 export class EndpointRec {
@@ -193,8 +198,12 @@ export class Baseline {
   /** Records a learned talker pair (see talkerPairs); `c`, `s`: the
    *  addresses' ipv4Word when the caller has it. */
   addTalkerPair(
-    client: string, proto: 'tcp' | 'udp', server: string, port: number,
-    c: number | null = ipv4Word(client), s: number | null = ipv4Word(server),
+    client: string,
+    proto: 'tcp' | 'udp',
+    server: string,
+    port: number,
+    c: number | null = ipv4Word(client),
+    s: number | null = ipv4Word(server),
   ): void {
     if (c === null || s === null) {
       this.talkerPairs.add(talkerPair(client, proto, server, port));
@@ -398,16 +407,28 @@ export function toPlain(b: Baseline): PlainBaseline {
         .map((r) => {
           const name = codeName(r.app, r.fc);
           return {
-            app: r.app, fc: r.fc, class: FUNCTION_CLASSES[r.cls], ...(name === undefined ? {} : { name }),
-            first_seen: r.first, last_seen: r.last, flows: r.count,
+            app: r.app,
+            fc: r.fc,
+            class: FUNCTION_CLASSES[r.cls],
+            ...(name === undefined ? {} : { name }),
+            first_seen: r.first,
+            last_seen: r.last,
+            flows: r.count,
           };
         });
       talkers.push({ ip: t.ip, first_seen: t.first, last_seen: t.last, flows: t.flows, functions });
     }
     const apps = ep.learnedApps().sort((x, y) => APP_FACTS.indexOf(x) - APP_FACTS.indexOf(y));
     endpoints.push({
-      vlan: ep.vlan < 0 ? null : ep.vlan, ip: ep.ip, proto: ep.proto, port: ep.port, apps,
-      first_seen: ep.first, last_seen: ep.last, flows: ep.flows, talkers,
+      vlan: ep.vlan < 0 ? null : ep.vlan,
+      ip: ep.ip,
+      proto: ep.proto,
+      port: ep.port,
+      apps,
+      first_seen: ep.first,
+      last_seen: ep.last,
+      flows: ep.flows,
+      talkers,
     });
   }
   const seen = (m: Map<string, SeenRec>): PlainSeen[] =>
@@ -489,9 +510,11 @@ function seenList(p: DocPath, v: unknown, list: string, m: Map<string, SeenRec>,
  *  more protocols (or a damaged one). Says so with the file's version. */
 function unknownApp(p: DocPath, field: string, app: unknown, version: number): never {
   if (typeof app !== 'string' || app.length > 64) return p.bad(field, 'is not a protocol name');
-  throw new BaselineError(`baseline ${p.where} (format version ${version}) names protocol ${JSON.stringify(app)} at ${p.text(field)}, ` +
-    `which this otwatch does not know (it knows ${APP_NAMES.join(', ')}): it was written by an otwatch with that protocol; ` +
-    'use that one or learn the baseline again');
+  throw new BaselineError(
+    `baseline ${p.where} (format version ${version}) names protocol ${JSON.stringify(app)} at ${p.text(field)}, ` +
+      `which this otwatch does not know (it knows ${APP_NAMES.join(', ')}): it was written by an otwatch with that protocol; ` +
+      'use that one or learn the baseline again',
+  );
 }
 
 /** Validates a decoded document and builds the in-memory baseline. `where`
@@ -523,8 +546,15 @@ export function fromPlain(doc: unknown, where: string): Baseline {
     const e = obj(p, eps[i]);
     const vlan = e.vlan === null ? -1 : int(p, e.vlan, 'vlan', 0, 4095);
     const proto = e.proto === 'tcp' || e.proto === 'udp' ? e.proto : p.bad('proto', 'is not tcp or udp');
-    const ep = new EndpointRec(vlan, str(p, e.ip, 'ip'), proto, int(p, e.port, 'port', 0, 65535),
-      num(p, e.first_seen, 'first_seen'), num(p, e.last_seen, 'last_seen'), null);
+    const ep = new EndpointRec(
+      vlan,
+      str(p, e.ip, 'ip'),
+      proto,
+      int(p, e.port, 'port', 0, 65535),
+      num(p, e.first_seen, 'first_seen'),
+      num(p, e.last_seen, 'last_seen'),
+      null,
+    );
     ep.flows = int(p, e.flows, 'flows', 0, Number.MAX_SAFE_INTEGER);
     for (const a of arr(p, e.apps, 'apps', APP_FACTS.length)) {
       if (!(APP_FACTS as readonly unknown[]).includes(a)) unknownApp(p, 'apps', a, d.version as number);
@@ -542,7 +572,9 @@ export function fromPlain(doc: unknown, where: string): Baseline {
       for (let k = 0; k < fs.length; k++) {
         p.k = k;
         const f = obj(p, fs[k]);
-        const app = (APP_NAMES as readonly unknown[]).includes(f.app) ? (f.app as AppName) : unknownApp(p, 'app', f.app, d.version as number);
+        const app = (APP_NAMES as readonly unknown[]).includes(f.app)
+          ? (f.app as AppName)
+          : unknownApp(p, 'app', f.app, d.version as number);
         const cls = FUNCTION_CLASSES.indexOf(f.class as FunctionClass);
         if (cls < 0) p.bad('class', 'is not a function class');
         const fc = int(p, f.fc, 'fc', 0, 0xffffffff);

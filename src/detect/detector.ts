@@ -19,9 +19,18 @@ import { isServicePort } from '../flows/service-ports.js';
 import { TcpSeen, type EndReason, type Flow } from '../flows/flow.js';
 import { clientIp, clientPort, serverIp, serverPort } from '../output/flow-record.js';
 import { Ipv4TextCache } from './ip-text-cache.js';
-import { AlertLog, type AlertSpec, type Severity } from './alerts.js';
+import type { AlertLog, AlertSpec, Severity } from './alerts.js';
 import {
-  Baseline, EndpointRec, endpointKey, endpointText, fnKey, FunctionRec, functionText, LIMITS, smallFnKey, TalkerRec,
+  Baseline,
+  EndpointRec,
+  endpointKey,
+  endpointText,
+  fnKey,
+  FunctionRec,
+  functionText,
+  LIMITS,
+  smallFnKey,
+  TalkerRec,
   type AppFact,
 } from './baseline.js';
 import { FUNCTION_CLASSES, isHighClass, OTHER } from './function-class.js';
@@ -395,18 +404,31 @@ export class Detector implements FlowObserver {
     }
   }
 
-  private newListener(f: Flow, st: FlowState, key: string, proto: 'tcp' | 'udp', sip: string, sport: number, cip: string, ts: number): void {
+  private newListener(
+    f: Flow,
+    st: FlowState,
+    key: string,
+    proto: 'tcp' | 'udp',
+    sip: string,
+    sport: number,
+    cip: string,
+    ts: number,
+  ): void {
     const b = this.baseline;
     const icsPort = (proto === 'tcp' ? this.allTcp : this.allUdp).get(sport);
     const severity: Severity = icsPort !== undefined || b.icsServers.has(sip) ? 'high' : 'medium';
     const why =
       icsPort !== undefined ? ` (the standard ${icsPort.name} port)` : b.icsServers.has(sip) ? ' (the host serves an ICS protocol)' : '';
     const newHost = b.hosts.has(sip) ? '' : '; the host itself is not in the baseline';
-    const verb = proto === 'tcp' ? `accepted a TCP connection from ${cip} on port ${sport}${why}` : `answered ${cip} on UDP port ${sport}${why}`;
+    const verb =
+      proto === 'tcp' ? `accepted a TCP connection from ${cip} on port ${sport}${why}` : `answered ${cip} on UDP port ${sport}${why}`;
     const vlan = f.vlan >= 0 ? ` in VLAN ${f.vlan}` : '';
     const text = `new_listener ${endpointText(f.vlan, proto, sip, sport)}`;
     const fact = this.alerts.raise(ts, text, {
-      kind: 'new_listener', severity, flow: f, app: this.flowApp(st),
+      kind: 'new_listener',
+      severity,
+      flow: f,
+      app: this.flowApp(st),
       detail: `${sip}${vlan} ${verb}: a listening endpoint not in the baseline${newHost}.`,
     });
     if (fact !== null && b.endpoints.size < LIMITS.endpoints) {
@@ -421,7 +443,10 @@ export class Detector implements FlowObserver {
     const known = [...ep.talkers.values()].filter((t) => t.fact === null).length;
     const eptext = endpointText(ep.vlan, ep.proto, ep.ip, ep.port);
     const fact = this.alerts.raise(ts, `new_talker ${cip} -> ${eptext}`, {
-      kind: 'new_talker', severity: apps.length > 0 ? 'high' : 'medium', flow: f, app: this.flowApp(st) ?? apps[0] ?? null,
+      kind: 'new_talker',
+      severity: apps.length > 0 ? 'high' : 'medium',
+      flow: f,
+      app: this.flowApp(st) ?? apps[0] ?? null,
       detail: `${cip} talked to ${eptext}${apps.length > 0 ? ` (${apps.join(', ')})` : ''} for the first time; the baseline knows ${known} client${known === 1 ? '' : 's'} there.`,
     });
     if (fact !== null && ep.talkers.size < LIMITS.talkersPerEndpoint) {
@@ -461,7 +486,10 @@ export class Detector implements FlowObserver {
       // Content the run could not have recognised is not a change of protocol.
       if (app === 'other' && learned.some((a) => a !== 'other' && !this.enabled.some((d) => d.name === a))) return;
       spec = {
-        kind: 'unexpected_protocol', severity: 'high', flow: f, app: app === 'other' ? null : app,
+        kind: 'unexpected_protocol',
+        severity: 'high',
+        flow: f,
+        app: app === 'other' ? null : app,
         detail: `${eptext} speaks ${appLabel(app)}; the baseline saw only ${learned.map(appLabel).join(' and ')} there.`,
       };
     } else if (app !== 'other') {
@@ -470,7 +498,10 @@ export class Detector implements FlowObserver {
       // connect) is not hiding its protocol.
       if (d !== undefined && !d.ports.includes(sport) && !d.ports.includes(clientPort(f))) {
         spec = {
-          kind: 'unexpected_protocol', severity: 'medium', flow: f, app,
+          kind: 'unexpected_protocol',
+          severity: 'medium',
+          flow: f,
+          app,
           detail: `${app} found by content on ${proto.toUpperCase()} port ${sport} of ${sip}, not its standard port ${d.ports.join('/')}.`,
         };
       }
@@ -478,7 +509,10 @@ export class Detector implements FlowObserver {
       const owner = (proto === 'tcp' ? this.enTcp : this.enUdp).get(sport);
       if (owner !== undefined) {
         spec = {
-          kind: 'unexpected_protocol', severity: 'high', flow: f, app: null,
+          kind: 'unexpected_protocol',
+          severity: 'high',
+          flow: f,
+          app: null,
           detail: `${proto.toUpperCase()} port ${sport} of ${sip} is the standard ${owner.name} port but carries ${appLabel(app)}.`,
         };
       }
@@ -505,7 +539,7 @@ export class Detector implements FlowObserver {
     }
     const key = fnKey(app, fc, cls);
     let fns = st.fns;
-    const found = fns !== null && fns.has(key);
+    const found = fns?.has(key);
     if (!found) {
       if (fns === null) fns = st.fns = new Set();
       if (fns.size >= MAX_FLOW_FNS) {
@@ -523,9 +557,7 @@ export class Detector implements FlowObserver {
   }
 
   /** functionFact for a fact new to the flow. */
-  private functionFactNew(
-    f: Flow, st: FlowState, app: string, fc: number, cls: number, key: number, ts: number, learn: boolean,
-  ): void {
+  private functionFactNew(f: Flow, st: FlowState, app: string, fc: number, cls: number, key: number, ts: number, learn: boolean): void {
     if (st.conduits !== null) this.zoneFunction(f, st, app, fc, cls, ts);
     if (!this.baselineKinds) return;
     const t = st.talker;
@@ -550,10 +582,18 @@ export class Detector implements FlowObserver {
         ? 'a client new to this endpoint'
         : seen.size === 0
           ? 'the baseline saw no function codes from it there'
-          : `the baseline saw only ${[...seen].sort().map((c) => FUNCTION_CLASSES[c]).join(', ')} there`;
+          : `the baseline saw only ${[...seen]
+              .sort()
+              .map((c) => FUNCTION_CLASSES[c])
+              .join(', ')} there`;
     const severity: Severity = isHighClass(cls) ? 'high' : cls === OTHER ? 'medium' : 'low';
     const fact = this.alerts.raise(ts, `new_function ${t.ip} -> ${eptext} ${functionText(app, fc, cls)}`, {
-      kind: 'new_function', severity, flow: f, app, fc, cls,
+      kind: 'new_function',
+      severity,
+      flow: f,
+      app,
+      fc,
+      cls,
       detail: `${t.ip} used ${functionText(app, fc, cls)} on ${eptext} for the first time; ${before}.`,
     });
     if (fact !== null && t.fns.size < LIMITS.functionsPerTalker) t.fns.set(key, new FunctionRec(app, fc, cls, ts, ts, fact));
@@ -595,7 +635,9 @@ export class Detector implements FlowObserver {
       const text = `scan ${src} -> ${host} ${proto} ports`;
       const n = scan.portsSeen;
       this.alerts.once(text, ts, text, () => ({
-        kind: 'scan', severity: 'high', flow: f,
+        kind: 'scan',
+        severity: 'high',
+        flow: f,
         detail: `${src} touched ${n} distinct ${P} ports on ${host} within ${o.window} s (threshold ${o.ports}), answered or not: a port scan.`,
       }));
     }
@@ -603,7 +645,9 @@ export class Detector implements FlowObserver {
       const text = `scan ${src} -> ${proto} port ${port} hosts`;
       const n = scan.hostsSeen;
       this.alerts.once(text, ts, text, () => ({
-        kind: 'scan', severity: 'high', flow: f,
+        kind: 'scan',
+        severity: 'high',
+        flow: f,
         detail: `${src} touched ${P} port ${port} on ${n} distinct hosts within ${o.window} s (threshold ${o.hosts}), answered or not: a host sweep.`,
       }));
     }
@@ -654,8 +698,21 @@ export class Detector implements FlowObserver {
     const proto = protoName(f);
     const cs = p.matching(cz, sz, proto, serverPort(f));
     if (cs.length === 0) {
-      const into = sz.ot ? `: inbound into the OT zone, and no conduit allows ${cz.name} to ${sz.name}` : ` that no conduit allows from ${cz.name} to ${sz.name}`;
-      this.zoneViolation(f, st, cz, sz, 'no_conduit', ts, undefined, undefined, undefined, (c, s) => `${c} ${proto === 'tcp' ? 'initiated a TCP connection to' : 'sent UDP to'} ${s}${into}.`);
+      const into = sz.ot
+        ? `: inbound into the OT zone, and no conduit allows ${cz.name} to ${sz.name}`
+        : ` that no conduit allows from ${cz.name} to ${sz.name}`;
+      this.zoneViolation(
+        f,
+        st,
+        cz,
+        sz,
+        'no_conduit',
+        ts,
+        undefined,
+        undefined,
+        undefined,
+        (c, s) => `${c} ${proto === 'tcp' ? 'initiated a TCP connection to' : 'sent UDP to'} ${s}${into}.`,
+      );
       return;
     }
     if (cs.some((c) => c.apps === null && c.functions === -1)) return;
@@ -674,8 +731,19 @@ export class Detector implements FlowObserver {
       const cz = p.clientZone(f)!;
       const sz = p.serverZone(f)!;
       const allowed = [...new Set(cs.flatMap((c) => c.apps ?? []))].join(', ');
-      this.zoneViolation(f, st, cz, sz, `app:${app}`, ts, app === 'other' ? null : app, undefined, undefined,
-        (c, s) => `the connection from ${c} to ${s} carries ${appLabel(app)}, but ${cs.map(conduitText).join(' and ')} allow${cs.length === 1 ? 's' : ''} only ${allowed}${sz.ot ? ' into the OT zone' : ''}.`);
+      this.zoneViolation(
+        f,
+        st,
+        cz,
+        sz,
+        `app:${app}`,
+        ts,
+        app === 'other' ? null : app,
+        undefined,
+        undefined,
+        (c, s) =>
+          `the connection from ${c} to ${s} carries ${appLabel(app)}, but ${cs.map(conduitText).join(' and ')} allow${cs.length === 1 ? 's' : ''} only ${allowed}${sz.ot ? ' into the OT zone' : ''}.`,
+      );
       return;
     }
     st.conduits = ok.some((c) => c.functions === -1) ? null : ok;
@@ -691,13 +759,31 @@ export class Detector implements FlowObserver {
     const cz = p.clientZone(f)!;
     const sz = p.serverZone(f)!;
     const allowed = FUNCTION_CLASSES.filter((_, k) => cs.some((c) => (c.functions & (1 << k)) !== 0)).join(', ');
-    this.zoneViolation(f, st, cz, sz, `function:${cls}`, ts, app, fc, cls,
-      (c, s) => `${c} used ${functionText(app, fc, cls)} on ${s}, but ${cs.map(conduitText).join(' and ')} allow${cs.length === 1 ? 's' : ''} only ${allowed}${sz.ot ? ' into the OT zone' : ''}.`);
+    this.zoneViolation(
+      f,
+      st,
+      cz,
+      sz,
+      `function:${cls}`,
+      ts,
+      app,
+      fc,
+      cls,
+      (c, s) =>
+        `${c} used ${functionText(app, fc, cls)} on ${s}, but ${cs.map(conduitText).join(' and ')} allow${cs.length === 1 ? 's' : ''} only ${allowed}${sz.ot ? ' into the OT zone' : ''}.`,
+    );
   }
 
   private zoneViolation(
-    f: Flow, _st: FlowState, cz: Zone, sz: Zone, reason: string, ts: number,
-    app: string | null | undefined, fc: number | undefined, cls: number | undefined,
+    f: Flow,
+    _st: FlowState,
+    cz: Zone,
+    sz: Zone,
+    reason: string,
+    ts: number,
+    app: string | null | undefined,
+    fc: number | undefined,
+    cls: number | undefined,
     sentence: (client: string, server: string) => string,
   ): void {
     const proto = protoName(f);
@@ -708,7 +794,12 @@ export class Detector implements FlowObserver {
     this.alerts.once(text, ts, text, () => {
       const d = sentence(`${cip} (zone ${cz.name})`, `${sip}:${sport} (zone ${sz.name})`);
       return {
-        kind: 'zone_violation', severity: sz.ot ? 'high' : 'medium', flow: f, app, fc, cls,
+        kind: 'zone_violation',
+        severity: sz.ot ? 'high' : 'medium',
+        flow: f,
+        app,
+        fc,
+        cls,
         detail: d.charAt(0).toUpperCase() + d.slice(1),
       };
     });

@@ -18,7 +18,15 @@ import { CONFIG, CONTROL, FunctionTable, OTHER, WRITE } from '../dissectors/modu
 import type { AppName, PduBase } from '../dissectors/types.js';
 
 export {
-  CONFIG, CONTROL, DIAGNOSTIC, FUNCTION_CLASSES, OTHER, READ, SESSION, WRITE, type FunctionClass,
+  CONFIG,
+  CONTROL,
+  DIAGNOSTIC,
+  FUNCTION_CLASSES,
+  OTHER,
+  READ,
+  SESSION,
+  WRITE,
+  type FunctionClass,
 } from '../dissectors/module.js';
 
 /** Classes whose first use on a talker/endpoint pair is a high-severity alert. */

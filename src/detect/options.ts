@@ -44,7 +44,10 @@ export function detectorFor(
       dissectors,
       onLearned: (b, ts) => {
         if (ended) log?.info('flows open when learning ended added learned facts since');
-        else log?.info(`learning ended at capture time ${new Date(ts * 1000).toISOString()}: ${b.endpoints.size} listening endpoints, ${b.hosts.size} hosts`);
+        else
+          log?.info(
+            `learning ended at capture time ${new Date(ts * 1000).toISOString()}: ${b.endpoints.size} listening endpoints, ${b.hosts.size} hosts`,
+          );
         ended = true;
         if (save !== null) {
           try {

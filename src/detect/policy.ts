@@ -59,7 +59,8 @@ function maskWords(bits: number, v6: boolean): [number, number, number, number] 
 
 function wordsOf(bytes: Uint8Array): [number, number, number, number] {
   const w: [number, number, number, number] = [0, 0, 0, 0];
-  for (let i = 0; i < bytes.length; i += 4) w[i >> 2] = ((bytes[i] << 24) | (bytes[i + 1] << 16) | (bytes[i + 2] << 8) | bytes[i + 3]) >>> 0;
+  for (let i = 0; i < bytes.length; i += 4)
+    w[i >> 2] = ((bytes[i] << 24) | (bytes[i + 1] << 16) | (bytes[i + 2] << 8) | bytes[i + 3]) >>> 0;
   return w;
 }
 
@@ -89,15 +90,11 @@ export class Policy {
   }
 
   clientZone(f: Flow): Zone | null {
-    return f.clientIsA
-      ? this.zoneOf(f.ipVersion === 6, f.a0, f.a1, f.a2, f.a3)
-      : this.zoneOf(f.ipVersion === 6, f.b0, f.b1, f.b2, f.b3);
+    return f.clientIsA ? this.zoneOf(f.ipVersion === 6, f.a0, f.a1, f.a2, f.a3) : this.zoneOf(f.ipVersion === 6, f.b0, f.b1, f.b2, f.b3);
   }
 
   serverZone(f: Flow): Zone | null {
-    return f.clientIsA
-      ? this.zoneOf(f.ipVersion === 6, f.b0, f.b1, f.b2, f.b3)
-      : this.zoneOf(f.ipVersion === 6, f.a0, f.a1, f.a2, f.a3);
+    return f.clientIsA ? this.zoneOf(f.ipVersion === 6, f.b0, f.b1, f.b2, f.b3) : this.zoneOf(f.ipVersion === 6, f.a0, f.a1, f.a2, f.a3);
   }
 
   /** Conduits from → to that allow this transport and server port. */
@@ -144,7 +141,8 @@ export function parsePolicy(doc: unknown, where = 'policy'): Policy {
   const obj = (v: unknown, what: string, keys: readonly string[]): Record<string, unknown> => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(`${what} must be an object`);
     const o = v as Record<string, unknown>;
-    for (const k of Object.keys(o)) if (!keys.includes(k) && k !== 'comment') bad(`${what} has unknown field "${k}" (known: ${keys.join(', ')}, comment)`);
+    for (const k of Object.keys(o))
+      if (!keys.includes(k) && k !== 'comment') bad(`${what} has unknown field "${k}" (known: ${keys.join(', ')}, comment)`);
     return o;
   };
   const list = (v: unknown, what: string, cap: number): unknown[] =>
@@ -171,7 +169,8 @@ export function parsePolicy(doc: unknown, where = 'policy'): Policy {
       try {
         bytes = parseIp(addr);
       } catch {
-        return bad(`${w}.cidrs[${j}]: "${s}" is not an address or CIDR`);
+        bad(`${w}.cidrs[${j}]: "${s}" is not an address or CIDR`);
+        return;
       }
       const v6 = bytes.length === 16;
       const max = v6 ? 128 : 32;
@@ -198,7 +197,12 @@ export function parsePolicy(doc: unknown, where = 'policy'): Policy {
       if (!known(c.to)) bad(`${w}.to: no zone named ${JSON.stringify(c.to)}`);
       const conduit: Conduit = {
         index: i + 1,
-        name: c.name === undefined ? null : typeof c.name === 'string' && c.name.length <= 200 ? c.name : bad(`${w}.name must be a short string`),
+        name:
+          c.name === undefined
+            ? null
+            : typeof c.name === 'string' && c.name.length <= 200
+              ? c.name
+              : bad(`${w}.name must be a short string`),
         from: c.from === '*' ? null : (c.from as string),
         to: c.to === '*' ? null : (c.to as string),
         proto: c.proto === undefined ? null : c.proto === 'tcp' || c.proto === 'udp' ? c.proto : bad(`${w}.proto must be "tcp" or "udp"`),

@@ -13,7 +13,7 @@ import { recordType, stampLine } from './record-line.js';
 import { Sender, type SenderCounters } from './sender.js';
 import { Spool, type SpoolStats } from './spool.js';
 import { SyslogTransport } from './syslog-transport.js';
-import { ExportSetupError, loadTls } from './tls-files.js';
+import { ExportSetupError, loadTls, type TlsMaterial } from './tls-files.js';
 import type { Transport } from './transport.js';
 
 /** Queued records reach the disk (written and fsynced) this often; state.json every 10th time. */
@@ -113,7 +113,8 @@ export class Exporter implements RecordSink {
       dropped: u.records,
       dropped_alerts: u.alerts,
       spool_mb: Math.round(this.settings.spoolBytes / 1048576),
-      detail: `the export spool in ${this.settings.stateDir} was full: ${u.records} records (${u.alerts} alerts) were ` +
+      detail:
+        `the export spool in ${this.settings.stateDir} was full: ${u.records} records (${u.alerts} alerts) were ` +
         `dropped before they could be sent`,
     };
     this.log.warn(`export: ${rec.detail}`);
@@ -151,8 +152,10 @@ export class Exporter implements RecordSink {
     await this.sender.stop();
     await this.spool.close();
     if (!empty) {
-      this.log.error(`export: ${this.spool.backlog} records not acknowledged by ${this.settings.url.host} within ${secs} s; ` +
-        `they stay spooled in ${this.spool.dir} (sent at the next run, or with 'otwatch export flush')`);
+      this.log.error(
+        `export: ${this.spool.backlog} records not acknowledged by ${this.settings.url.host} within ${secs} s; ` +
+          `they stay spooled in ${this.spool.dir} (sent at the next run, or with 'otwatch export flush')`,
+      );
     }
     return empty;
   }
@@ -174,8 +177,10 @@ export class Exporter implements RecordSink {
   summaryText(): string {
     const s = this.stats();
     const n = (v: number) => v.toLocaleString('en');
-    return `export to ${s.target} as ${s.sensor}: ${n(s.exported)} records spooled, ${n(s.acked)} acknowledged, ` +
-      `${n(s.dropped)} dropped (${n(s.dropped_alerts)} alerts), ${n(s.backlog)} still spooled; last seq ${s.seq}\n`;
+    return (
+      `export to ${s.target} as ${s.sensor}: ${n(s.exported)} records spooled, ${n(s.acked)} acknowledged, ` +
+      `${n(s.dropped)} dropped (${n(s.dropped_alerts)} alerts), ${n(s.backlog)} still spooled; last seq ${s.seq}\n`
+    );
   }
 }
 
@@ -183,7 +188,7 @@ export class Exporter implements RecordSink {
  *  opens the spool in the state directory and starts connecting. */
 export function startExport(settings: ExportSettings | null, log: Logger): Exporter | null {
   if (settings === null) return null;
-  let tls;
+  let tls: TlsMaterial;
   try {
     tls = loadTls(settings.tls, log);
   } catch (e) {
@@ -195,8 +200,9 @@ export function startExport(settings: ExportSettings | null, log: Logger): Expor
   try {
     spool = Spool.open(dir, settings.spoolBytes);
   } catch (e) {
-    throw new UsageError(`cannot open the export spool in ${dir}: ` +
-      `${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (give --state DIR)`);
+    throw new UsageError(
+      `cannot open the export spool in ${dir}: ` + `${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (give --state DIR)`,
+    );
   }
   const u = settings.url;
   let transport: Transport;
@@ -218,4 +224,3 @@ export function startExport(settings: ExportSettings | null, log: Logger): Expor
   sender.start();
   return ex;
 }
-

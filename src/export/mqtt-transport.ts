@@ -50,7 +50,10 @@ export class MqttTransport implements Transport {
   window?: number;
   onDown: (err: Error) => void = () => {};
 
-  constructor(private readonly t: MqttTarget, private readonly topicPrefix: string) {}
+  constructor(
+    private readonly t: MqttTarget,
+    private readonly topicPrefix: string,
+  ) {}
 
   connect(): Promise<void> {
     const host = this.t.url.hostname;

@@ -13,28 +13,64 @@ export const TLS_OPTIONS: readonly OptSpec[] = [
 ];
 
 export const SPOOL_OPTIONS: readonly OptSpec[] = [
-  { name: 'state', kind: 'string', arg: 'DIR',
-    help: 'state directory: export spool and seq (default $STATE_DIRECTORY, $XDG_STATE_HOME/otwatch or ~/.local/state/otwatch)' },
-  { name: 'export-format', kind: 'string', arg: 'FMT', choices: ['json', 'msgpack'], default: 'json',
-    help: 'payload encoding of exported records' },
-  { name: 'export-wait', kind: 'seconds', arg: 'DUR', default: 30,
-    help: 'read: at end of input, wait this long for the spool to drain (exit 4 if it did not)' },
-  { name: 'export-rate', kind: 'number', arg: 'N', default: 5000,
-    help: 'at most N records/s sent (bounds a backlog after an outage; 0: no bound)' },
-  { name: 'spool-mb', kind: 'number', arg: 'MB', default: 1024,
-    help: 'spool bound; when full, flows/stats/pdus are dropped oldest first, alerts last' },
+  {
+    name: 'state',
+    kind: 'string',
+    arg: 'DIR',
+    help: 'state directory: export spool and seq (default $STATE_DIRECTORY, $XDG_STATE_HOME/otwatch or ~/.local/state/otwatch)',
+  },
+  {
+    name: 'export-format',
+    kind: 'string',
+    arg: 'FMT',
+    choices: ['json', 'msgpack'],
+    default: 'json',
+    help: 'payload encoding of exported records',
+  },
+  {
+    name: 'export-wait',
+    kind: 'seconds',
+    arg: 'DUR',
+    default: 30,
+    help: 'read: at end of input, wait this long for the spool to drain (exit 4 if it did not)',
+  },
+  {
+    name: 'export-rate',
+    kind: 'number',
+    arg: 'N',
+    default: 5000,
+    help: 'at most N records/s sent (bounds a backlog after an outage; 0: no bound)',
+  },
+  {
+    name: 'spool-mb',
+    kind: 'number',
+    arg: 'MB',
+    default: 1024,
+    help: 'spool bound; when full, flows/stats/pdus are dropped oldest first, alerts last',
+  },
 ];
 
 /** This sensor's name: in exported topics and records, and in the inventory. */
 export const SENSOR_OPTION: OptSpec = {
-  name: 'sensor-id', kind: 'string', arg: 'NAME', help: 'this sensor\'s name in exported records and topics and in the inventory (default: the host name)',
+  name: 'sensor-id',
+  kind: 'string',
+  arg: 'NAME',
+  help: "this sensor's name in exported records and topics and in the inventory (default: the host name)",
 };
 
 export const EXPORT_OPTIONS: readonly OptSpec[] = [
-  { name: 'export', kind: 'string', arg: 'URL',
-    help: 'send records out: mqtts://HOST:PORT (MQTT 5, QoS 1) or syslog+tls://HOST:PORT (RFC 5424/5425)' },
-  { name: 'export-types', kind: 'list', arg: 'LIST',
-    help: 'record types to export: alert,alert_summary,flow,stats,pdu (default all; syslog: alert,alert_summary)' },
+  {
+    name: 'export',
+    kind: 'string',
+    arg: 'URL',
+    help: 'send records out: mqtts://HOST:PORT (MQTT 5, QoS 1) or syslog+tls://HOST:PORT (RFC 5424/5425)',
+  },
+  {
+    name: 'export-types',
+    kind: 'list',
+    arg: 'LIST',
+    help: 'record types to export: alert,alert_summary,flow,stats,pdu (default all; syslog: alert,alert_summary)',
+  },
   ...TLS_OPTIONS,
   ...SPOOL_OPTIONS,
 ];
@@ -70,7 +106,7 @@ export function defaultStateDir(): string {
   const sd = process.env.STATE_DIRECTORY;
   if (sd) return sd.split(':')[0];
   const xdg = process.env.XDG_STATE_HOME;
-  return join(xdg && xdg.startsWith('/') ? xdg : join(homedir(), '.local', 'state'), 'otwatch');
+  return join(xdg?.startsWith('/') ? xdg : join(homedir(), '.local', 'state'), 'otwatch');
 }
 
 export function tlsFiles(opts: Parsed['opts']): TlsFiles {
@@ -79,8 +115,11 @@ export function tlsFiles(opts: Parsed['opts']): TlsFiles {
 }
 
 /** Parses a broker URL; plaintext only with --export-insecure. */
-export function brokerUrl(text: string, opts: Parsed['opts'],
-  allowSyslog: boolean): { url: URL; transport: 'mqtt' | 'syslog'; secure: boolean } {
+export function brokerUrl(
+  text: string,
+  opts: Parsed['opts'],
+  allowSyslog: boolean,
+): { url: URL; transport: 'mqtt' | 'syslog'; secure: boolean } {
   let url: URL;
   try {
     url = new URL(text);
@@ -89,8 +128,8 @@ export function brokerUrl(text: string, opts: Parsed['opts'],
   }
   const scheme = url.protocol.replace(/:$/, '');
   const known = allowSyslog ? ['mqtts', 'mqtt', 'syslog+tls'] : ['mqtts', 'mqtt'];
-  if (!known.includes(scheme)) throw new UsageError(`export URL scheme must be one of ` +
-    `${known.map((k) => `${k}://`).join(', ')}, not ${scheme}://`);
+  if (!known.includes(scheme))
+    throw new UsageError(`export URL scheme must be one of ` + `${known.map((k) => `${k}://`).join(', ')}, not ${scheme}://`);
   if (url.hostname === '') throw new UsageError(`export URL '${text}' has no host`);
   if (scheme === 'mqtt' && opts['export-insecure'] !== true) {
     throw new UsageError('mqtt:// is plaintext: use mqtts://, or give --export-insecure to allow it');
@@ -110,8 +149,8 @@ export function exportSettings(opts: Parsed['opts'], urlText = opts.export as st
   let types: Set<string>;
   if (Array.isArray(opts['export-types'])) {
     for (const t of opts['export-types']) {
-      if (!(RECORD_TYPES as readonly string[]).includes(t)) throw new UsageError(`--export-types: unknown type '${t}' ` +
-        `(known: ${RECORD_TYPES.join(',')})`);
+      if (!(RECORD_TYPES as readonly string[]).includes(t))
+        throw new UsageError(`--export-types: unknown type '${t}' ` + `(known: ${RECORD_TYPES.join(',')})`);
     }
     types = new Set(opts['export-types']);
   } else {

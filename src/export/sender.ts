@@ -75,8 +75,8 @@ export class Sender {
     this.timer = null;
     if (this.state === 'stopped') return;
     this.setState('connecting');
-    if (this.o.insecure) this.o.log.warn(`export: connecting to ${this.o.name} WITHOUT TLS (--export-insecure): records ` +
-      `travel in plaintext`);
+    if (this.o.insecure)
+      this.o.log.warn(`export: connecting to ${this.o.name} WITHOUT TLS (--export-insecure): records ` + `travel in plaintext`);
     try {
       await this.transport.connect();
     } catch (e) {
@@ -164,10 +164,13 @@ export class Sender {
 
   private schedulePump(ms: number): void {
     if (this.timer !== null) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.poke();
-    }, Math.max(1, ms));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        this.poke();
+      },
+      Math.max(1, ms),
+    );
   }
 
   private acked(gen: number, seq: number, _idx: number, type: string, err: Error | null): void {

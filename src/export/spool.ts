@@ -17,8 +17,18 @@
 // short by a crash is removed when the spool is opened again. A segment is
 // deleted only once state.json (fsynced) holds a seq at least its last, so
 // no seq is ever given out twice.
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, fstatSync, ftruncateSync,
-  unlinkSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  renameSync,
+  fstatSync,
+  ftruncateSync,
+  unlinkSync,
+} from 'node:fs';
 import { open, writeFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { lineSeq, recordType } from './record-line.js';
@@ -38,7 +48,10 @@ export class Segment {
   /** Bytes written (and for alerts fsynced): what a reader may send. */
   readable = 0;
   fh: FileHandle | null = null;
-  constructor(readonly path: string, readonly chain: ChainName) {}
+  constructor(
+    readonly path: string,
+    readonly chain: ChainName,
+  ) {}
 }
 
 /** Records queued in memory for one segment (a new one once this is full). */
@@ -107,7 +120,10 @@ export class Spool {
   readonly unannounced: DropCounts = { records: 0, alerts: 0 };
   onError: (message: string) => void = () => {};
 
-  private constructor(readonly dir: string, readonly limit: number) {
+  private constructor(
+    readonly dir: string,
+    readonly limit: number,
+  ) {
     this.segBytes = Math.max(64 << 10, Math.min(8 << 20, Math.floor(limit / 16)));
   }
 
@@ -121,8 +137,11 @@ export class Spool {
 
   private recover(): void {
     try {
-      const st = JSON.parse(readFileSync(join(this.dir, 'state.json'),
-        'utf8')) as { seq?: number; acked?: number; unannounced?: DropCounts };
+      const st = JSON.parse(readFileSync(join(this.dir, 'state.json'), 'utf8')) as {
+        seq?: number;
+        acked?: number;
+        unannounced?: DropCounts;
+      };
       this.lastSeq = Math.max(0, Number(st.seq) || 0);
       this.persistedSeq = this.lastSeq;
       this.acked = Math.max(0, Number(st.acked) || 0);
@@ -132,7 +151,9 @@ export class Spool {
     } catch {
       // a new spool, or a state file lost: the segments tell the seq
     }
-    const names = readdirSync(this.dir).filter((n) => /^[ab]-\d{16}\.seg$/.test(n)).sort();
+    const names = readdirSync(this.dir)
+      .filter((n) => /^[ab]-\d{16}\.seg$/.test(n))
+      .sort();
     for (const n of names) {
       const seg = new Segment(join(this.dir, n), n[0] as ChainName);
       scanSegment(seg);
@@ -435,8 +456,13 @@ export class Spool {
   stats(): SpoolStats {
     let segments = 0;
     for (const c of [this.chains.a, this.chains.b]) segments += c.segs.length;
-    return { segments, bytes: this.diskBytes(), queued_bytes: this.queuedBytes(), dropped: this.dropped.records,
-      dropped_alerts: this.dropped.alerts };
+    return {
+      segments,
+      bytes: this.diskBytes(),
+      queued_bytes: this.queuedBytes(),
+      dropped: this.dropped.records,
+      dropped_alerts: this.dropped.alerts,
+    };
   }
 
   async close(): Promise<void> {

@@ -39,7 +39,11 @@ export class SyslogTransport implements Transport {
   private sock: TLSSocket | null = null;
   onDown: (err: Error) => void = () => {};
 
-  constructor(private readonly url: URL, private readonly tls: TlsMaterial, private readonly sensor: string) {}
+  constructor(
+    private readonly url: URL,
+    private readonly tls: TlsMaterial,
+    private readonly sensor: string,
+  ) {}
 
   connect(): Promise<void> {
     const host = this.url.hostname.replace(/^\[|\]$/g, '');

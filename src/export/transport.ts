@@ -38,7 +38,7 @@ export function describeNetError(e: Error & { code?: string; reason?: string }, 
   }
   const m = e.message;
   if (/certificate expired/i.test(m)) return `the server rejected our client certificate as expired (${m})`;
-  if (/certificate required|handshake failure|unknown ca|bad certificate/i.test(m)) return `the server rejected our client ` +
-    `certificate (${m})`;
+  if (/certificate required|handshake failure|unknown ca|bad certificate/i.test(m))
+    return `the server rejected our client ` + `certificate (${m})`;
   return code !== '' && !m.includes(code) ? `${m} (${code})` : m;
 }

@@ -7,7 +7,7 @@ import { Probe, type Dir, type ParseCtx, type PduBase } from '../dissectors/type
 import { TCP_ACK, TCP_SYN, type Packet } from '../decode/packet.js';
 import type { Flow } from './flow.js';
 import type { JsonOut } from '../output/json-out.js';
-import { ReassemblyBudget, TcpStream, type StreamReceiver } from './tcp-stream.js';
+import { type ReassemblyBudget, TcpStream, type StreamReceiver } from './tcp-stream.js';
 
 /** What the application layer hands on (the engine implements it). */
 export interface AppEvents {
@@ -134,7 +134,10 @@ export class AppSession implements StreamReceiver {
   gapBytes = 0;
   anomalies: Map<string, number> | null = null;
 
-  constructor(readonly flow: Flow, private readonly cfg: AppConfig) {
+  constructor(
+    readonly flow: Flow,
+    private readonly cfg: AppConfig,
+  ) {
     if (flow.isTcp) {
       this.streams = [new TcpStream(0, this, cfg.budget), new TcpStream(1, this, cfg.budget)];
       // SYNs seen before the first payload created this session.
@@ -400,7 +403,6 @@ export class AppSession implements StreamReceiver {
     return entry.list;
   }
 
-
   /** Runs the dissector; on a framing error marks the side lost and resyncs. */
   private parseSome(side: number, buf: Buffer, off: number, len: number): number {
     const s = this.sides[side];
@@ -604,33 +606,46 @@ export class AppSession implements StreamReceiver {
   flowWrite(o: JsonOut): void {
     const confirmed = this.phase === Phase.Confirmed;
     if (confirmed) {
-      o.raw(',"app":"'); o.raw(this.d!.name);
+      o.raw(',"app":"');
+      o.raw(this.d!.name);
       o.raw(this.appBy === 'port' ? '","app_by":"port","pdus":' : '","app_by":"content","pdus":');
       o.num(this.pdus);
     } else {
       o.raw(',"app":null,"pdus":0');
     }
-    o.raw(',"gaps":'); o.num(this.gaps);
-    o.raw(',"gap_bytes":'); o.num(this.gapBytes);
+    o.raw(',"gaps":');
+    o.num(this.gaps);
+    o.raw(',"gap_bytes":');
+    o.num(this.gapBytes);
     const skipped = this.sides[0].skipped + this.sides[1].skipped;
-    if (skipped > 0) { o.raw(',"resync_bytes":'); o.num(skipped); }
+    if (skipped > 0) {
+      o.raw(',"resync_bytes":');
+      o.num(skipped);
+    }
     if (this.streams !== null) {
       const r = this.streams[0].retransmittedBytes + this.streams[1].retransmittedBytes;
-      if (r > 0) { o.raw(',"retrans_bytes":'); o.num(r); }
+      if (r > 0) {
+        o.raw(',"retrans_bytes":');
+        o.num(r);
+      }
     }
     if (confirmed) {
       if (this.anomalies !== null) {
         o.raw(',"anomalies":{');
         let first = true;
         for (const [k, v] of this.anomalies) {
-          o.raw(first ? '"' : ',"'); o.raw(k); o.raw('":'); o.num(v);
+          o.raw(first ? '"' : ',"');
+          o.raw(k);
+          o.raw('":');
+          o.num(v);
           first = false;
         }
         o.raw('}');
       }
-      o.raw(',"'); o.raw(this.d!.name); o.raw('":');
+      o.raw(',"');
+      o.raw(this.d!.name);
+      o.raw('":');
       this.d!.flowWrite(o, this.state);
     }
   }
-
 }

@@ -13,18 +13,28 @@ const PROTO_SCTP = 132;
 // "destination port" so both directions hash alike. Types not listed are
 // one-way and keep (type, code) as (sport, dport) with no endpoint swap.
 const ICMP4_PAIR: ReadonlyMap<number, number> = new Map([
-  [8, 0], [0, 8], // echo
-  [13, 14], [14, 13], // timestamp
-  [15, 16], [16, 15], // information
-  [17, 18], [18, 17], // address mask
-  [10, 9], [9, 10], // router solicitation / advertisement
+  [8, 0],
+  [0, 8], // echo
+  [13, 14],
+  [14, 13], // timestamp
+  [15, 16],
+  [16, 15], // information
+  [17, 18],
+  [18, 17], // address mask
+  [10, 9],
+  [9, 10], // router solicitation / advertisement
 ]);
 const ICMP6_PAIR: ReadonlyMap<number, number> = new Map([
-  [128, 129], [129, 128], // echo
-  [133, 134], [134, 133], // router solicitation / advertisement
-  [135, 136], [136, 135], // neighbor solicitation / advertisement
-  [130, 131], [131, 130], // multicast listener query / report
-  [144, 145], [145, 144], // home agent address discovery
+  [128, 129],
+  [129, 128], // echo
+  [133, 134],
+  [134, 133], // router solicitation / advertisement
+  [135, 136],
+  [136, 135], // neighbor solicitation / advertisement
+  [130, 131],
+  [131, 130], // multicast listener query / report
+  [144, 145],
+  [145, 144], // home agent address discovery
 ]);
 
 /** -1, 0 or 1 comparing two addresses of equal length as unsigned bytes. */
@@ -41,14 +51,7 @@ function compareAddr(a: Uint8Array, b: Uint8Array): number {
  * `dport`. For protocols other than TCP, UDP, SCTP, ICMP and ICMPv6 the ports
  * are ignored. `saddr` and `daddr` must both be 4 or both 16 bytes.
  */
-export function communityId(
-  proto: number,
-  saddr: Uint8Array,
-  daddr: Uint8Array,
-  sport: number,
-  dport: number,
-  seed = 0,
-): string {
+export function communityId(proto: number, saddr: Uint8Array, daddr: Uint8Array, sport: number, dport: number, seed = 0): string {
   if (saddr.length !== daddr.length || (saddr.length !== 4 && saddr.length !== 16)) {
     throw new RangeError('communityId: addresses must both be IPv4 or both IPv6');
   }
@@ -61,11 +64,17 @@ export function communityId(
     else dport = pair;
   }
 
-  let a = saddr, b = daddr, pa = sport, pb = dport;
+  let a = saddr,
+    b = daddr,
+    pa = sport,
+    pb = dport;
   if (!oneWay) {
     const c = compareAddr(saddr, daddr);
     if (c > 0 || (c === 0 && hasPorts && sport > dport)) {
-      a = daddr; b = saddr; pa = dport; pb = sport;
+      a = daddr;
+      b = saddr;
+      pa = dport;
+      pb = sport;
     }
   }
 
@@ -81,7 +90,7 @@ export function communityId(
     buf.writeUInt16BE(pa & 0xffff, o);
     buf.writeUInt16BE(pb & 0xffff, o + 2);
   }
-  return '1:' + createHash('sha1').update(buf).digest('base64');
+  return `1:${createHash('sha1').update(buf).digest('base64')}`;
 }
 
 function parseIpv4(text: string): Uint8Array | null {
@@ -111,7 +120,7 @@ function parseIpv6(text: string): Uint8Array | null {
   const lastGroups = dbl < 0 ? headGroups : tailGroups;
   let v4: Uint8Array | null = null;
   const last = lastGroups[lastGroups.length - 1];
-  if (last !== undefined && last.includes('.')) {
+  if (last?.includes('.')) {
     v4 = parseIpv4(last);
     if (!v4) return null;
     lastGroups.pop();

@@ -11,7 +11,7 @@
 // head. lru-cache was measured for this (see NOTES.md): its TTL modes cost far
 // more per packet than these O(1) pointer moves.
 import { u32be } from '../capture/bytes.js';
-import { Packet, PROTO_TCP } from '../decode/packet.js';
+import { type Packet, PROTO_TCP } from '../decode/packet.js';
 import { Flow, type EndReason } from './flow.js';
 import { fmix, mix } from './murmur3.js';
 
@@ -45,13 +45,30 @@ class FlowList {
 
 /** The bucket hash of a flow key. Not stored on the flow (8 bytes a flow):
  *  removal and growth compute it again from the flow's own fields. */
-function tupleHash(kind: number, vl: number, a0: number, b0: number, ports: number, v6: boolean,
-  a1: number, a2: number, a3: number, b1: number, b2: number, b3: number): number {
+function tupleHash(
+  kind: number,
+  vl: number,
+  a0: number,
+  b0: number,
+  ports: number,
+  v6: boolean,
+  a1: number,
+  a2: number,
+  a3: number,
+  b1: number,
+  b2: number,
+  b3: number,
+): number {
   let h = mix(kind, vl);
-  h = mix(h, a0); h = mix(h, b0);
+  h = mix(h, a0);
+  h = mix(h, b0);
   if (v6) {
-    h = mix(h, a1); h = mix(h, a2); h = mix(h, a3);
-    h = mix(h, b1); h = mix(h, b2); h = mix(h, b3);
+    h = mix(h, a1);
+    h = mix(h, a2);
+    h = mix(h, a3);
+    h = mix(h, b1);
+    h = mix(h, b2);
+    h = mix(h, b3);
   }
   return fmix(mix(h, ports));
 }
@@ -86,15 +103,24 @@ export class FlowTable {
   evicted = 0;
 
   // Scratch for the packet being looked up: canonical words and orientation.
-  private s0 = 0; private s1 = 0; private s2 = 0; private s3 = 0;
-  private d0 = 0; private d1 = 0; private d2 = 0; private d3 = 0;
+  private s0 = 0;
+  private s1 = 0;
+  private s2 = 0;
+  private s3 = 0;
+  private d0 = 0;
+  private d1 = 0;
+  private d2 = 0;
+  private d3 = 0;
   /** Capture time of the packet being looked up (set by the engine; a
    *  field rather than an argument, see Engine.flowPacket). */
   now = 0;
   /** After get(): true when the packet's source is endpoint A. */
   srcIsA = true;
 
-  constructor(readonly opts: FlowTableOptions, private readonly onEnd: FlowEndHandler) {
+  constructor(
+    readonly opts: FlowTableOptions,
+    private readonly onEnd: FlowEndHandler,
+  ) {
     this.timeouts = [opts.tcpIdle, opts.udpIdle, opts.closeLinger];
   }
 
@@ -102,17 +128,29 @@ export class FlowTable {
   get(p: Packet): Flow {
     const now = this.now;
     const b = p.buf;
-    let sp = p.sport;
-    let dp = p.dport;
+    const sp = p.sport;
+    const dp = p.dport;
     if (p.ipVersion === 4) {
-      this.s0 = u32be(b, p.srcOff); this.s1 = 0; this.s2 = 0; this.s3 = 0;
-      this.d0 = u32be(b, p.dstOff); this.d1 = 0; this.d2 = 0; this.d3 = 0;
+      this.s0 = u32be(b, p.srcOff);
+      this.s1 = 0;
+      this.s2 = 0;
+      this.s3 = 0;
+      this.d0 = u32be(b, p.dstOff);
+      this.d1 = 0;
+      this.d2 = 0;
+      this.d3 = 0;
       // (the words stay on `this` so the comparison below is shared with IPv6)
     } else {
       const s = p.srcOff;
       const d = p.dstOff;
-      this.s0 = u32be(b, s); this.s1 = u32be(b, s + 4); this.s2 = u32be(b, s + 8); this.s3 = u32be(b, s + 12);
-      this.d0 = u32be(b, d); this.d1 = u32be(b, d + 4); this.d2 = u32be(b, d + 8); this.d3 = u32be(b, d + 12);
+      this.s0 = u32be(b, s);
+      this.s1 = u32be(b, s + 4);
+      this.s2 = u32be(b, s + 8);
+      this.s3 = u32be(b, s + 12);
+      this.d0 = u32be(b, d);
+      this.d1 = u32be(b, d + 4);
+      this.d2 = u32be(b, d + 8);
+      this.d3 = u32be(b, d + 12);
     }
     // Canonical order: A = lower (address words, then port).
     let srcIsA: boolean;
@@ -124,13 +162,29 @@ export class FlowTable {
     this.srcIsA = srcIsA;
     // Flows keep the words as int32: an unsigned word above 2^31 is a double,
     // and V8 boxes double fields (16 bytes each, per flow, for every word).
-    let a0, a1, a2, a3, b0, b1, b2, b3, ap, bp;
+    let a0: number, a1: number, a2: number, a3: number, b0: number, b1: number, b2: number, b3: number, ap: number, bp: number;
     if (srcIsA) {
-      a0 = this.s0 | 0; a1 = this.s1 | 0; a2 = this.s2 | 0; a3 = this.s3 | 0; ap = sp;
-      b0 = this.d0 | 0; b1 = this.d1 | 0; b2 = this.d2 | 0; b3 = this.d3 | 0; bp = dp;
+      a0 = this.s0 | 0;
+      a1 = this.s1 | 0;
+      a2 = this.s2 | 0;
+      a3 = this.s3 | 0;
+      ap = sp;
+      b0 = this.d0 | 0;
+      b1 = this.d1 | 0;
+      b2 = this.d2 | 0;
+      b3 = this.d3 | 0;
+      bp = dp;
     } else {
-      a0 = this.d0 | 0; a1 = this.d1 | 0; a2 = this.d2 | 0; a3 = this.d3 | 0; ap = dp;
-      b0 = this.s0 | 0; b1 = this.s1 | 0; b2 = this.s2 | 0; b3 = this.s3 | 0; bp = sp;
+      a0 = this.d0 | 0;
+      a1 = this.d1 | 0;
+      a2 = this.d2 | 0;
+      a3 = this.d3 | 0;
+      ap = dp;
+      b0 = this.s0 | 0;
+      b1 = this.s1 | 0;
+      b2 = this.s2 | 0;
+      b3 = this.s3 | 0;
+      bp = sp;
     }
     const kind = p.proto | (p.ipVersion << 8);
     const vl = (p.vlan + 1) | ((p.innerVlan + 1) << 13);

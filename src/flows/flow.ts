@@ -97,79 +97,196 @@ export class Flow {
    *  (a scan would otherwise grow the heap far past the live flows). Every
    *  field is listed; test/flows/flow-pool.test.ts checks none is missed. */
   reset(): void {
-    this.kind = 4 << 8; this.vl = 0; this.a0 = 0; this.b0 = 0;
+    this.kind = 4 << 8;
+    this.vl = 0;
+    this.a0 = 0;
+    this.b0 = 0;
     if (this.w6 !== null) this.w6.fill(0); // kept: reads as zeros, reused by the next IPv6 flow
-    this.ports = 0; this.chain = null; this.bits = BITS_NEW;
-    this.prev = null; this.next = null; this.aprev = null; this.anext = null;
-    this.firstTs = 0; this.lastTs = 0; this.reportTs = 0;
-    this.pktsC2S = 0; this.pktsS2C = 0; this.bytesC2S = 0; this.bytesS2C = 0; this.payC2S = 0; this.payS2C = 0;
-    this.isnA = 0; this.isnB = 0; this.rare = null;
-    this.app = null; this.endpointsJson = null; this.det = null; this.inv = null;
+    this.ports = 0;
+    this.chain = null;
+    this.bits = BITS_NEW;
+    this.prev = null;
+    this.next = null;
+    this.aprev = null;
+    this.anext = null;
+    this.firstTs = 0;
+    this.lastTs = 0;
+    this.reportTs = 0;
+    this.pktsC2S = 0;
+    this.pktsS2C = 0;
+    this.bytesC2S = 0;
+    this.bytesS2C = 0;
+    this.payC2S = 0;
+    this.payS2C = 0;
+    this.isnA = 0;
+    this.isnB = 0;
+    this.rare = null;
+    this.app = null;
+    this.endpointsJson = null;
+    this.det = null;
+    this.inv = null;
   }
 
-  get aPort(): number { return this.ports >>> 16; }
-  set aPort(v: number) { this.ports = (this.ports & 0xffff) | (v << 16); }
-  get bPort(): number { return this.ports & 0xffff; }
-  set bPort(v: number) { this.ports = (this.ports & ~0xffff) | v; }
+  get aPort(): number {
+    return this.ports >>> 16;
+  }
+  set aPort(v: number) {
+    this.ports = (this.ports & 0xffff) | (v << 16);
+  }
+  get bPort(): number {
+    return this.ports & 0xffff;
+  }
+  set bPort(v: number) {
+    this.ports = (this.ports & ~0xffff) | v;
+  }
   /** TcpSeen bits. */
-  get tcpSeen(): number { return this.bits & TCP_MASK; }
-  set tcpSeen(v: number) { this.bits = (this.bits & ~TCP_MASK) | (v & TCP_MASK); }
-  get truncatedPkts(): number { return this.rare === null ? 0 : this.rare.truncatedPkts; }
-  set truncatedPkts(v: number) { (this.rare ??= new RareCounts()).truncatedPkts = v; }
-  get fragments(): number { return this.rare === null ? 0 : this.rare.fragments; }
-  set fragments(v: number) { (this.rare ??= new RareCounts()).fragments = v; }
-  get interimRecords(): number { return this.rare === null ? 0 : this.rare.interimRecords; }
-  set interimRecords(v: number) { (this.rare ??= new RareCounts()).interimRecords = v; }
+  get tcpSeen(): number {
+    return this.bits & TCP_MASK;
+  }
+  set tcpSeen(v: number) {
+    this.bits = (this.bits & ~TCP_MASK) | (v & TCP_MASK);
+  }
+  get truncatedPkts(): number {
+    return this.rare === null ? 0 : this.rare.truncatedPkts;
+  }
+  set truncatedPkts(v: number) {
+    (this.rare ??= new RareCounts()).truncatedPkts = v;
+  }
+  get fragments(): number {
+    return this.rare === null ? 0 : this.rare.fragments;
+  }
+  set fragments(v: number) {
+    (this.rare ??= new RareCounts()).fragments = v;
+  }
+  get interimRecords(): number {
+    return this.rare === null ? 0 : this.rare.interimRecords;
+  }
+  set interimRecords(v: number) {
+    (this.rare ??= new RareCounts()).interimRecords = v;
+  }
 
-  get proto(): number { return this.kind & 0xff; }
-  set proto(v: number) { this.kind = (this.kind & ~0xff) | v; }
-  get ipVersion(): number { return this.kind >> 8; }
-  set ipVersion(v: number) { this.kind = (this.kind & 0xff) | (v << 8); }
-  get vlan(): number { return (this.vl & 0x1fff) - 1; }
-  set vlan(v: number) { this.vl = (this.vl & ~0x1fff) | (v + 1); }
-  get innerVlan(): number { return (this.vl >> 13) - 1; }
-  set innerVlan(v: number) { this.vl = (this.vl & 0x1fff) | ((v + 1) << 13); }
+  get proto(): number {
+    return this.kind & 0xff;
+  }
+  set proto(v: number) {
+    this.kind = (this.kind & ~0xff) | v;
+  }
+  get ipVersion(): number {
+    return this.kind >> 8;
+  }
+  set ipVersion(v: number) {
+    this.kind = (this.kind & 0xff) | (v << 8);
+  }
+  get vlan(): number {
+    return (this.vl & 0x1fff) - 1;
+  }
+  set vlan(v: number) {
+    this.vl = (this.vl & ~0x1fff) | (v + 1);
+  }
+  get innerVlan(): number {
+    return (this.vl >> 13) - 1;
+  }
+  set innerVlan(v: number) {
+    this.vl = (this.vl & 0x1fff) | ((v + 1) << 13);
+  }
 
-  get a1(): number { return this.w6 === null ? 0 : this.w6[0]; }
-  set a1(v: number) { if (v !== 0 || this.w6 !== null) this.words()[0] = v; }
-  get a2(): number { return this.w6 === null ? 0 : this.w6[1]; }
-  set a2(v: number) { if (v !== 0 || this.w6 !== null) this.words()[1] = v; }
-  get a3(): number { return this.w6 === null ? 0 : this.w6[2]; }
-  set a3(v: number) { if (v !== 0 || this.w6 !== null) this.words()[2] = v; }
-  get b1(): number { return this.w6 === null ? 0 : this.w6[3]; }
-  set b1(v: number) { if (v !== 0 || this.w6 !== null) this.words()[3] = v; }
-  get b2(): number { return this.w6 === null ? 0 : this.w6[4]; }
-  set b2(v: number) { if (v !== 0 || this.w6 !== null) this.words()[4] = v; }
-  get b3(): number { return this.w6 === null ? 0 : this.w6[5]; }
-  set b3(v: number) { if (v !== 0 || this.w6 !== null) this.words()[5] = v; }
+  get a1(): number {
+    return this.w6 === null ? 0 : this.w6[0];
+  }
+  set a1(v: number) {
+    if (v !== 0 || this.w6 !== null) this.words()[0] = v;
+  }
+  get a2(): number {
+    return this.w6 === null ? 0 : this.w6[1];
+  }
+  set a2(v: number) {
+    if (v !== 0 || this.w6 !== null) this.words()[1] = v;
+  }
+  get a3(): number {
+    return this.w6 === null ? 0 : this.w6[2];
+  }
+  set a3(v: number) {
+    if (v !== 0 || this.w6 !== null) this.words()[2] = v;
+  }
+  get b1(): number {
+    return this.w6 === null ? 0 : this.w6[3];
+  }
+  set b1(v: number) {
+    if (v !== 0 || this.w6 !== null) this.words()[3] = v;
+  }
+  get b2(): number {
+    return this.w6 === null ? 0 : this.w6[4];
+  }
+  set b2(v: number) {
+    if (v !== 0 || this.w6 !== null) this.words()[4] = v;
+  }
+  get b3(): number {
+    return this.w6 === null ? 0 : this.w6[5];
+  }
+  set b3(v: number) {
+    if (v !== 0 || this.w6 !== null) this.words()[5] = v;
+  }
   private words(): Int32Array {
     return (this.w6 ??= new Int32Array(6));
   }
   /** All six IPv6 words at once; an IPv6 flow always has w6 (the table compares it). */
   setV6(a1: number, a2: number, a3: number, b1: number, b2: number, b3: number): void {
     const w = this.words();
-    w[0] = a1; w[1] = a2; w[2] = a3; w[3] = b1; w[4] = b2; w[5] = b3;
+    w[0] = a1;
+    w[1] = a2;
+    w[2] = a3;
+    w[3] = b1;
+    w[4] = b2;
+    w[5] = b3;
   }
 
   /** Roles: is endpoint A the client? */
-  get clientIsA(): boolean { return (this.bits & B_CLIENT_IS_A) !== 0; }
-  set clientIsA(v: boolean) { this.bits = v ? this.bits | B_CLIENT_IS_A : this.bits & ~B_CLIENT_IS_A; }
+  get clientIsA(): boolean {
+    return (this.bits & B_CLIENT_IS_A) !== 0;
+  }
+  set clientIsA(v: boolean) {
+    this.bits = v ? this.bits | B_CLIENT_IS_A : this.bits & ~B_CLIENT_IS_A;
+  }
   /** Roles came from a handshake (SYN) and must not be revised by content. */
-  get rolesFixed(): boolean { return (this.bits & B_ROLES_FIXED) !== 0; }
-  set rolesFixed(v: boolean) { this.bits = v ? this.bits | B_ROLES_FIXED : this.bits & ~B_ROLES_FIXED; }
+  get rolesFixed(): boolean {
+    return (this.bits & B_ROLES_FIXED) !== 0;
+  }
+  set rolesFixed(v: boolean) {
+    this.bits = v ? this.bits | B_ROLES_FIXED : this.bits & ~B_ROLES_FIXED;
+  }
   /** The observers were told the server answered (FlowObserver.serverAnswered): once per flow. */
-  get answered(): boolean { return (this.bits & B_ANSWERED) !== 0; }
-  set answered(v: boolean) { this.bits = v ? this.bits | B_ANSWERED : this.bits & ~B_ANSWERED; }
-  get closed(): boolean { return (this.bits & B_CLOSED) !== 0; }
-  set closed(v: boolean) { this.bits = v ? this.bits | B_CLOSED : this.bits & ~B_CLOSED; }
+  get answered(): boolean {
+    return (this.bits & B_ANSWERED) !== 0;
+  }
+  set answered(v: boolean) {
+    this.bits = v ? this.bits | B_ANSWERED : this.bits & ~B_ANSWERED;
+  }
+  get closed(): boolean {
+    return (this.bits & B_CLOSED) !== 0;
+  }
+  set closed(v: boolean) {
+    this.bits = v ? this.bits | B_CLOSED : this.bits & ~B_CLOSED;
+  }
   /** Which of the table's idle lists holds the flow (-1: none). */
-  get listId(): number { return ((this.bits >> S_LIST) & 3) - 1; }
-  set listId(v: number) { this.bits = (this.bits & ~(3 << S_LIST)) | ((v + 1) << S_LIST); }
+  get listId(): number {
+    return ((this.bits >> S_LIST) & 3) - 1;
+  }
+  set listId(v: number) {
+    this.bits = (this.bits & ~(3 << S_LIST)) | ((v + 1) << S_LIST);
+  }
   /** SYN initial sequence numbers seen (bit 1: side A, bit 2: side B). */
-  get isnSeen(): number { return (this.bits >> S_ISN) & 3; }
-  set isnSeen(v: number) { this.bits = (this.bits & ~(3 << S_ISN)) | ((v & 3) << S_ISN); }
-  get closeReason(): EndReason { return END_REASONS[(this.bits >> S_REASON) & 7]; }
-  set closeReason(v: EndReason) { this.bits = (this.bits & ~(7 << S_REASON)) | (END_REASONS.indexOf(v) << S_REASON); }
+  get isnSeen(): number {
+    return (this.bits >> S_ISN) & 3;
+  }
+  set isnSeen(v: number) {
+    this.bits = (this.bits & ~(3 << S_ISN)) | ((v & 3) << S_ISN);
+  }
+  get closeReason(): EndReason {
+    return END_REASONS[(this.bits >> S_REASON) & 7];
+  }
+  set closeReason(v: EndReason) {
+    this.bits = (this.bits & ~(7 << S_REASON)) | (END_REASONS.indexOf(v) << S_REASON);
+  }
 
   get isTcp(): boolean {
     return this.proto === 6;
@@ -188,9 +305,15 @@ export class Flow {
   /** Swap client and server; cached role-dependent strings are rebuilt. */
   swapRoles(): void {
     this.clientIsA = !this.clientIsA;
-    let t = this.pktsC2S; this.pktsC2S = this.pktsS2C; this.pktsS2C = t;
-    t = this.bytesC2S; this.bytesC2S = this.bytesS2C; this.bytesS2C = t;
-    t = this.payC2S; this.payC2S = this.payS2C; this.payS2C = t;
+    let t = this.pktsC2S;
+    this.pktsC2S = this.pktsS2C;
+    this.pktsS2C = t;
+    t = this.bytesC2S;
+    this.bytesC2S = this.bytesS2C;
+    this.bytesS2C = t;
+    t = this.payC2S;
+    this.payC2S = this.payS2C;
+    this.payS2C = t;
     let s = this.tcpSeen & ~(TcpSeen.FinC | TcpSeen.FinS);
     if (this.tcpSeen & TcpSeen.FinC) s |= TcpSeen.FinS;
     if (this.tcpSeen & TcpSeen.FinS) s |= TcpSeen.FinC;
@@ -203,12 +326,12 @@ export class Flow {
     if (!this.isTcp) return this.pktsC2S > 0 && this.pktsS2C > 0 ? 'two_way' : 'one_way';
     const s = this.tcpSeen;
     if (s & TcpSeen.Rst) {
-      if ((s & TcpSeen.SynC) && !(s & TcpSeen.SynAckS) && this.payC2S === 0) return 'rejected';
+      if (s & TcpSeen.SynC && !(s & TcpSeen.SynAckS) && this.payC2S === 0) return 'rejected';
       return 'reset';
     }
-    if ((s & TcpSeen.FinC) && (s & TcpSeen.FinS)) return 'closed';
+    if (s & TcpSeen.FinC && s & TcpSeen.FinS) return 'closed';
     if (s & (TcpSeen.FinC | TcpSeen.FinS)) return 'half_closed';
-    if (s & TcpSeen.SynAckS) return (s & TcpSeen.AckC) || this.payC2S + this.payS2C > 0 ? 'established' : 'syn_ack';
+    if (s & TcpSeen.SynAckS) return s & TcpSeen.AckC || this.payC2S + this.payS2C > 0 ? 'established' : 'syn_ack';
     if (s & TcpSeen.SynC) return this.pktsS2C > 0 ? 'established' : 'syn_sent';
     return 'midstream';
   }

@@ -18,7 +18,13 @@ export function isNewConnection(f: Flow, flags: number): boolean {
  *  or SYN-ACK may swap the roles. */
 export function tcpPacket(f: Flow, srcIsA: boolean, c2s: boolean, flags: number, seq: number): boolean {
   if (flags & TCP_SYN) {
-    if (srcIsA) { f.isnSeen |= 1; f.isnA = seq | 0; } else { f.isnSeen |= 2; f.isnB = seq | 0; }
+    if (srcIsA) {
+      f.isnSeen |= 1;
+      f.isnA = seq | 0;
+    } else {
+      f.isnSeen |= 2;
+      f.isnB = seq | 0;
+    }
     const fromClient = (flags & TCP_ACK) === 0;
     if (c2s !== fromClient && !f.rolesFixed) {
       f.swapRoles();
@@ -26,7 +32,7 @@ export function tcpPacket(f: Flow, srcIsA: boolean, c2s: boolean, flags: number,
     }
     f.rolesFixed = true;
     f.tcpSeen |= fromClient ? TcpSeen.SynC : TcpSeen.SynAckS;
-  } else if (c2s && (flags & TCP_ACK) && (f.tcpSeen & TcpSeen.SynAckS)) {
+  } else if (c2s && flags & TCP_ACK && f.tcpSeen & TcpSeen.SynAckS) {
     f.tcpSeen |= TcpSeen.AckC;
   }
   if (flags & TCP_FIN) f.tcpSeen |= c2s ? TcpSeen.FinC : TcpSeen.FinS;

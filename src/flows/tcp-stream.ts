@@ -45,7 +45,11 @@ export class TcpStream {
   private maxAck = 0;
   retransmittedBytes = 0;
 
-  constructor(private readonly side: number, private readonly rx: StreamReceiver, private readonly budget: ReassemblyBudget) {}
+  constructor(
+    private readonly side: number,
+    private readonly rx: StreamReceiver,
+    private readonly budget: ReassemblyBudget,
+  ) {}
 
   /** The SYN of this direction was seen: data starts at isn + 1. */
   start(isn: number): void {

@@ -32,8 +32,9 @@ export function checkIp(ip: string): string {
 
 function resolveVlan(db: Db, a: ApprovalInput): number {
   if (a.vlan !== undefined) return a.vlan;
-  const rows = db.prepare(`SELECT vlan FROM service WHERE ip = ? AND proto = ? AND port = ?`)
-    .all(a.ip, a.proto, a.port) as { vlan: number }[];
+  const rows = db.prepare(`SELECT vlan FROM service WHERE ip = ? AND proto = ? AND port = ?`).all(a.ip, a.proto, a.port) as {
+    vlan: number;
+  }[];
   return rows.length === 1 ? rows[0].vlan : -1;
 }
 
@@ -47,12 +48,14 @@ function approveOne(db: Db, a: ApprovalInput, ts: number, sensor: string | null)
      ON CONFLICT (vlan, ip, proto, port) DO UPDATE SET
        reason = excluded.reason, approved_by = excluded.approved_by, ticket = excluded.ticket, ts = excluded.ts`,
   ).run(vlan, a.ip, a.proto, a.port, a.reason, a.by, ticket, ts);
-  const svc = db.prepare(`SELECT app FROM service WHERE vlan = ? AND ip = ? AND proto = ? AND port = ?`)
-    .get(vlan, a.ip, a.proto, a.port) as { app: string | null } | undefined;
+  const svc = db.prepare(`SELECT app FROM service WHERE vlan = ? AND ip = ? AND proto = ? AND port = ?`).get(vlan, a.ip, a.proto, a.port) as
+    | { app: string | null }
+    | undefined;
   const app = svc?.app ?? null;
   const detail = `${a.ip} ${a.proto}/${a.port} approved by ${a.by}${ticket === null ? '' : ` (ticket ${ticket})`}: ${a.reason}`;
-  db.prepare(`INSERT INTO change (ts, kind, vlan, ip, proto, port, app, detail, sensor) VALUES (?, 'approval_given', ?, ?, ?, ?, ?, ?, ?)`)
-    .run(ts, vlan, a.ip, a.proto, a.port, app, detail, sensor);
+  db.prepare(
+    `INSERT INTO change (ts, kind, vlan, ip, proto, port, app, detail, sensor) VALUES (?, 'approval_given', ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(ts, vlan, a.ip, a.proto, a.port, app, detail, sensor);
 }
 
 /** Approves one service (given again: the approval is replaced, and logged again). */
@@ -71,19 +74,21 @@ export interface WithdrawInput {
 }
 
 export function withdraw(db: Db, a: WithdrawInput, ts = Date.now() / 1000): boolean {
-  return db.transaction(() => {
-    const found = db.prepare(`SELECT vlan FROM approval WHERE ip = ? AND proto = ? AND port = ?`)
-      .get(a.ip, a.proto, a.port) as { vlan: number } | undefined;
-    const vlan = a.vlan ?? found?.vlan;
-    if (vlan === undefined) return false;
-    const r = db.prepare(`DELETE FROM approval WHERE vlan = ? AND ip = ? AND proto = ? AND port = ?`).run(vlan, a.ip, a.proto, a.port);
-    if (r.changes === 0) return false;
-    const detail = `${a.ip} ${a.proto}/${a.port} approval withdrawn by ${a.by}: ${a.reason}`;
-    db.prepare(`INSERT INTO change (ts, kind, vlan, ip, proto, port, app, detail, sensor)
-      VALUES (?, 'approval_withdrawn', ?, ?, ?, ?, NULL, ?, NULL)`)
-      .run(ts, vlan, a.ip, a.proto, a.port, detail);
-    return true;
-  }).immediate();
+  return db
+    .transaction(() => {
+      const found = db.prepare(`SELECT vlan FROM approval WHERE ip = ? AND proto = ? AND port = ?`).get(a.ip, a.proto, a.port) as
+        | { vlan: number }
+        | undefined;
+      const vlan = a.vlan ?? found?.vlan;
+      if (vlan === undefined) return false;
+      const r = db.prepare(`DELETE FROM approval WHERE vlan = ? AND ip = ? AND proto = ? AND port = ?`).run(vlan, a.ip, a.proto, a.port);
+      if (r.changes === 0) return false;
+      const detail = `${a.ip} ${a.proto}/${a.port} approval withdrawn by ${a.by}: ${a.reason}`;
+      db.prepare(`INSERT INTO change (ts, kind, vlan, ip, proto, port, app, detail, sensor)
+      VALUES (?, 'approval_withdrawn', ?, ?, ?, ?, NULL, ?, NULL)`).run(ts, vlan, a.ip, a.proto, a.port, detail);
+      return true;
+    })
+    .immediate();
 }
 
 /** Approved services with the application seen there (for the detector). */
@@ -97,11 +102,13 @@ export interface ApprovedService {
 }
 
 export function approvedServices(db: Db): ApprovedService[] {
-  return db.prepare(
-    `SELECT a.vlan, a.ip, a.proto, a.port, a.ts, s.app FROM approval a
+  return db
+    .prepare(
+      `SELECT a.vlan, a.ip, a.proto, a.port, a.ts, s.app FROM approval a
      LEFT JOIN service s ON s.vlan = a.vlan AND s.ip = a.ip AND s.proto = a.proto AND s.port = a.port
      ORDER BY a.vlan, a.ip, a.proto, a.port`,
-  ).all() as ApprovedService[];
+    )
+    .all() as ApprovedService[];
 }
 
 /** Largest CSV accepted by import (a port list, not a data dump). */
@@ -118,17 +125,24 @@ export function parseCsv(text: string): string[][] {
     const c = text[i];
     if (quoted) {
       if (c === '"') {
-        if (text[i + 1] === '"') { field += '"'; i += 2; continue; }
+        if (text[i + 1] === '"') {
+          field += '"';
+          i += 2;
+          continue;
+        }
         quoted = false;
       } else field += c;
       i++;
       continue;
     }
     if (c === '"' && field === '') quoted = true;
-    else if (c === ',') { row.push(field); field = ''; }
-    else if (c === '\n' || c === '\r') {
+    else if (c === ',') {
+      row.push(field);
+      field = '';
+    } else if (c === '\n' || c === '\r') {
       if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(field); field = '';
+      row.push(field);
+      field = '';
       if (row.length > 1 || row[0] !== '') rows.push(row);
       row = [];
     } else field += c;
@@ -171,7 +185,11 @@ export function importCsv(db: Db, text: string, ts = Date.now() / 1000): number 
       const vtext = cVlan >= 0 ? (f[cVlan] ?? '').trim() : '';
       if (vtext !== '' && !/^\d{1,4}$/.test(vtext)) throw new InventoryError(`bad vlan '${vtext}'`);
       inputs.push({
-        ip: checkIp((f[cIp] ?? '').trim()), proto, port, reason: (f[cReason] ?? '').trim(), by: (f[cBy] ?? '').trim(),
+        ip: checkIp((f[cIp] ?? '').trim()),
+        proto,
+        port,
+        reason: (f[cReason] ?? '').trim(),
+        by: (f[cBy] ?? '').trim(),
         ticket: cTicket >= 0 && (f[cTicket] ?? '').trim() !== '' ? f[cTicket].trim() : null,
         vlan: vtext === '' ? undefined : Number(vtext),
       });
@@ -193,11 +211,13 @@ export function importCsv(db: Db, text: string, ts = Date.now() / 1000): number 
 
 /** Deletes history before `before` (explicit and logged in prune_log); returns the rows deleted. */
 export function prune(db: Db, before: number, by: string, ts = Date.now() / 1000): number {
-  return db.transaction(() => {
-    db.prepare(`UPDATE meta SET value = '1' WHERE key = 'pruning'`).run();
-    const n = db.prepare(`DELETE FROM change WHERE ts < ?`).run(before).changes;
-    db.prepare(`UPDATE meta SET value = '0' WHERE key = 'pruning'`).run();
-    db.prepare(`INSERT INTO prune_log (ts, before_ts, rows_deleted, pruned_by) VALUES (?, ?, ?, ?)`).run(ts, before, n, by);
-    return n;
-  }).immediate();
+  return db
+    .transaction(() => {
+      db.prepare(`UPDATE meta SET value = '1' WHERE key = 'pruning'`).run();
+      const n = db.prepare(`DELETE FROM change WHERE ts < ?`).run(before).changes;
+      db.prepare(`UPDATE meta SET value = '0' WHERE key = 'pruning'`).run();
+      db.prepare(`INSERT INTO prune_log (ts, before_ts, rows_deleted, pruned_by) VALUES (?, ?, ?, ?)`).run(ts, before, n, by);
+      return n;
+    })
+    .immediate();
 }

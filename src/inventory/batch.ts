@@ -8,7 +8,13 @@ export const MAX_BATCH_CLIENTS = 1024;
 export const MAX_BATCH_FACTS = 64;
 
 export class RoleAgg {
-  constructor(readonly app: string, readonly role: 'client' | 'server', readonly term: string, public first: number, public last: number) {}
+  constructor(
+    readonly app: string,
+    readonly role: 'client' | 'server',
+    readonly term: string,
+    public first: number,
+    public last: number,
+  ) {}
 }
 
 export class FactAgg {
@@ -28,7 +34,12 @@ export class AssetAgg {
   mac: string | null = null;
   readonly roles = new Map<string, RoleAgg>();
   readonly facts = new Map<string, FactAgg>();
-  constructor(readonly vlan: number, readonly ip: string, public first: number, public last: number) {}
+  constructor(
+    readonly vlan: number,
+    readonly ip: string,
+    public first: number,
+    public last: number,
+  ) {}
 
   seen(first: number, last: number): void {
     if (first < this.first) this.first = first;

@@ -40,8 +40,15 @@ class FlowInv {
   readonly fValue: (string | number)[] = [];
 
   reset(): void {
-    this.answered = false; this.d = null; this.classes = 0;
-    this.srcHi = -1; this.srcLo = 0; this.dstHi = -1; this.dstLo = 0; this.srcWasClient = true; this.clientIsA0 = true;
+    this.answered = false;
+    this.d = null;
+    this.classes = 0;
+    this.srcHi = -1;
+    this.srcLo = 0;
+    this.dstHi = -1;
+    this.dstLo = 0;
+    this.srcWasClient = true;
+    this.clientIsA0 = true;
     this.counted = false;
     this.nfacts = 0;
   }
@@ -52,7 +59,10 @@ class FlowInv {
       if (this.fValue[i] === value && this.fKey[i] === key && this.fSide[i] === side && this.fWhat[i] === what) return;
     }
     if (n >= MAX_FLOW_FACTS) return;
-    this.fSide[n] = side; this.fWhat[n] = what; this.fKey[n] = key; this.fValue[n] = value;
+    this.fSide[n] = side;
+    this.fWhat[n] = what;
+    this.fKey[n] = key;
+    this.fValue[n] = value;
     this.nfacts = n + 1;
   }
 }
@@ -99,9 +109,8 @@ export class InventoryObserver implements FlowObserver {
       st.srcHi = (b[o + 6] << 8) | b[o + 7];
       st.srcLo = b.readInt32BE(o + 8);
       st.clientIsA0 = f.clientIsA;
-      st.srcWasClient = p.sport !== p.dport
-        ? p.sport === clientPort(f)
-        : f.ipVersion !== 4 || b.readInt32BE(p.srcOff) === (f.clientIsA ? f.a0 : f.b0);
+      st.srcWasClient =
+        p.sport !== p.dport ? p.sport === clientPort(f) : f.ipVersion !== 4 || b.readInt32BE(p.srcOff) === (f.clientIsA ? f.a0 : f.b0);
     }
   }
 

@@ -10,7 +10,10 @@ import { InventorySession } from './session.js';
 export const INVENTORY_RUN_OPTIONS: readonly OptSpec[] = [
   { name: 'inventory', kind: 'string', arg: 'DB', help: 'keep an asset and service inventory in this SQLite file (created if missing)' },
   {
-    name: 'stale-after', kind: 'seconds', arg: 'DUR', default: DEFAULT_STALE_AFTER,
+    name: 'stale-after',
+    kind: 'seconds',
+    arg: 'DUR',
+    default: DEFAULT_STALE_AFTER,
     help: 'with --inventory: a service not seen for DUR is stale',
   },
 ];

@@ -131,11 +131,17 @@ function alertRec(line: string): AlertRec | null {
     const c = ep(a.client);
     const s = ep(a.server);
     return {
-      ts: Number(a.ts), kind: String(a.kind), severity: String(a.severity),
+      ts: Number(a.ts),
+      kind: String(a.kind),
+      severity: String(a.severity),
       community_id: typeof a.community_id === 'string' ? a.community_id : null,
       vlan: typeof a.vlan === 'number' ? a.vlan : -1,
-      client_ip: c?.ip ?? null, client_port: c?.port ?? null, server_ip: s?.ip ?? null, server_port: s?.port ?? null,
-      proto: typeof a.proto === 'string' ? a.proto : null, app: typeof a.app === 'string' ? a.app : null,
+      client_ip: c?.ip ?? null,
+      client_port: c?.port ?? null,
+      server_ip: s?.ip ?? null,
+      server_port: s?.port ?? null,
+      proto: typeof a.proto === 'string' ? a.proto : null,
+      app: typeof a.app === 'string' ? a.app : null,
       detail: String(a.detail ?? ''),
     };
   } catch {

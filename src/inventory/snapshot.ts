@@ -163,17 +163,67 @@ class Cursor<R extends { vlan: number; ip: string }> {
   }
 }
 
-interface AssetRow { vlan: number; ip: string; mac: string | null; vendor: string | null; first_ts: number; last_ts: number }
-interface SensorRow { vlan: number; ip: string; sensor: string }
-interface RoleRow { vlan: number; ip: string; app: string; role: 'client' | 'server'; term: string; first_ts: number; last_ts: number }
-interface AddrRow { vlan: number; ip: string; app: string; role: string; kind: string; value: string }
-interface IdRow { vlan: number; ip: string; app: string; key: string; value: string }
-interface SvcRow {
-  vlan: number; ip: string; proto: 'tcp' | 'udp'; port: number; app: string | null; first_ts: number; last_ts: number;
-  flows: number; clients: number; alert_ts: number | null; alert_community_id: string | null;
-  reason: string | null; approved_by: string | null; ticket: string | null; approval_ts: number | null;
+interface AssetRow {
+  vlan: number;
+  ip: string;
+  mac: string | null;
+  vendor: string | null;
+  first_ts: number;
+  last_ts: number;
 }
-interface ClassRow { vlan: number; ip: string; proto: string; port: number; class: string }
+interface SensorRow {
+  vlan: number;
+  ip: string;
+  sensor: string;
+}
+interface RoleRow {
+  vlan: number;
+  ip: string;
+  app: string;
+  role: 'client' | 'server';
+  term: string;
+  first_ts: number;
+  last_ts: number;
+}
+interface AddrRow {
+  vlan: number;
+  ip: string;
+  app: string;
+  role: string;
+  kind: string;
+  value: string;
+}
+interface IdRow {
+  vlan: number;
+  ip: string;
+  app: string;
+  key: string;
+  value: string;
+}
+interface SvcRow {
+  vlan: number;
+  ip: string;
+  proto: 'tcp' | 'udp';
+  port: number;
+  app: string | null;
+  first_ts: number;
+  last_ts: number;
+  flows: number;
+  clients: number;
+  alert_ts: number | null;
+  alert_community_id: string | null;
+  reason: string | null;
+  approved_by: string | null;
+  ticket: string | null;
+  approval_ts: number | null;
+}
+interface ClassRow {
+  vlan: number;
+  ip: string;
+  proto: string;
+  port: number;
+  class: string;
+}
 
 const CLASS_ORDER = ['read', 'write', 'control', 'config', 'diagnostic', 'session', 'other'];
 
@@ -191,12 +241,14 @@ export function* eachAsset(db: Db, opts: { staleAfter?: number; now?: number } =
   );
   const ids = new Cursor<IdRow>(db.prepare(`SELECT vlan, ip, app, key, value FROM asset_identity ORDER BY vlan, ip, app, key`).iterate());
   const svcs = new Cursor<SvcRow>(
-    db.prepare(
-      `SELECT s.vlan, s.ip, s.proto, s.port, s.app, s.first_ts, s.last_ts, s.flows, s.clients, s.alert_ts, s.alert_community_id,
+    db
+      .prepare(
+        `SELECT s.vlan, s.ip, s.proto, s.port, s.app, s.first_ts, s.last_ts, s.flows, s.clients, s.alert_ts, s.alert_community_id,
          a.reason, a.approved_by, a.ticket, a.ts AS approval_ts
        FROM service s LEFT JOIN approval a ON a.vlan = s.vlan AND a.ip = s.ip AND a.proto = s.proto AND a.port = s.port
        ORDER BY s.vlan, s.ip, s.proto, s.port`,
-    ).iterate(),
+      )
+      .iterate(),
   );
   const classes = new Cursor<ClassRow>(
     db.prepare(`SELECT vlan, ip, proto, port, class FROM service_class ORDER BY vlan, ip, proto, port`).iterate(),
@@ -204,8 +256,17 @@ export function* eachAsset(db: Db, opts: { staleAfter?: number; now?: number } =
   try {
     for (const a of assets) {
       const view: AssetView = {
-        ip: a.ip, vlan: vlanOut(a.vlan), mac: a.mac, vendor: a.vendor, first_ts: a.first_ts, last_ts: a.last_ts,
-        sensors: [], roles: [], identity: {}, identity_app: {}, services: [],
+        ip: a.ip,
+        vlan: vlanOut(a.vlan),
+        mac: a.mac,
+        vendor: a.vendor,
+        first_ts: a.first_ts,
+        last_ts: a.last_ts,
+        sensors: [],
+        roles: [],
+        identity: {},
+        identity_app: {},
+        services: [],
       };
       sensors.take(a.vlan, a.ip, (r) => view.sensors.push(r.sensor));
       roles.take(a.vlan, a.ip, (r) => {
@@ -231,10 +292,17 @@ export function* eachAsset(db: Db, opts: { staleAfter?: number; now?: number } =
         const cls = byKey.get(`${r.proto}/${r.port}`) ?? [];
         cls.sort((x, y) => CLASS_ORDER.indexOf(x) - CLASS_ORDER.indexOf(y));
         view.services.push({
-          proto: r.proto, port: r.port, app: r.app,
+          proto: r.proto,
+          port: r.port,
+          app: r.app,
           status: serviceStatus(r.last_ts, approval !== null, r.alert_ts !== null, now, staleAfter),
-          first_ts: r.first_ts, last_ts: r.last_ts, flows: r.flows, clients: r.clients, classes: cls,
-          approval, alert: r.alert_ts === null ? null : { ts: r.alert_ts, community_id: r.alert_community_id },
+          first_ts: r.first_ts,
+          last_ts: r.last_ts,
+          flows: r.flows,
+          clients: r.clients,
+          classes: cls,
+          approval,
+          alert: r.alert_ts === null ? null : { ts: r.alert_ts, community_id: r.alert_community_id },
         });
       });
       yield view;
@@ -245,13 +313,21 @@ export function* eachAsset(db: Db, opts: { staleAfter?: number; now?: number } =
 }
 
 interface ChangeRow {
-  ts: number; kind: string; vlan: number; ip: string; proto: string | null; port: number | null; app: string | null;
-  detail: string; sensor: string | null;
+  ts: number;
+  kind: string;
+  vlan: number;
+  ip: string;
+  proto: string | null;
+  port: number | null;
+  app: string | null;
+  detail: string;
+  sensor: string | null;
 }
 
 /** History rows at or after `since` (all when undefined), oldest first. */
 export function* eachChange(db: Db, since?: number): Generator<ChangeView> {
-  const rows = db.prepare(`SELECT ts, kind, vlan, ip, proto, port, app, detail, sensor FROM change WHERE ts >= ? ORDER BY ts, id`)
+  const rows = db
+    .prepare(`SELECT ts, kind, vlan, ip, proto, port, app, detail, sensor FROM change WHERE ts >= ? ORDER BY ts, id`)
     .iterate(since ?? -1) as Iterable<ChangeRow>;
   for (const r of rows) {
     const { ts, kind, ip, proto, port, app, detail, sensor } = r;
@@ -260,9 +336,18 @@ export function* eachChange(db: Db, since?: number): Generator<ChangeView> {
 }
 
 interface AlertRow {
-  ts: number; kind: string; severity: string; community_id: string | null; vlan: number;
-  client_ip: string | null; client_port: number | null;
-  server_ip: string | null; server_port: number | null; proto: string | null; app: string | null; detail: string;
+  ts: number;
+  kind: string;
+  severity: string;
+  community_id: string | null;
+  vlan: number;
+  client_ip: string | null;
+  client_port: number | null;
+  server_ip: string | null;
+  server_port: number | null;
+  proto: string | null;
+  app: string | null;
+  detail: string;
 }
 
 /** Alerts at or after `since`, oldest first. */
@@ -270,10 +355,16 @@ export function* eachAlert(db: Db, since?: number): Generator<AlertView> {
   const rows = db.prepare(`SELECT * FROM alert WHERE ts >= ? ORDER BY ts, kind, detail`).iterate(since ?? -1) as Iterable<AlertRow>;
   for (const r of rows) {
     yield {
-      ts: r.ts, kind: r.kind, severity: r.severity, community_id: r.community_id, proto: r.proto, vlan: vlanOut(r.vlan),
+      ts: r.ts,
+      kind: r.kind,
+      severity: r.severity,
+      community_id: r.community_id,
+      proto: r.proto,
+      vlan: vlanOut(r.vlan),
       client: r.client_ip === null ? null : { ip: r.client_ip, port: r.client_port ?? 0 },
       server: r.server_ip === null ? null : { ip: r.server_ip, port: r.server_port ?? 0 },
-      app: r.app, detail: r.detail,
+      app: r.app,
+      detail: r.detail,
     };
   }
 }

@@ -12,8 +12,20 @@ import { macVendor } from './oui.js';
 /** Distinct client rows kept per service (the `clients` count stops there). */
 export const MAX_SERVICE_CLIENTS = 10_000;
 
-interface SvcNow { app: string | null; stale: number; last_ts: number; clients: number }
-interface StaleRow { vlan: number; ip: string; proto: string; port: number; app: string | null; last_ts: number }
+interface SvcNow {
+  app: string | null;
+  stale: number;
+  last_ts: number;
+  clients: number;
+}
+interface StaleRow {
+  vlan: number;
+  ip: string;
+  proto: string;
+  port: number;
+  app: string | null;
+  last_ts: number;
+}
 
 export interface WriteResult {
   assets: number;
@@ -27,7 +39,11 @@ export class InventoryWriter {
   /** Capture clock of the last stale sweep (a sweep reads every service: once a minute of capture time). */
   private sweptAt = 0;
 
-  constructor(private readonly db: Db, readonly sensor: string, readonly staleAfter: number) {
+  constructor(
+    private readonly db: Db,
+    readonly sensor: string,
+    readonly staleAfter: number,
+  ) {
     const p = (sql: string) => db.prepare(sql);
     this.st = {
       assetIns: p(`INSERT INTO asset (vlan, ip, mac, vendor, first_ts, last_ts) VALUES (?, ?, ?, ?, ?, ?)
@@ -75,7 +91,14 @@ export class InventoryWriter {
   }
 
   private log(
-    ts: number, kind: ChangeKind, vlan: number, ip: string, proto: string | null, port: number | null, app: string | null, detail: string,
+    ts: number,
+    kind: ChangeKind,
+    vlan: number,
+    ip: string,
+    proto: string | null,
+    port: number | null,
+    app: string | null,
+    detail: string,
   ): void {
     this.st.change.run(ts, kind, vlan, ip, proto, port, app, detail, this.sensor);
     this.changes++;
@@ -120,9 +143,10 @@ export class InventoryWriter {
         const old = s.idGet.get(a.vlan, a.ip, f.app, f.key) as { value: string } | undefined;
         if (old?.value === f.value) continue;
         s.idUp.run(a.vlan, a.ip, f.app, f.key, f.value, f.last);
-        const what = old === undefined
-          ? `${f.key} is ${JSON.stringify(f.value)}`
-          : `${f.key} changed from ${JSON.stringify(old.value)} to ${JSON.stringify(f.value)}`;
+        const what =
+          old === undefined
+            ? `${f.key} is ${JSON.stringify(f.value)}`
+            : `${f.key} changed from ${JSON.stringify(old.value)} to ${JSON.stringify(f.value)}`;
         this.log(f.last, 'identity_changed', a.vlan, a.ip, null, null, f.app, `${a.ip} ${f.app} ${what}`);
       }
     }

@@ -40,7 +40,11 @@ export class FdWriter implements ByteOut {
   fault: OutputFault | null = null;
 
   /** `name` is what a failure names: the file path, or <stdout>. */
-  constructor(readonly fd: number, private readonly owned: boolean, readonly name = owned ? `fd ${fd}` : '<stdout>') {}
+  constructor(
+    readonly fd: number,
+    private readonly owned: boolean,
+    readonly name = owned ? `fd ${fd}` : '<stdout>',
+  ) {}
 
   write(s: string): void {
     // UTF-8 needs at most 3 bytes per UTF-16 unit.

@@ -128,19 +128,35 @@ export function writeFlowRecord(o: JsonOut, f: Flow, end: EndReason): void {
   else writeHead(o, f);
   if (f.app === null) o.lit(K.APP_NULL);
   else f.app.flowWrite(o);
-  o.lit(K.PKTS_C2S); o.num(f.pktsC2S);
-  o.lit(K.S2C); o.num(f.pktsS2C);
-  o.lit(K.BYTES_C2S); o.num(f.bytesC2S);
-  o.lit(K.S2C); o.num(f.bytesS2C);
-  o.lit(K.PAYLOAD_C2S); o.num(f.payC2S);
-  o.lit(K.S2C); o.num(f.payS2C);
-  o.lit(K.STATE); o.raw(f.stateName());
+  o.lit(K.PKTS_C2S);
+  o.num(f.pktsC2S);
+  o.lit(K.S2C);
+  o.num(f.pktsS2C);
+  o.lit(K.BYTES_C2S);
+  o.num(f.bytesC2S);
+  o.lit(K.S2C);
+  o.num(f.bytesS2C);
+  o.lit(K.PAYLOAD_C2S);
+  o.num(f.payC2S);
+  o.lit(K.S2C);
+  o.num(f.payS2C);
+  o.lit(K.STATE);
+  o.raw(f.stateName());
   o.lit(f.handshake ? K.HANDSHAKE_TRUE : K.HANDSHAKE_FALSE);
   o.raw(end);
   o.lit(K.QUOTE);
-  if (f.truncatedPkts > 0) { o.lit(K.TRUNCATED); o.num(f.truncatedPkts); }
-  if (f.fragments > 0) { o.lit(K.FRAGMENTS); o.num(f.fragments); }
-  if (f.interimRecords > 0 || end === 'active') { o.lit(K.INTERIM); o.num(f.interimRecords + (end === 'active' ? 1 : 0)); }
+  if (f.truncatedPkts > 0) {
+    o.lit(K.TRUNCATED);
+    o.num(f.truncatedPkts);
+  }
+  if (f.fragments > 0) {
+    o.lit(K.FRAGMENTS);
+    o.num(f.fragments);
+  }
+  if (f.interimRecords > 0 || end === 'active') {
+    o.lit(K.INTERIM);
+    o.num(f.interimRecords + (end === 'active' ? 1 : 0));
+  }
   o.lit(K.END_LINE);
 }
 

@@ -11,7 +11,7 @@ export function ipv6Text(w0: number, w1: number, w2: number, w3: number): string
   if (w0 === 0 && w1 === 0 && w2 === 0xffff) return `::ffff:${ipv4Text(w3)}`;
   let bestStart = -1;
   let bestLen = 1;
-  for (let i = 0; i < 8;) {
+  for (let i = 0; i < 8; ) {
     if (g[i] !== 0) {
       i++;
       continue;
@@ -24,7 +24,11 @@ export function ipv6Text(w0: number, w1: number, w2: number, w3: number): string
     }
     i = j;
   }
-  const hex = (a: number, b: number) => g.slice(a, b).map((x) => x.toString(16)).join(':');
+  const hex = (a: number, b: number) =>
+    g
+      .slice(a, b)
+      .map((x) => x.toString(16))
+      .join(':');
   if (bestStart < 0) return hex(0, 8);
   return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
 }

@@ -266,6 +266,7 @@ export function jsonText<T>(write: (o: JsonOut, v: T) => void, v: T): string {
 
 /** ASCII text encoded once, for JsonOut.lit. */
 export function lit(s: string): Uint8Array {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the range is all of ASCII, control characters included
   if (/[^\x00-\x7f]/.test(s)) throw new Error(`lit: not ASCII: ${s}`);
   return new Uint8Array(Buffer.from(s, 'latin1'));
 }

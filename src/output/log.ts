@@ -40,7 +40,11 @@ export function createLogger(level: string, format: 'text' | 'json'): Logger {
   const make = (): Logger => {
     const { pino } = requireCjs('pino') as Pino;
     return pino(
-      { level, base: format === 'json' ? { pid: process.pid } : undefined, timestamp: format === 'json' ? pino.stdTimeFunctions.isoTime : false },
+      {
+        level,
+        base: format === 'json' ? { pid: process.pid } : undefined,
+        timestamp: format === 'json' ? pino.stdTimeFunctions.isoTime : false,
+      },
       format === 'json' ? new JsonDestination() : new TextDestination(),
     );
   };

@@ -51,7 +51,10 @@ export class DirSink implements RecordSink {
   private openFault: OutputFault | null = null;
   /** Where records go once a file cannot be opened: nowhere. */
   private readonly dead = new FdWriter(-1, false, '');
-  constructor(private readonly dir: string, private readonly format: 'ndjson' | 'msgpack') {
+  constructor(
+    private readonly dir: string,
+    private readonly format: 'ndjson' | 'msgpack',
+  ) {
     this.dead.fault = { path: '', code: 'closed' };
   }
 

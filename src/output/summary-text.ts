@@ -18,16 +18,29 @@ export function renderSummary(engine: Engine, secs: number, inputs: number, dama
   const rate = secs > 0 ? st.packets / secs : 0;
   const lines: string[] = [];
   const span = st.lastTs > st.firstTs ? ` over ${(st.lastTs - st.firstTs).toFixed(1)} s of capture` : '';
-  lines.push(`otwatch: ${inputs} input${inputs === 1 ? '' : 's'}${damaged > 0 ? ` (${damaged} damaged)` : ''}, ${st.packets.toLocaleString('en')} packets, ${human(st.bytes)}B${span}`);
+  lines.push(
+    `otwatch: ${inputs} input${inputs === 1 ? '' : 's'}${damaged > 0 ? ` (${damaged} damaged)` : ''}, ${st.packets.toLocaleString('en')} packets, ${human(st.bytes)}B${span}`,
+  );
   lines.push(`  processed in ${secs.toFixed(2)} s (${human(rate)} pkt/s)`);
   // Per input, with the same prefix: every timing line starts "  processed in".
   for (const f of perFile) {
-    lines.push(`  processed in ${f.secs.toFixed(2)} s: ${f.path}, ${f.packets.toLocaleString('en')} packets (${human(f.secs > 0 ? f.packets / f.secs : 0)} pkt/s)`);
+    lines.push(
+      `  processed in ${f.secs.toFixed(2)} s: ${f.path}, ${f.packets.toLocaleString('en')} packets (${human(f.secs > 0 ? f.packets / f.secs : 0)} pkt/s)`,
+    );
   }
-  lines.push(`  tcp ${st.tcp}, udp ${st.udp}, other ip ${st.ipOther}, non-ip ${st.nonIp}, malformed ${st.malformed}, unsupported link ${st.unsupportedLink}, truncated ${st.truncated}, fragments ${st.fragments}`);
-  lines.push(`  flows ${st.flows.toLocaleString('en')} (evicted ${engine.table.evicted}), application PDUs ${st.pdus.toLocaleString('en')}`);
+  lines.push(
+    `  tcp ${st.tcp}, udp ${st.udp}, other ip ${st.ipOther}, non-ip ${st.nonIp}, malformed ${st.malformed}, unsupported link ${st.unsupportedLink}, truncated ${st.truncated}, fragments ${st.fragments}`,
+  );
+  lines.push(
+    `  flows ${st.flows.toLocaleString('en')} (evicted ${engine.table.evicted}), application PDUs ${st.pdus.toLocaleString('en')}`,
+  );
   if (sm.apps.size > 0) {
-    lines.push(`  flows by application: ${[...sm.apps].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    lines.push(
+      `  flows by application: ${[...sm.apps]
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
   }
   const talkers = sm.topTalkers(5);
   if (talkers.length > 0) {

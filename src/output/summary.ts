@@ -231,5 +231,3 @@ export function human(n: number): string {
   if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
   return String(Math.round(n));
 }
-
-

@@ -32,13 +32,26 @@ export const EV_PDU = 5;
 export const EV_END = 7;
 
 // Layout of one event (doubles).
-const E_TYPE = 0, E_K0 = 1, E_K1 = 2, E_K2 = 3, E_ID = 4, E_TS = 5;
-const E_CLIENT_IS_A = 6, E_ROLES_FIXED = 7, E_TCP_SEEN = 8, E_PKTS_C2S = 9, E_PAY_C2S = 10, E_PAY_S2C = 11, E_APP = 12;
-const E_X = 13, E_Y = 14, E_Z = 15, E_W = 16;
+const E_TYPE = 0,
+  E_K0 = 1,
+  E_K1 = 2,
+  E_K2 = 3,
+  E_ID = 4,
+  E_TS = 5;
+const E_CLIENT_IS_A = 6,
+  E_ROLES_FIXED = 7,
+  E_TCP_SEEN = 8,
+  E_PKTS_C2S = 9,
+  E_PAY_C2S = 10,
+  E_PAY_S2C = 11,
+  E_APP = 12;
+const E_X = 13,
+  E_Y = 14,
+  E_Z = 15,
+  E_W = 16;
 export const EV_SIZE = 17;
 /** flowStart carries the flow key after the common part. */
 const START_EXTRA = 14;
-
 
 /** A batch of events from one worker: numbers, and the worker's progress
  *  (every later event has a major key above `mark`). */
@@ -65,7 +78,9 @@ export class EventRecorder implements FlowObserver {
   private readonly dIndex = new Map<ProtocolModule, number>();
 
   constructor(dissectors: readonly ProtocolModule[]) {
-    dissectors.forEach((d, i) => this.dIndex.set(d, i));
+    dissectors.forEach((d, i) => {
+      this.dIndex.set(d, i);
+    });
   }
 
   /** Before the engine handles packet `seq`. */
@@ -152,8 +167,14 @@ export class EventRecorder implements FlowObserver {
     b[o + 1] = f.proto;
     b[o + 2] = f.vlan;
     b[o + 3] = f.innerVlan;
-    b[o + 4] = f.a0; b[o + 5] = f.a1; b[o + 6] = f.a2; b[o + 7] = f.a3;
-    b[o + 8] = f.b0; b[o + 9] = f.b1; b[o + 10] = f.b2; b[o + 11] = f.b3;
+    b[o + 4] = f.a0;
+    b[o + 5] = f.a1;
+    b[o + 6] = f.a2;
+    b[o + 7] = f.a3;
+    b[o + 8] = f.b0;
+    b[o + 9] = f.b1;
+    b[o + 10] = f.b2;
+    b[o + 11] = f.b3;
     b[o + 12] = f.aPort;
     b[o + 13] = f.bPort;
   }
@@ -231,7 +252,11 @@ export class EventReplay {
   /** Events applied (for tests and debugging). */
   applied = 0;
 
-  constructor(private readonly obs: FlowObserver, private readonly dissectors: readonly ProtocolModule[], workers: number) {
+  constructor(
+    private readonly obs: FlowObserver,
+    private readonly dissectors: readonly ProtocolModule[],
+    workers: number,
+  ) {
     this.qs = Array.from({ length: workers }, () => new Queue());
   }
 
@@ -252,17 +277,23 @@ export class EventReplay {
     }
     for (;;) {
       let best = -1;
-      let bk0 = 0, bk1 = 0, bk2 = 0;
+      let bk0 = 0,
+        bk1 = 0,
+        bk2 = 0;
       for (let w = 0; w < this.qs.length; w++) {
         const b = this.qs[w].head();
         if (b === null) continue;
         const o = this.qs[w].pos;
         const n = b.nums;
-        const k0 = n[o + E_K0], k1 = n[o + E_K1], k2 = n[o + E_K2];
+        const k0 = n[o + E_K0],
+          k1 = n[o + E_K1],
+          k2 = n[o + E_K2];
         if (k0 > limit) continue;
         if (best < 0 || k0 < bk0 || (k0 === bk0 && (k1 < bk1 || (k1 === bk1 && k2 < bk2)))) {
           best = w;
-          bk0 = k0; bk1 = k1; bk2 = k2;
+          bk0 = k0;
+          bk1 = k1;
+          bk2 = k2;
         }
       }
       if (best < 0) return;
@@ -272,7 +303,10 @@ export class EventReplay {
 
   /** Everything left (all workers done). */
   drain(): void {
-    this.release(Infinity, this.qs.map(() => true));
+    this.release(
+      Infinity,
+      this.qs.map(() => true),
+    );
   }
 
   private apply(w: number): void {
@@ -293,8 +327,14 @@ export class EventReplay {
       f.proto = n[x + 1];
       f.vlan = n[x + 2];
       f.innerVlan = n[x + 3];
-      f.a0 = n[x + 4]; f.a1 = n[x + 5]; f.a2 = n[x + 6]; f.a3 = n[x + 7];
-      f.b0 = n[x + 8]; f.b1 = n[x + 9]; f.b2 = n[x + 10]; f.b3 = n[x + 11];
+      f.a0 = n[x + 4];
+      f.a1 = n[x + 5];
+      f.a2 = n[x + 6];
+      f.a3 = n[x + 7];
+      f.b0 = n[x + 8];
+      f.b1 = n[x + 9];
+      f.b2 = n[x + 10];
+      f.b3 = n[x + 11];
       f.aPort = n[x + 12];
       f.bPort = n[x + 13];
       q.flows.set(id, f);

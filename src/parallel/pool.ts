@@ -48,7 +48,8 @@ export const MAX_WORKERS = 64;
  *  as small: its size is unknown). */
 export function workerCount(opt: number | undefined, paths: readonly string[]): number {
   if (opt !== undefined) {
-    if (!Number.isInteger(opt) || opt < 1 || opt > MAX_WORKERS) throw new UsageError(`--workers needs a whole number from 1 to ${MAX_WORKERS}`);
+    if (!Number.isInteger(opt) || opt < 1 || opt > MAX_WORKERS)
+      throw new UsageError(`--workers needs a whole number from 1 to ${MAX_WORKERS}`);
     return opt;
   }
   const cores = availableParallelism();

@@ -35,7 +35,6 @@ export interface ChunkedReadHooks {
 
 const STOPPED = -1;
 
-
 /** Reads one capture. `current.chunk` names the chunk of the packet being
  *  delivered. Throws CaptureError like readCapture, after every record
  *  before the damage was delivered and published. */

@@ -38,9 +38,11 @@ const R = 1;
 const READ_COMMIT = 2048;
 
 // Node 20 has it; the ES2022 lib typings do not.
-export const waitAsync = (Atomics as unknown as {
-  waitAsync(a: Int32Array, i: number, v: number, ms: number): { async: boolean; value: Promise<string> | string };
-}).waitAsync.bind(Atomics);
+export const waitAsync = (
+  Atomics as unknown as {
+    waitAsync(a: Int32Array, i: number, v: number, ms: number): { async: boolean; value: Promise<string> | string };
+  }
+).waitAsync.bind(Atomics);
 
 export function createRing(records: number): SharedArrayBuffer {
   if (records < 64 || records > 1 << 24 || (records & (records - 1)) !== 0) {
@@ -77,7 +79,7 @@ export class RingWriter extends RingBase {
   /** Resolves when the reader has given records back (or after `ms`). */
   async waitRead(ms: number): Promise<void> {
     const r = Atomics.load(this.ctrl, R);
-    if (((this.w - r) >>> 0) === 0) return;
+    if ((this.w - r) >>> 0 === 0) return;
     const res = waitAsync(this.ctrl, R, r, ms);
     if (res.async) await res.value;
   }
@@ -190,7 +192,10 @@ export class ChunkPool {
   readonly bufs: Buffer[];
   readonly refs: Int32Array;
 
-  constructor(readonly sabs: SharedArrayBuffer[], refs: SharedArrayBuffer) {
+  constructor(
+    readonly sabs: SharedArrayBuffer[],
+    refs: SharedArrayBuffer,
+  ) {
     this.bufs = sabs.map((s) => Buffer.from(s));
     this.refs = new Int32Array(refs);
   }

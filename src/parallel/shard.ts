@@ -59,7 +59,8 @@ export function flowHash(buf: Buffer, off: number, caplen: number, linktype: num
       o = off + 20;
       break;
     case 0: // NULL: family in the writer's byte order
-    case 108: { // LOOP: family in network order
+    case 108: {
+      // LOOP: family in network order
       if (caplen < 4) return NON_IP;
       let af: number;
       if (linktype === 108) af = u32be(buf, off);
@@ -73,7 +74,11 @@ export function flowHash(buf: Buffer, off: number, caplen: number, linktype: num
       else return NON_IP;
       break;
     }
-    case 101: case 12: case 14: case 228: case 229: // raw IP
+    case 101:
+    case 12:
+    case 14:
+    case 228:
+    case 229: // raw IP
       if (caplen < 1) return NON_IP;
       etype = buf[off] >> 4 === 6 ? ETH_IPV6 : ETH_IPV4;
       o = off;

@@ -188,7 +188,8 @@ function run(cfg: WorkerConfig): void {
     records++;
     const seq = r.seq;
     if (r.type === REC_PACKET) {
-      if (++packets === cfg.crashAfter) throw new Error(`injected crash in worker ${cfg.index} at its packet ${packets} (OTWATCH_TEST_WORKER_CRASH)`);
+      if (++packets === cfg.crashAfter)
+        throw new Error(`injected crash in worker ${cfg.index} at its packet ${packets} (OTWATCH_TEST_WORKER_CRASH)`);
       raw.buf = bufs[r.chunk];
       raw.off = r.arg;
       raw.caplen = r.caplen;

@@ -60,7 +60,17 @@ export function startPipeline(settings: PipelineSettings, outputs?: RecordSink):
   inventory?.attach(engine);
   // A second signal: what is decoded is written before the exit (flows end
   // as "shutdown", buffers are flushed), only the rest of the input is left.
-  const p: Pipeline = { settings, log, engine, sink, detector, exporter, inventory, stop: new StopControl(log, () => hurry(p)), flowsOpen: true };
+  const p: Pipeline = {
+    settings,
+    log,
+    engine,
+    sink,
+    detector,
+    exporter,
+    inventory,
+    stop: new StopControl(log, () => hurry(p)),
+    flowsOpen: true,
+  };
   p.stop.install();
   return p;
 }

@@ -60,8 +60,14 @@ export async function renderHtml(
     svg = `<p class="none">No map: ${html(e.message)}. The tables below are complete.</p>`;
   }
   const page = renderPage({
-    snapshot: s, tables, graph, svg, source: o.source, policyName: o.policyName,
-    generatedTs: o.generatedTs ?? Date.now() / 1000, version: o.version,
+    snapshot: s,
+    tables,
+    graph,
+    svg,
+    source: o.source,
+    policyName: o.policyName,
+    generatedTs: o.generatedTs ?? Date.now() / 1000,
+    version: o.version,
   });
   return { page, mode: graph.mode, nodes: Object.keys(graph.nodes).length, mapError };
 }

@@ -34,16 +34,26 @@ export interface ReportMeta {
 export function tablesNdjson(s: ReportSnapshot, tables: Table[], meta: ReportMeta): string {
   const lines: string[] = [
     JSON.stringify({
-      type: 'report', ts: meta.generated_ts, first_ts: s.first_ts, last_ts: s.last_ts, since: s.since, sensors: s.sensors,
-      source: meta.source, policy: meta.policy, version: meta.version,
-      assets: s.assets.length, services: tables.find((t) => t.name === 'services')!.rows.length,
+      type: 'report',
+      ts: meta.generated_ts,
+      first_ts: s.first_ts,
+      last_ts: s.last_ts,
+      since: s.since,
+      sensors: s.sensors,
+      source: meta.source,
+      policy: meta.policy,
+      version: meta.version,
+      assets: s.assets.length,
+      services: tables.find((t) => t.name === 'services')!.rows.length,
     }),
   ];
   for (const t of tables) {
     const type = ROW_TYPE[t.name];
     for (const r of t.rows) {
       const o: Record<string, unknown> = { type };
-      t.columns.forEach((c, i) => (o[c.key] = r[i]));
+      t.columns.forEach((c, i) => {
+        o[c.key] = r[i];
+      });
       lines.push(JSON.stringify(o));
     }
   }

@@ -277,8 +277,10 @@ export function buildGraph(s: ReportSnapshot, policy: Policy | null, groupAbove 
     const ot = policy?.zone(name)?.ot === true;
     lines.push(`  subgraph cluster_${zid} {`);
     const label = dotString(policy !== null ? `zone ${name}` : name);
-    lines.push(`    id=${dotString(zid)}; label=${label}; style="rounded${ot ? ',filled' : ''}"; ` +
-      `color="#888888"; fillcolor="#fff7f0"; labeljust="l";`);
+    lines.push(
+      `    id=${dotString(zid)}; label=${label}; style="rounded${ot ? ',filled' : ''}"; ` +
+        `color="#888888"; fillcolor="#fff7f0"; labeljust="l";`,
+    );
     for (const id of ids) lines.push(nodeLines(id));
     lines.push('  }');
     titles.set(zid, policy !== null ? `zone ${name}${ot ? ' (OT)' : ''}: ${ids.length} node(s)` : `subnet ${name}`);
@@ -308,7 +310,10 @@ export function buildGraph(s: ReportSnapshot, policy: Policy | null, groupAbove 
 
 /** A multi-line DOT label: each line escaped, joined by DOT's \n. */
 function dotLabel(text: string): string {
-  return `"${text.split('\n').map((l) => dotString(l).slice(1, -1)).join('\\n')}"`;
+  return `"${text
+    .split('\n')
+    .map((l) => dotString(l).slice(1, -1))
+    .join('\\n')}"`;
 }
 
 /** Addresses in numeric order (IPv4 before IPv6); text that is no address last. */

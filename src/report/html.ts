@@ -24,7 +24,10 @@ export interface PageInput {
 
 export function isoTs(ts: number | null): string {
   if (ts === null || !Number.isFinite(ts)) return 'unknown';
-  return new Date(ts * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return new Date(ts * 1000)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, ' UTC');
 }
 
 const CSS = `
@@ -70,9 +73,12 @@ footer{color:#777;font-size:12px;padding:0 24px 20px}
 
 function legend(): string {
   const role = (Object.keys(ROLE_COLOURS) as (keyof typeof ROLE_COLOURS)[])
-    .map((k) => `<span><span class="sw" style="background:${ROLE_COLOURS[k]}"></span>${html(
-      { server: 'serves an industrial protocol', client: 'client / master', both: 'both', none: 'no industrial role' }[k],
-    )}</span>`)
+    .map(
+      (k) =>
+        `<span><span class="sw" style="background:${ROLE_COLOURS[k]}"></span>${html(
+          { server: 'serves an industrial protocol', client: 'client / master', both: 'both', none: 'no industrial role' }[k],
+        )}</span>`,
+    )
     .join('');
   const apps = Object.entries(APP_COLOURS)
     .concat([['other', OTHER_COLOUR]])
@@ -102,9 +108,7 @@ export function renderPage(p: PageInput): string {
   const si = svcTable.columns.findIndex((c) => c.key === 'status');
   const byStatus = new Map<string, number>();
   for (const r of services) byStatus.set(String(r[si]), (byStatus.get(String(r[si])) ?? 0) + 1);
-  const statusText = ['baseline', 'approved', 'unapproved', 'stale']
-    .map((k) => `${byStatus.get(k) ?? 0} ${k}`)
-    .join(', ');
+  const statusText = ['baseline', 'approved', 'unapproved', 'stale'].map((k) => `${byStatus.get(k) ?? 0} ${k}`).join(', ');
   const changes = p.tables.find((t) => t.name === 'changes')!.rows.length;
   const sensors = s.sensors.length > 0 ? s.sensors.map(html).join(', ') : 'not recorded';
   const window = s.first_ts === null ? null : `${html(isoTs(s.first_ts))} to ${html(isoTs(s.last_ts))}`;
@@ -123,10 +127,10 @@ export function renderPage(p: PageInput): string {
       : '';
   const data = scriptJson({ tables: p.tables, nodes: g.nodes });
   const hash = createHash('sha256').update(PAGE_SCRIPT).digest('base64');
-  const csp =
-    `default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-${hash}'; ` + "form-action 'none'; base-uri 'none'";
+  const csp = `default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-${hash}'; form-action 'none'; base-uri 'none'`;
 
-  return `<!DOCTYPE html>
+  return (
+    `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -162,5 +166,6 @@ ${tableSection(p.tables[3], `Alerts since ${since}, in time order.`)}
 <script type="application/json" id="report-data">${data}</script>
 <script>${PAGE_SCRIPT}</script>
 </body></html>
-`;
+`
+  );
 }

@@ -118,7 +118,12 @@ export function identityParts(a: ReportAsset): { vendor: string | null; product:
   const id = a.identity ?? {};
   const shown = new Set<string>();
   const take = (keys: readonly string[]) => {
-    for (const k of keys) if (str(id[k]) !== null) return shown.add(k), String(id[k]);
+    for (const k of keys) {
+      if (str(id[k]) !== null) {
+        shown.add(k);
+        return String(id[k]);
+      }
+    }
     return null;
   };
   const vendor = take(VENDOR_KEYS);
@@ -158,15 +163,42 @@ export function buildTables(s: ReportSnapshot, policy: Policy | null): Table[] {
     for (const v of a.services) {
       if (v.status === 'unapproved') unapproved++;
       services.push([
-        a.ip, a.vlan, zone, v.proto, v.port, str(v.app), v.status, str(v.reason), str(v.approver), str(v.ticket),
-        v.approved_ts ?? null, v.first_ts, v.last_ts, v.flows, v.clients, v.classes,
+        a.ip,
+        a.vlan,
+        zone,
+        v.proto,
+        v.port,
+        str(v.app),
+        v.status,
+        str(v.reason),
+        str(v.approver),
+        str(v.ticket),
+        v.approved_ts ?? null,
+        v.first_ts,
+        v.last_ts,
+        v.flows,
+        v.clients,
+        v.classes,
         byService.get(serviceKey(a.ip, v.proto, v.port)) ?? 0,
       ]);
     }
     assets.push([
-      a.ip, a.vlan, zone, str(a.mac), str(a.vendor), a.roles.map(roleText), idp.vendor, idp.product, idp.revision, idp.rest,
-      a.services.map((v) => `${v.proto}/${v.port}${v.app ? ` ${v.app}` : ''}`), unapproved, byIp.get(a.ip) ?? 0,
-      a.first_ts, a.last_ts, a.sensors,
+      a.ip,
+      a.vlan,
+      zone,
+      str(a.mac),
+      str(a.vendor),
+      a.roles.map(roleText),
+      idp.vendor,
+      idp.product,
+      idp.revision,
+      idp.rest,
+      a.services.map((v) => `${v.proto}/${v.port}${v.app ? ` ${v.app}` : ''}`),
+      unapproved,
+      byIp.get(a.ip) ?? 0,
+      a.first_ts,
+      a.last_ts,
+      a.sensors,
     ]);
   }
   const changes: Cell[][] = s.changes

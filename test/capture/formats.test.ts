@@ -6,8 +6,23 @@ import { readFileSync, statSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fixture, runCli, runEngine, type Rec } from '../helpers/run.js';
 
-interface ExpFlow { proto: string; client: string; cport: number; server: string; sport: number; vlans: number[]; c2s: number; s2c: number; communityId: string }
-interface Entry { file: string; packets: number; flows: ExpFlow[]; damage?: string }
+interface ExpFlow {
+  proto: string;
+  client: string;
+  cport: number;
+  server: string;
+  sport: number;
+  vlans: number[];
+  c2s: number;
+  s2c: number;
+  communityId: string;
+}
+interface Entry {
+  file: string;
+  packets: number;
+  flows: ExpFlow[];
+  damage?: string;
+}
 
 const manifest = JSON.parse(readFileSync(fixture('gen', 'MANIFEST.json'), 'utf8')) as Entry[];
 
@@ -69,7 +84,15 @@ describe('every generated fixture gives its declared flows', () => {
 });
 
 describe('pcap µs/ns, both byte orders, pcapng with two link types', () => {
-  const variants = ['basic-us-le.pcap', 'basic-us-be.pcap', 'basic-ns-le.pcap', 'basic-ns-be.pcap', 'basic-le.pcapng', 'basic-be.pcapng', 'basic-2sections.pcapng'];
+  const variants = [
+    'basic-us-le.pcap',
+    'basic-us-be.pcap',
+    'basic-ns-le.pcap',
+    'basic-ns-be.pcap',
+    'basic-le.pcapng',
+    'basic-be.pcapng',
+    'basic-2sections.pcapng',
+  ];
   it('give identical flow records, timestamps included', async () => {
     const outs: string[] = [];
     for (const v of variants) {
@@ -145,7 +168,10 @@ describe('CLI on damaged input', () => {
     expect(r.stderr).toContain(`${bad}: truncated record`);
     expect(r.stderr).toContain(`byte offset ${damageOffset(bad)}`);
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
-    const flows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const flows = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(flows.some((f) => f.server.port === 502 && f.client.ip === '10.0.0.1')).toBe(true);
     expect(flows.some((f) => f.vlan === 100)).toBe(true);
   });
@@ -164,7 +190,7 @@ describe('CLI on damaged input', () => {
     const lines = r.stdout.split('\n').filter((l) => l.startsWith('  processed in '));
     expect(lines).toHaveLength(1 + files.length);
     files.forEach((f, i) => {
-      const m = new RegExp(`^  processed in ([\\d.]+) s: (.*), ([\\d,]+) packets \\(`).exec(lines[1 + i]!)!;
+      const m = /^ {2}processed in ([\d.]+) s: (.*), ([\d,]+) packets \(/.exec(lines[1 + i]!)!;
       expect(m[2]).toBe(f);
       expect(Number(m[3]!.replace(/,/g, ''))).toBe(alone[i]);
       expect(Number(m[1])).toBeGreaterThanOrEqual(0);
@@ -174,7 +200,9 @@ describe('CLI on damaged input', () => {
     const w = runCli(['read', '--no-dissect', '--workers', '2', ...files]);
     expect(w.code).toBe(0);
     const wl = w.stdout.split('\n').filter((l) => /^ {2}processed in [\d.]+ s: /.test(l));
-    expect(wl.map((l) => /: (.*), ([\d,]+) packets/.exec(l)!.slice(1, 3))).toEqual(files.map((f, i) => [f, alone[i]!.toLocaleString('en')]));
+    expect(wl.map((l) => /: (.*), ([\d,]+) packets/.exec(l)!.slice(1, 3))).toEqual(
+      files.map((f, i) => [f, alone[i]!.toLocaleString('en')]),
+    );
   });
 
   it('reads stdin with -', () => {
@@ -203,7 +231,10 @@ describe('CLI on damaged input', () => {
     const { decodeMulti } = await import('@msgpack/msgpack');
     const d = mkdtempSync(join(tmpdir(), 'otw-'));
     expect(runCli(['read', '-q', '-w', d, fixture('gen', 'basic-us-le.pcap')]).code).toBe(0);
-    const lines = readFileSync(join(d, 'flows.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(join(d, 'flows.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(3);
     const m = mkdtempSync(join(tmpdir(), 'otw-'));
     expect(runCli(['read', '-q', '-w', m, '--format', 'msgpack', fixture('gen', 'basic-us-le.pcap')]).code).toBe(0);

@@ -24,7 +24,9 @@ const TRANSMIT = /send|inject|transmit|write|xmit/i;
 
 /** Source text without comments (which may name what the code must not do). */
 function code(path: string): string {
-  return readFileSync(path, 'utf8').replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
+  return readFileSync(path, 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
 }
 
 function sources(dir: string): string[] {
@@ -58,7 +60,10 @@ describe('cap wrapper: receive only', () => {
     expect(surface(dev).filter((n) => TRANSMIT.test(n))).toEqual([]);
     expect('send' in dev).toBe(false);
     expect(surface(dev)).toEqual(['buffer', 'close', 'constructor', 'isOpen', 'linktype', 'open']);
-    const src = new CapSource({ iface: 'lo', filter: '', bufferBytes: 1 << 20, snaplen: 65535, promisc: true, immediate: false, batch: false, user: null }, () => {});
+    const src = new CapSource(
+      { iface: 'lo', filter: '', bufferBytes: 1 << 20, snaplen: 65535, promisc: true, immediate: false, batch: false, user: null },
+      () => {},
+    );
     expect(surface(src).filter((n) => TRANSMIT.test(n))).toEqual([]);
     expect('send' in src).toBe(false);
   });
@@ -121,7 +126,8 @@ describe('src/ never transmits on a capture and never listens', () => {
     expect(hits).toEqual([]);
   });
   it('no server, listening or raw transmit API anywhere in src/', () => {
-    const bad = /\.listen\s*\(|createServer|createSocket|\.bind\s*\(\s*\d|sendpacket|pcap_inject|from ['"]node:(dgram|http|https|http2|inspector)['"]|require\(['"](dgram|http|https)['"]\)/;
+    const bad =
+      /\.listen\s*\(|createServer|createSocket|\.bind\s*\(\s*\d|sendpacket|pcap_inject|from ['"]node:(dgram|http|https|http2|inspector)['"]|require\(['"](dgram|http|https)['"]\)/;
     const hits = files.filter((f) => bad.test(code(f)));
     expect(hits).toEqual([]);
   });

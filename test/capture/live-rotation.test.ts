@@ -3,7 +3,16 @@
 // rotation with UTC names, and write failures that never throw.
 import { execFileSync } from 'node:child_process';
 import {
-  existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, truncateSync, utimesSync, writeFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,7 +64,11 @@ describe('RotatingSink', () => {
     for (let i = 0; i < 7; i++) s.write('flow', line(i));
     s.close();
     // 40-byte lines: 3 make 120 >= 100, so files of 3, 3 and 1 lines.
-    expect(readdirSync(dir).sort()).toEqual(['flows-20240131T235959-1.ndjson', 'flows-20240131T235959-2.ndjson', 'flows-20240131T235959.ndjson']);
+    expect(readdirSync(dir).sort()).toEqual([
+      'flows-20240131T235959-1.ndjson',
+      'flows-20240131T235959-2.ndjson',
+      'flows-20240131T235959.ndjson',
+    ]);
     expect(readFileSync(join(dir, 'flows-20240131T235959.ndjson'), 'utf8')).toBe(line(0) + line(1) + line(2));
     expect(readFileSync(join(dir, 'flows-20240131T235959-1.ndjson'), 'utf8')).toBe(line(3) + line(4) + line(5));
     expect(readFileSync(join(dir, 'flows-20240131T235959-2.ndjson'), 'utf8')).toBe(line(6));
@@ -110,7 +123,15 @@ describe('RotatingSink', () => {
     const pruned: string[] = [];
     // 40-byte lines, a new file every 3 lines (120 bytes); keep at most 300 bytes.
     const retain = { maxBytes: 300, maxAgeS: 0 };
-    const s = new RotatingSink({ dir, format: 'ndjson', maxBytes: 100, maxSeconds: 0, now: () => now, retain, onPruned: (p) => pruned.push(...p) });
+    const s = new RotatingSink({
+      dir,
+      format: 'ndjson',
+      maxBytes: 100,
+      maxSeconds: 0,
+      now: () => now,
+      retain,
+      onPruned: (p) => pruned.push(...p),
+    });
     for (let i = 0; i < 12; i++) {
       s.write('flow', line(i));
       now += 1000;
@@ -159,7 +180,9 @@ describe('RotatingSink', () => {
       const text = () => readFileSync(join(dir, 'pdus.ndjson'), 'utf8');
       const lines = text().split('\n');
       expect(lines.pop()).toBe('');
-      lines.forEach((l, k) => expect(JSON.parse(l).n).toBe(k));
+      lines.forEach((l, k) => {
+        expect(JSON.parse(l).n).toBe(k);
+      });
       // Within the minute: no second warning. After it: one more.
       for (let k = 0; k < 50; k++, i++) {
         s.write('pdu', big(i));
@@ -184,6 +207,9 @@ describe('RotatingSink', () => {
     s.write('flow', '{"type":"flow","a":1}\n');
     s.write('flow', '{"type":"flow","b":[1,2]}\n');
     s.close();
-    expect([...decodeMulti(readFileSync(join(dir, 'flows.msgpack')))]).toEqual([{ type: 'flow', a: 1 }, { type: 'flow', b: [1, 2] }]);
+    expect([...decodeMulti(readFileSync(join(dir, 'flows.msgpack')))]).toEqual([
+      { type: 'flow', a: 1 },
+      { type: 'flow', b: [1, 2] },
+    ]);
   });
 });

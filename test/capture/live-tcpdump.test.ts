@@ -8,7 +8,16 @@ import { describe, expect, it } from 'vitest';
 import type { LiveOptions } from '../../src/capture/live-source.js';
 import { parseInfoLine, tcpdumpArgs, unwrap32 } from '../../src/capture/live-tcpdump.js';
 
-const base: LiveOptions = { iface: 'eth1', filter: '', bufferBytes: 64 << 20, snaplen: 262144, promisc: true, immediate: false, batch: false, user: null };
+const base: LiveOptions = {
+  iface: 'eth1',
+  filter: '',
+  bufferBytes: 64 << 20,
+  snaplen: 262144,
+  promisc: true,
+  immediate: false,
+  batch: false,
+  user: null,
+};
 
 describe('tcpdump command line', () => {
   it('default: pcap to stdout, flushed per packet, no name lookups, ns timestamps, 64 MiB buffer in KiB', () => {
@@ -26,8 +35,15 @@ describe('tcpdump command line', () => {
 
 describe('tcpdump counters', () => {
   it('parses the SIGUSR1 line', () => {
-    expect(parseInfoLine('tcpdump: 103 packets captured, 106 packets received by filter, 0 packets dropped by kernel')).toEqual({ captured: 103, received: 106, droppedKernel: 0, droppedIface: 0 });
-    expect(parseInfoLine('tcpdump: 1 packet captured, 1 packet received by filter, 1 packet dropped by kernel, 7 packets dropped by interface')).toEqual({ captured: 1, received: 1, droppedKernel: 1, droppedIface: 7 });
+    expect(parseInfoLine('tcpdump: 103 packets captured, 106 packets received by filter, 0 packets dropped by kernel')).toEqual({
+      captured: 103,
+      received: 106,
+      droppedKernel: 0,
+      droppedIface: 0,
+    });
+    expect(
+      parseInfoLine('tcpdump: 1 packet captured, 1 packet received by filter, 1 packet dropped by kernel, 7 packets dropped by interface'),
+    ).toEqual({ captured: 1, received: 1, droppedKernel: 1, droppedIface: 7 });
     expect(parseInfoLine('tcpdump: listening on eth1, link-type EN10MB (Ethernet), snapshot length 262144 bytes')).toBeNull();
     expect(parseInfoLine('212 packets captured')).toBeNull(); // exit report lines are read one by one
   });

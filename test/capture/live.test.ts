@@ -56,7 +56,9 @@ function replay(ns: string, files: string[], opts: string[] = ['-t'], iface = RE
 
 /** The sensor end's counters, from `ip -s link`. */
 function linkStats(ns: string): { rx: number; tx: number } {
-  const j = JSON.parse(nsx(ns, ['ip', '-s', '-j', 'link', 'show', SENSOR])) as { stats64: { rx: { packets: number }; tx: { packets: number } } }[];
+  const j = JSON.parse(nsx(ns, ['ip', '-s', '-j', 'link', 'show', SENSOR])) as {
+    stats64: { rx: { packets: number }; tx: { packets: number } };
+  }[];
   return { rx: j[0].stats64.rx.packets, tx: j[0].stats64.tx.packets };
 }
 
@@ -71,7 +73,11 @@ function children(pid: number): number[] {
 /** Real and effective uid/gid of a process, from /proc. */
 function ids(pid: number): { uids: number[]; gids: number[] } {
   const st = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const row = (k: string) => /^(\w+):\s+(.*)$/m.exec(st.split('\n').find((l) => l.startsWith(`${k}:`)) ?? '')![2].split(/\s+/).map(Number);
+  const row = (k: string) =>
+    /^(\w+):\s+(.*)$/m
+      .exec(st.split('\n').find((l) => l.startsWith(`${k}:`)) ?? '')![2]
+      .split(/\s+/)
+      .map(Number);
   return { uids: row('Uid'), gids: row('Gid') };
 }
 
@@ -103,9 +109,14 @@ class LiveRun {
   err = '';
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  constructor(readonly ns: string, args: string[]) {
+  constructor(
+    readonly ns: string,
+    args: string[],
+  ) {
     // `ip netns exec` execs node, so proc.pid is otwatch's pid.
-    this.proc = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'live', '-i', SENSOR, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'live', '-i', SENSOR, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     procs.push(this.proc);
     this.proc.stdout!.setEncoding('utf8');
     this.proc.stderr!.setEncoding('utf8');
@@ -120,7 +131,12 @@ class LiveRun {
 
   records(): Rec[] {
     const end = this.out.lastIndexOf('\n');
-    return end < 0 ? [] : this.out.slice(0, end).split('\n').map((l) => JSON.parse(l) as Rec);
+    return end < 0
+      ? []
+      : this.out
+          .slice(0, end)
+          .split('\n')
+          .map((l) => JSON.parse(l) as Rec);
   }
 
   stats(): Rec[] {
@@ -137,7 +153,8 @@ class LiveRun {
   async until(cond: () => boolean, what: string, ms = 15_000): Promise<void> {
     const t0 = Date.now();
     while (!cond()) {
-      if (this.proc.exitCode !== null) throw new Error(`otwatch exited (${this.proc.exitCode}) while waiting for ${what}; stderr:\n${this.err}`);
+      if (this.proc.exitCode !== null)
+        throw new Error(`otwatch exited (${this.proc.exitCode}) while waiting for ${what}; stderr:\n${this.err}`);
       if (Date.now() - t0 > ms) throw new Error(`timed out waiting for ${what}; stderr:\n${this.err}`);
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -216,7 +233,14 @@ afterAll(() => {
   for (const d of tmpDirs) rmSync(d, { recursive: true, force: true });
 });
 
-const FIXTURES = ['plant-sample.pcap', 'tcp-events.pcap', 'basic-us-le.pcap', 'link-vlan100.pcap', 'link-qinq-88a8.pcap', 'ipv6-exthdr.pcap'].map((f) => fixture('gen', f));
+const FIXTURES = [
+  'plant-sample.pcap',
+  'tcp-events.pcap',
+  'basic-us-le.pcap',
+  'link-vlan100.pcap',
+  'link-qinq-88a8.pcap',
+  'ipv6-exthdr.pcap',
+].map((f) => fixture('gen', f));
 
 describe('otwatch live (tcpdump path)', () => {
   it('gives the records of `otwatch read` for replayed captures, transmits nothing, listens on nothing', async () => {
@@ -367,8 +391,14 @@ describe('otwatch live (tcpdump path)', () => {
     const { code } = await run.stop();
     expect(code, run.err).toBe(0);
     // The moved file got no more than what was buffered at the HUP; the final record is in the new one.
-    const old = readFileSync(`${stats}.1`, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Rec);
-    const cur = readFileSync(stats, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Rec);
+    const old = readFileSync(`${stats}.1`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Rec);
+    const cur = readFileSync(stats, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Rec);
     expect(old.length).toBeGreaterThan(0);
     expect(old.every((r) => r.final === false)).toBe(true);
     expect(cur[cur.length - 1].final).toBe(true);
@@ -392,7 +422,11 @@ describe('otwatch live: kernel counters and several interfaces', () => {
       process.kill(tcpdump, 'SIGCONT');
     }
     expect(sent).toBe(106 * 200);
-    await run.until(() => run.stats().some((s) => s.interfaces[0].dropped_kernel > 0 && s.interfaces[0].decoded + s.interfaces[0].dropped_kernel === sent), 'the drops reported');
+    await run.until(
+      () =>
+        run.stats().some((s) => s.interfaces[0].dropped_kernel > 0 && s.interfaces[0].decoded + s.interfaces[0].dropped_kernel === sent),
+      'the drops reported',
+    );
     const { code } = await run.stop();
     expect(code, run.err).toBe(0);
     const fin = run.stats().find((s) => s.final === true)!.interfaces[0];

@@ -27,8 +27,18 @@ describe('pcapng timestamp arithmetic (ngTime)', () => {
   // Decimal 10^0..10^15 and binary 2^0..2^60 (the parser refuses finer ones).
   const resolutions = [...Array.from({ length: 16 }, (_, n) => n), ...Array.from({ length: 61 }, (_, n) => 0x80 | n)];
   const edges: [number, number][] = [
-    [0, 0], [0, 1], [0, 0xffffffff], [1, 0], [0x1ffffe, 0xffffffff], [0x1fffff, 0], [0x1fffff, 0xffffffff], [0x200000, 0],
-    [0x3b9ac9ff, 0xffffffff], [0x7fffffff, 0xffffffff], [0x80000000, 0], [0xffffffff, 0xffffffff],
+    [0, 0],
+    [0, 1],
+    [0, 0xffffffff],
+    [1, 0],
+    [0x1ffffe, 0xffffffff],
+    [0x1fffff, 0],
+    [0x1fffff, 0xffffffff],
+    [0x200000, 0],
+    [0x3b9ac9ff, 0xffffffff],
+    [0x7fffffff, 0xffffffff],
+    [0x80000000, 0],
+    [0xffffffff, 0xffffffff],
   ];
 
   it('equals BigInt arithmetic on every resolution, at random and at the edges', () => {

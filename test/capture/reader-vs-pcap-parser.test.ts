@@ -13,7 +13,13 @@ import { SHARED_PCAPS, withShared } from '../helpers/shared.js';
 const require = createRequire(import.meta.url);
 const pcapParser = require('pcap-parser') as { parse(path: string): NodeJS.EventEmitter };
 
-interface Rec { sec: number; usec: number; caplen: number; origlen: number; digest: number }
+interface Rec {
+  sec: number;
+  usec: number;
+  caplen: number;
+  origlen: number;
+  digest: number;
+}
 
 function fnv(b: Uint8Array, off: number, len: number): number {
   let h = 0x811c9dc5;
@@ -25,9 +31,21 @@ function reference(path: string): Promise<Rec[]> {
   return new Promise((res, rej) => {
     const out: Rec[] = [];
     const p = pcapParser.parse(path);
-    p.on('packet', (pk: { header: { timestampSeconds: number; timestampMicroseconds: number; capturedLength: number; originalLength: number }; data: Buffer }) => {
-      out.push({ sec: pk.header.timestampSeconds, usec: pk.header.timestampMicroseconds, caplen: pk.header.capturedLength, origlen: pk.header.originalLength, digest: fnv(pk.data, 0, pk.data.length) });
-    });
+    p.on(
+      'packet',
+      (pk: {
+        header: { timestampSeconds: number; timestampMicroseconds: number; capturedLength: number; originalLength: number };
+        data: Buffer;
+      }) => {
+        out.push({
+          sec: pk.header.timestampSeconds,
+          usec: pk.header.timestampMicroseconds,
+          caplen: pk.header.capturedLength,
+          origlen: pk.header.originalLength,
+          digest: fnv(pk.data, 0, pk.data.length),
+        });
+      },
+    );
     p.on('error', rej);
     p.on('end', () => res(out));
   });
@@ -47,7 +65,11 @@ withShared(() => {
   const cols = manifest[0].split('\t');
   const rel = cols.indexOf('relpath');
   const fmt = cols.indexOf('file_format');
-  const files = manifest.slice(1).map((l) => l.split('\t')).filter((c) => c[fmt].startsWith('pcap(') && c[fmt].includes('usec')).map((c) => c[rel]);
+  const files = manifest
+    .slice(1)
+    .map((l) => l.split('\t'))
+    .filter((c) => c[fmt].startsWith('pcap(') && c[fmt].includes('usec'))
+    .map((c) => c[rel]);
 
   describe('fast reader agrees with pcap-parser on the shared corpus', () => {
     it('finds the classic µs pcaps in the manifest', () => {
@@ -59,7 +81,13 @@ withShared(() => {
         const [a, b] = await Promise.all([ours(path), reference(path)]);
         expect(a.length).toBe(b.length);
         for (let i = 0; i < a.length; i++) {
-          if (a[i].sec !== b[i].sec || a[i].usec !== b[i].usec || a[i].caplen !== b[i].caplen || a[i].digest !== b[i].digest || a[i].origlen !== Math.max(b[i].origlen, b[i].caplen)) {
+          if (
+            a[i].sec !== b[i].sec ||
+            a[i].usec !== b[i].usec ||
+            a[i].caplen !== b[i].caplen ||
+            a[i].digest !== b[i].digest ||
+            a[i].origlen !== Math.max(b[i].origlen, b[i].caplen)
+          ) {
             expect({ packet: i + 1, ...a[i] }).toEqual({ packet: i + 1, ...b[i] });
           }
         }

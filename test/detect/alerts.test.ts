@@ -3,9 +3,9 @@
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Baseline } from '../../src/detect/baseline.js';
+import type { Baseline } from '../../src/detect/baseline.js';
 import { parsePolicy } from '../../src/detect/policy.js';
-import { Clock, mergePackets } from '../../tools/pcapgen/capture.js';
+import { type Clock, mergePackets } from '../../tools/pcapgen/capture.js';
 import { REPO } from '../helpers/shared.js';
 import { brief, clock, learn, modbusExchange, modbusReads, refused, runDetect, T0, tcp, tmpDir, udp, writePcap } from './helpers.js';
 import * as S from './scenarios.js';
@@ -66,15 +66,17 @@ describe('alerts', () => {
     const r = await runDetect([later(S.unexpectedProtocol, 'unexpected.pcap')], { baseline: base });
     const got = r.alerts.map((a) => `${brief(a)} app=${a.app}`).sort();
     // Besides: the first FC 3 reads of known talkers on these endpoints are new functions (low).
-    expect(got).toEqual([
-      `new_function/low ${S.MASTER}:43000 -> ${S.PLC2}:5020 fc 3 read app=modbus`,
-      `new_function/low 10.0.0.7:43002 -> ${S.WEB}:80 fc 3 read app=modbus`,
-      `new_listener/high ${S.MASTER}:43001 -> ${S.PLC}:20000 app=null`,
-      `unexpected_protocol/high 10.0.0.7:43002 -> ${S.WEB}:80 app=modbus`,
-      `unexpected_protocol/high ${S.MASTER}:43001 -> ${S.PLC}:20000 app=null`,
-      `unexpected_protocol/high ${S.MASTER}:43003 -> ${S.PLC}:502 app=null`,
-      `unexpected_protocol/medium ${S.MASTER}:43000 -> ${S.PLC2}:5020 app=modbus`,
-    ].sort());
+    expect(got).toEqual(
+      [
+        `new_function/low ${S.MASTER}:43000 -> ${S.PLC2}:5020 fc 3 read app=modbus`,
+        `new_function/low 10.0.0.7:43002 -> ${S.WEB}:80 fc 3 read app=modbus`,
+        `new_listener/high ${S.MASTER}:43001 -> ${S.PLC}:20000 app=null`,
+        `unexpected_protocol/high 10.0.0.7:43002 -> ${S.WEB}:80 app=modbus`,
+        `unexpected_protocol/high ${S.MASTER}:43001 -> ${S.PLC}:20000 app=null`,
+        `unexpected_protocol/high ${S.MASTER}:43003 -> ${S.PLC}:502 app=null`,
+        `unexpected_protocol/medium ${S.MASTER}:43000 -> ${S.PLC2}:5020 app=modbus`,
+      ].sort(),
+    );
     const d = (port: number) => r.alerts.find((a) => a.kind === 'unexpected_protocol' && a.server.port === port)!.detail;
     expect(d(5020)).toBe(`modbus found by content on TCP port 5020 of ${S.PLC2}, not its standard port 502.`);
     expect(d(20000)).toContain('standard dnp3 port');
@@ -112,8 +114,12 @@ describe('alerts', () => {
       `new_listener/high 10.0.0.66:50021 -> ${S.PLC}:22`,
       `scan/high 10.0.0.67:51021 -> 10.0.1.21:502`,
     ]);
-    expect(r.alerts[0].detail).toBe(`10.0.0.66 touched 21 distinct TCP ports on ${S.PLC} within 60 s (threshold 20), answered or not: a port scan.`);
-    expect(r.alerts[2].detail).toBe('10.0.0.67 touched TCP port 502 on 21 distinct hosts within 60 s (threshold 20), answered or not: a host sweep.');
+    expect(r.alerts[0].detail).toBe(
+      `10.0.0.66 touched 21 distinct TCP ports on ${S.PLC} within 60 s (threshold 20), answered or not: a port scan.`,
+    );
+    expect(r.alerts[2].detail).toBe(
+      '10.0.0.67 touched TCP port 502 on 21 distinct hosts within 60 s (threshold 20), answered or not: a host sweep.',
+    );
     // Ports 22-25 and hosts 22-30 after the crossing.
     const rep = Object.fromEntries(r.summary!.top_repeated.map((x: { fact: string; repeats: number }) => [x.fact, x.repeats]));
     expect(rep).toEqual({ [`scan 10.0.0.66 -> ${S.PLC} tcp ports`]: 4, 'scan 10.0.0.67 -> tcp port 502 hosts': 9 });
@@ -182,7 +188,9 @@ describe('alerts', () => {
 
   it('a closed port seen in training stays quiet when it is refused again', async () => {
     const c = clock(T0 + 100);
-    const r = await runDetect([writePcap(dir, 'rst.pcap', refused(c, { client: S.MASTER, server: S.PLC, cport: 47100, sport: 8081 }))], { baseline: base });
+    const r = await runDetect([writePcap(dir, 'rst.pcap', refused(c, { client: S.MASTER, server: S.PLC, cport: 47100, sport: 8081 }))], {
+      baseline: base,
+    });
     expect(r.alerts).toEqual([]);
   });
 
@@ -191,7 +199,10 @@ describe('alerts', () => {
     // backslashes and control characters must be escaped.
     const name = 'say "hi"\\ and\nleave';
     const policy = parsePolicy({
-      zones: [{ name: 'ot', cidrs: ['10.0.0.20/32'] }, { name: 'ops', cidrs: ['10.0.0.0/24'] }],
+      zones: [
+        { name: 'ot', cidrs: ['10.0.0.20/32'] },
+        { name: 'ops', cidrs: ['10.0.0.0/24'] },
+      ],
       conduits: [{ name, from: 'ops', to: 'ot', functions: ['read'] }],
     });
     const c = clock(T0 + 100);
@@ -246,9 +257,10 @@ describe('zones and conduits', () => {
       'zone_violation/medium 10.20.0.10:48007 -> 10.30.1.5:445 app=undefined',
       'zone_violation/medium 10.10.1.6:48004 -> 10.20.0.10:502 app=null',
     ]);
-    expect(r.alerts[0].detail).toBe('10.30.1.5 (zone it) initiated a TCP connection to 10.10.1.20:502 (zone ot): inbound into the OT zone, and no conduit allows it to ot.');
+    expect(r.alerts[0].detail).toBe(
+      '10.30.1.5 (zone it) initiated a TCP connection to 10.10.1.20:502 (zone ot): inbound into the OT zone, and no conduit allows it to ot.',
+    );
     expect(r.alerts[2].detail).toContain('conduit "plc data to dmz" allows only read');
     expect(r.alerts[4].detail).toContain('carries a protocol that is none of modbus, dnp3, iec104, opcua');
   });
 });
-

@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { join, resolve } from 'node:path';
 import { encode } from '@msgpack/msgpack';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Baseline, BaselineError, BASELINE_VERSION, toPlain } from '../../src/detect/baseline.js';
+import { type Baseline, BaselineError, BASELINE_VERSION, toPlain } from '../../src/detect/baseline.js';
 import { diffBaselines, diffText } from '../../src/detect/baseline-diff.js';
 import { encodeBaseline, loadBaseline, saveBaseline, writeFileAtomic } from '../../src/detect/baseline-file.js';
 import { REPO } from '../helpers/shared.js';
@@ -149,7 +149,10 @@ describe('unreadable files give clear errors', () => {
     const q = join(dir, 'badclass.otb');
     const ep = plain.endpoints.find((e) => e.talkers.some((t) => t.functions.length > 0))!;
     const t = ep.talkers.find((x) => x.functions.length > 0)!;
-    writeFileSync(q, encode({ ...plain, endpoints: [{ ...ep, talkers: [{ ...t, functions: [{ ...t.functions[0], class: 'destroy' }] }] }] }));
+    writeFileSync(
+      q,
+      encode({ ...plain, endpoints: [{ ...ep, talkers: [{ ...t, functions: [{ ...t.functions[0], class: 'destroy' }] }] }] }),
+    );
     expect(loadError(q)).toBe(`baseline ${q} is corrupt: endpoints[0].talkers[0].functions[0].class is not a function class`);
   });
 });

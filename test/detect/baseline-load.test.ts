@@ -10,8 +10,26 @@ import { decode, encode, type EncoderOptions } from '@msgpack/msgpack';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { AppName } from '../../src/dissectors/types.js';
 import {
-  APP_FACTS, APP_NAMES, Baseline, BaselineError, BASELINE_FORMAT, BASELINE_VERSION, EndpointRec, fnKey, fromPlain, FunctionRec,
-  ipv4Word, LIMITS, serviceKey4, smallFnKey, TalkerRec, talkerPair, toPlain, type AppFact, type PlainBaseline, type SeenRec,
+  APP_FACTS,
+  APP_NAMES,
+  Baseline,
+  BaselineError,
+  BASELINE_FORMAT,
+  BASELINE_VERSION,
+  EndpointRec,
+  fnKey,
+  fromPlain,
+  FunctionRec,
+  ipv4Word,
+  LIMITS,
+  serviceKey4,
+  smallFnKey,
+  TalkerRec,
+  talkerPair,
+  toPlain,
+  type AppFact,
+  type PlainBaseline,
+  type SeenRec,
 } from '../../src/detect/baseline.js';
 import { baselineFromBytes, decodeBaseline } from '../../src/detect/baseline-file.js';
 import { readBaselineFast } from '../../src/detect/baseline-read.js';
@@ -50,9 +68,32 @@ describe('IPv4 words and text', () => {
 
   it('ipv4Word refuses any other text', () => {
     for (const s of [
-      '', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1.2.3.256', '01.2.3.4', '1.2.3.04', '00.0.0.0', '1..2.3', '.1.2.3', '1.2.3.',
-      ' 1.2.3.4', '1.2.3.4 ', '1.2.3.-4', '1.2.3.4a', '1.2.3.4/24', '::1', '::ffff:1.2.3.4', 'fe80::1', '1.2.3.4\n', '１.2.3.4',
-      '1000.1.1.1', '1.2.3.4.', '+1.2.3.4', '1e1.2.3.4', '0x1.2.3.4',
+      '',
+      '1.2.3',
+      '1.2.3.4.5',
+      '256.1.1.1',
+      '1.2.3.256',
+      '01.2.3.4',
+      '1.2.3.04',
+      '00.0.0.0',
+      '1..2.3',
+      '.1.2.3',
+      '1.2.3.',
+      ' 1.2.3.4',
+      '1.2.3.4 ',
+      '1.2.3.-4',
+      '1.2.3.4a',
+      '1.2.3.4/24',
+      '::1',
+      '::ffff:1.2.3.4',
+      'fe80::1',
+      '1.2.3.4\n',
+      '１.2.3.4',
+      '1000.1.1.1',
+      '1.2.3.4.',
+      '+1.2.3.4',
+      '1e1.2.3.4',
+      '0x1.2.3.4',
     ]) {
       expect(ipv4Word(s), s).toBeNull();
     }
@@ -119,10 +160,12 @@ function fromPlainBefore(doc: unknown, where: string): Baseline {
     typeof a !== 'string' || a.length > 64
       ? bad(`${what} is not a protocol name`)
       : (() => {
-        throw new BaselineError(`baseline ${where} (format version ${d.version}) names protocol ${JSON.stringify(a)} at ${what}, ` +
-          `which this otwatch does not know (it knows ${APP_NAMES.join(', ')}): it was written by an otwatch with that protocol; ` +
-          'use that one or learn the baseline again');
-      })();
+          throw new BaselineError(
+            `baseline ${where} (format version ${d.version}) names protocol ${JSON.stringify(a)} at ${what}, ` +
+              `which this otwatch does not know (it knows ${APP_NAMES.join(', ')}): it was written by an otwatch with that protocol; ` +
+              'use that one or learn the baseline again',
+          );
+        })();
   const num = (v: unknown, what: string): number => (typeof v === 'number' && Number.isFinite(v) ? v : bad(`${what} is not a number`));
   const int = (v: unknown, what: string, lo: number, hi: number): number =>
     typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi ? v : bad(`${what} is not an integer in ${lo}..${hi}`);
@@ -141,8 +184,15 @@ function fromPlainBefore(doc: unknown, where: string): Baseline {
     const e = obj(e0, w);
     const vlan = e.vlan === null ? -1 : int(e.vlan, `${w}.vlan`, 0, 4095);
     const proto = e.proto === 'tcp' || e.proto === 'udp' ? e.proto : bad(`${w}.proto is not tcp or udp`);
-    const ep = new EndpointRec(vlan, str(e.ip, `${w}.ip`), proto, int(e.port, `${w}.port`, 0, 65535),
-      num(e.first_seen, `${w}.first_seen`), num(e.last_seen, `${w}.last_seen`), null);
+    const ep = new EndpointRec(
+      vlan,
+      str(e.ip, `${w}.ip`),
+      proto,
+      int(e.port, `${w}.port`, 0, 65535),
+      num(e.first_seen, `${w}.first_seen`),
+      num(e.last_seen, `${w}.last_seen`),
+      null,
+    );
     ep.flows = int(e.flows, `${w}.flows`, 0, Number.MAX_SAFE_INTEGER);
     for (const a of arr(e.apps, `${w}.apps`, APP_FACTS.length)) {
       if (!(APP_FACTS as readonly unknown[]).includes(a)) unknownApp(`${w}.apps`, a);
@@ -189,9 +239,26 @@ function dump(b: Baseline): unknown {
   return {
     head: [b.created, b.firstTs, b.lastTs, b.overflow],
     endpoints: [...b.endpoints].map(([k, ep]) => [
-      k, ep.key, ep.vlan, ep.ip, ep.proto, ep.port, ep.first, ep.last, ep.flows, ep.fact, [...ep.apps],
-      [...ep.talkers].map(([ip, t]) => [ip, t.ip, t.first, t.last, t.flows, t.fact,
-        [...t.fns].map(([fk, r]) => [fk, r.app, r.fc, r.cls, r.first, r.last, r.count, r.fact])]),
+      k,
+      ep.key,
+      ep.vlan,
+      ep.ip,
+      ep.proto,
+      ep.port,
+      ep.first,
+      ep.last,
+      ep.flows,
+      ep.fact,
+      [...ep.apps],
+      [...ep.talkers].map(([ip, t]) => [
+        ip,
+        t.ip,
+        t.first,
+        t.last,
+        t.flows,
+        t.fact,
+        [...t.fns].map(([fk, r]) => [fk, r.app, r.fc, r.cls, r.first, r.last, r.count, r.fact]),
+      ]),
     ]),
     hosts: [...b.hosts],
     scanners: [...b.scanners],
@@ -298,8 +365,39 @@ function at(doc: unknown, path: Key[]): [Record<string, unknown> | unknown[], Ke
 const clone = <T>(x: T): T => structuredClone(x);
 
 const ODD_VALUES: unknown[] = [
-  null, true, 'x', '', -1, 0, -0, 1.5, 4095, 4096, 65535, 65536, 2 ** 32, 2 ** 32 - 1, 2 ** 53, -(2 ** 40), NaN, Infinity, [], {}, [1],
-  'a'.repeat(65), 'b'.repeat(64), '1.2.3.4', '010.0.0.1', 'é', 'tcp', 'udp', 'modbus', 'other', 'write', 'dnp3', BASELINE_FORMAT,
+  null,
+  true,
+  'x',
+  '',
+  -1,
+  0,
+  -0,
+  1.5,
+  4095,
+  4096,
+  65535,
+  65536,
+  2 ** 32,
+  2 ** 32 - 1,
+  2 ** 53,
+  -(2 ** 40),
+  NaN,
+  Infinity,
+  [],
+  {},
+  [1],
+  'a'.repeat(65),
+  'b'.repeat(64),
+  '1.2.3.4',
+  '010.0.0.1',
+  'é',
+  'tcp',
+  'udp',
+  'modbus',
+  'other',
+  'write',
+  'dnp3',
+  BASELINE_FORMAT,
 ];
 
 /** Variants of a plain document: each value replaced by odd ones, each key
@@ -402,8 +500,14 @@ describe('fast file reader', () => {
   it('takes a baseline learned by the CLI from the bundled captures', () => {
     const dir = tmpDir('baseline-load');
     const out = join(dir, 'learned.bin');
-    const caps = ['gen/plant-sample.pcap', 'gen/link-vlan100.pcap', 'gen/ipv6-exthdr.pcap', 'corpus/modbusSmall.pcap', 'corpus/dnp3_read.pcap',
-      'corpus/open62541_client-server-getEndpoints.pcap'].map((f) => join(REPO, 'fixtures/pcaps', f));
+    const caps = [
+      'gen/plant-sample.pcap',
+      'gen/link-vlan100.pcap',
+      'gen/ipv6-exthdr.pcap',
+      'corpus/modbusSmall.pcap',
+      'corpus/dnp3_read.pcap',
+      'corpus/open62541_client-server-getEndpoints.pcap',
+    ].map((f) => join(REPO, 'fixtures/pcaps', f));
     const r = runCli(['baseline', 'learn', '-o', out, ...caps]);
     expect(r.code, r.stderr).toBe(0);
     const bytes = readFileSync(out);
@@ -428,7 +532,15 @@ describe('fromPlain errors', () => {
         }
       }
     }
-    for (const d of [null, [], 'x', {}, { format: BASELINE_FORMAT }, { format: BASELINE_FORMAT, version: 1 }, { format: BASELINE_FORMAT, version: 1.5 }]) {
+    for (const d of [
+      null,
+      [],
+      'x',
+      {},
+      { format: BASELINE_FORMAT },
+      { format: BASELINE_FORMAT, version: 1 },
+      { format: BASELINE_FORMAT, version: 1.5 },
+    ]) {
       expect(outcome(() => fromPlain(d, WHERE), toPlain)).toEqual(outcome(() => fromPlainBefore(d, WHERE), toPlain));
     }
     expect(errors).toBeGreaterThan(500);

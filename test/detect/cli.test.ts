@@ -16,7 +16,11 @@ let train: string;
 let fn: string;
 let otb: string;
 
-const lines = (out: string): Rec[] => out.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+const lines = (out: string): Rec[] =>
+  out
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l));
 const alertsOf = (out: string) => lines(out).filter((r) => r.type === 'alert');
 
 beforeAll(() => {
@@ -40,7 +44,9 @@ describe('otwatch baseline', () => {
     expect(plc).toMatchObject({ vlan: null, proto: 'tcp', apps: ['modbus'] });
     const master = plc.talkers.find((t: Rec) => t.ip === S.MASTER);
     // Three FC 3 requests in one training connection: one flow.
-    expect(master.functions).toEqual([expect.objectContaining({ app: 'modbus', fc: 3, class: 'read', name: 'Read Holding Registers', flows: 1 })]);
+    expect(master.functions).toEqual([
+      expect.objectContaining({ app: 'modbus', fc: 3, class: 'read', name: 'Read Holding Registers', flows: 1 }),
+    ]);
     expect(b.scanners.map((s: Rec) => s.ip)).toEqual([S.SCANNER]);
   });
 
@@ -56,7 +62,9 @@ describe('otwatch baseline', () => {
     const j = runCli(['baseline', 'diff', '--json', grown, otb]);
     expect(j.code).toBe(1);
     expect(JSON.parse(j.stdout).removed.map((f: Rec) => `${f.fact} ${f.fc} ${f.function_class}`)).toEqual([
-      'function 6 write', 'function 8 config', 'function 16 write',
+      'function 6 write',
+      'function 8 config',
+      'function 16 write',
     ]);
   });
 
@@ -94,7 +102,21 @@ describe('otwatch read with detection', () => {
     ]);
     const a = alertsOf(r.stdout)[0];
     // The fixed schema: exactly these fields, in this order.
-    expect(Object.keys(a)).toEqual(['type', 'ts', 'kind', 'severity', 'community_id', 'proto', 'vlan', 'client', 'server', 'app', 'fc', 'function_class', 'detail']);
+    expect(Object.keys(a)).toEqual([
+      'type',
+      'ts',
+      'kind',
+      'severity',
+      'community_id',
+      'proto',
+      'vlan',
+      'client',
+      'server',
+      'app',
+      'fc',
+      'function_class',
+      'detail',
+    ]);
     const summary = lines(r.stdout).find((x) => x.type === 'alert_summary')!;
     expect(summary).toMatchObject({ alerts: 3, repeats: 2, by_kind: { new_function: 3 } });
     expect(r.stderr).toContain('detection: 3 alerts (new_function 3), 2 repeats');
@@ -118,7 +140,15 @@ describe('otwatch read with detection', () => {
 
   it('--policy raises zone violations', () => {
     const policy = join(dir, 'zones.json');
-    writeFileSync(policy, JSON.stringify({ zones: [{ name: 'ot', cidrs: [`${S.PLC}/32`] }, { name: 'ops', cidrs: ['10.0.0.0/24'] }] }));
+    writeFileSync(
+      policy,
+      JSON.stringify({
+        zones: [
+          { name: 'ot', cidrs: [`${S.PLC}/32`] },
+          { name: 'ops', cidrs: ['10.0.0.0/24'] },
+        ],
+      }),
+    );
     const r = runCli(['read', '--json', '--policy', policy, fn]);
     expect(r.code).toBe(0);
     const z = alertsOf(r.stdout);

@@ -11,20 +11,33 @@ import { SHARED_PCAPS, withShared } from '../helpers/shared.js';
 import { learn, runDetect } from './helpers.js';
 
 function tshark(file: string, filter: string, fields: string[]): string[][] {
-  const r = spawnSync('tshark', ['-n', '-r', file, '-Y', filter, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync('tshark', ['-n', '-r', file, '-Y', filter, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   if (r.status !== 0) throw new Error(r.stderr);
-  return r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
+  return r.stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => l.split('\t'));
 }
 
 function tsv(rel: string): Record<string, string>[] {
-  const [head, ...rows] = readFileSync(resolve(SHARED_PCAPS, '_tshark_ref', rel), 'utf8').trimEnd().split('\n').map((l) => l.split('\t'));
+  const [head, ...rows] = readFileSync(resolve(SHARED_PCAPS, '_tshark_ref', rel), 'utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => l.split('\t'));
   return rows.map((r) => Object.fromEntries(head.map((h, i) => [h, r[i] ?? ''])));
 }
 
 withShared(() => {
   describe('public corpus', () => {
     it('replaying every capture against the baseline learned from it raises nothing', async () => {
-      const rows = readFileSync(resolve(SHARED_PCAPS, 'MANIFEST.tsv'), 'utf8').trimEnd().split('\n').slice(1).map((l) => l.split('\t')[0]);
+      const rows = readFileSync(resolve(SHARED_PCAPS, 'MANIFEST.tsv'), 'utf8')
+        .trimEnd()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split('\t')[0]);
       expect(rows.length).toBeGreaterThan(300);
       const noisy: string[] = [];
       let endpoints = 0;
@@ -52,7 +65,10 @@ withShared(() => {
       // Master requests (link DIR bit 1) with an application function code.
       const key = (r: Record<string, string>): string => {
         const fc = Number(r['dnp3.al.func']);
-        const groups = r['dnp3.al.obj'].split('|').filter((x) => x !== '').map((x) => parseInt(x.slice(2, 4), 16));
+        const groups = r['dnp3.al.obj']
+          .split('|')
+          .filter((x) => x !== '')
+          .map((x) => parseInt(x.slice(2, 4), 16));
         // WRITE of g50 (time) or g70 (file) is config: see src/detect/function-class.ts.
         const cls = fc === 2 && groups.some((g) => g === 50 || g === 70) ? CONFIG : codeClass('dnp3', fc);
         return `${fc}/${FUNCTION_CLASSES[cls]}`;
@@ -83,11 +99,14 @@ withShared(() => {
       expect(odd.length).toBeGreaterThan(0);
 
       const r = await runDetect([file], { learnFor: 1000 });
-      const of = (kind: string) => [...new Set(r.alerts.filter((a) => a.kind === kind).map((a) => `${a.server.ip}:${a.server.port}`))].sort();
+      const of = (kind: string) =>
+        [...new Set(r.alerts.filter((a) => a.kind === kind).map((a) => `${a.server.ip}:${a.server.port}`))].sort();
       expect(of('new_listener')).toEqual(listeners);
       expect(of('unexpected_protocol')).toEqual(odd);
       expect(r.alerts.filter((a) => a.kind === 'unexpected_protocol').every((a) => a.severity === 'high' && a.app === null)).toBe(true);
-      expect(r.alerts.map((a) => a.kind).sort()).toEqual([...listeners.map(() => 'new_listener'), ...odd.map(() => 'unexpected_protocol')].sort());
+      expect(r.alerts.map((a) => a.kind).sort()).toEqual(
+        [...listeners.map(() => 'new_listener'), ...odd.map(() => 'unexpected_protocol')].sort(),
+      );
     });
   });
 });

@@ -46,7 +46,14 @@ export interface Conv {
 }
 
 export function tcp(c: Clock, v: Conv): TcpSession {
-  return new TcpSession({ client: v.client, server: v.server, cport: v.cport, sport: v.sport, clock: c, vlans: v.vlan === undefined ? undefined : [{ id: v.vlan }] });
+  return new TcpSession({
+    client: v.client,
+    server: v.server,
+    cport: v.cport,
+    sport: v.sport,
+    clock: c,
+    vlans: v.vlan === undefined ? undefined : [{ id: v.vlan }],
+  });
 }
 
 export function udp(c: Clock, v: Conv): UdpExchange {

@@ -4,7 +4,14 @@
 // each add one kind of new fact; what they should raise is written next to
 // them from what they send, not read back from the detector.
 import type { Clock, Packet } from '../../tools/pcapgen/capture.js';
-import { mbReadHoldingReq, mbReadHoldingResp, mbWriteMultipleReq, mbWriteMultipleResp, mbWriteSingle, modbusAdu } from '../../tools/pcapgen/ics.js';
+import {
+  mbReadHoldingReq,
+  mbReadHoldingResp,
+  mbWriteMultipleReq,
+  mbWriteMultipleResp,
+  mbWriteSingle,
+  modbusAdu,
+} from '../../tools/pcapgen/ics.js';
 import { clock, modbusExchange, modbusReads, refused, tcp, udp, unanswered, type Conv } from './helpers.js';
 
 export const PLC = '10.0.0.20';
@@ -60,11 +67,23 @@ export function synScan(c: Clock, src: string, host: string, ports: number[], op
 export function train(c = clock()): Packet[] {
   const out: Packet[] = [];
   out.push(...modbusReads(c, { client: MASTER, server: PLC, cport: 40000, sport: 502 }, 3));
-  out.push(...modbusExchange(c, { client: HMI, server: PLC, cport: 40100, sport: 502 }, [[read(1), readResp(1)], [write6(2), write6(2)]]));
+  out.push(
+    ...modbusExchange(c, { client: HMI, server: PLC, cport: 40100, sport: 502 }, [
+      [read(1), readResp(1)],
+      [write6(2), write6(2)],
+    ]),
+  );
   out.push(...handshakeOnly(c, { client: MASTER, server: PLC2, cport: 40200, sport: 5020 }));
   out.push(...http(c, { client: '10.0.0.7', server: WEB, cport: 40300, sport: 80 }));
   for (let i = 1; i <= 25; i++) out.push(...modbusReads(c, { client: MASTER, server: `10.0.2.${i}`, cport: 41000 + i, sport: 502 }, 1));
-  out.push(...synScan(c, SCANNER, '10.0.0.40', Array.from({ length: 30 }, (_, i) => i + 1)));
+  out.push(
+    ...synScan(
+      c,
+      SCANNER,
+      '10.0.0.40',
+      Array.from({ length: 30 }, (_, i) => i + 1),
+    ),
+  );
   return out;
 }
 
@@ -77,7 +96,10 @@ export function newListener(c: Clock): Packet[] {
     ...http(c, v(8080, 42000)),
     ...refused(c, v(8081, 42001)),
     ...unanswered(c, v(8082, 42002)),
-    ...udp(c, { client: MASTER, server: PLC, cport: 42003, sport: 161 }).send('c2s', Buffer.from('get')).send('s2c', Buffer.from('resp')).frames(),
+    ...udp(c, { client: MASTER, server: PLC, cport: 42003, sport: 161 })
+      .send('c2s', Buffer.from('get'))
+      .send('s2c', Buffer.from('resp'))
+      .frames(),
     ...udp(c, { client: MASTER, server: PLC, cport: 42004, sport: 162 }).send('c2s', Buffer.from('trap')).frames(),
   ];
 }
@@ -101,11 +123,13 @@ export function newFunction(c: Clock): Packet[] {
   const diagRestart = modbusAdu(9, 1, Buffer.of(8, 0, 1, 0, 0));
   const out: Packet[] = [];
   for (let k = 0; k < 2; k++) {
-    out.push(...modbusExchange(c, { client: MASTER, server: PLC, cport: 44000 + k, sport: 502 }, [
-      [read(1), readResp(1)],
-      [write6(2), write6(2)],
-      [write16Req(3), write16Resp(3)],
-    ]));
+    out.push(
+      ...modbusExchange(c, { client: MASTER, server: PLC, cport: 44000 + k, sport: 502 }, [
+        [read(1), readResp(1)],
+        [write6(2), write6(2)],
+        [write16Req(3), write16Resp(3)],
+      ]),
+    );
   }
   out.push(...modbusExchange(c, { client: HMI, server: PLC, cport: 44010, sport: 502 }, [[write6(1), write6(1)]]));
   out.push(...modbusExchange(c, { client: MASTER, server: PLC, cport: 44020, sport: 502 }, [[diagRestart, diagRestart]]));
@@ -135,9 +159,26 @@ export function newTalker(c: Clock): Packet[] {
  *  a sweep) and SCANNER sweeps again (a known scanner). */
 export function scan(c: Clock): Packet[] {
   const out: Packet[] = [];
-  out.push(...synScan(c, '10.0.0.66', PLC, Array.from({ length: 25 }, (_, i) => i + 1), [22]));
+  out.push(
+    ...synScan(
+      c,
+      '10.0.0.66',
+      PLC,
+      Array.from({ length: 25 }, (_, i) => i + 1),
+      [22],
+    ),
+  );
   for (let i = 1; i <= 30; i++) out.push(...unanswered(c, { client: '10.0.0.67', server: `10.0.1.${i}`, cport: 51000 + i, sport: 502 }));
   for (let i = 1; i <= 25; i++) out.push(...modbusReads(c, { client: MASTER, server: `10.0.2.${i}`, cport: 46000 + i, sport: 502 }, 1));
-  out.push(...synScan(c, SCANNER, '10.0.0.40', Array.from({ length: 30 }, (_, i) => i + 1), [], 52000));
+  out.push(
+    ...synScan(
+      c,
+      SCANNER,
+      '10.0.0.40',
+      Array.from({ length: 30 }, (_, i) => i + 1),
+      [],
+      52000,
+    ),
+  );
   return out;
 }

@@ -42,7 +42,9 @@ withShared(() => {
         // orig_h, orig_p, resp_h, resp_p, msg_type, ... with service names
         // (…Request / …Response) further along each row.
         const rows = readFileSync(resolve(root, 'baseline', test, 'opcua_binary.log'), 'utf8')
-          .split('\n').filter((l) => l !== '' && !l.startsWith('#')).map((l) => l.split('\t'));
+          .split('\n')
+          .filter((l) => l !== '' && !l.startsWith('#'))
+          .map((l) => l.split('\t'));
         const icsnpp = new Map<string, { msgs: string[]; services: string[] }>();
         for (const c of rows) {
           const conn = `${c[2]}:${c[3]}>${c[4]}:${c[5]}`;

@@ -22,7 +22,12 @@ import { runEngine, type Rec } from '../helpers/run.js';
 import { SHARED_PCAPS, withShared } from '../helpers/shared.js';
 import { readManifest, tsharkLive, tsharkRows, type ManifestRow, type TsharkRow } from '../helpers/tshark.js';
 
-interface Allowed { capture: string; channel: string; missing: number; reason: string }
+interface Allowed {
+  capture: string;
+  channel: string;
+  missing: number;
+  reason: string;
+}
 const allowlist = JSON.parse(readFileSync(resolve(import.meta.dirname, 'tshark-enip-allowlist.json'), 'utf8')) as Allowed[];
 
 const run = promisify(execFile);
@@ -34,9 +39,25 @@ async function rows(row: ManifestRow, proto: string): Promise<TsharkRow[] | null
   const ref = row.tsharkRef.find((r) => r.endsWith(`.${proto}.tsv`));
   if (ref === undefined) return null;
   const header = readFileSync(resolve(SHARED_PCAPS, ref), 'utf8').split('\n', 1)[0].split('\t');
-  const args = ['-n', '-r', resolve(SHARED_PCAPS, row.relpath), '--disable-protocol', 'idmp', '-T', 'fields', '-E', 'header=y',
-    '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=|',
-    '-Y', `${proto} && !tcp.analysis.retransmission && !tcp.analysis.fast_retransmission && !tcp.analysis.spurious_retransmission`];
+  const args = [
+    '-n',
+    '-r',
+    resolve(SHARED_PCAPS, row.relpath),
+    '--disable-protocol',
+    'idmp',
+    '-T',
+    'fields',
+    '-E',
+    'header=y',
+    '-E',
+    'separator=/t',
+    '-E',
+    'occurrence=a',
+    '-E',
+    'aggregator=|',
+    '-Y',
+    `${proto} && !tcp.analysis.retransmission && !tcp.analysis.fast_retransmission && !tcp.analysis.spurious_retransmission`,
+  ];
   for (const f of header) args.push('-e', f);
   const out = await run('tshark', args, { maxBuffer: 256 << 20, env: { ...process.env, LC_ALL: 'C' } });
   const lines = out.stdout.split('\n').filter((l) => l !== '');
@@ -44,7 +65,9 @@ async function rows(row: ManifestRow, proto: string): Promise<TsharkRow[] | null
   return lines.slice(1).map((l) => {
     const c = l.split('\t');
     const o: TsharkRow = {};
-    h.forEach((k, i) => (o[k] = c[i] ?? ''));
+    h.forEach((k, i) => {
+      o[k] = c[i] ?? '';
+    });
     return o;
   });
 }
@@ -77,7 +100,10 @@ function tsharkItems(enipRows: TsharkRow[], cipRows: TsharkRow[]): Items {
   const repeat = (r: TsharkRow, tag: string) => {
     if (tsharkLive) return false;
     const dirKey = `${tag}${endpoint(r, 'src')}>${endpoint(r, 'dst')}`;
-    const k = Object.entries(r).filter(([f]) => f !== 'frame.number' && f !== 'frame.time_epoch').map(([, v]) => v).join('\t');
+    const k = Object.entries(r)
+      .filter(([f]) => f !== 'frame.number' && f !== 'frame.time_epoch')
+      .map(([, v]) => v)
+      .join('\t');
     if (last.get(dirKey) === k) return true;
     last.set(dirKey, k);
     return false;
@@ -92,7 +118,9 @@ function tsharkItems(enipRows: TsharkRow[], cipRows: TsharkRow[]): Items {
       if (ids.length === 1 && seqs.length === 1) add(r, '#io', `${num(ids[0])}/${num(seqs[0])}`);
       continue;
     }
-    cmds.forEach((c, i) => add(r, '#msg', `${num(c)}/${num(sessions[i] ?? '')}`));
+    cmds.forEach((c, i) => {
+      add(r, '#msg', `${num(c)}/${num(sessions[i] ?? '')}`);
+    });
     const vendor = split(r['enip.lir.vendor']);
     if (vendor.length === 1) {
       add(r, '#id', [vendor[0], r['enip.lir.devtype'], r['enip.lir.prodcode'], r['enip.lir.revision']].map(num).join('/'));
@@ -155,7 +183,12 @@ function oursItems(pdus: Rec[]): Map<string, string[]> {
   return m;
 }
 
-interface Diff { tshark: number; ours: number; missing: { dir: string; frame: string; key: string }[]; channels: Map<string, number> }
+interface Diff {
+  tshark: number;
+  ours: number;
+  missing: { dir: string; frame: string; key: string }[];
+  channels: Map<string, number>;
+}
 
 function compare(t: Items, o: Map<string, string[]>): Diff {
   const res: Diff = { tshark: 0, ours: 0, missing: [], channels: new Map() };
@@ -202,7 +235,10 @@ withShared(() => {
         for (const ch of ['#msg', '#io', '#id', '#svc', '#cls', '#tag']) {
           const miss = byChannel.get(ch) ?? [];
           const allowed = allowlist.find((a) => a.capture === row.relpath && a.channel === ch)?.missing ?? 0;
-          const detail = miss.slice(0, 5).map((m) => `frame ${m.frame} ${m.dir} ${m.key}`).join('; ');
+          const detail = miss
+            .slice(0, 5)
+            .map((m) => `frame ${m.frame} ${m.dir} ${m.key}`)
+            .join('; ');
           const msg = `${row.relpath} ${ch}: PDUs tshark decodes that otwatch does not (${miss.length}): ${detail}`;
           if (tsharkLive) expect(miss.length, msg).toBe(allowed);
           else expect(miss.length, msg).toBeLessThanOrEqual(allowed);

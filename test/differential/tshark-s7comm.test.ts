@@ -18,10 +18,18 @@ import { runEngine, type Rec } from '../helpers/run.js';
 import { SHARED_PCAPS, withShared } from '../helpers/shared.js';
 import { readManifest, tsharkLive, tsharkRows, type ManifestRow, type TsharkRow } from '../helpers/tshark.js';
 
-interface Allowed { capture: string; proto: string; missing: number; reason: string }
+interface Allowed {
+  capture: string;
+  proto: string;
+  missing: number;
+  reason: string;
+}
 const allowlist = JSON.parse(readFileSync(resolve(import.meta.dirname, 'tshark-s7comm-allowlist.json'), 'utf8')) as Allowed[];
 
-interface Item { key: string; frame: string }
+interface Item {
+  key: string;
+  frame: string;
+}
 
 function split(v: string | undefined): string[] {
   return v === undefined || v === '' ? [] : v.split('|');
@@ -37,12 +45,16 @@ const hex = (v: string) => String(Number(v));
 /** Stored reference rows (the S7comm-plus ones cannot be made live). */
 function refRows(row: ManifestRow, proto: string): TsharkRow[] {
   const ref = row.tsharkRef.find((r) => r.endsWith(`.${proto}.tsv`))!;
-  const lines = readFileSync(resolve(SHARED_PCAPS, ref), 'utf8').split('\n').filter((l) => l !== '');
+  const lines = readFileSync(resolve(SHARED_PCAPS, ref), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '');
   const h = lines[0].split('\t');
   return lines.slice(1).map((l) => {
     const c = l.split('\t');
     const o: TsharkRow = {};
-    h.forEach((k, i) => (o[k] = c[i] ?? ''));
+    h.forEach((k, i) => {
+      o[k] = c[i] ?? '';
+    });
     return o;
   });
 }
@@ -56,7 +68,10 @@ export function tsharkItems(proto: string, rows: TsharkRow[], live: boolean): Ma
     if (!live) {
       // Stored references have no TCP analysis fields: a frame that repeats
       // the previous frame of its direction is a retransmission.
-      const k = Object.entries(r).filter(([f]) => f !== 'frame.number' && f !== 'frame.time_epoch').map(([, v]) => v).join('\t');
+      const k = Object.entries(r)
+        .filter(([f]) => f !== 'frame.number' && f !== 'frame.time_epoch')
+        .map(([, v]) => v)
+        .join('\t');
       if (lastKeys.get(dir) === k) continue;
       lastKeys.set(dir, k);
     }
@@ -73,7 +88,9 @@ export function tsharkItems(proto: string, rows: TsharkRow[], live: boolean): Ma
       const func = split(r['s7comm.param.func']);
       const grp = split(r['s7comm.param.userdata.funcgroup']);
       const sub = split(r['s7comm.param.userdata.subfunc']);
-      let f = 0, g = 0, u = 0;
+      let f = 0,
+        g = 0,
+        u = 0;
       if (rosctr.length === 1) {
         // One PDU in the frame: its detail fields pair up unambiguously.
         const first = (k: string) => split(r[k])[0] ?? '-';
@@ -90,19 +107,28 @@ export function tsharkItems(proto: string, rows: TsharkRow[], live: boolean): Ma
       }
       rosctr.forEach((rc, i) => {
         // Group 0 (mode transition) has its own subfunction field.
-        if (rc === '7') { add(`7/${ref[i]}/${grp[g]}/${grp[g] === '0' ? '-' : sub[u++]}`); g++; }
-        else if (rc === '1' || rc === '3') add(`${rc}/${ref[i]}/${func[f] === undefined ? '-' : hex(func[f++])}`);
+        if (rc === '7') {
+          add(`7/${ref[i]}/${grp[g]}/${grp[g] === '0' ? '-' : sub[u++]}`);
+          g++;
+        } else if (rc === '1' || rc === '3') add(`${rc}/${ref[i]}/${func[f] === undefined ? '-' : hex(func[f++])}`);
         else add(`${rc}/${ref[i]}/-`);
       });
     } else {
       const ver = split(r['s7comm-plus.header.protocolversion']);
       const op = split(r['s7comm-plus.data.opcode']);
       const fn = split(r['s7comm-plus.data.function']);
-      let o = 0, f = 0;
+      let o = 0,
+        f = 0;
       for (const v of ver) {
-        if (v === '0xfe') { add('254/-/-'); continue; }
+        if (v === '0xfe') {
+          add('254/-/-');
+          continue;
+        }
         const code = op[o++];
-        if (code === undefined) { add(`${hex(v)}/-/-`); continue; }
+        if (code === undefined) {
+          add(`${hex(v)}/-/-`);
+          continue;
+        }
         const withFn = code === '0x31' || code === '0x32' || code === '0x02';
         add(`${hex(v)}/${hex(code)}/${withFn && fn[f] !== undefined ? hex(fn[f++]) : '-'}`);
       }
@@ -137,7 +163,12 @@ export function oursItems(proto: string, pdus: Rec[]): Map<string, string[]> {
   return m;
 }
 
-export interface DiffResult { tshark: number; ours: number; details: number; missing: { dir: string; frame: string; key: string }[] }
+export interface DiffResult {
+  tshark: number;
+  ours: number;
+  details: number;
+  missing: { dir: string; frame: string; key: string }[];
+}
 
 export function compare(t: Map<string, Item[]>, o: Map<string, string[]>): DiffResult {
   const res: DiffResult = { tshark: 0, ours: 0, details: 0, missing: [] };
@@ -179,7 +210,10 @@ withShared(() => {
           totals.details += d.details;
           totals.missing += d.missing.length;
           const allowed = allowlist.find((a) => a.capture === row.relpath && a.proto === proto);
-          const detail = d.missing.slice(0, 5).map((m) => `frame ${m.frame} ${m.dir} ${m.key}`).join('; ');
+          const detail = d.missing
+            .slice(0, 5)
+            .map((m) => `frame ${m.frame} ${m.dir} ${m.key}`)
+            .join('; ');
           const msg = `${row.relpath}: PDUs tshark decodes that otwatch does not (${d.missing.length}): ${detail}`;
           if (live) expect(d.missing.length, msg).toBe(allowed?.missing ?? 0);
           else expect(d.missing.length, msg).toBeLessThanOrEqual(allowed?.missing ?? 0);
@@ -187,8 +221,10 @@ withShared(() => {
         });
       }
       it('totals', () => {
-        console.log(`[tshark-diff] ${proto}: tshark ${totals.tshark} PDUs, otwatch ${totals.ours}, ` +
-          `detail checks ${totals.details}, tshark-only ${totals.missing}`);
+        console.log(
+          `[tshark-diff] ${proto}: tshark ${totals.tshark} PDUs, otwatch ${totals.ours}, ` +
+            `detail checks ${totals.details}, tshark-only ${totals.missing}`,
+        );
         const explained = allowlist.filter((a) => a.proto === proto).reduce((n, a) => n + a.missing, 0);
         expect(totals.missing).toBeLessThanOrEqual(explained);
       });

@@ -17,10 +17,18 @@ import { runEngine, type Rec } from '../helpers/run.js';
 import { SHARED_PCAPS, withShared } from '../helpers/shared.js';
 import { readManifest, tsharkLive, tsharkRows, type TsharkRow } from '../helpers/tshark.js';
 
-interface Allowed { capture: string; proto: string; missing: number; reason: string }
+interface Allowed {
+  capture: string;
+  proto: string;
+  missing: number;
+  reason: string;
+}
 const allowlist = JSON.parse(readFileSync(resolve(import.meta.dirname, 'tshark-allowlist.json'), 'utf8')) as Allowed[];
 
-interface Item { key: string; frame: string }
+interface Item {
+  key: string;
+  frame: string;
+}
 
 function split(v: string | undefined): string[] {
   return v === undefined || v === '' ? [] : v.split('|');
@@ -41,7 +49,10 @@ function tsharkItems(proto: string, rows: TsharkRow[]): Map<string, Item[]> {
     if (!tsharkLive) {
       // The stored references have no TCP analysis fields: drop a frame that
       // repeats the previous frame of its direction (a retransmission).
-      const k = Object.entries(r).filter(([f]) => f !== 'frame.number' && f !== 'frame.time_epoch').map(([, v]) => v).join('\t');
+      const k = Object.entries(r)
+        .filter(([f]) => f !== 'frame.number' && f !== 'frame.time_epoch')
+        .map(([, v]) => v)
+        .join('\t');
       if (lastKeys.get(dirKey) === k) continue;
       lastKeys.set(dirKey, k);
     }
@@ -102,7 +113,14 @@ function tsharkItems(proto: string, rows: TsharkRow[]): Map<string, Item[]> {
   return m;
 }
 
-const U_NAMES: Record<number, string> = { 1: 'STARTDT_ACT', 2: 'STARTDT_CON', 4: 'STOPDT_ACT', 8: 'STOPDT_CON', 16: 'TESTFR_ACT', 32: 'TESTFR_CON' };
+const U_NAMES: Record<number, string> = {
+  1: 'STARTDT_ACT',
+  2: 'STARTDT_CON',
+  4: 'STOPDT_ACT',
+  8: 'STOPDT_CON',
+  16: 'TESTFR_ACT',
+  32: 'TESTFR_CON',
+};
 
 /** otwatch's PDUs keyed the same way. */
 function oursItems(proto: string, pdus: Rec[]): Map<string, string[]> {
@@ -134,7 +152,11 @@ function oursItems(proto: string, pdus: Rec[]): Map<string, string[]> {
   return m;
 }
 
-export interface DiffResult { tshark: number; ours: number; missing: { dir: string; frame: string; key: string }[] }
+export interface DiffResult {
+  tshark: number;
+  ours: number;
+  missing: { dir: string; frame: string; key: string }[];
+}
 
 export function compare(proto: string, rows: TsharkRow[], pdus: Rec[]): DiffResult {
   const t = tsharkItems(proto, rows);
@@ -173,7 +195,10 @@ withShared(() => {
           totals.ours += d.ours;
           totals.missing += d.missing.length;
           const allowed = allowlist.find((a) => a.capture === row.relpath && a.proto === proto);
-          const detail = d.missing.slice(0, 5).map((m) => `frame ${m.frame} ${m.dir} ${m.key}`).join('; ');
+          const detail = d.missing
+            .slice(0, 5)
+            .map((m) => `frame ${m.frame} ${m.dir} ${m.key}`)
+            .join('; ');
           const msg = `${row.relpath}: PDUs tshark decodes that otwatch does not: ${detail}`;
           // Live tshark (CI) is exact; the stored references are slightly weaker (see above).
           if (tsharkLive) expect(d.missing.length, msg).toBe(allowed?.missing ?? 0);

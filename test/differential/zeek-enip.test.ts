@@ -28,8 +28,10 @@ const hexNum = (s: string) => parseInt(s, 16);
 
 /** Rows of one baseline log (no header: the btest cut it), as columns. */
 function logRows(test: string, log: string): string[][] {
-  return readFileSync(resolve(SHARED_PCAPS, BASE, test, `${log}.log`), 'utf8').split('\n')
-    .filter((l) => l !== '' && !l.startsWith('#')).map((l) => l.split('\t'));
+  return readFileSync(resolve(SHARED_PCAPS, BASE, test, `${log}.log`), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => l.split('\t'));
 }
 
 type Seqs = Map<string, string[]>;

@@ -20,11 +20,16 @@ function zeekLog(test: string, name: string): Record<string, string>[] {
   const p = resolve(BASE, `analyzer.${test}`, `${name}.log`);
   if (!existsSync(p)) return [];
   const lines = readFileSync(p, 'utf8').split('\n');
-  const fields = lines.find((l) => l.startsWith('#fields'))!.split('\t').slice(1);
-  return lines.filter((l) => l !== '' && !l.startsWith('#')).map((l) => {
-    const c = l.split('\t');
-    return Object.fromEntries(fields.map((f, i) => [f, c[i]]));
-  });
+  const fields = lines
+    .find((l) => l.startsWith('#fields'))!
+    .split('\t')
+    .slice(1);
+  return lines
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => {
+      const c = l.split('\t');
+      return Object.fromEntries(fields.map((f, i) => [f, c[i]]));
+    });
 }
 
 const zdir = (r: Record<string, string>) => `${r.source_h}:${r.source_p}>${r.destination_h}:${r.destination_p}`;
@@ -61,33 +66,43 @@ withShared(() => {
           const fn = z.rosctr_code === '7' ? `${group}/${Number(z.subfunction_code)}` : String(Number(z.function_code));
           return [zdir(z), `${z.rosctr_code}/${z.pdu_reference}/${fn}`];
         });
-        const ourS7 = pdus.filter((p) => !p.s7comm.plus && p.s7comm.rosctr !== null).map((p): [string, string] => {
-          const s = p.s7comm;
-          const fn = s.rosctr === 7 ? `${s.funcgroup}/${s.subfunc}` : String(s.func);
-          return [odir(p), `${s.rosctr}/${swap16(s.pduref)}/${fn}`];
-        });
+        const ourS7 = pdus
+          .filter((p) => !p.s7comm.plus && p.s7comm.rosctr !== null)
+          .map((p): [string, string] => {
+            const s = p.s7comm;
+            const fn = s.rosctr === 7 ? `${s.funcgroup}/${s.subfunc}` : String(s.func);
+            return [odir(p), `${s.rosctr}/${swap16(s.pduref)}/${fn}`];
+          });
         expect(missing(s7, ourS7), 's7comm.log rows not in otwatch').toEqual([]);
 
-        const plus = zeekLog(test, 's7comm_plus').map((z): [string, string] =>
-          [zdir(z), `${z.version}/${Number(z.opcode)}/${z.function_code === '-' ? '-' : Number(z.function_code)}`]);
-        const ourPlus = pdus.filter((p) => p.s7comm.plus).map((p): [string, string] =>
-          [odir(p), `${p.s7comm.version}/${p.s7comm.opcode ?? '-'}/${p.s7comm.plus_func ?? '-'}`]);
+        const plus = zeekLog(test, 's7comm_plus').map((z): [string, string] => [
+          zdir(z),
+          `${z.version}/${Number(z.opcode)}/${z.function_code === '-' ? '-' : Number(z.function_code)}`,
+        ]);
+        const ourPlus = pdus
+          .filter((p) => p.s7comm.plus)
+          .map((p): [string, string] => [odir(p), `${p.s7comm.version}/${p.s7comm.opcode ?? '-'}/${p.s7comm.plus_func ?? '-'}`]);
         expect(missing(plus, ourPlus), 's7comm_plus.log rows not in otwatch').toEqual([]);
 
         const szl = zeekLog(test, 's7comm_read_szl').map((z): [string, string] => [zdir(z), `${Number(z.szl_id)}/${Number(z.szl_index)}`]);
-        const ourSzl = pdus.filter((p) => p.s7comm.szl_id !== null)
+        const ourSzl = pdus
+          .filter((p) => p.s7comm.szl_id !== null)
           .map((p): [string, string] => [odir(p), `${p.s7comm.szl_id}/${p.s7comm.szl_index}`]);
         expect(missing(szl, ourSzl), 's7comm_read_szl.log rows not in otwatch').toEqual([]);
 
         for (const d of zeekLog(test, 's7comm_known_devices')) {
           const got = pdus.find((p) => p.s7comm.system_name !== undefined)?.s7comm;
           expect(got).toMatchObject({
-            system_name: d.automation_system_name, module_name: d.module_name,
-            plant_name: d.plant_name === '(empty)' ? '' : d.plant_name, serial: d.module_serial,
+            system_name: d.automation_system_name,
+            module_name: d.module_name,
+            plant_name: d.plant_name === '(empty)' ? '' : d.plant_name,
+            serial: d.module_serial,
           });
         }
-        console.log(`[zeek-s7comm] ${test}: s7comm.log ${s7.length} rows, s7comm_plus.log ${plus.length}, ` +
-          `read_szl ${szl.length}; otwatch ${pdus.length} PDUs`);
+        console.log(
+          `[zeek-s7comm] ${test}: s7comm.log ${s7.length} rows, s7comm_plus.log ${plus.length}, ` +
+            `read_szl ${szl.length}; otwatch ${pdus.length} PDUs`,
+        );
         expect(s7.length + plus.length).toBeGreaterThan(0);
       });
     }

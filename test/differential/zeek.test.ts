@@ -11,24 +11,78 @@ import { runEngine, type Rec } from '../helpers/run.js';
 import { SHARED_PCAPS, withShared } from '../helpers/shared.js';
 
 const DNP3_FC: Record<string, number> = {
-  CONFIRM: 0, READ: 1, WRITE: 2, SELECT: 3, OPERATE: 4, DIRECT_OPERATE: 5, DIRECT_OPERATE_NR: 6,
-  IMMED_FREEZE: 7, IMMED_FREEZE_NR: 8, FREEZE_CLEAR: 9, FREEZE_CLEAR_NR: 10, FREEZE_AT_TIME: 11,
-  FREEZE_AT_TIME_NR: 12, COLD_RESTART: 13, WARM_RESTART: 14, INITIALIZE_DATA: 15, INITIALIZE_APPL: 16,
-  START_APPL: 17, STOP_APPL: 18, SAVE_CONFIG: 19, ENABLE_UNSOLICITED: 20, DISABLE_UNSOLICITED: 21,
-  ASSIGN_CLASS: 22, DELAY_MEASURE: 23, RECORD_CURRENT_TIME: 24, OPEN_FILE: 25, CLOSE_FILE: 26,
-  DELETE_FILE: 27, GET_FILE_INFO: 28, AUTHENTICATE_FILE: 29, ABORT_FILE: 30, ACTIVATE_CONFIG: 31,
-  AUTHENTICATE_REQ: 32, AUTHENTICATE_ERR: 33, RESPONSE: 129, UNSOLICITED_RESPONSE: 130, AUTHENTICATE_RESP: 131,
+  CONFIRM: 0,
+  READ: 1,
+  WRITE: 2,
+  SELECT: 3,
+  OPERATE: 4,
+  DIRECT_OPERATE: 5,
+  DIRECT_OPERATE_NR: 6,
+  IMMED_FREEZE: 7,
+  IMMED_FREEZE_NR: 8,
+  FREEZE_CLEAR: 9,
+  FREEZE_CLEAR_NR: 10,
+  FREEZE_AT_TIME: 11,
+  FREEZE_AT_TIME_NR: 12,
+  COLD_RESTART: 13,
+  WARM_RESTART: 14,
+  INITIALIZE_DATA: 15,
+  INITIALIZE_APPL: 16,
+  START_APPL: 17,
+  STOP_APPL: 18,
+  SAVE_CONFIG: 19,
+  ENABLE_UNSOLICITED: 20,
+  DISABLE_UNSOLICITED: 21,
+  ASSIGN_CLASS: 22,
+  DELAY_MEASURE: 23,
+  RECORD_CURRENT_TIME: 24,
+  OPEN_FILE: 25,
+  CLOSE_FILE: 26,
+  DELETE_FILE: 27,
+  GET_FILE_INFO: 28,
+  AUTHENTICATE_FILE: 29,
+  ABORT_FILE: 30,
+  ACTIVATE_CONFIG: 31,
+  AUTHENTICATE_REQ: 32,
+  AUTHENTICATE_ERR: 33,
+  RESPONSE: 129,
+  UNSOLICITED_RESPONSE: 130,
+  AUTHENTICATE_RESP: 131,
 };
 const MODBUS_FC: Record<string, number> = {
-  READ_COILS: 1, READ_DISCRETE_INPUTS: 2, READ_HOLDING_REGISTERS: 3, READ_INPUT_REGISTERS: 4,
-  WRITE_SINGLE_COIL: 5, WRITE_SINGLE_REGISTER: 6, READ_EXCEPTION_STATUS: 7, DIAGNOSTICS: 8,
-  GET_COMM_EVENT_COUNTER: 11, GET_COMM_EVENT_LOG: 12, WRITE_MULTIPLE_COILS: 15, WRITE_MULTIPLE_REGISTERS: 16,
-  REPORT_SLAVE_ID: 17, READ_FILE_RECORD: 20, WRITE_FILE_RECORD: 21, MASK_WRITE_REGISTER: 22,
-  READ_WRITE_MULTIPLE_REGISTERS: 23, READ_FIFO_QUEUE: 24, ENCAP_INTERFACE_TRANSPORT: 43,
+  READ_COILS: 1,
+  READ_DISCRETE_INPUTS: 2,
+  READ_HOLDING_REGISTERS: 3,
+  READ_INPUT_REGISTERS: 4,
+  WRITE_SINGLE_COIL: 5,
+  WRITE_SINGLE_REGISTER: 6,
+  READ_EXCEPTION_STATUS: 7,
+  DIAGNOSTICS: 8,
+  GET_COMM_EVENT_COUNTER: 11,
+  GET_COMM_EVENT_LOG: 12,
+  WRITE_MULTIPLE_COILS: 15,
+  WRITE_MULTIPLE_REGISTERS: 16,
+  REPORT_SLAVE_ID: 17,
+  READ_FILE_RECORD: 20,
+  WRITE_FILE_RECORD: 21,
+  MASK_WRITE_REGISTER: 22,
+  READ_WRITE_MULTIPLE_REGISTERS: 23,
+  READ_FIFO_QUEUE: 24,
+  ENCAP_INTERFACE_TRANSPORT: 43,
   // Vendor-specific names in Zeek's table (Modbus function code numbers are public).
-  PROGRAM_484: 9, POLL_484: 10, PROGRAM_584_984: 13, POLL_584_984: 14, PROGRAM_884_U84: 18,
-  RESET_COMM_LINK_884_U84: 19, PROGRAM_CONCEPT: 40, MULTIPLE_FUNCTION_CODES: 41, PROGRAM_UNITY: 90,
-  OBJECT_MESSAGING: 91, FIRMWARE_REPLACEMENT: 125, PROGRAM_584_984_2: 126, REPORT_LOCAL_ADDRESS: 127,
+  PROGRAM_484: 9,
+  POLL_484: 10,
+  PROGRAM_584_984: 13,
+  POLL_584_984: 14,
+  PROGRAM_884_U84: 18,
+  RESET_COMM_LINK_884_U84: 19,
+  PROGRAM_CONCEPT: 40,
+  MULTIPLE_FUNCTION_CODES: 41,
+  PROGRAM_UNITY: 90,
+  OBJECT_MESSAGING: 91,
+  FIRMWARE_REPLACEMENT: 125,
+  PROGRAM_584_984_2: 126,
+  REPORT_LOCAL_ADDRESS: 127,
 };
 
 function fcOf(table: Record<string, number>, name: string): number | null {
@@ -40,20 +94,29 @@ function fcOf(table: Record<string, number>, name: string): number | null {
   throw new Error(`unknown Zeek function name ${name}`);
 }
 
-interface ZeekRow { [field: string]: string }
+interface ZeekRow {
+  [field: string]: string;
+}
 
 function readZeekLog(path: string): ZeekRow[] {
   const lines = readFileSync(path, 'utf8').split('\n');
   // Some btest baselines drop the header lines; their columns are Zeek's
   // base modbus.log ones (ts uid id... func exception).
   const header = lines.find((l) => l.startsWith('#fields'));
-  const fields = header !== undefined ? header.split('\t').slice(1) : ['ts', 'uid', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'func', 'exception'];
-  return lines.filter((l) => l !== '' && !l.startsWith('#')).map((l) => {
-    const c = l.split('\t');
-    const o: ZeekRow = {};
-    fields.forEach((f, i) => (o[f] = c[i] ?? ''));
-    return o;
-  });
+  const fields =
+    header !== undefined
+      ? header.split('\t').slice(1)
+      : ['ts', 'uid', 'id.orig_h', 'id.orig_p', 'id.resp_h', 'id.resp_p', 'func', 'exception'];
+  return lines
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => {
+      const c = l.split('\t');
+      const o: ZeekRow = {};
+      fields.forEach((f, i) => {
+        o[f] = c[i] ?? '';
+      });
+      return o;
+    });
 }
 
 /** Zeek's function codes per "orig>resp dir". */
@@ -89,7 +152,11 @@ function oursSeqs(proto: string, pdus: Rec[], byDir: boolean): Map<string, numbe
   return m;
 }
 
-interface Allowed { log: string; missing: number; reason: string }
+interface Allowed {
+  log: string;
+  missing: number;
+  reason: string;
+}
 const allowlist = JSON.parse(readFileSync(resolve(import.meta.dirname, 'zeek-allowlist.json'), 'utf8')) as Allowed[];
 
 withShared(() => {
@@ -134,7 +201,9 @@ withShared(() => {
           }
         }
         const allowed = allowlist.find((a) => a.log === p.log);
-        expect(missing, `${p.log}: function codes Zeek logged that otwatch did not decode: ${where.join('; ')}`).toBe(allowed?.missing ?? 0);
+        expect(missing, `${p.log}: function codes Zeek logged that otwatch did not decode: ${where.join('; ')}`).toBe(
+          allowed?.missing ?? 0,
+        );
       });
     }
     it('totals', () => {

@@ -7,7 +7,10 @@ import { Probe } from '../../src/dissectors/types.js';
 import { mulberry32 as rng } from '../../tools/prng.js';
 
 // Bytes that the probes look for, so buffers come close to real headers.
-const FAVOURITES = [0, 0, 0, 1, 2, 3, 5, 6, 0x05, 0x64, 0x68, 0x04, 0x43, 0x44, 0x46, 0x48, 0x45, 0x4c, 0x41, 0x4b, 0x4d, 0x53, 0x47, 0x4f, 0x50, 0x4e, 0x52, 0xff];
+const FAVOURITES = [
+  0, 0, 0, 1, 2, 3, 5, 6, 0x05, 0x64, 0x68, 0x04, 0x43, 0x44, 0x46, 0x48, 0x45, 0x4c, 0x41, 0x4b, 0x4d, 0x53, 0x47, 0x4f, 0x50, 0x4e, 0x52,
+  0xff,
+];
 
 describe('dissector anchors', () => {
   for (const d of DISSECTORS) {
@@ -29,7 +32,8 @@ describe('dissector anchors', () => {
         checked++;
         for (const dir of [0, 1] as const) {
           const got = d.probe(b, off, len, dir);
-          if (got !== Probe.NoMatch) expect({ bytes: b.subarray(off, off + len).toString('hex'), dir, got }).toEqual({ got: Probe.NoMatch });
+          if (got !== Probe.NoMatch)
+            expect({ bytes: b.subarray(off, off + len).toString('hex'), dir, got }).toEqual({ got: Probe.NoMatch });
         }
       }
       expect(checked).toBeGreaterThan(50_000);

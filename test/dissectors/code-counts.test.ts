@@ -22,7 +22,7 @@ describe('CodeCounts', () => {
         const adds = Math.floor(rnd() * (round % 10 === 0 ? 2000 : 12));
         for (let k = 0; k < adds; k++) {
           // Mostly a few codes (a poll), sometimes any, including 0 and size-1.
-          const code = rnd() < 0.8 ? Math.floor(rnd() * 4) * 31 % size : Math.floor(rnd() * size);
+          const code = rnd() < 0.8 ? (Math.floor(rnd() * 4) * 31) % size : Math.floor(rnd() * size);
           c.add(code);
           plain[code]++;
         }

@@ -5,8 +5,22 @@
 import { describe, expect, it } from 'vitest';
 import { resolve } from 'node:path';
 import {
-  TcpSession, modbusAdu, toPcap, uaAck, uaCreateSessionRequest, uaCreateSessionResponse, uaGetEndpointsResponse, uaHel,
-  uaMsg, uaNid4, uaOpenSecureChannelRequest, uaOpenSecureChannelResponse, uaOpn, uaRequestHeader, uaStr, type UaAppDescription,
+  TcpSession,
+  modbusAdu,
+  toPcap,
+  uaAck,
+  uaCreateSessionRequest,
+  uaCreateSessionResponse,
+  uaGetEndpointsResponse,
+  uaHel,
+  uaMsg,
+  uaNid4,
+  uaOpenSecureChannelRequest,
+  uaOpenSecureChannelResponse,
+  uaOpn,
+  uaRequestHeader,
+  uaStr,
+  type UaAppDescription,
 } from '../../tools/pcapgen/index.js';
 import { modbus, modbusDeviceIdentity, MODBUS_MAX_ID_OBJECTS, type ModbusPdu } from '../../src/dissectors/modbus/parser.js';
 import { S2C, type Dir, type ParseCtx, type PduBase } from '../../src/dissectors/types.js';
@@ -15,8 +29,18 @@ import { tsharkFields, writeCapture } from '../helpers/built-capture.js';
 import { SHARED_PCAPS, withShared } from '../helpers/shared.js';
 
 /** fc 43 / MEI 14 response PDU: code, conformity, more follows, next id, objects. */
-function devIdResponse(code: number, conformity: number, more: number, next: number, objs: [number, string | Buffer][], count = objs.length): Buffer {
-  const body = objs.map(([id, v]) => { const b = Buffer.from(v); return Buffer.concat([Buffer.of(id, b.length), b]); });
+function devIdResponse(
+  code: number,
+  conformity: number,
+  more: number,
+  next: number,
+  objs: [number, string | Buffer][],
+  count = objs.length,
+): Buffer {
+  const body = objs.map(([id, v]) => {
+    const b = Buffer.from(v);
+    return Buffer.concat([Buffer.of(id, b.length), b]);
+  });
   return Buffer.concat([Buffer.of(0x2b, 0x0e, code, conformity, more, next, count), ...body]);
 }
 
@@ -25,9 +49,30 @@ describe('modbus: Read Device Identification', () => {
     const s = new TcpSession({ client: '10.0.0.1', cport: 40010, server: '10.0.0.2', sport: 502 });
     s.handshake();
     s.send('c2s', modbusAdu(1, 1, Buffer.of(0x2b, 0x0e, 0x01, 0x00)));
-    s.send('s2c', modbusAdu(1, 1, devIdResponse(1, 0x81, 0, 0, [[0, 'Schneider Electric'], [1, 'BMX P34 2020'], [2, 'v2.7']])));
+    s.send(
+      's2c',
+      modbusAdu(
+        1,
+        1,
+        devIdResponse(1, 0x81, 0, 0, [
+          [0, 'Schneider Electric'],
+          [1, 'BMX P34 2020'],
+          [2, 'v2.7'],
+        ]),
+      ),
+    );
     s.send('c2s', modbusAdu(2, 1, Buffer.of(0x2b, 0x0e, 0x02, 0x03)));
-    s.send('s2c', modbusAdu(2, 1, devIdResponse(2, 0x81, 0xff, 0x05, [[3, 'http://www.se.com'], [4, 'Modicon "M340"']])));
+    s.send(
+      's2c',
+      modbusAdu(
+        2,
+        1,
+        devIdResponse(2, 0x81, 0xff, 0x05, [
+          [3, 'http://www.se.com'],
+          [4, 'Modicon "M340"'],
+        ]),
+      ),
+    );
     const path = writeCapture('modbus-devid.pcap', toPcap(s.frames()));
     const r = await runEngine([path]);
     const pdus = r.pdus.filter((p) => p.app === 'modbus');
@@ -49,16 +94,31 @@ describe('modbus: Read Device Identification', () => {
   it('is bounded: at most MODBUS_MAX_ID_OBJECTS objects, stops at one past the PDU, keeps the first of a repeated id', () => {
     const objs: [number, string][] = Array.from({ length: 40 }, (_, i) => [0x80 + i, `x${i}`]);
     const got: (Record<string, string> | null)[] = [];
-    const ctx: ParseCtx = { ts: 0, need: 0, emit(_d: Dir, p: PduBase) { got.push(modbusDeviceIdentity(p as ModbusPdu)); }, anomaly() {} };
+    const ctx: ParseCtx = {
+      ts: 0,
+      need: 0,
+      emit(_d: Dir, p: PduBase) {
+        got.push(modbusDeviceIdentity(p as ModbusPdu));
+      },
+      anomaly() {},
+    };
     const st = modbus.createState();
-    const feed = (pdu: Buffer) => { const b = modbusAdu(1, 1, pdu); modbus.parse(st, b, 0, b.length, S2C, ctx); };
+    const feed = (pdu: Buffer) => {
+      const b = modbusAdu(1, 1, pdu);
+      modbus.parse(st, b, 0, b.length, S2C, ctx);
+    };
     feed(devIdResponse(4, 0x83, 0, 0, objs));
     expect(Object.keys(got[0]!)).toHaveLength(MODBUS_MAX_ID_OBJECTS);
     expect(got[0]!.object_128).toBe('x0');
     // The count says 3, the second object's length runs past the PDU.
     feed(Buffer.concat([devIdResponse(1, 1, 0, 0, [[0, 'ok']], 3), Buffer.of(1, 200, 0x41)]));
     expect(got[1]).toEqual({ vendor_name: 'ok' });
-    feed(devIdResponse(1, 1, 0, 0, [[0, 'first'], [0, 'second']]));
+    feed(
+      devIdResponse(1, 1, 0, 0, [
+        [0, 'first'],
+        [0, 'second'],
+      ]),
+    );
     expect(got[2]).toEqual({ vendor_name: 'first' });
     feed(devIdResponse(1, 1, 0, 0, []));
     expect(got[3]).toBeNull();
@@ -77,7 +137,10 @@ describe('opcua: ApplicationDescription', () => {
     const none = 'http://opcfoundation.org/UA/SecurityPolicy#None';
     s.send('c2s', uaOpn(0, none, null, null, 1, 1, uaOpenSecureChannelRequest(1, 1)));
     s.send('s2c', uaOpn(5, none, null, null, 1, 1, uaOpenSecureChannelResponse(1, 5)));
-    s.send('c2s', uaMsg(5, 1, 2, 2, Buffer.concat([uaNid4(428), uaRequestHeader(2), uaStr('opc.tcp://10.0.0.9:4840'), uaStr(null), uaStr(null)])));
+    s.send(
+      'c2s',
+      uaMsg(5, 1, 2, 2, Buffer.concat([uaNid4(428), uaRequestHeader(2), uaStr('opc.tcp://10.0.0.9:4840'), uaStr(null), uaStr(null)])),
+    );
     s.send('s2c', uaMsg(5, 1, 2, 2, uaGetEndpointsResponse(2, [PLC, { ...PLC, applicationUri: 'urn:other' }], true)));
     s.send('c2s', uaMsg(5, 1, 3, 3, uaCreateSessionRequest(3, HMI)));
     s.send('s2c', uaMsg(5, 1, 3, 3, uaCreateSessionResponse(3, PLC)));
@@ -111,7 +174,10 @@ describe('opcua: ApplicationDescription', () => {
     s.send('c2s', uaMsg(5, 1, 3, 3, full.subarray(40), 'F'));
     const r = await runEngine([writeCapture('opcua-identity-cut.pcap', toPcap(s.frames()))]);
     const ua = r.pdus.filter((p) => p.app === 'opcua').map((p) => p.opcua);
-    expect(ua.slice(-2).map((o) => [o.service, o.chunk, 'application_uri' in o])).toEqual([[461, 'C', false], [461, 'F', false]]);
+    expect(ua.slice(-2).map((o) => [o.service, o.chunk, 'application_uri' in o])).toEqual([
+      [461, 'C', false],
+      [461, 'F', false],
+    ]);
     expect(r.flows[0].anomalies).toBeUndefined();
   });
 });
@@ -122,7 +188,11 @@ withShared(() => {
       const path = resolve(SHARED_PCAPS, 'icsnpp-modbus/testing/traces/modbus_example.pcap');
       const r = await runEngine([path]);
       const ours = r.pdus.filter((p) => p.app === 'modbus' && p.modbus.device_id).map((p) => p.modbus);
-      const t = tsharkFields(path, 'modbus.mei == 14 && modbus.num_objects', ['modbus.conformity_level', 'modbus.object_id', 'modbus.object_str_value']);
+      const t = tsharkFields(path, 'modbus.mei == 14 && modbus.num_objects', [
+        'modbus.conformity_level',
+        'modbus.object_id',
+        'modbus.object_str_value',
+      ]);
       expect(ours).toHaveLength(1);
       expect(t).toHaveLength(1);
       expect(ours[0].conformity).toBe(Number(t[0][0]));
@@ -138,9 +208,15 @@ withShared(() => {
     ])('%s', async (rel) => {
       const path = resolve(SHARED_PCAPS, rel);
       const r = await runEngine([path]);
-      const ours = r.pdus.filter((p) => p.app === 'opcua' && 'application_uri' in p.opcua)
+      const ours = r.pdus
+        .filter((p) => p.app === 'opcua' && 'application_uri' in p.opcua)
         .map((p) => [p.opcua.service, p.opcua.application_uri, p.opcua.product_uri]);
-      const t = tsharkFields(path, 'opcua.ApplicationUri', ['opcua.servicenodeid.numeric', 'opcua.ApplicationUri', 'opcua.ProductUri'], ['tcp.port==4840,opcua']);
+      const t = tsharkFields(
+        path,
+        'opcua.ApplicationUri',
+        ['opcua.servicenodeid.numeric', 'opcua.ApplicationUri', 'opcua.ProductUri'],
+        ['tcp.port==4840,opcua'],
+      );
       expect(ours.length).toBeGreaterThan(0);
       expect(ours).toEqual(t.map((x) => [Number(x[0]), x[1].split('|')[0], x[2].split('|')[0]]));
     });

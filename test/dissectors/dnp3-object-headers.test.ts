@@ -11,7 +11,9 @@ import { tsharkFields, writeCapture } from '../helpers/built-capture.js';
 function capture(name: string, apps: number[][]): string {
   const s = new TcpSession({ client: '10.0.0.1', cport: 40000, server: '10.0.0.2', sport: 20000 });
   s.handshake();
-  apps.forEach((a, i) => s.send('c2s', dnp3Frame(0xc4, 10, 1, Buffer.from([0xc0 | (i & 0x3f), ...a]))));
+  apps.forEach((a, i) => {
+    s.send('c2s', dnp3Frame(0xc4, 10, 1, Buffer.from([0xc0 | (i & 0x3f), ...a])));
+  });
   return writeCapture(name, toPcap(s.frames()));
 }
 
@@ -26,7 +28,10 @@ describe('dnp3: object headers that cannot be valid', () => {
     const r = await runEngine([path]);
     const pdus = r.pdus.filter((p) => p.app === 'dnp3');
     expect(pdus.map((p) => p.dnp3.objects)).toEqual([
-      [{ group: 30, variation: 1, qualifier: 0x17, count: 2 }, { group: 60, variation: 1, qualifier: 0x06, count: 0 }],
+      [
+        { group: 30, variation: 1, qualifier: 0x17, count: 2 },
+        { group: 60, variation: 1, qualifier: 0x06, count: 0 },
+      ],
       [{ group: 1, variation: 2, qualifier: 0x28, count: 1 }],
     ]);
     expect(pdus.every((p) => p.dnp3.objects_truncated === undefined)).toBe(true);
@@ -44,7 +49,9 @@ describe('dnp3: object headers that cannot be valid', () => {
     const r = await runEngine([path]);
     const pdus = r.pdus.filter((p) => p.app === 'dnp3');
     expect(pdus.map((p) => [objs(p), p.dnp3.objects_truncated])).toEqual([
-      [['0x3c02'], true], [['0x3c02'], true], [['0x1e01'], true],
+      [['0x3c02'], true],
+      [['0x3c02'], true],
+      [['0x1e01'], true],
     ]);
     expect(r.flows[0].anomalies).toEqual({ malformed_object: 3 });
     // tshark reads the same first header, then goes on into the bytes after a

@@ -132,17 +132,20 @@ const SELECT = '05641ac40200030040f2c6c7030c0128010001000301640000008fda64000000
 // the reassembled fragment at frame 8: Response (0x81), IIN 0x9000, 0x0a02
 // qualifier 0x01 (16-bit start/stop), 512 items.
 const ONES = '01010101010101010101010101010101bbc3';
-const UDP_SEG1 =
-  '0564ff4464000100ff2f72cb8190000a02010000ff0101810101bcb8' + ONES.repeat(14) + '010101010101010101018d7b';
-const UDP_SEG2 = '0564ff4464000100ff2f330101010101010101010101010101013df5' + ONES.repeat(14) +
-  '010101010101010101018d7b';
+const UDP_SEG1 = `0564ff4464000100ff2f72cb8190000a02010000ff0101810101bcb8${ONES.repeat(14)}010101010101010101018d7b`;
+const UDP_SEG2 = '0564ff4464000100ff2f330101010101010101010101010101013df5' + ONES.repeat(14) + '010101010101010101018d7b';
 const UDP_SEG3 = '05641f44640001008361b4010101010101010101010101010101ec6f010101010101010101018d7b';
 // ITI-ICS-Security-Tools direct_operate_crob_malform_but_good_crc.pcap: Direct
 // Operate, 0x0c01 qualifier 0x28, quantity 2 but one CROB; tshark: "Malformed Packet".
 const CROB_MALFORMED = '05641ac404000300c2e6e2ca050c01280200010002016400000057ab6400000000005b';
 
 const readReqJson = {
-  src: 3, dst: 2, link_fc: 4, fc: 1, iin: null, uns: false,
+  src: 3,
+  dst: 2,
+  link_fc: 4,
+  fc: 1,
+  iin: null,
+  uns: false,
   objects: [
     { group: 60, variation: 2, qualifier: 6, count: 0 },
     { group: 60, variation: 3, qualifier: 6, count: 0 },
@@ -152,7 +155,12 @@ const readReqJson = {
   crc_ok: true,
 };
 const readRspJson = {
-  src: 2, dst: 3, link_fc: 4, fc: 129, iin: 0, uns: false,
+  src: 2,
+  dst: 3,
+  link_fc: 4,
+  fc: 129,
+  iin: 0,
+  uns: false,
   objects: [
     { group: 1, variation: 2, qualifier: 0, count: 9 },
     { group: 10, variation: 2, qualifier: 0, count: 7 },
@@ -221,23 +229,38 @@ describe('dnp3 parse: real frames', () => {
 
   it('decodes select with a 2-octet index prefix and 16-bit quantity', () => {
     const { json } = parseOnce(hex(SELECT));
-    expect(json).toEqual([{
-      src: 3, dst: 2, link_fc: 4, fc: 3, iin: null, uns: false,
-      objects: [{ group: 12, variation: 1, qualifier: 0x28, count: 1 }], crc_ok: true,
-    }]);
+    expect(json).toEqual([
+      {
+        src: 3,
+        dst: 2,
+        link_fc: 4,
+        fc: 3,
+        iin: null,
+        uns: false,
+        objects: [{ group: 12, variation: 1, qualifier: 0x28, count: 1 }],
+        crc_ok: true,
+      },
+    ]);
   });
 
   it('decodes an unsolicited response (uns true)', () => {
     const { json, st } = parseOnce(hex(UNSOL), S2C);
-    expect(json).toEqual([{
-      src: 4, dst: 3, link_fc: 4, fc: 130, iin: 0, uns: true,
-      objects: [
-        { group: 51, variation: 1, qualifier: 0x07, count: 1 },
-        { group: 2, variation: 3, qualifier: 0x28, count: 5 },
-        { group: 32, variation: 1, qualifier: 0x28, count: 3 },
-      ],
-      crc_ok: true,
-    }]);
+    expect(json).toEqual([
+      {
+        src: 4,
+        dst: 3,
+        link_fc: 4,
+        fc: 130,
+        iin: 0,
+        uns: true,
+        objects: [
+          { group: 51, variation: 1, qualifier: 0x07, count: 1 },
+          { group: 2, variation: 3, qualifier: 0x28, count: 5 },
+          { group: 32, variation: 1, qualifier: 0x28, count: 3 },
+        ],
+        crc_ok: true,
+      },
+    ]);
     expect(JSON.parse(dnp3.flowJson(st))).toMatchObject({ fc: { 130: 1 }, unsolicited: 1, fragments: 1 });
   });
 
@@ -265,36 +288,68 @@ describe('dnp3 parse: real frames', () => {
     const b = parseOnce(hex(UDP_SEG2), S2C, st);
     expect(b.json).toEqual([]);
     const c = parseOnce(hex(UDP_SEG3), S2C, st);
-    expect(c.json).toEqual([{
-      src: 1, dst: 100, link_fc: 4, fc: 129, iin: 0x9000, uns: false,
-      objects: [{ group: 10, variation: 2, qualifier: 1, count: 512 }], crc_ok: true,
-    }]);
+    expect(c.json).toEqual([
+      {
+        src: 1,
+        dst: 100,
+        link_fc: 4,
+        fc: 129,
+        iin: 0x9000,
+        uns: false,
+        objects: [{ group: 10, variation: 2, qualifier: 1, count: 512 }],
+        crc_ok: true,
+      },
+    ]);
     expect([...a.out.anomalies, ...b.out.anomalies, ...c.out.anomalies]).toEqual([]);
     expect(JSON.parse(dnp3.flowJson(st))).toEqual({
-      fc: { 129: 1 }, crc_errors: 0, link_frames: 3, link_only: 0, segments: 3, fragments: 1,
-      unsolicited: 0, dropped_fragments: 0,
+      fc: { 129: 1 },
+      crc_errors: 0,
+      link_frames: 3,
+      link_only: 0,
+      segments: 3,
+      fragments: 1,
+      unsolicited: 0,
+      dropped_fragments: 0,
     });
   });
 
   it('walks device attributes (g0: type, length, value)', () => {
     // ITI dataset_exchange.pcap frame 2; tshark: Response, IIN 0x0000, 0x00d5
     // (8-bit start/stop, 1 item, UINT length 4), 0x00d7 (same).
-    const { json, out } = parseOnce(
-      hex('056420440300040095e3c8c581000000d5000000020401000000607a00d7000000020403000000789f'), S2C);
-    expect(json).toEqual([{
-      src: 4, dst: 3, link_fc: 4, fc: 129, iin: 0, uns: false,
-      objects: [{ group: 0, variation: 213, qualifier: 0, count: 1 }, { group: 0, variation: 215, qualifier: 0, count: 1 }],
-      crc_ok: true,
-    }]);
+    const { json, out } = parseOnce(hex('056420440300040095e3c8c581000000d5000000020401000000607a00d7000000020403000000789f'), S2C);
+    expect(json).toEqual([
+      {
+        src: 4,
+        dst: 3,
+        link_fc: 4,
+        fc: 129,
+        iin: 0,
+        uns: false,
+        objects: [
+          { group: 0, variation: 213, qualifier: 0, count: 1 },
+          { group: 0, variation: 215, qualifier: 0, count: 1 },
+        ],
+        crc_ok: true,
+      },
+    ]);
     expect(out.anomalies).toEqual([]);
   });
 
   it('flags an object count larger than its data (malformed_object), keeps the header', () => {
     const { json, out } = parseOnce(hex(CROB_MALFORMED));
-    expect(json).toEqual([{
-      src: 3, dst: 4, link_fc: 4, fc: 5, iin: null, uns: false,
-      objects: [{ group: 12, variation: 1, qualifier: 0x28, count: 2 }], objects_truncated: true, crc_ok: true,
-    }]);
+    expect(json).toEqual([
+      {
+        src: 3,
+        dst: 4,
+        link_fc: 4,
+        fc: 5,
+        iin: null,
+        uns: false,
+        objects: [{ group: 12, variation: 1, qualifier: 0x28, count: 2 }],
+        objects_truncated: true,
+        crc_ok: true,
+      },
+    ]);
     expect(out.anomalies).toEqual(['malformed_object']);
   });
 });
@@ -391,8 +446,14 @@ describe('dnp3 transport reassembly', () => {
   // A response of 600 bytes: g30v1 with 8-bit start/stop 0..118 (119 points x 5 bytes = 595).
   const app = Buffer.concat([hex('e2 81 0000 1e 01 00 00 76'), Buffer.alloc(595, 0x11)]);
   const expected = {
-    src: 10, dst: 1, link_fc: 4, fc: 129, iin: 0, uns: false,
-    objects: [{ group: 30, variation: 1, qualifier: 0, count: 119 }], crc_ok: true,
+    src: 10,
+    dst: 1,
+    link_fc: 4,
+    fc: 129,
+    iin: 0,
+    uns: false,
+    objects: [{ group: 30, variation: 1, qualifier: 0, count: 119 }],
+    crc_ok: true,
   };
 
   it('joins FIR..FIN over several link frames, at any split of the stream', () => {
@@ -415,7 +476,10 @@ describe('dnp3 transport reassembly', () => {
     drive([frames[0], frames[1]], S2C, st, out);
     drive([hex(READ_REQ)], C2S, st, out);
     drive([frames[2]], S2C, st, out);
-    expect(out.pdus.map((p) => [p.dir, JSON.parse(p.json).fc])).toEqual([[C2S, 1], [S2C, 129]]);
+    expect(out.pdus.map((p) => [p.dir, JSON.parse(p.json).fc])).toEqual([
+      [C2S, 1],
+      [S2C, 129],
+    ]);
   });
 
   it('ignores a repeated segment (link-layer retry)', () => {
@@ -500,8 +564,9 @@ describe('dnp3 application layer', () => {
     // g1v1 0..9 packed: 2 bytes; g110v3 count 2 (2*3 bytes); g70v4 0x5b count 1 size 2;
     // g30v2 32-bit start/stop 1..1 (3 bytes); g80v1 7..7 packed (1 byte)
     const { json, anomalies } = one(
-      'c0 81 0000 010100 0009 ffff 6e0307 02 616263 646566 46045b 01 0200 abcd 1e0202 01000000 01000000 010000' +
-        ' 500100 0707 00', 0x44);
+      'c0 81 0000 010100 0009 ffff 6e0307 02 616263 646566 46045b 01 0200 abcd 1e0202 01000000 01000000 010000' + ' 500100 0707 00',
+      0x44,
+    );
     expect(anomalies).toEqual([]);
     expect(json.objects).toEqual([
       { group: 1, variation: 1, qualifier: 0x00, count: 10 },
@@ -529,7 +594,7 @@ describe('dnp3 application layer', () => {
   });
 
   it('caps the object list at MAX_OBJECTS', () => {
-    const { json } = one('c1 01' + '3c0106'.repeat(40));
+    const { json } = one(`c1 01${'3c0106'.repeat(40)}`);
     expect(json.objects.length).toBe(MAX_OBJECTS);
     expect(json.objects_truncated).toBe(true);
   });
@@ -709,11 +774,32 @@ interface Pkt {
 }
 
 function tsharkPayloads(file: string): Pkt[] {
-  const txt = execFileSync('tshark', [
-    '-r', file, '-T', 'fields', '-E', 'separator=\t',
-    '-e', 'frame.number', '-e', 'tcp.stream', '-e', 'udp.stream', '-e', 'tcp.srcport', '-e', 'udp.srcport',
-    '-e', 'tcp.payload', '-e', 'udp.payload',
-  ], { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'ignore'] });
+  const txt = execFileSync(
+    'tshark',
+    [
+      '-r',
+      file,
+      '-T',
+      'fields',
+      '-E',
+      'separator=\t',
+      '-e',
+      'frame.number',
+      '-e',
+      'tcp.stream',
+      '-e',
+      'udp.stream',
+      '-e',
+      'tcp.srcport',
+      '-e',
+      'udp.srcport',
+      '-e',
+      'tcp.payload',
+      '-e',
+      'udp.payload',
+    ],
+    { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'ignore'] },
+  );
   const pkts: Pkt[] = [];
   for (const line of txt.split('\n')) {
     const [frame, ts, us, tp, up, tpay, upay] = line.split('\t');
@@ -721,7 +807,7 @@ function tsharkPayloads(file: string): Pkt[] {
     if (!frame || !payload) continue;
     pkts.push({
       frame: Number(frame),
-      stream: ts ? 't' + ts : 'u' + us,
+      stream: ts ? `t${ts}` : `u${us}`,
       srcport: Number(tp || up),
       payload: Buffer.from(payload, 'hex'),
     });
@@ -730,13 +816,17 @@ function tsharkPayloads(file: string): Pkt[] {
 }
 
 function readTsv(file: string): Map<number, Record<string, string>> {
-  const lines = readFileSync(file, 'utf8').split('\n').filter((l) => l.length);
+  const lines = readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.length);
   const cols = lines[0].split('\t');
   const rows = new Map<number, Record<string, string>>();
   for (const l of lines.slice(1)) {
     const v = l.split('\t');
     const row: Record<string, string> = {};
-    cols.forEach((c, i) => (row[c] = v[i] ?? ''));
+    cols.forEach((c, i) => {
+      row[c] = v[i] ?? '';
+    });
     rows.set(Number(row['frame.number']), row);
   }
   return rows;
@@ -747,7 +837,7 @@ const list = (s: string | undefined) => (s ? s.split('|') : []);
 /** Per frame: what tshark decoded vs what the dissector emitted. */
 function compareCapture(rel: string, serverPort: number) {
   const pcap = resolve(SHARED_PCAPS, rel);
-  const tsv = readTsv(resolve(SHARED_PCAPS, '_tshark_ref', rel + '.dnp3.tsv'));
+  const tsv = readTsv(resolve(SHARED_PCAPS, '_tshark_ref', `${rel}.dnp3.tsv`));
   const states = new Map<string, { st: Dnp3State; pending: [Buffer, Buffer] }>();
   const got: string[] = [];
   const want: string[] = [];
@@ -767,17 +857,29 @@ function compareCapture(rel: string, serverPort: number) {
     const apps = pdus.filter((p) => p.fc !== null);
     // tshark 4.0 lists no objects for Stop Application (fc 18; dnp3.pcap frame 163)
     const objs = apps.filter((p) => p.fc !== 18);
-    got.push(`${pkt.frame} links=${s.st.linkFrames - before.linkFrames} segs=${s.st.segments - before.segments} ` +
-      `linkonly=${pdus.filter((p) => p.fc === null).length} ` +
-      `fc=${apps.map((p) => p.fc).join('|')} iin=${apps.filter((p) => p.iin !== null).map((p) => '0x' + p.iin.toString(16).padStart(4, '0')).join('|')} ` +
-      `obj=${objs.flatMap((p) => (p.objects ?? []).map((o: { group: number; variation: number }) =>
-        '0x' + ((o.group << 8) | o.variation).toString(16).padStart(4, '0'))).join('|')}`);
+    got.push(
+      `${pkt.frame} links=${s.st.linkFrames - before.linkFrames} segs=${s.st.segments - before.segments} ` +
+        `linkonly=${pdus.filter((p) => p.fc === null).length} ` +
+        `fc=${apps.map((p) => p.fc).join('|')} iin=${apps
+          .filter((p) => p.iin !== null)
+          .map((p) => `0x${p.iin.toString(16).padStart(4, '0')}`)
+          .join('|')} ` +
+        `obj=${objs
+          .flatMap((p) =>
+            (p.objects ?? []).map(
+              (o: { group: number; variation: number }) => `0x${((o.group << 8) | o.variation).toString(16).padStart(4, '0')}`,
+            ),
+          )
+          .join('|')}`,
+    );
     const row = tsv.get(pkt.frame);
     const pri = list(row?.['dnp3.ctl.prifunc']);
     const sec = list(row?.['dnp3.ctl.secfunc']);
-    want.push(`${pkt.frame} links=${list(row?.['dnp3.src']).length} segs=${list(row?.['dnp3.tr.seq']).length} ` +
-      `linkonly=${pri.filter((f) => f !== '3' && f !== '4').length + sec.length} ` +
-      `fc=${row?.['dnp3.al.func'] ?? ''} iin=${row?.['dnp3.al.iin'] ?? ''} obj=${row?.['dnp3.al.obj'] ?? ''}`);
+    want.push(
+      `${pkt.frame} links=${list(row?.['dnp3.src']).length} segs=${list(row?.['dnp3.tr.seq']).length} ` +
+        `linkonly=${pri.filter((f) => f !== '3' && f !== '4').length + sec.length} ` +
+        `fc=${row?.['dnp3.al.func'] ?? ''} iin=${row?.['dnp3.al.iin'] ?? ''} obj=${row?.['dnp3.al.obj'] ?? ''}`,
+    );
   }
   return { got, want, anomalies, states };
 }

@@ -63,11 +63,14 @@ function drive(chunks: Buffer[], dir: Dir, st = enip.createState(), ctx = new Ct
 // constructed ones were written to a pcap with text2pcap and decoded by
 // tshark 4.0; the comments are tshark's decode, the expected values restate it.
 
-interface Fixture { name: string; dir: Dir; hex: string; want: Record<string, unknown>[] }
+interface Fixture {
+  name: string;
+  dir: Dir;
+  hex: string;
+  want: Record<string, unknown>[];
+}
 
-const STOP =
-  '70001c00 01002a00 00000000 0000000000000000 00000000 00000000 0100 0200 a1000400 224095ff b1000800 0601 07 02 ' +
-  '208e 2401';
+const STOP = '70001c00 01002a00 00000000 0000000000000000 00000000 00000000 0100 0200 a1000400 224095ff b1000800 0601 07 02 ' + '208e 2401';
 const MSP_REQ =
   '7000ba0000010211000000000000000000000000000000000000000001000200a1000400010b7c00b100a60089070a02200224010b0018' +
   '0022002c0036004c005800640072007c008a0094000302200124010100050003022069240001000b0003022073240101000200030220ac' +
@@ -76,8 +79,7 @@ const MSP_REQ =
 const LIST_IDENTITY_REPLY =
   '63003300000000000000000000000000c1debed10000000001000c002d0001000002af120a0101a4000000000000000001000c003a0004' +
   '0330008e4d52000b313735362d454e42542f4103';
-const IO =
-  '02000280080003064b00db943f00b1000600a587e80f0300';
+const IO = '02000280080003064b00db943f00b1000600a587e80f0300';
 // enip_cip_example-slice.pcap frame 4: the reply to frame 2 (CIP sequence count 0x0789): Multiple Service Packet
 // response, 11 x Get_Attribute_List response, general status 0 (tshark pairs them with frame 2's classes)
 const MSP_REPLY =
@@ -87,10 +89,8 @@ const MSP_REPLY =
   '48830000000100130000000083000000020012000000000000001300000000000000830000000300030000001400080000000000100000' +
   '0001008300000001000900000000008300000003000f000000000018000000000000001900000000000000830000000100020000000201' +
   '8300000001000600000073b4ea05f4590400';
-const REGISTER_REQ =
-  '650004000000000000000000000000000000000000000000 0100 0000';
-const REGISTER_REPLY =
-  '650004007856341200000000 0102030405060708 00000000 0100 0000';
+const REGISTER_REQ = '650004000000000000000000000000000000000000000000 0100 0000';
+const REGISTER_REPLY = '650004007856341200000000 0102030405060708 00000000 0100 0000';
 const READ_TAG_ROUTED =
   '6f002c0078563412000000000000000000000000000000000000 00000a000200 00000000 b2001c00 520220062401 0a0e0e00 4c05' +
   '91 07 436f756e746572 00 0100 01000100';
@@ -101,49 +101,144 @@ const FORWARD_OPEN_REPLY =
   '6f002e0078563412000000000000000000000000000000000000 00000a000200 00000000 b2001e00 d4000000 44332211 01000080' +
   ' 3412 0100 78563412 40420f00 20a10700 00 00';
 const WRITE_TAG_ERROR =
-  '70001c0078563412000000000000000000000000000000000000 00000000 0200 a1000400 44332211 b1000800 0500 cd00ff01052' +
-  '1';
+  '70001c0078563412000000000000000000000000000000000000 00000000 0200 a1000400 44332211 b1000800 0500 cd00ff01052' + '1';
 
 const FIX: Fixture[] = [
   // cip_stop_plc.pcap frame 1: Send Unit Data, Session 0x002a0001, Connection ID 0xff954022, CIP Sequence Count 262;
   // CIP Stop (0x07) Request, Class 0x8E, Instance 0x01
-  { name: 'Stop', dir: C2S, hex: STOP, want: [{ command: 0x70, session: 0x002a0001, status: 0, service: 7, resp: false, class: 0x8e,
-    instance: 1, attribute: null, tag: null, general_status: null, ext_status: null, conn_id: 0xff954022, cip_seq: 262 }] },
+  {
+    name: 'Stop',
+    dir: C2S,
+    hex: STOP,
+    want: [
+      {
+        command: 0x70,
+        session: 0x002a0001,
+        status: 0,
+        service: 7,
+        resp: false,
+        class: 0x8e,
+        instance: 1,
+        attribute: null,
+        tag: null,
+        general_status: null,
+        ext_status: null,
+        conn_id: 0xff954022,
+        cip_seq: 262,
+      },
+    ],
+  },
   // enip_cip_example-slice.pcap frame 2: Send Unit Data, Session 0x11020100; Multiple Service Packet (0x0a) to class 0x02,
   // 11 x Get_Attribute_List (0x03): classes 0x01 0x69 0x73 0xac 0x68 0x70 0x8e 0x69 0x68 0x77 0x8b,
   // instances 0x01 0x00 0x01 0x01 0x2420 0x01 0x01 0x00 0x00 0x01 0x01
-  { name: 'MSP request', dir: C2S, hex: MSP_REQ, want: [0x01, 0x69, 0x73, 0xac, 0x68, 0x70, 0x8e, 0x69, 0x68, 0x77, 0x8b].map((c, i) => ({
-    command: 0x70, session: 0x11020100, service: 3, resp: false, class: c,
-    instance: [1, 0, 1, 1, 0x2420, 1, 1, 0, 0, 1, 1][i], msp_index: i })) },
+  {
+    name: 'MSP request',
+    dir: C2S,
+    hex: MSP_REQ,
+    want: [0x01, 0x69, 0x73, 0xac, 0x68, 0x70, 0x8e, 0x69, 0x68, 0x77, 0x8b].map((c, i) => ({
+      command: 0x70,
+      session: 0x11020100,
+      service: 3,
+      resp: false,
+      class: c,
+      instance: [1, 0, 1, 1, 0x2420, 1, 1, 0, 0, 1, 1][i],
+      msp_index: i,
+    })),
+  },
   // frame 19: List Identity reply, Vendor ID 1, Device Type 12, Product Code 58, Revision 4.3 (1027), Serial 0x00524d8e,
   // Product Name "1756-ENBT/A", State 3
-  { name: 'ListIdentity reply', dir: S2C, hex: LIST_IDENTITY_REPLY, want: [{
-    command: 0x63, session: 0, status: 0, service: null, resp: true,
-    vendor: 1, device_type: 12, product_code: 58, revision: '4.3', serial: 0x00524d8e, product_name: '1756-ENBT/A', state: 3 }] },
+  {
+    name: 'ListIdentity reply',
+    dir: S2C,
+    hex: LIST_IDENTITY_REPLY,
+    want: [
+      {
+        command: 0x63,
+        session: 0,
+        status: 0,
+        service: null,
+        resp: true,
+        vendor: 1,
+        device_type: 12,
+        product_code: 58,
+        revision: '4.3',
+        serial: 0x00524d8e,
+        product_name: '1756-ENBT/A',
+        state: 3,
+      },
+    ],
+  },
   // frame 20 (udp/2222): CPF Sequenced Address Item, Connection ID 0x004b0603, Sequence 4166875; Connected Data Item, CIP seq 34725
-  { name: 'implicit I/O', dir: C2S, hex: IO, want: [{ command: null, session: null, service: null, io: true, conn_id: 0x004b0603,
-    seq: 4166875, cip_seq: 0x87a5 }] },
+  {
+    name: 'implicit I/O',
+    dir: C2S,
+    hex: IO,
+    want: [{ command: null, session: null, service: null, io: true, conn_id: 0x004b0603, seq: 4166875, cip_seq: 0x87a5 }],
+  },
   // Register Session (Req), Session: 0x00000000
   { name: 'RegisterSession', dir: C2S, hex: REGISTER_REQ, want: [{ command: 0x65, session: 0, status: 0, service: null, resp: false }] },
   // Register Session, Session: 0x12345678 (the reply, by direction)
-  { name: 'RegisterSession reply', dir: S2C, hex: REGISTER_REPLY,
-    want: [{ command: 0x65, session: 0x12345678, service: null, resp: true }] },
+  {
+    name: 'RegisterSession reply',
+    dir: S2C,
+    hex: REGISTER_REPLY,
+    want: [{ command: 0x65, session: 0x12345678, service: null, resp: true }],
+  },
   // Connection Manager - Unconnected Send: 'Counter' - Service (0x4c); cip.sc 0x52,0x4c, class 0x06, symbol Counter
-  { name: 'Read Tag via Unconnected Send', dir: C2S, hex: READ_TAG_ROUTED, want: [{ command: 0x6f, session: 0x12345678, service: 0x4c,
-    resp: false, class: null, tag: 'Counter', routed: true }] },
+  {
+    name: 'Read Tag via Unconnected Send',
+    dir: C2S,
+    hex: READ_TAG_ROUTED,
+    want: [{ command: 0x6f, session: 0x12345678, service: 0x4c, resp: false, class: null, tag: 'Counter', routed: true }],
+  },
   // Forward Open (Message Router): O->T 0x00000000, T->O 0x80000001, Connection Serial 0x1234, O->T RPI 1000 ms, T->O RPI 500 ms
-  { name: 'Forward_Open', dir: C2S, hex: FORWARD_OPEN, want: [{ service: 0x54, resp: false, class: 6, instance: 1, ot_conn_id: 0,
-    to_conn_id: 0x80000001, conn_serial: 0x1234, ot_rpi: 1_000_000, to_rpi: 500_000 }] },
+  {
+    name: 'Forward_Open',
+    dir: C2S,
+    hex: FORWARD_OPEN,
+    want: [
+      {
+        service: 0x54,
+        resp: false,
+        class: 6,
+        instance: 1,
+        ot_conn_id: 0,
+        to_conn_id: 0x80000001,
+        conn_serial: 0x1234,
+        ot_rpi: 1_000_000,
+        to_rpi: 500_000,
+      },
+    ],
+  },
   // Success: Service (0x54), General Status 0x00
-  { name: 'Forward_Open reply', dir: S2C, hex: FORWARD_OPEN_REPLY, want: [{ service: 0x54, resp: true, general_status: 0,
-    ot_conn_id: 0x11223344, to_conn_id: 0x80000001, conn_serial: 0x1234 }] },
+  {
+    name: 'Forward_Open reply',
+    dir: S2C,
+    hex: FORWARD_OPEN_REPLY,
+    want: [{ service: 0x54, resp: true, general_status: 0, ot_conn_id: 0x11223344, to_conn_id: 0x80000001, conn_serial: 0x1234 }],
+  },
   // Unknown Response (ff): Service (0x4d), Connection ID 0x11223344, CIP Sequence Count 5, cip.genstat 0xff, cip.addstat 0x2105
-  { name: 'Write Tag error', dir: S2C, hex: WRITE_TAG_ERROR, want: [{ command: 0x70, service: 0x4d, resp: true, general_status: 0xff,
-    ext_status: 0x2105, conn_id: 0x11223344, cip_seq: 5 }] },
+  {
+    name: 'Write Tag error',
+    dir: S2C,
+    hex: WRITE_TAG_ERROR,
+    want: [{ command: 0x70, service: 0x4d, resp: true, general_status: 0xff, ext_status: 0x2105, conn_id: 0x11223344, cip_seq: 5 }],
+  },
 ];
 
-const ISSUE_FIELDS = ['command', 'session', 'status', 'service', 'resp', 'class', 'instance', 'attribute', 'tag',
-  'general_status', 'ext_status'];
+const ISSUE_FIELDS = [
+  'command',
+  'session',
+  'status',
+  'service',
+  'resp',
+  'class',
+  'instance',
+  'attribute',
+  'tag',
+  'general_status',
+  'ext_status',
+];
 
 describe('enip: decoding against tshark', () => {
   for (const f of FIX) {
@@ -153,7 +248,9 @@ describe('enip: decoding against tshark', () => {
       expect(r.n).toBe(b.length);
       expect(r.ctx.anomalies).toEqual([]);
       expect(r.json.length).toBe(f.want.length);
-      f.want.forEach((w, i) => expect(r.json[i]).toMatchObject(w));
+      f.want.forEach((w, i) => {
+        expect(r.json[i]).toMatchObject(w);
+      });
       // Every record has the issue's fields, null where the message lacks them.
       for (const j of r.json) {
         for (const k of ISSUE_FIELDS) expect(j).toHaveProperty(k);
@@ -179,8 +276,9 @@ describe('enip: decoding against tshark', () => {
     const req = parseOne(hex(MSP_REQ), C2S, st).json;
     const resp = parseOne(hex(MSP_REPLY), S2C, st).json;
     expect(resp).toHaveLength(11);
-    expect(resp.map((j) => [j.service, j.resp, j.general_status, j.class, j.instance]))
-      .toEqual(req.map((j) => [3, true, 0, j.class, j.instance]));
+    expect(resp.map((j) => [j.service, j.resp, j.general_status, j.class, j.instance])).toEqual(
+      req.map((j) => [3, true, 0, j.class, j.instance]),
+    );
     parseOne(hex(FORWARD_OPEN), C2S, st);
     expect(parseOne(hex(FORWARD_OPEN_REPLY), S2C, st).json[0]).toMatchObject({ service: 0x54, resp: true, class: 6, instance: 1 });
     // Settled: the same reply again has nothing to pair with.
@@ -273,7 +371,10 @@ describe('enip: framing', () => {
     let at = -1;
     for (let i = 0; i < b.length; i++) {
       const r = enip.probe(b, i, b.length - i, C2S);
-      if (r === Probe.Match || r === Probe.MatchReversed) { at = i; break; }
+      if (r === Probe.Match || r === Probe.MatchReversed) {
+        at = i;
+        break;
+      }
     }
     expect(at).toBe(junk.length);
     const st = enip.createState();
@@ -310,8 +411,16 @@ describe('enip: implicit I/O', () => {
   it('a sequence that goes backwards is an anomaly, per connection and direction', () => {
     const st = enip.createState();
     const ctx = new Ctx();
-    const steps = [[1, 10, C2S], [2, 5, C2S], [1, 11, C2S], [1, 3, S2C], [2, 6, C2S], [1, 9, C2S],
-      [3, 0xfffffffe, C2S], [3, 1, C2S]] as const;
+    const steps = [
+      [1, 10, C2S],
+      [2, 5, C2S],
+      [1, 11, C2S],
+      [1, 3, S2C],
+      [2, 6, C2S],
+      [1, 9, C2S],
+      [3, 0xfffffffe, C2S],
+      [3, 1, C2S],
+    ] as const;
     for (const [c, s, d] of steps) {
       parseOne(io(c, s), d, st, ctx);
     }
@@ -339,14 +448,30 @@ describe('enip: implicit I/O', () => {
 describe('enip: function classes', () => {
   const pdu = (fc: number, cls = -1) => Object.assign(newPdu(), { fc, cipClass: cls });
   const cases: [string, number, number, number][] = [
-    ['Read Tag', 0x4c, 0x6b, READ], ['Get_Attribute_Single', 0x0e, 1, READ], ['Get_Attributes_All', 0x01, 1, READ],
-    ['Get_Attribute_List', 0x03, 1, READ], ['Write Tag', 0x4d, 0x6b, WRITE], ['Read-Modify-Write', 0x4e, 0x6b, WRITE],
-    ['Write Tag Fragmented', 0x53, -1, WRITE], ['Set_Attribute_Single', 0x10, 0xf5, CONFIG], ['Set_Attributes_All', 0x02, 1, CONFIG],
-    ['Set_Attribute_List', 0x04, 1, CONFIG], ['Reset', 0x05, 1, CONTROL], ['Start', 0x06, 0x8e, CONTROL], ['Stop', 0x07, 0x8e, CONTROL],
-    ['Forward_Open', 0x54, 6, SESSION], ['Large_Forward_Open', 0x5b, 6, SESSION], ['Forward_Close', 0x4e, 6, SESSION],
-    ['RegisterSession', ENCAP_FC + 0x65, -1, SESSION], ['UnRegisterSession', ENCAP_FC + 0x66, -1, SESSION],
-    ['ListIdentity', ENCAP_FC + 0x63, -1, DIAGNOSTIC], ['ListServices', ENCAP_FC + 0x04, -1, DIAGNOSTIC],
-    ['Execute PCCC', 0x4b, 0x67, OTHER], ['implicit I/O', IO_FC, -1, OTHER], ['unknown service', 0x33, 1, OTHER], ['no fc', -1, -1, OTHER],
+    ['Read Tag', 0x4c, 0x6b, READ],
+    ['Get_Attribute_Single', 0x0e, 1, READ],
+    ['Get_Attributes_All', 0x01, 1, READ],
+    ['Get_Attribute_List', 0x03, 1, READ],
+    ['Write Tag', 0x4d, 0x6b, WRITE],
+    ['Read-Modify-Write', 0x4e, 0x6b, WRITE],
+    ['Write Tag Fragmented', 0x53, -1, WRITE],
+    ['Set_Attribute_Single', 0x10, 0xf5, CONFIG],
+    ['Set_Attributes_All', 0x02, 1, CONFIG],
+    ['Set_Attribute_List', 0x04, 1, CONFIG],
+    ['Reset', 0x05, 1, CONTROL],
+    ['Start', 0x06, 0x8e, CONTROL],
+    ['Stop', 0x07, 0x8e, CONTROL],
+    ['Forward_Open', 0x54, 6, SESSION],
+    ['Large_Forward_Open', 0x5b, 6, SESSION],
+    ['Forward_Close', 0x4e, 6, SESSION],
+    ['RegisterSession', ENCAP_FC + 0x65, -1, SESSION],
+    ['UnRegisterSession', ENCAP_FC + 0x66, -1, SESSION],
+    ['ListIdentity', ENCAP_FC + 0x63, -1, DIAGNOSTIC],
+    ['ListServices', ENCAP_FC + 0x04, -1, DIAGNOSTIC],
+    ['Execute PCCC', 0x4b, 0x67, OTHER],
+    ['implicit I/O', IO_FC, -1, OTHER],
+    ['unknown service', 0x33, 1, OTHER],
+    ['no fc', -1, -1, OTHER],
   ];
   for (const [name, fc, cls, want] of cases) {
     it(name, () => expect(classify(pdu(fc, cls))).toBe(want));
@@ -357,7 +482,9 @@ describe('enip: function classes', () => {
       const st = enip.createState();
       const out: number[] = [];
       const ctx = new Ctx();
-      ctx.emit = (_dir, p) => { out.push(classify(p as EnipPdu)); };
+      ctx.emit = (_dir, p) => {
+        out.push(classify(p as EnipPdu));
+      };
       enip.parse(st, hex(h), 0, hex(h).length, d, ctx);
       return out;
     };
@@ -385,8 +512,15 @@ describe('enip: identity', () => {
     ctx.emit = (dir, p) => enip.identify!(p as EnipPdu, dir, sink);
     const b = hex(LIST_IDENTITY_REPLY);
     enip.parse(enip.createState(), b, 0, b.length, S2C, ctx);
-    expect(facts).toEqual(['server vendor 1', 'server device_type 12', 'server product_code 58', 'server revision 4.3',
-      `server serial ${0x00524d8e}`, 'server product_name 1756-ENBT/A', 'server state 3']);
+    expect(facts).toEqual([
+      'server vendor 1',
+      'server device_type 12',
+      'server product_code 58',
+      'server revision 4.3',
+      `server serial ${0x00524d8e}`,
+      'server product_name 1756-ENBT/A',
+      'server state 3',
+    ]);
   });
 });
 
@@ -426,7 +560,10 @@ describe('enip: CLI read --pdus --json on the fixtures', () => {
   const read = (f: string) => {
     const r = runCli(['read', '--pdus', '--json', '-q', fixture('corpus', f)]);
     expect(r.code).toBe(0);
-    return r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Rec);
+    return r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Rec);
   };
 
   it('enip_cip_example-slice.pcap: a CIP session, ListIdentity and implicit I/O', () => {
@@ -438,7 +575,12 @@ describe('enip: CLI read --pdus --json on the fixtures', () => {
     expect(io.every((p) => p.proto === 'udp' && p.server.port === 2222)).toBe(true);
     const id = pdus.find((p) => p.enip.vendor !== undefined);
     expect(id?.enip).toMatchObject({
-      command: 0x63, vendor: 1, device_type: 12, product_code: 58, revision: '4.3', product_name: '1756-ENBT/A',
+      command: 0x63,
+      vendor: 1,
+      device_type: 12,
+      product_code: 58,
+      revision: '4.3',
+      product_name: '1756-ENBT/A',
     });
     // tshark: frames 2, 4, 7, 9 carry 11 services each, 10-17 one each (4 requests, 4 replies).
     const cip = pdus.filter((p) => p.proto === 'tcp' && p.enip.service !== null);

@@ -7,8 +7,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
-  TcpSession, modbusAdu, toPcap, uaAck, uaCreateSessionRequest, uaCreateSessionResponse, uaHel, uaMsg, uaOpenSecureChannelRequest,
-  uaOpenSecureChannelResponse, uaOpn, type UaAppDescription,
+  TcpSession,
+  modbusAdu,
+  toPcap,
+  uaAck,
+  uaCreateSessionRequest,
+  uaCreateSessionResponse,
+  uaHel,
+  uaMsg,
+  uaOpenSecureChannelRequest,
+  uaOpenSecureChannelResponse,
+  uaOpn,
+  type UaAppDescription,
 } from '../../tools/pcapgen/index.js';
 import { readCapture } from '../../src/capture/file-source.js';
 import { DISSECTORS } from '../../src/dissectors/index.js';
@@ -39,7 +49,10 @@ class Facts implements FlowObserver {
 }
 
 async function run(file: string, obs: FlowObserver): Promise<void> {
-  const engine = new Engine({ flows: DEFAULT_FLOW_OPTIONS, dissectors: DISSECTORS, pdus: false, reassemblyBytes: 64 << 20 }, new NullSink());
+  const engine = new Engine(
+    { flows: DEFAULT_FLOW_OPTIONS, dissectors: DISSECTORS, pdus: false, reassemblyBytes: 64 << 20 },
+    new NullSink(),
+  );
   engine.observer = obs;
   await readCapture(file, engine.onPacket);
   engine.finish('eof');
@@ -97,7 +110,7 @@ describe('identity facts from the four protocols', () => {
     expect(got.filter((x) => x.startsWith('iec104 server address common_address='))).not.toEqual([]);
   });
 
-  it('Modbus: Read Device Identification objects are the Modbus server\'s, also when it opened the connection', async () => {
+  it("Modbus: Read Device Identification objects are the Modbus server's, also when it opened the connection", async () => {
     const obj = (id: number, v: string) => Buffer.concat([Buffer.of(id, v.length), Buffer.from(v)]);
     const resp = Buffer.concat([Buffer.of(0x2b, 0x0e, 1, 0x81, 0, 0, 2), obj(0, 'Schneider Electric'), obj(1, 'BMX P34 2020')]);
     const req = Buffer.of(0x2b, 0x0e, 0x01, 0x00);

@@ -35,7 +35,7 @@ class Driver {
         events.push({ dir, rec: iec104.pduJson(pdu as never) });
       },
       anomaly(dir: Dir, name: string) {
-        events.push({ dir, rec: 'anomaly:' + name });
+        events.push({ dir, rec: `anomaly:${name}` });
       },
     };
   }
@@ -48,7 +48,7 @@ class Driver {
   }
 
   feed(dir: Dir, chunk: Buffer): void {
-    let b = this.buf[dir].length ? Buffer.concat([this.buf[dir], chunk]) : chunk;
+    const b = this.buf[dir].length ? Buffer.concat([this.buf[dir], chunk]) : chunk;
     if (b.length > 4 * iec104.maxPdu + chunk.length) throw new Error('driver buffer grew');
     if (b.length < this.need[dir]) {
       this.buf[dir] = b;
@@ -164,7 +164,13 @@ describe('iec104 decode', () => {
     ]);
     expect(d.anomalies()).toEqual([]);
     expect(JSON.parse(iec104.flowJson(d.st))).toEqual({
-      type_ids: { '45': 1 }, causes: { '6': 1 }, commands: 1, seq_anomalies: 0, i: 1, s: 0, u: 0,
+      type_ids: { '45': 1 },
+      causes: { '6': 1 },
+      commands: 1,
+      seq_anomalies: 0,
+      i: 1,
+      s: 0,
+      u: 0,
     });
   });
 
@@ -255,7 +261,10 @@ describe('iec104 framing', () => {
     expect(whole.filter((r) => r.startsWith('{')).length).toBe(6);
     for (let k = 1; k < stream.length; k++) {
       const d = parseAll([stream.subarray(0, k), stream.subarray(k)]);
-      expect(d.events.map((e) => e.rec), `split at ${k}`).toEqual(whole);
+      expect(
+        d.events.map((e) => e.rec),
+        `split at ${k}`,
+      ).toEqual(whole);
     }
     const bytewise = new Driver();
     for (let i = 0; i < stream.length; i++) bytewise.feed(C2S, stream.subarray(i, i + 1));
@@ -303,7 +312,8 @@ describe('iec104 framing', () => {
       const out: string[] = [];
       const st = iec104.createState();
       const ctx: ParseCtx = {
-        ts: 0, need: 0,
+        ts: 0,
+        need: 0,
         emit: (_d, p) => out.push(iec104.pduJson(p as never)),
         anomaly: (_d, n) => out.push(n),
       };
@@ -366,7 +376,8 @@ describe('iec104 sequence numbers', () => {
 
   it('accepts a clean exchange after STARTDT', () => {
     const d = run([
-      [C2S, STARTDT_ACT], [S2C, STARTDT_CON],
+      [C2S, STARTDT_ACT],
+      [S2C, STARTDT_CON],
       [C2S, iFrame(0, 0, 100, 6, 1, 1)], // general interrogation act
       [S2C, iFrame(0, 1, 100, 7, 1, 1)], // actcon, acks the client's I frame 0
       [S2C, iFrame(1, 1, 1, 20, 1, 1)],
@@ -376,28 +387,51 @@ describe('iec104 sequence numbers', () => {
     ]);
     expect(d.anomalies()).toEqual([]);
     expect(JSON.parse(iec104.flowJson(d.st))).toEqual({
-      type_ids: { '1': 1, '45': 1, '100': 3 }, causes: { '6': 2, '7': 1, '10': 1, '20': 1 },
-      commands: 4, seq_anomalies: 0, i: 5, s: 1, u: 2,
+      type_ids: { '1': 1, '45': 1, '100': 3 },
+      causes: { '6': 2, '7': 1, '10': 1, '20': 1 },
+      commands: 4,
+      seq_anomalies: 0,
+      i: 5,
+      s: 1,
+      u: 2,
     });
   });
 
   it('flags a jump in N(S) once and follows the new numbering', () => {
-    const d = run([[C2S, STARTDT_ACT], [S2C, STARTDT_CON], [S2C, iFrame(0, 0)], [S2C, iFrame(1, 0)],
-      [S2C, iFrame(3, 0)], [S2C, iFrame(4, 0)]]);
+    const d = run([
+      [C2S, STARTDT_ACT],
+      [S2C, STARTDT_CON],
+      [S2C, iFrame(0, 0)],
+      [S2C, iFrame(1, 0)],
+      [S2C, iFrame(3, 0)],
+      [S2C, iFrame(4, 0)],
+    ]);
     expect(seqOf(d)).toEqual(['', '', '', '', 'seq_jump', '']);
     expect(d.anomalies()).toEqual(['seq_jump']);
     expect(JSON.parse(iec104.flowJson(d.st)).seq_anomalies).toBe(1);
   });
 
   it('flags a first I frame that does not start at 0 after STARTDT', () => {
-    const d = run([[C2S, STARTDT_ACT], [S2C, STARTDT_CON], [S2C, iFrame(5, 0)]]);
+    const d = run([
+      [C2S, STARTDT_ACT],
+      [S2C, STARTDT_CON],
+      [S2C, iFrame(5, 0)],
+    ]);
     expect(d.anomalies()).toEqual(['seq_jump']);
   });
 
   it('flags a repeated N(S) and keeps the expectation for the genuine frames', () => {
     // 0,1,2 then a replay of 1, then the genuine 3 and an ack of all four.
-    const d = run([[C2S, STARTDT_ACT], [S2C, STARTDT_CON], [S2C, iFrame(0, 0)], [S2C, iFrame(1, 0)],
-      [S2C, iFrame(2, 0)], [S2C, iFrame(1, 0)], [S2C, iFrame(3, 0)], [C2S, sFrame(4)]]);
+    const d = run([
+      [C2S, STARTDT_ACT],
+      [S2C, STARTDT_CON],
+      [S2C, iFrame(0, 0)],
+      [S2C, iFrame(1, 0)],
+      [S2C, iFrame(2, 0)],
+      [S2C, iFrame(1, 0)],
+      [S2C, iFrame(3, 0)],
+      [C2S, sFrame(4)],
+    ]);
     expect(seqOf(d)).toEqual(['', '', '', '', '', 'seq_repeat', '', '']);
     expect(d.anomalies()).toEqual(['seq_repeat']);
   });
@@ -413,36 +447,69 @@ describe('iec104 sequence numbers', () => {
 
   it('flags N(R) acknowledging I frames that were never sent', () => {
     // Server sent N(S) 0 and 1: N(R) may be at most 2.
-    const d = run([[C2S, STARTDT_ACT], [S2C, STARTDT_CON], [S2C, iFrame(0, 0)], [S2C, iFrame(1, 0)],
-      [C2S, sFrame(2)], [C2S, sFrame(3)], [C2S, iFrame(0, 9)]]);
+    const d = run([
+      [C2S, STARTDT_ACT],
+      [S2C, STARTDT_CON],
+      [S2C, iFrame(0, 0)],
+      [S2C, iFrame(1, 0)],
+      [C2S, sFrame(2)],
+      [C2S, sFrame(3)],
+      [C2S, iFrame(0, 9)],
+    ]);
     expect(seqOf(d)).toEqual(['', '', '', '', '', 'ack_unsent', 'ack_unsent']);
     expect(d.anomalies()).toEqual(['ack_unsent', 'ack_unsent']);
     expect(JSON.parse(d.pdus()[5].rec)).toEqual({ frame: 'S', rx: 3, seq_anomaly: 'ack_unsent' });
   });
 
   it('wraps modulo 32768', () => {
-    const d = run([[S2C, iFrame(32766, 0)], [S2C, iFrame(32767, 0)], [S2C, iFrame(0, 0)], [C2S, sFrame(1)],
-      [S2C, iFrame(2, 0)]]);
+    const d = run([
+      [S2C, iFrame(32766, 0)],
+      [S2C, iFrame(32767, 0)],
+      [S2C, iFrame(0, 0)],
+      [C2S, sFrame(1)],
+      [S2C, iFrame(2, 0)],
+    ]);
     expect(seqOf(d)).toEqual(['', '', '', '', 'seq_jump']);
     expect(JSON.parse(d.pdus()[1].rec).tx).toBe(32767);
   });
 
   it('learns the numbering mid-stream instead of flagging', () => {
-    const d = run([[S2C, iFrame(500, 20)], [C2S, sFrame(501)], [S2C, iFrame(501, 20)], [C2S, iFrame(20, 502)],
-      [C2S, sFrame(505)]]);
+    const d = run([
+      [S2C, iFrame(500, 20)],
+      [C2S, sFrame(501)],
+      [S2C, iFrame(501, 20)],
+      [C2S, iFrame(20, 502)],
+      [C2S, sFrame(505)],
+    ]);
     expect(seqOf(d)).toEqual(['', '', '', '', 'ack_unsent']);
   });
 
   it('re-learns after a gap in that direction', () => {
-    const d = run([[C2S, STARTDT_ACT], [S2C, STARTDT_CON], [S2C, iFrame(0, 0)], [S2C, iFrame(1, 0)],
-      ['gap', S2C], [C2S, sFrame(40)], [S2C, iFrame(10, 0)], [S2C, iFrame(11, 0)], [C2S, sFrame(12)],
-      [C2S, sFrame(13)], [S2C, iFrame(13, 0)]]);
+    const d = run([
+      [C2S, STARTDT_ACT],
+      [S2C, STARTDT_CON],
+      [S2C, iFrame(0, 0)],
+      [S2C, iFrame(1, 0)],
+      ['gap', S2C],
+      [C2S, sFrame(40)],
+      [S2C, iFrame(10, 0)],
+      [S2C, iFrame(11, 0)],
+      [C2S, sFrame(12)],
+      [C2S, sFrame(13)],
+      [S2C, iFrame(13, 0)],
+    ]);
     expect(seqOf(d)).toEqual(['', '', '', '', '', '', '', '', 'ack_unsent', 'seq_jump']);
   });
 
   it('does not assume 0 after a mid-stream start reported as gap(-1)', () => {
-    const d = run([['gap', C2S], ['gap', S2C], [C2S, STARTDT_ACT], [S2C, STARTDT_CON], [S2C, iFrame(7, 3)],
-      [S2C, iFrame(8, 3)]]);
+    const d = run([
+      ['gap', C2S],
+      ['gap', S2C],
+      [C2S, STARTDT_ACT],
+      [S2C, STARTDT_CON],
+      [S2C, iFrame(7, 3)],
+      [S2C, iFrame(8, 3)],
+    ]);
     expect(d.anomalies()).toEqual([]);
   });
 });
@@ -545,7 +612,10 @@ function readSpicyTest(path: string): { bytes: Buffer; apdus: Record<string, str
       for (let i = 0; i < code.length; i += 2) out.push(parseInt(code.slice(i, i + 2), 16));
     }
     if (semi < 0) continue;
-    for (const tok of line.slice(semi + 1).trim().split(/\s+/)) {
+    for (const tok of line
+      .slice(semi + 1)
+      .trim()
+      .split(/\s+/)) {
       if (tok === 'iec104::Apdu') apdus.push({});
       const eq = tok.indexOf('=');
       if (eq < 0 || apdus.length === 0) continue;
@@ -559,11 +629,29 @@ function readSpicyTest(path: string): { bytes: Buffer; apdus: Record<string, str
 
 // Type identifications and causes of transmission, IEC 60870-5-101 clause 7.2.1 / 7.2.3.
 const TYPE_IDS: Record<string, number> = {
-  M_SP_NA_1: 1, M_DP_NA_1: 3, M_ME_NB_1: 11, M_ME_NC_1: 13, M_ME_TF_1: 36, C_RC_NA_1: 47, C_SE_TB_1: 62,
-  M_EI_NA_1: 70, C_IC_NA_1: 100, C_RD_NA_1: 102,
+  M_SP_NA_1: 1,
+  M_DP_NA_1: 3,
+  M_ME_NB_1: 11,
+  M_ME_NC_1: 13,
+  M_ME_TF_1: 36,
+  C_RC_NA_1: 47,
+  C_SE_TB_1: 62,
+  M_EI_NA_1: 70,
+  C_IC_NA_1: 100,
+  C_RD_NA_1: 102,
 };
 const CAUSES: Record<string, number> = {
-  percyc: 1, back: 2, spont: 3, init: 4, req: 5, act: 6, actcon: 7, deact: 8, deactcon: 9, actterm: 10, inrogen: 20,
+  percyc: 1,
+  back: 2,
+  spont: 3,
+  init: 4,
+  req: 5,
+  act: 6,
+  actcon: 7,
+  deact: 8,
+  deactcon: 9,
+  actterm: 10,
+  inrogen: 20,
 };
 
 function expectedFromSpicy(a: Record<string, string>): Record<string, unknown> {
@@ -576,8 +664,15 @@ function expectedFromSpicy(a: Record<string, string>): Record<string, unknown> {
   const cname = a.cot.replace('CoT::', '').toLowerCase();
   if (!(tname in TYPE_IDS) || !(cname in CAUSES)) throw new Error(`unmapped ${tname}/${cname}`);
   return {
-    frame: 'I', tx: num('ssn'), rx: num('rsn'), type_id: TYPE_IDS[tname], cot: CAUSES[cname],
-    neg: a.pn === '1', test: a.test === '1', oa: num('originator_address'), ca: num('common_address'),
+    frame: 'I',
+    tx: num('ssn'),
+    rx: num('rsn'),
+    type_id: TYPE_IDS[tname],
+    cot: CAUSES[cname],
+    neg: a.pn === '1',
+    test: a.test === '1',
+    oa: num('originator_address'),
+    ca: num('common_address'),
     // Some vectors state no address for their objects: then there is nothing to compare.
     ...('base_addr' in a || 'obj_addr' in a ? { ioa: num('base_addr' in a ? 'base_addr' : 'obj_addr') } : {}),
     nobj: num('nobj'),
@@ -595,21 +690,48 @@ interface Seg {
 }
 
 function tsharkPayloads(pcap: string): Seg[] {
-  const out = execFileSync('tshark', ['-r', pcap, '-Y', 'tcp.len>0 && tcp.port==2404', '-T', 'fields',
-    '-e', 'frame.number', '-e', 'tcp.stream', '-e', 'tcp.srcport', '-e', 'tcp.seq', '-e', 'tcp.ack',
-    '-e', 'tcp.analysis.keep_alive', '-e', 'tcp.payload'],
-  { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'ignore'] });
-  return out.split('\n').filter((l) => l).map((l) => {
-    const [f, s, p, q, a, k, d] = l.split('\t');
-    return { frame: +f, stream: +s, sport: +p, seq: +q, ack: +a, keepAlive: k !== '', data: Buffer.from(d, 'hex') };
-  });
+  const out = execFileSync(
+    'tshark',
+    [
+      '-r',
+      pcap,
+      '-Y',
+      'tcp.len>0 && tcp.port==2404',
+      '-T',
+      'fields',
+      '-e',
+      'frame.number',
+      '-e',
+      'tcp.stream',
+      '-e',
+      'tcp.srcport',
+      '-e',
+      'tcp.seq',
+      '-e',
+      'tcp.ack',
+      '-e',
+      'tcp.analysis.keep_alive',
+      '-e',
+      'tcp.payload',
+    ],
+    { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  return out
+    .split('\n')
+    .filter((l) => l)
+    .map((l) => {
+      const [f, s, p, q, a, k, d] = l.split('\t');
+      return { frame: +f, stream: +s, sport: +p, seq: +q, ack: +a, keepAlive: k !== '', data: Buffer.from(d, 'hex') };
+    });
 }
 
 withShared(() => {
   const DIR = resolve(SHARED_PCAPS, 'parsitects-zeek-iec104/testing/analyzer');
 
   describe('iec104 vs parsitects-zeek-iec104 unit vectors', () => {
-    const files = readdirSync(DIR).filter((f) => f.endsWith('.test')).sort();
+    const files = readdirSync(DIR)
+      .filter((f) => f.endsWith('.test'))
+      .sort();
     it('has the vectors', () => expect(files.length).toBeGreaterThanOrEqual(15));
     // c_rd_na_1*.test are synthetic: they give C_RD_NA_1 a data octet that the
     // standard does not have (its object is the IOA only, clause 7.3.4.3).
@@ -652,24 +774,35 @@ withShared(() => {
         expect(got).toEqual(want);
         expect(d.anomalies()).toEqual(anomalies[f] ?? []);
         // The whole file as one buffer, then split at every offset.
-        const whole = parseAll([bytes]).pdus().map((e) => e.rec);
+        const whole = parseAll([bytes])
+          .pdus()
+          .map((e) => e.rec);
         expect(whole.length).toBe(apdus.length);
         for (let k = 1; k < bytes.length; k += 1) {
-          const s = parseAll([bytes.subarray(0, k), bytes.subarray(k)]).pdus().map((e) => e.rec);
+          const s = parseAll([bytes.subarray(0, k), bytes.subarray(k)])
+            .pdus()
+            .map((e) => e.rec);
           if (s.length !== whole.length || s.some((r, i) => r !== whole[i])) expect(s, `split at ${k}`).toEqual(whole);
         }
       });
     }
   });
 
-  const UTYPE: Record<string, number> = { STARTDT_ACT: 1, STARTDT_CON: 2, STOPDT_ACT: 4, STOPDT_CON: 8, TESTFR_ACT: 0x10, TESTFR_CON: 0x20 };
+  const UTYPE: Record<string, number> = {
+    STARTDT_ACT: 1,
+    STARTDT_CON: 2,
+    STOPDT_ACT: 4,
+    STOPDT_CON: 8,
+    TESTFR_ACT: 0x10,
+    TESTFR_CON: 0x20,
+  };
   const FIELDS = ['type', 'utype', 'tx', 'rx', 'typeid', 'numix', 'causetx', 'nega', 'test', 'oa', 'addr'];
   const tsharkName = (k: string) => (['type', 'utype', 'tx', 'rx'].includes(k) ? 'iec60870_104.' : 'iec60870_asdu.') + k;
 
   /** Runs a capture through the driver (per TCP stream, port 2404 = server)
    *  and lines our PDUs up with tshark's per-frame decode. */
   function againstTshark(rel: string) {
-    const ref = readFileSync(resolve(SHARED_PCAPS, '_tshark_ref', rel + '.iec104.tsv'), 'utf8').split('\n');
+    const ref = readFileSync(resolve(SHARED_PCAPS, '_tshark_ref', `${rel}.iec104.tsv`), 'utf8').split('\n');
     const cols = ref[0].split('\t');
     const theirs = new Map<number, Record<string, string[]>>();
     for (const l of ref.slice(1)) {
@@ -719,7 +852,7 @@ withShared(() => {
         }
         const j = JSON.parse(e.rec);
         f.type.push(j.frame === 'I' ? '0x00000000' : j.frame === 'S' ? '0x00000001' : '0x00000003');
-        if (j.u) f.utype.push('0x' + UTYPE[j.u].toString(16).padStart(8, '0'));
+        if (j.u) f.utype.push(`0x${UTYPE[j.u].toString(16).padStart(8, '0')}`);
         if (j.tx !== undefined) f.tx.push(String(j.tx));
         if (j.rx !== undefined) f.rx.push(String(j.rx));
         if (j.type_id !== undefined) {

@@ -41,7 +41,12 @@ describe('modbus: a server that opened the connection', () => {
     // who answered, the function code and the exception code.
     const t = tsharkFields(path, 'modbus', ['tcp.srcport', 'mbtcp.trans_id', 'modbus.func_code', 'modbus.exception_code']);
     expect(t).toHaveLength(22);
-    const ours = pdus.map((p) => [p.dir === 'c2s' ? '502' : '40000', String(p.modbus.tid), String(p.modbus.fc), p.modbus.exception === null ? '' : String(p.modbus.exception)]);
+    const ours = pdus.map((p) => [
+      p.dir === 'c2s' ? '502' : '40000',
+      String(p.modbus.tid),
+      String(p.modbus.fc),
+      p.modbus.exception === null ? '' : String(p.modbus.exception),
+    ]);
     expect(ours).toEqual(t);
     const tResp = tsharkFields(path, 'modbus', ['_ws.col.Info']).map((x) => x[0].trim().startsWith('Response'));
     expect(pdus.map((p) => p.modbus.resp)).toEqual(tResp);

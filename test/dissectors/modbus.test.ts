@@ -10,7 +10,10 @@ import { mulberry32 as prng } from '../../tools/prng.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
-interface Rec { dir: Dir; json: string }
+interface Rec {
+  dir: Dir;
+  json: string;
+}
 
 class Ctx implements ParseCtx {
   ts = 1000;
@@ -88,88 +91,197 @@ function guarded(b: Buffer, lo: number, hi: number, bad: number[]): Buffer {
 // 47785 -> 502 (C2S), responses 502 -> 47785 (S2C). The expected values
 // restate tshark's fields.
 
-interface Fixture { name: string; dir: Dir; hex: string; want: Record<string, unknown> }
+interface Fixture {
+  name: string;
+  dir: Dir;
+  hex: string;
+  want: Record<string, unknown>;
+}
 
 const FIX: Fixture[] = [
   // frame 4: Trans 1, Unit 4, Read Coils (1), Reference Number 1, Bit Count 1
-  { name: 'fc1 req', dir: C2S, hex: '0001 0000 0006 04 01 0001 0001',
-    want: { tid: 1, unit: 4, fc: 1, exception: null, resp: false, addr: 1, qty: 1 } },
+  {
+    name: 'fc1 req',
+    dir: C2S,
+    hex: '0001 0000 0006 04 01 0001 0001',
+    want: { tid: 1, unit: 4, fc: 1, exception: null, resp: false, addr: 1, qty: 1 },
+  },
   // frame 6: Trans 1, Unit 4, Read Coils (1), Byte Count 1, Bit 1 = True
-  { name: 'fc1 resp', dir: S2C, hex: '0001 0000 0004 04 01 01 01',
-    want: { tid: 1, unit: 4, fc: 1, exception: null, resp: true, byte_count: 1 } },
+  {
+    name: 'fc1 resp',
+    dir: S2C,
+    hex: '0001 0000 0004 04 01 01 01',
+    want: { tid: 1, unit: 4, fc: 1, exception: null, resp: true, byte_count: 1 },
+  },
   // frame 16: Trans 4, Unit 5, Read Discrete Inputs (2), Reference Number 1, Bit Count 8
-  { name: 'fc2 req', dir: C2S, hex: '0004 0000 0006 05 02 0001 0008',
-    want: { tid: 4, unit: 5, fc: 2, exception: null, resp: false, addr: 1, qty: 8 } },
+  {
+    name: 'fc2 req',
+    dir: C2S,
+    hex: '0004 0000 0006 05 02 0001 0008',
+    want: { tid: 4, unit: 5, fc: 2, exception: null, resp: false, addr: 1, qty: 8 },
+  },
   // frame 18: Trans 4, Unit 5, Read Discrete Inputs (2), Byte Count 1
-  { name: 'fc2 resp', dir: S2C, hex: '0004 0000 0004 05 02 01 2c',
-    want: { tid: 4, unit: 5, fc: 2, exception: null, resp: true, byte_count: 1 } },
+  {
+    name: 'fc2 resp',
+    dir: S2C,
+    hex: '0004 0000 0004 05 02 01 2c',
+    want: { tid: 4, unit: 5, fc: 2, exception: null, resp: true, byte_count: 1 },
+  },
   // frame 24: Trans 6, Unit 5, Read Holding Registers (3), Reference Number 1, Word Count 8
-  { name: 'fc3 req', dir: C2S, hex: '0006 0000 0006 05 03 0001 0008',
-    want: { tid: 6, unit: 5, fc: 3, exception: null, resp: false, addr: 1, qty: 8 } },
+  {
+    name: 'fc3 req',
+    dir: C2S,
+    hex: '0006 0000 0006 05 03 0001 0008',
+    want: { tid: 6, unit: 5, fc: 3, exception: null, resp: false, addr: 1, qty: 8 },
+  },
   // frame 26: Trans 6, Length 19, Unit 5, Read Holding Registers (3), Byte Count 16 (8 registers)
-  { name: 'fc3 resp', dir: S2C, hex: '0006 0000 0013 05 03 10 00aa00aa00bb00ccef84e3eb9f8be4c1',
-    want: { tid: 6, unit: 5, fc: 3, exception: null, resp: true, byte_count: 16 } },
+  {
+    name: 'fc3 resp',
+    dir: S2C,
+    hex: '0006 0000 0013 05 03 10 00aa00aa00bb00ccef84e3eb9f8be4c1',
+    want: { tid: 6, unit: 5, fc: 3, exception: null, resp: true, byte_count: 16 },
+  },
   // frame 32: Trans 8, Unit 5, Read Input Registers (4), Reference Number 1, Word Count 8
-  { name: 'fc4 req', dir: C2S, hex: '0008 0000 0006 05 04 0001 0008',
-    want: { tid: 8, unit: 5, fc: 4, exception: null, resp: false, addr: 1, qty: 8 } },
+  {
+    name: 'fc4 req',
+    dir: C2S,
+    hex: '0008 0000 0006 05 04 0001 0008',
+    want: { tid: 8, unit: 5, fc: 4, exception: null, resp: false, addr: 1, qty: 8 },
+  },
   // frame 34: Trans 8, Length 19, Unit 5, Read Input Registers (4), Byte Count 16
-  { name: 'fc4 resp', dir: S2C, hex: '0008 0000 0013 05 04 10 8e2b1f7b9b4b82511bfadb8f026bae97',
-    want: { tid: 8, unit: 5, fc: 4, exception: null, resp: true, byte_count: 16 } },
+  {
+    name: 'fc4 resp',
+    dir: S2C,
+    hex: '0008 0000 0013 05 04 10 8e2b1f7b9b4b82511bfadb8f026bae97',
+    want: { tid: 8, unit: 5, fc: 4, exception: null, resp: true, byte_count: 16 },
+  },
   // frame 36: Trans 9, Unit 6, Write Single Coil (5), Reference Number 1, Data ff00
-  { name: 'fc5 req', dir: C2S, hex: '0009 0000 0006 06 05 0001 ff00',
-    want: { tid: 9, unit: 6, fc: 5, exception: null, resp: false, addr: 1, qty: 1, value: 0xff00 } },
+  {
+    name: 'fc5 req',
+    dir: C2S,
+    hex: '0009 0000 0006 06 05 0001 ff00',
+    want: { tid: 9, unit: 6, fc: 5, exception: null, resp: false, addr: 1, qty: 1, value: 0xff00 },
+  },
   // frame 38: the echo
-  { name: 'fc5 resp', dir: S2C, hex: '0009 0000 0006 06 05 0001 ff00',
-    want: { tid: 9, unit: 6, fc: 5, exception: null, resp: true, addr: 1, qty: 1, value: 0xff00 } },
+  {
+    name: 'fc5 resp',
+    dir: S2C,
+    hex: '0009 0000 0006 06 05 0001 ff00',
+    want: { tid: 9, unit: 6, fc: 5, exception: null, resp: true, addr: 1, qty: 1, value: 0xff00 },
+  },
   // frame 40: Trans 10, Unit 7, Write Single Register (6), Reference Number 1, Data abcd
-  { name: 'fc6 req', dir: C2S, hex: '000a 0000 0006 07 06 0001 abcd',
-    want: { tid: 10, unit: 7, fc: 6, exception: null, resp: false, addr: 1, qty: 1, value: 0xabcd } },
+  {
+    name: 'fc6 req',
+    dir: C2S,
+    hex: '000a 0000 0006 07 06 0001 abcd',
+    want: { tid: 10, unit: 7, fc: 6, exception: null, resp: false, addr: 1, qty: 1, value: 0xabcd },
+  },
   // frame 48: Trans 12, Unit 2, Diagnostics (8), Diagnostic Code: Return Diagnostic Register (2)
-  { name: 'fc8 req', dir: C2S, hex: '000c 0000 0006 02 08 0002 0000',
-    want: { tid: 12, unit: 2, fc: 8, exception: null, resp: false, sub: 2 } },
+  {
+    name: 'fc8 req',
+    dir: C2S,
+    hex: '000c 0000 0006 02 08 0002 0000',
+    want: { tid: 12, unit: 2, fc: 8, exception: null, resp: false, sub: 2 },
+  },
   // frame 52: Trans 13, Unit 7, Write Multiple Coils (15), Reference Number 1, Bit Count 4, Byte Count 1
-  { name: 'fc15 req', dir: C2S, hex: '000d 0000 0008 07 0f 0001 0004 01 09',
-    want: { tid: 13, unit: 7, fc: 15, exception: null, resp: false, addr: 1, qty: 4, byte_count: 1 } },
+  {
+    name: 'fc15 req',
+    dir: C2S,
+    hex: '000d 0000 0008 07 0f 0001 0004 01 09',
+    want: { tid: 13, unit: 7, fc: 15, exception: null, resp: false, addr: 1, qty: 4, byte_count: 1 },
+  },
   // frame 54: Trans 13, Unit 7, Write Multiple Coils (15), Reference Number 1, Bit Count 4
-  { name: 'fc15 resp', dir: S2C, hex: '000d 0000 0006 07 0f 0001 0004',
-    want: { tid: 13, unit: 7, fc: 15, exception: null, resp: true, addr: 1, qty: 4 } },
+  {
+    name: 'fc15 resp',
+    dir: S2C,
+    hex: '000d 0000 0006 07 0f 0001 0004',
+    want: { tid: 13, unit: 7, fc: 15, exception: null, resp: true, addr: 1, qty: 4 },
+  },
   // frame 56: Trans 14, Length 15, Unit 7, Write Multiple Registers (16), Ref 1, Word Count 4, Byte Count 8
-  { name: 'fc16 req', dir: C2S, hex: '000e 0000 000f 07 10 0001 0004 08 00aa00bb00cc00dd',
-    want: { tid: 14, unit: 7, fc: 16, exception: null, resp: false, addr: 1, qty: 4, byte_count: 8 } },
+  {
+    name: 'fc16 req',
+    dir: C2S,
+    hex: '000e 0000 000f 07 10 0001 0004 08 00aa00bb00cc00dd',
+    want: { tid: 14, unit: 7, fc: 16, exception: null, resp: false, addr: 1, qty: 4, byte_count: 8 },
+  },
   // frame 58: Trans 14, Unit 7, Write Multiple Registers (16), Reference Number 1, Word Count 4
-  { name: 'fc16 resp', dir: S2C, hex: '000e 0000 0006 07 10 0001 0004',
-    want: { tid: 14, unit: 7, fc: 16, exception: null, resp: true, addr: 1, qty: 4 } },
+  {
+    name: 'fc16 resp',
+    dir: S2C,
+    hex: '000e 0000 0006 07 10 0001 0004',
+    want: { tid: 14, unit: 7, fc: 16, exception: null, resp: true, addr: 1, qty: 4 },
+  },
   // frame 72: Trans 18, Unit 4, Mask Write Register (22), Reference Number 10, AND 0xdead, OR 0x0000
-  { name: 'fc22 req', dir: C2S, hex: '0012 0000 0008 04 16 000a dead 0000',
-    want: { tid: 18, unit: 4, fc: 22, exception: null, resp: false, addr: 10, qty: 1 } },
+  {
+    name: 'fc22 req',
+    dir: C2S,
+    hex: '0012 0000 0008 04 16 000a dead 0000',
+    want: { tid: 18, unit: 4, fc: 22, exception: null, resp: false, addr: 10, qty: 1 },
+  },
   // frame 84: Trans 21, Length 17, Unit 6, Read Write Register (23), Read Ref 1, Read Word Count 4,
   // Write Ref 2, Write Word Count 3, Byte Count 6
-  { name: 'fc23 req', dir: C2S, hex: '0015 0000 0011 06 17 0001 0004 0002 0003 06 00aa00bb00cc',
-    want: { tid: 21, unit: 6, fc: 23, exception: null, resp: false, addr: 1, qty: 4, waddr: 2, wqty: 3, byte_count: 6 } },
+  {
+    name: 'fc23 req',
+    dir: C2S,
+    hex: '0015 0000 0011 06 17 0001 0004 0002 0003 06 00aa00bb00cc',
+    want: { tid: 21, unit: 6, fc: 23, exception: null, resp: false, addr: 1, qty: 4, waddr: 2, wqty: 3, byte_count: 6 },
+  },
   // frame 86: Trans 21, Length 11, Unit 6, Read Write Register (23), Byte Count 8
-  { name: 'fc23 resp', dir: S2C, hex: '0015 0000 000b 06 17 08 00aa00aa00bb00cc',
-    want: { tid: 21, unit: 6, fc: 23, exception: null, resp: true, byte_count: 8 } },
+  {
+    name: 'fc23 resp',
+    dir: S2C,
+    hex: '0015 0000 000b 06 17 08 00aa00aa00bb00cc',
+    want: { tid: 21, unit: 6, fc: 23, exception: null, resp: true, byte_count: 8 },
+  },
   // frame 88: Trans 22, Unit 10, Read FIFO Queue (24), Reference Number 0
-  { name: 'fc24 req', dir: C2S, hex: '0016 0000 0004 0a 18 0000',
-    want: { tid: 22, unit: 10, fc: 24, exception: null, resp: false, addr: 0 } },
+  {
+    name: 'fc24 req',
+    dir: C2S,
+    hex: '0016 0000 0004 0a 18 0000',
+    want: { tid: 22, unit: 10, fc: 24, exception: null, resp: false, addr: 0 },
+  },
   // frame 90: Trans 22, Unit 10, Read FIFO Queue (24), Byte Count (16-bit) 2, Word Count 0
-  { name: 'fc24 resp', dir: S2C, hex: '0016 0000 0006 0a 18 0002 0000',
-    want: { tid: 22, unit: 10, fc: 24, exception: null, resp: true, byte_count: 2 } },
+  {
+    name: 'fc24 resp',
+    dir: S2C,
+    hex: '0016 0000 0006 0a 18 0002 0000',
+    want: { tid: 22, unit: 10, fc: 24, exception: null, resp: true, byte_count: 2 },
+  },
   // frame 92: Trans 23, Unit 1, Encapsulated Interface Transport (43), MEI type: Read Device
   // Identification (14), Read Device ID: Basic Device Identification (1)
-  { name: 'fc43 req', dir: C2S, hex: '0017 0000 0005 01 2b 0e 01 00',
-    want: { tid: 23, unit: 1, fc: 43, exception: null, resp: false, mei: 14 } },
+  {
+    name: 'fc43 req',
+    dir: C2S,
+    hex: '0017 0000 0005 01 2b 0e 01 00',
+    want: { tid: 23, unit: 1, fc: 43, exception: null, resp: false, mei: 14 },
+  },
   // frame 94: Trans 23, Length 61, Unit 1, fc 43, MEI type 14, Conformity Level 0x83, More Follows 0, 3 objects
-  { name: 'fc43 resp', dir: S2C,
+  {
+    name: 'fc43 resp',
+    dir: S2C,
     hex: '0017 0000 003d 01 2b 0e 01 83 00 00 03 00105a65656b204d6f646275732054657374011850726f746f636f6c2050617273696e672069732066756e210207312e322e332e36',
-    want: { tid: 23, unit: 1, fc: 43, exception: null, resp: true, mei: 14, conformity: 0x83, more_follows: 0, next_object_id: 0,
-      device_id: { vendor_name: 'Zeek Modbus Test', product_code: 'Protocol Parsing is fun!', revision: '1.2.3.6' } } },
+    want: {
+      tid: 23,
+      unit: 1,
+      fc: 43,
+      exception: null,
+      resp: true,
+      mei: 14,
+      conformity: 0x83,
+      more_follows: 0,
+      next_object_id: 0,
+      device_id: { vendor_name: 'Zeek Modbus Test', product_code: 'Protocol Parsing is fun!', revision: '1.2.3.6' },
+    },
+  },
   // frame 99: Trans 1, Unit 0, Read Holding Registers (3), Reference Number 600, Word Count 10
-  { name: 'fc3 req unit 0', dir: C2S, hex: '0001 0000 0006 00 03 0258 000a',
-    want: { tid: 1, unit: 0, fc: 3, exception: null, resp: false, addr: 600, qty: 10 } },
+  {
+    name: 'fc3 req unit 0',
+    dir: C2S,
+    hex: '0001 0000 0006 00 03 0258 000a',
+    want: { tid: 1, unit: 0, fc: 3, exception: null, resp: false, addr: 600, qty: 10 },
+  },
   // frame 100: Trans 1, Length 3, Unit 0, Function 3 Exception: Illegal data address (2)
-  { name: 'fc3 exception', dir: S2C, hex: '0001 0000 0003 00 83 02',
-    want: { tid: 1, unit: 0, fc: 3, exception: 2, resp: true } },
+  { name: 'fc3 exception', dir: S2C, hex: '0001 0000 0003 00 83 02', want: { tid: 1, unit: 0, fc: 3, exception: 2, resp: true } },
 ];
 
 // ---------------------------------------------------------------- tests
@@ -221,7 +333,7 @@ describe('modbus: single ADUs (tshark-decoded fixtures)', () => {
     // 4SICS-GeekLounge-151022-min.pcap frame 1: tshark "Trans 11; Unit 1, Func 23", MBAP length
     // 254 (a 260-byte ADU: the largest legal). Its byte count 0xbf does not match the 243 bytes
     // that follow it. Frame 2, the response: Func 23 exception 10 (gateway path unavailable).
-    const req = hex('000b000000fe01170000000000df2112bf' + 'cf'.repeat(243));
+    const req = hex(`000b000000fe01170000000000df2112bf${'cf'.repeat(243)}`);
     expect(req.length).toBe(260);
     const st = modbus.createState();
     const r1 = parseOne(req, C2S, st);
@@ -266,7 +378,10 @@ describe('modbus: need-more and splits', () => {
   });
 
   it('a cut at every offset gives the same PDUs as unsplit', () => {
-    for (const [b, d] of [[c2s, C2S], [s2c, S2C]] as const) {
+    for (const [b, d] of [
+      [c2s, C2S],
+      [s2c, S2C],
+    ] as const) {
       const ref = whole(b, d);
       for (let i = 0; i <= b.length; i++) {
         const got = drive([b.subarray(0, i), b.subarray(i)], d);
@@ -361,7 +476,11 @@ describe('modbus: bad headers and anomalies', () => {
   it('matches responses to requests by tid: response_mismatch, unmatched_response', () => {
     const st = modbus.createState();
     const ctx = new Ctx();
-    const feed = (h: string, d: Dir) => { const b = hex(h); ctx.need = 0; return modbus.parse(st, b, 0, b.length, d, ctx); };
+    const feed = (h: string, d: Dir) => {
+      const b = hex(h);
+      ctx.need = 0;
+      return modbus.parse(st, b, 0, b.length, d, ctx);
+    };
     // Not in sync yet (capture may have started mid-connection): an unmatched response is quiet.
     feed('0063 0000 0005 01 03 02 0001', S2C);
     expect(ctx.anomalies).toEqual([]);
@@ -426,7 +545,12 @@ describe('modbus: bad headers and anomalies', () => {
     modbus.parse(st, r, 0, r.length, S2C, ctx);
     expect(ctx.anomalies).toEqual([]);
     expect(JSON.parse(modbus.flowJson(st))).toEqual({
-      fc: { 3: 3, 16: 1 }, exceptions: 1, units: [2, 7], requests: 3, responses: 1, open_transactions: 2,
+      fc: { 3: 3, 16: 1 },
+      exceptions: 1,
+      units: [2, 7],
+      requests: 3,
+      responses: 1,
+      open_transactions: 2,
     });
     expect(modbus.flowJson(st)).toMatch(/^\{"fc":\{"3":3,"16":1\},"exceptions":1,"units":\[2,7\]/);
   });
@@ -470,10 +594,10 @@ describe('modbus: probe', () => {
     expect(P('0001 0000 0004 01 83 02 00')).toBe(Probe.NoMatch); // 2-byte exception body
     expect(P('0001 0000 0003 01 83 07')).toBe(Probe.NoMatch); // undefined exception code
     const adu = '0006 0000 0006 05 03 0001 0008';
-    expect(P(adu + '0007 00')).toBe(Probe.Match); // partial next header, plausible so far
-    expect(P(adu + '0007 01')).toBe(Probe.NoMatch); // next protocol id != 0
-    expect(P(adu + '0007 0000 0006 05 03')).toBe(Probe.Match);
-    expect(P(adu + '0007 0000 0006 05 30')).toBe(Probe.NoMatch); // next fc 48
+    expect(P(`${adu}0007 00`)).toBe(Probe.Match); // partial next header, plausible so far
+    expect(P(`${adu}0007 01`)).toBe(Probe.NoMatch); // next protocol id != 0
+    expect(P(`${adu}0007 0000 0006 05 03`)).toBe(Probe.Match);
+    expect(P(`${adu}0007 0000 0006 05 30`)).toBe(Probe.NoMatch); // next fc 48
   });
 
   it('uniform random bytes: never throws, never reads out of bounds, almost never matches', () => {
@@ -550,7 +674,11 @@ describe('modbus: probe', () => {
       let found = -1;
       for (let o = 0; o < b.length; o++) {
         const r = modbus.probe(b, o, b.length - o, S2C);
-        if (r !== Probe.NoMatch) { found = o; expect(r).toBe(Probe.Match); break; }
+        if (r !== Probe.NoMatch) {
+          found = o;
+          expect(r).toBe(Probe.Match);
+          break;
+        }
       }
       expect(found).toBe(g.length);
     }
@@ -565,14 +693,20 @@ describe('modbus: probe', () => {
       const stream = Buffer.concat(list);
       const starts: number[] = [];
       let s = 0;
-      for (const a of list) { starts.push(s); s += a.length; }
+      for (const a of list) {
+        starts.push(s);
+        s += a.length;
+      }
       for (let cut = 0; cut <= starts[starts.length - 1]; cut++) {
         const next = starts.find((x) => x >= cut)!;
         let found = -1;
         let r: Probe = Probe.NoMatch;
         for (let o = cut; o < stream.length; o++) {
           r = modbus.probe(stream, o, stream.length - o, d);
-          if (r !== Probe.NoMatch) { found = o; break; }
+          if (r !== Probe.NoMatch) {
+            found = o;
+            break;
+          }
         }
         expect([cut, found, r]).toEqual([cut, next, Probe.Match]);
       }
@@ -633,7 +767,10 @@ function* tcpPayloads(file: string): Generator<{ key: string; sport: number; dpo
     o += 16 + incl;
     let p = 12;
     let et = pkt.readUInt16BE(p);
-    while (et === 0x8100 || et === 0x88a8) { p += 4; et = pkt.readUInt16BE(p); }
+    while (et === 0x8100 || et === 0x88a8) {
+      p += 4;
+      et = pkt.readUInt16BE(p);
+    }
     p += 2;
     let src: string, dst: string, end: number;
     if (et === 0x0800) {
@@ -653,12 +790,16 @@ function* tcpPayloads(file: string): Generator<{ key: string; sport: number; dpo
     const dport = pkt.readUInt16BE(p + 2);
     const data = pkt.subarray(p + (pkt[p + 12] >> 4) * 4, end);
     if (data.length === 0) continue;
-    const a = `${src}:${sport}`, b = `${dst}:${dport}`;
+    const a = `${src}:${sport}`,
+      b = `${dst}:${dport}`;
     yield { key: a < b ? a + b : b + a, sport, dport, data };
   }
 }
 
-interface Flat { ids: string[]; exc: string[] }
+interface Flat {
+  ids: string[];
+  exc: string[];
+}
 
 /** Runs a capture through parse per connection/direction. Like the stream
  *  layer will: after -1, scan forward with probe (keeping the bytes from a
@@ -717,7 +858,9 @@ function tsharkRef(tsv: string): Flat {
   const out: Flat = { ids: [], exc: [] };
   for (const l of lines.slice(1)) {
     const r = l.split('\t');
-    const t = r[ct].split('|'), u = r[cu].split('|'), f = r[cf].split('|');
+    const t = r[ct].split('|'),
+      u = r[cu].split('|'),
+      f = r[cf].split('|');
     for (let i = 0; i < t.length; i++) out.ids.push(`${t[i]}/${u[i]}/${f[i]}`);
     if (r[ce]) out.exc.push(...r[ce].split('|'));
   }
@@ -759,7 +902,7 @@ withShared(() => {
     for (const cap of caps) {
       it(`${cap}: same (tid, unit, fc) sequence and exception codes`, () => {
         const got = runCapture(resolve(SHARED_PCAPS, cap));
-        const want = tsharkRef(resolve(SHARED_PCAPS, '_tshark_ref', cap + '.modbus.tsv'));
+        const want = tsharkRef(resolve(SHARED_PCAPS, '_tshark_ref', `${cap}.modbus.tsv`));
         if (cap.endsWith('modicon_test.pcap')) {
           // Frames 19/20 (tid 7, UMAS echo) carry MBAP length 255, one more
           // than the spec's 254 (253-byte PDU + unit). tshark decodes them;

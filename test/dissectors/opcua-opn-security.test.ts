@@ -3,7 +3,13 @@
 // certificate thumbprint "shall be null if the Message is not encrypted".
 import { describe, expect, it } from 'vitest';
 import {
-  TcpSession, toPcap, uaAck, uaHel, uaOpenSecureChannelRequest, uaOpenSecureChannelResponse, uaOpn,
+  TcpSession,
+  toPcap,
+  uaAck,
+  uaHel,
+  uaOpenSecureChannelRequest,
+  uaOpenSecureChannelResponse,
+  uaOpn,
 } from '../../tools/pcapgen/index.js';
 import { runEngine } from '../helpers/run.js';
 import { tsharkFields, writeCapture } from '../helpers/built-capture.js';
@@ -34,10 +40,31 @@ describe('opcua: OPN security header', () => {
     const r = await runEngine([path]);
     const opn = r.pdus.filter((p) => p.app === 'opcua' && p.opcua.msg === 'OPN').map((p) => p.opcua);
     expect(opn).toHaveLength(2);
-    expect(opn[0]).toMatchObject({ channel: 0, policy, encrypted: false, seq: 51, req: 1, service: 446, service_name: 'OpenSecureChannelRequest' });
-    expect(opn[1]).toMatchObject({ channel: 77, policy, encrypted: false, seq: 52, req: 1, service: 449, service_name: 'OpenSecureChannelResponse' });
-    const t = tsharkFields(path, 'opcua.transport.type == "OPN"', ['opcua.transport.scid', 'opcua.security.spu', 'opcua.security.seq',
-      'opcua.security.rqid', 'opcua.servicenodeid.numeric']);
+    expect(opn[0]).toMatchObject({
+      channel: 0,
+      policy,
+      encrypted: false,
+      seq: 51,
+      req: 1,
+      service: 446,
+      service_name: 'OpenSecureChannelRequest',
+    });
+    expect(opn[1]).toMatchObject({
+      channel: 77,
+      policy,
+      encrypted: false,
+      seq: 52,
+      req: 1,
+      service: 449,
+      service_name: 'OpenSecureChannelResponse',
+    });
+    const t = tsharkFields(path, 'opcua.transport.type == "OPN"', [
+      'opcua.transport.scid',
+      'opcua.security.spu',
+      'opcua.security.seq',
+      'opcua.security.rqid',
+      'opcua.servicenodeid.numeric',
+    ]);
     expect(opn.map((o) => [o.channel, o.policy, o.seq, o.req, o.service].map(String))).toEqual(t);
   });
 
@@ -51,6 +78,9 @@ describe('opcua: OPN security header', () => {
     ]);
     // tshark decodes the same security header.
     const t = tsharkFields(path, 'opcua.transport.type == "OPN"', ['opcua.transport.scid', 'opcua.security.spu', 'opcua.security.rcthumb']);
-    expect(t.map((x) => [x[0], x[1], x[2] !== ''])).toEqual([['0', BASIC256SHA256, true], ['77', BASIC256SHA256, true]]);
+    expect(t.map((x) => [x[0], x[1], x[2] !== ''])).toEqual([
+      ['0', BASIC256SHA256, true],
+      ['77', BASIC256SHA256, true],
+    ]);
   });
 });

@@ -6,8 +6,13 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import {
-  opcua, OPCUA_MAX_CHUNK, OPCUA_MAX_OPEN, OPCUA_MAX_STRING, OPCUA_POLICY_NONE,
-  type OpcuaPdu, type OpcuaState,
+  opcua,
+  OPCUA_MAX_CHUNK,
+  OPCUA_MAX_OPEN,
+  OPCUA_MAX_STRING,
+  OPCUA_POLICY_NONE,
+  type OpcuaPdu,
+  type OpcuaState,
 } from '../../src/dissectors/opcua/parser.js';
 import { opcuaServiceName, opcuaServiceRole, OPCUA_SERVICE_COUNT } from '../../src/dissectors/opcua/opcua-services.js';
 import { C2S, S2C, Probe, type Dir, type ParseCtx } from '../../src/dissectors/types.js';
@@ -18,8 +23,18 @@ import { withShared, SHARED_PCAPS } from '../helpers/shared.js';
 // resynchronises with probe after -1, a gap or a mid-stream start, and checks
 // the parse() contract on every call.
 
-interface Rec { dir: Dir; frame: number; fc: number; json: string; obj: Record<string, unknown> }
-interface Anom { dir: Dir; frame: number; name: string }
+interface Rec {
+  dir: Dir;
+  frame: number;
+  fc: number;
+  json: string;
+  obj: Record<string, unknown>;
+}
+interface Anom {
+  dir: Dir;
+  frame: number;
+  name: string;
+}
 
 class Harness {
   readonly st: OpcuaState = opcua.createState();
@@ -35,7 +50,10 @@ class Harness {
    *  that as a gap of unknown size in both directions). */
   constructor(synced = true) {
     this.synced = [synced, synced];
-    if (!synced) { opcua.gap(this.st, C2S, -1); opcua.gap(this.st, S2C, -1); }
+    if (!synced) {
+      opcua.gap(this.st, C2S, -1);
+      opcua.gap(this.st, S2C, -1);
+    }
     this.ctx = {
       ts: 0,
       need: 0,
@@ -43,7 +61,9 @@ class Harness {
         const json = opcua.pduJson(pdu as OpcuaPdu);
         this.recs.push({ dir, frame: this.frame, fc: pdu.fc, json, obj: JSON.parse(json) });
       },
-      anomaly: (dir, name) => { this.anomalies.push({ dir, frame: this.frame, name }); },
+      anomaly: (dir, name) => {
+        this.anomalies.push({ dir, frame: this.frame, name });
+      },
     };
   }
 
@@ -60,7 +80,9 @@ class Harness {
   }
 
   /** Bytes kept for direction dir. */
-  pending(dir: Dir): number { return this.bufs[dir].length; }
+  pending(dir: Dir): number {
+    return this.bufs[dir].length;
+  }
 
   private pump(dir: Dir): void {
     let b = this.bufs[dir];
@@ -70,7 +92,10 @@ class Harness {
         let found = false;
         for (; i < b.length; i++) {
           const r = opcua.probe(b, i, b.length - i, dir);
-          if (r === Probe.Match || r === Probe.MatchReversed) { found = true; break; }
+          if (r === Probe.Match || r === Probe.MatchReversed) {
+            found = true;
+            break;
+          }
           if (r === Probe.NeedMore) break;
         }
         b = b.subarray(i);
@@ -103,7 +128,9 @@ class Harness {
   of(dir: Dir): Record<string, unknown>[] {
     return this.recs.filter((r) => r.dir === dir).map((r) => r.obj);
   }
-  anomalyNames(): string[] { return this.anomalies.map((a) => a.name); }
+  anomalyNames(): string[] {
+    return this.anomalies.map((a) => a.name);
+  }
 }
 
 /** Feeds whole messages through one parse call each and returns the records. */
@@ -116,8 +143,16 @@ function run(msgs: [Dir, Buffer][], synced = true): Harness {
 // ---------------------------------------------------------------------------
 // Builders (OPC 10000-6): little-endian, String = int32 length + UTF-8 bytes.
 
-function u32le(v: number): Buffer { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); return b; }
-function i32le(v: number): Buffer { const b = Buffer.alloc(4); b.writeInt32LE(v); return b; }
+function u32le(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0);
+  return b;
+}
+function i32le(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(v);
+  return b;
+}
 function str(s: string | Buffer | null): Buffer {
   if (s === null) return i32le(-1);
   const b = typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
@@ -140,7 +175,9 @@ function err(status: number, reason: string | null): Buffer {
   return frame('ERR', 'F', Buffer.concat([u32le(status), str(reason)]));
 }
 /** Four-byte NodeId (encoding 0x01, namespace 0). */
-function nid4(id: number): Buffer { return Buffer.from([0x01, 0x00, id & 0xff, id >> 8]); }
+function nid4(id: number): Buffer {
+  return Buffer.from([0x01, 0x00, id & 0xff, id >> 8]);
+}
 /** ResponseHeader: Timestamp, RequestHandle, ServiceResult, empty DiagnosticInfo,
  *  null StringTable, empty ExtensionObject. */
 function respHeader(status: number): Buffer {
@@ -175,17 +212,33 @@ describe('opcua service table', () => {
   it('holds the standard request/response encoding ids (OPC 10000-6 A.3 values)', () => {
     // Values from the spec's NodeIds list as quoted in the project brief.
     const expected: [number, string][] = [
-      [446, 'OpenSecureChannelRequest'], [449, 'OpenSecureChannelResponse'],
-      [461, 'CreateSessionRequest'], [464, 'CreateSessionResponse'],
-      [467, 'ActivateSessionRequest'], [470, 'ActivateSessionResponse'],
-      [631, 'ReadRequest'], [634, 'ReadResponse'], [673, 'WriteRequest'], [676, 'WriteResponse'],
-      [527, 'BrowseRequest'], [530, 'BrowseResponse'],
-      [452, 'CloseSecureChannelRequest'], [455, 'CloseSecureChannelResponse'],
-      [473, 'CloseSessionRequest'], [476, 'CloseSessionResponse'],
-      [787, 'CreateSubscriptionRequest'], [790, 'CreateSubscriptionResponse'],
-      [751, 'CreateMonitoredItemsRequest'], [754, 'CreateMonitoredItemsResponse'],
-      [826, 'PublishRequest'], [829, 'PublishResponse'], [712, 'CallRequest'], [715, 'CallResponse'],
-      [428, 'GetEndpointsRequest'], [431, 'GetEndpointsResponse'], [397, 'ServiceFault'],
+      [446, 'OpenSecureChannelRequest'],
+      [449, 'OpenSecureChannelResponse'],
+      [461, 'CreateSessionRequest'],
+      [464, 'CreateSessionResponse'],
+      [467, 'ActivateSessionRequest'],
+      [470, 'ActivateSessionResponse'],
+      [631, 'ReadRequest'],
+      [634, 'ReadResponse'],
+      [673, 'WriteRequest'],
+      [676, 'WriteResponse'],
+      [527, 'BrowseRequest'],
+      [530, 'BrowseResponse'],
+      [452, 'CloseSecureChannelRequest'],
+      [455, 'CloseSecureChannelResponse'],
+      [473, 'CloseSessionRequest'],
+      [476, 'CloseSessionResponse'],
+      [787, 'CreateSubscriptionRequest'],
+      [790, 'CreateSubscriptionResponse'],
+      [751, 'CreateMonitoredItemsRequest'],
+      [754, 'CreateMonitoredItemsResponse'],
+      [826, 'PublishRequest'],
+      [829, 'PublishResponse'],
+      [712, 'CallRequest'],
+      [715, 'CallResponse'],
+      [428, 'GetEndpointsRequest'],
+      [431, 'GetEndpointsResponse'],
+      [397, 'ServiceFault'],
     ];
     for (const [id, name] of expected) expect(opcuaServiceName(id)).toBe(name);
     // 39 services of OPC 10000-4 (request + response each) + ServiceFault.
@@ -234,7 +287,10 @@ describe('opcua synthetic session (policy None)', () => {
       policy: NONE,
       endpoint: 'opc.tcp://plc1:4840/ua',
       services: {
-        OpenSecureChannelRequest: 1, OpenSecureChannelResponse: 1, ReadRequest: 1, ReadResponse: 1,
+        OpenSecureChannelRequest: 1,
+        OpenSecureChannelResponse: 1,
+        ReadRequest: 1,
+        ReadResponse: 1,
         CloseSecureChannelRequest: 1,
       },
       errors: {},
@@ -245,8 +301,12 @@ describe('opcua synthetic session (policy None)', () => {
     const h = new Harness();
     const seen: number[][] = [];
     const ctx: ParseCtx = {
-      ts: 0, need: 0,
-      emit: (_d, p) => { const q = p as OpcuaPdu; seen.push([q.version, q.recvBuf, q.sendBuf, q.maxMessage, q.maxChunks]); },
+      ts: 0,
+      need: 0,
+      emit: (_d, p) => {
+        const q = p as OpcuaPdu;
+        seen.push([q.version, q.recvBuf, q.sendBuf, q.maxMessage, q.maxChunks]);
+      },
       anomaly: () => undefined,
     };
     const b = hel('x', 9000, 10000, 123456, 7);
@@ -256,7 +316,10 @@ describe('opcua synthetic session (policy None)', () => {
 
   it('reports ERR status and counts it as a flow error', () => {
     // 0x80800000 = BadTcpMessageTooLarge (UA-Nodeset Schema/StatusCode.csv).
-    const h = run([[C2S, hel('opc.tcp://a')], [S2C, err(0x80800000, 'too "big"')]]);
+    const h = run([
+      [C2S, hel('opc.tcp://a')],
+      [S2C, err(0x80800000, 'too "big"')],
+    ]);
     expect(h.of(S2C)).toEqual([{ msg: 'ERR', chunk: 'F', size: 8 + 4 + 4 + 9, status: 0x80800000 }]);
     expect(JSON.parse(opcua.flowJson(h.st)).errors).toEqual({ '0x80800000': 1 });
   });
@@ -267,7 +330,10 @@ describe('opcua synthetic session (policy None)', () => {
     const rhe = frame('RHE', 'F', Buffer.concat([str('urn:plc1:server'), str('opc.tcp://plc1:4840')]));
     expect(opcua.probe(rhe, 0, rhe.length, C2S)).toBe(Probe.MatchReversed);
     expect(opcua.probe(rhe, 0, rhe.length, S2C)).toBe(Probe.Match);
-    const h = run([[S2C, rhe], [C2S, hel('opc.tcp://plc1:4840')]]);
+    const h = run([
+      [S2C, rhe],
+      [C2S, hel('opc.tcp://plc1:4840')],
+    ]);
     // 8 + (4 + 15) + (4 + 19) = 50
     expect(h.of(S2C)).toEqual([{ msg: 'RHE', chunk: 'F', size: 50, endpoint: 'opc.tcp://plc1:4840' }]);
     expect(JSON.parse(opcua.flowJson(h.st)).endpoint).toBe('opc.tcp://plc1:4840');
@@ -320,7 +386,16 @@ describe('opcua synthetic session (policy None)', () => {
       [C2S, msg('MSG', 'F', 9, 3, 3, 3, Buffer.concat([nid4(634), Buffer.alloc(40)]))],
     ]);
     const [read, wrongRole] = h.recs.slice(4).map((r) => JSON.parse(r.json));
-    expect(read).toMatchObject({ msg: 'MSG', channel: 9, token: 3, seq: 2, req: 2, service: 631, service_name: 'ReadRequest', encrypted: false });
+    expect(read).toMatchObject({
+      msg: 'MSG',
+      channel: 9,
+      token: 3,
+      seq: 2,
+      req: 2,
+      service: 631,
+      service_name: 'ReadRequest',
+      encrypted: false,
+    });
     expect(wrongRole).toEqual({ msg: 'MSG', chunk: 'F', size: 8 + 16 + 4 + 40, channel: 9, token: 3, encrypted: true });
   });
 
@@ -331,8 +406,31 @@ describe('opcua synthetic session (policy None)', () => {
     ]);
     // Sizes: 8 + 16 + 4 + 30 = 58; 8 + 16 + 4 + 24 + 4 = 56.
     expect(h.recs.map((r) => r.obj)).toEqual([
-      { msg: 'MSG', chunk: 'F', size: 58, channel: 7, token: 2, seq: 100, req: 40, service: 673, service_name: 'WriteRequest', encrypted: false },
-      { msg: 'MSG', chunk: 'F', size: 56, channel: 7, token: 2, seq: 200, req: 40, service: 676, service_name: 'WriteResponse', status: 0, encrypted: false },
+      {
+        msg: 'MSG',
+        chunk: 'F',
+        size: 58,
+        channel: 7,
+        token: 2,
+        seq: 100,
+        req: 40,
+        service: 673,
+        service_name: 'WriteRequest',
+        encrypted: false,
+      },
+      {
+        msg: 'MSG',
+        chunk: 'F',
+        size: 56,
+        channel: 7,
+        token: 2,
+        seq: 200,
+        req: 40,
+        service: 676,
+        service_name: 'WriteResponse',
+        status: 0,
+        encrypted: false,
+      },
     ]);
     expect(JSON.parse(opcua.flowJson(h.st))).toEqual({ services: { WriteRequest: 1, WriteResponse: 1 }, errors: {} });
   });
@@ -381,14 +479,30 @@ describe('opcua synthetic session (policy None)', () => {
       s.push([C2S, msg('MSG', 'F', 5, 1, 2, 2, nid)]);
       const h = run(s);
       expect(h.anomalyNames()).toEqual(['invalid_node_id']);
-      expect(h.of(C2S).at(-1)).toEqual({ msg: 'MSG', chunk: 'F', size: 24 + nid.length, channel: 5, token: 1, seq: 2, req: 2, encrypted: false });
+      expect(h.of(C2S).at(-1)).toEqual({
+        msg: 'MSG',
+        chunk: 'F',
+        size: 24 + nid.length,
+        channel: 5,
+        token: 1,
+        seq: 2,
+        req: 2,
+        encrypted: false,
+      });
     }
   });
 
   it('flags string lengths that run past the chunk', () => {
-    const badHel = frame('HEL', 'F', Buffer.concat([u32le(0), u32le(65536), u32le(65536), u32le(0), u32le(0), i32le(50), Buffer.from('opc')]));
+    const badHel = frame(
+      'HEL',
+      'F',
+      Buffer.concat([u32le(0), u32le(65536), u32le(65536), u32le(0), u32le(0), i32le(50), Buffer.from('opc')]),
+    );
     const badOpn = frame('OPN', 'F', Buffer.concat([u32le(0), i32le(-7), i32le(-1), i32le(-1)]));
-    const h = run([[C2S, badHel], [C2S, badOpn]]);
+    const h = run([
+      [C2S, badHel],
+      [C2S, badOpn],
+    ]);
     expect(h.anomalyNames()).toEqual(['invalid_string_length', 'invalid_string_length']);
     expect(h.of(C2S)).toEqual([
       { msg: 'HEL', chunk: 'F', size: 35 },
@@ -411,9 +525,43 @@ describe('opcua chunked messages (one PDU per chunk)', () => {
     expect(h.anomalies).toEqual([]);
     const c = h.of(C2S).slice(2);
     expect(c).toEqual([
-      { msg: 'MSG', chunk: 'C', size: 128, channel: 5, token: 1, seq: 2, req: 10, service: 673, service_name: 'WriteRequest', encrypted: false },
-      { msg: 'MSG', chunk: 'C', size: 124, channel: 5, token: 1, seq: 3, req: 10, service: 673, service_name: 'WriteRequest', encrypted: false },
-      { msg: 'MSG', chunk: 'F', size: 74, channel: 5, token: 1, seq: 4, req: 10, service: 673, service_name: 'WriteRequest', encrypted: false, chunks: 3 },
+      {
+        msg: 'MSG',
+        chunk: 'C',
+        size: 128,
+        channel: 5,
+        token: 1,
+        seq: 2,
+        req: 10,
+        service: 673,
+        service_name: 'WriteRequest',
+        encrypted: false,
+      },
+      {
+        msg: 'MSG',
+        chunk: 'C',
+        size: 124,
+        channel: 5,
+        token: 1,
+        seq: 3,
+        req: 10,
+        service: 673,
+        service_name: 'WriteRequest',
+        encrypted: false,
+      },
+      {
+        msg: 'MSG',
+        chunk: 'F',
+        size: 74,
+        channel: 5,
+        token: 1,
+        seq: 4,
+        req: 10,
+        service: 673,
+        service_name: 'WriteRequest',
+        encrypted: false,
+        chunks: 3,
+      },
     ]);
     // One logical WriteRequest, counted once.
     expect(JSON.parse(opcua.flowJson(h.st)).services.WriteRequest).toBe(1);
@@ -427,7 +575,10 @@ describe('opcua chunked messages (one PDU per chunk)', () => {
     s.push([C2S, msg('MSG', 'C', 5, 1, 5, 20, body(10, 0))]);
     s.push([C2S, msg('MSG', 'F', 5, 1, 6, 20, body(10, 0))]);
     const h = run(s);
-    const c = h.of(C2S).slice(2).map((r) => [r.req, r.chunk, r.service_name, r.chunks]);
+    const c = h
+      .of(C2S)
+      .slice(2)
+      .map((r) => [r.req, r.chunk, r.service_name, r.chunks]);
     expect(c).toEqual([
       [20, 'C', 'ReadRequest', undefined],
       [21, 'C', 'BrowseRequest', undefined],
@@ -445,7 +596,20 @@ describe('opcua chunked messages (one PDU per chunk)', () => {
     s.push([S2C, msg('MSG', 'F', 5, 1, 62, 11, Buffer.concat([nid4(397), respHeader(0x80080000)]))]);
     const h = run(s);
     const r = h.of(S2C).slice(2);
-    expect(r[1]).toEqual({ msg: 'MSG', chunk: 'A', size: 24 + 4 + 9, channel: 5, token: 1, seq: 61, req: 11, service: 634, service_name: 'ReadResponse', status: 0x80080000, encrypted: false, chunks: 2 });
+    expect(r[1]).toEqual({
+      msg: 'MSG',
+      chunk: 'A',
+      size: 24 + 4 + 9,
+      channel: 5,
+      token: 1,
+      seq: 61,
+      req: 11,
+      service: 634,
+      service_name: 'ReadResponse',
+      status: 0x80080000,
+      encrypted: false,
+      chunks: 2,
+    });
     expect(r[2]).toMatchObject({ chunk: 'F', service: 397, status: 0x80080000 });
     expect(r[2].chunks).toBeUndefined();
     const flow = JSON.parse(opcua.flowJson(h.st));
@@ -457,14 +621,25 @@ describe('opcua chunked messages (one PDU per chunk)', () => {
     const enc = (c: string): Buffer => frame('MSG', c, Buffer.concat([u32le(9), u32le(3), Buffer.alloc(40, 0x5a)]));
     const h = run([
       [C2S, frame('OPN', 'F', Buffer.concat([u32le(0), str(BASIC256), str(null), str(null), Buffer.alloc(16)]))],
-      [C2S, enc('C')], [C2S, enc('C')], [C2S, enc('C')], [C2S, enc('F')],
+      [C2S, enc('C')],
+      [C2S, enc('C')],
+      [C2S, enc('C')],
+      [C2S, enc('F')],
     ]);
-    expect(h.of(C2S).slice(1).map((r) => [r.chunk, r.chunks, r.encrypted])).toEqual([
-      ['C', undefined, true], ['C', undefined, true], ['C', undefined, true], ['F', 4, true],
+    expect(
+      h
+        .of(C2S)
+        .slice(1)
+        .map((r) => [r.chunk, r.chunks, r.encrypted]),
+    ).toEqual([
+      ['C', undefined, true],
+      ['C', undefined, true],
+      ['C', undefined, true],
+      ['F', 4, true],
     ]);
   });
 
-  it('flags more chunks than the receiver\'s MaxChunkCount', () => {
+  it("flags more chunks than the receiver's MaxChunkCount", () => {
     // ACK MaxChunkCount = 2 bounds requests (client -> server).
     const s: [Dir, Buffer][] = [[C2S, hel('opc.tcp://x')], [S2C, ack(65536, 65536, 0, 2)], ...head().slice(2)];
     s.push([C2S, msg('MSG', 'C', 5, 1, 2, 30, Buffer.concat([nid4(631), body(8, 0)]))]);
@@ -507,7 +682,12 @@ describe('opcua chunked messages (one PDU per chunk)', () => {
     h.push(C2S, msg('MSG', 'F', 5, 1, 11, 42, Buffer.concat([nid4(631), body(4, 0)])));
     h.push(C2S, msg('MSG', 'F', 5, 1, 12, 43, Buffer.from([0x02, 0x00])));
     const r = h.of(C2S).slice(2);
-    expect(r.map((x) => [x.req, x.service, x.chunks])).toEqual([[41, undefined, undefined], [41, undefined, 2], [42, 631, undefined], [43, undefined, undefined]]);
+    expect(r.map((x) => [x.req, x.service, x.chunks])).toEqual([
+      [41, undefined, undefined],
+      [41, undefined, 2],
+      [42, 631, undefined],
+      [43, undefined, undefined],
+    ]);
     expect(h.anomalyNames()).toEqual(['invalid_node_id']); // only for request 43
   });
 
@@ -519,7 +699,10 @@ describe('opcua chunked messages (one PDU per chunk)', () => {
     h.push(C2S, msg('MSG', 'F', 7, 2, 101, 39, Buffer.from([0x02, 0x00, 0x00, 0x01])));
     h.push(C2S, msg('MSG', 'F', 7, 2, 102, 41, Buffer.concat([nid4(631), body(4, 0)])));
     expect(h.anomalies).toEqual([]);
-    expect(h.of(C2S).map((r) => [r.req, r.service, r.encrypted])).toEqual([[39, undefined, false], [41, 631, false]]);
+    expect(h.of(C2S).map((r) => [r.req, r.service, r.encrypted])).toEqual([
+      [39, undefined, false],
+      [41, 631, false],
+    ]);
   });
 
   it('flags C/A on types that are always F but keeps framing', () => {
@@ -528,7 +711,15 @@ describe('opcua chunked messages (one PDU per chunk)', () => {
     s.push([C2S, msg('MSG', 'F', 5, 1, 4, 4, Buffer.concat([nid4(631), body(4, 0)]))]);
     const h = run(s);
     expect(h.anomalyNames()).toEqual(['invalid_chunk_type']);
-    expect(h.of(C2S).slice(2).map((r) => [r.msg, r.chunk])).toEqual([['CLO', 'C'], ['MSG', 'F']]);
+    expect(
+      h
+        .of(C2S)
+        .slice(2)
+        .map((r) => [r.msg, r.chunk]),
+    ).toEqual([
+      ['CLO', 'C'],
+      ['MSG', 'F'],
+    ]);
   });
 });
 
@@ -553,7 +744,10 @@ describe('opcua framing limits', () => {
 
   it('rejects a chunk above the negotiated receive buffer size', () => {
     // HEL: client receives 8192, ACK: server receives 10000.
-    const h = run([[C2S, hel('opc.tcp://x', 8192, 8192)], [S2C, ack(10000, 8192)]]);
+    const h = run([
+      [C2S, hel('opc.tcp://x', 8192, 8192)],
+      [S2C, ack(10000, 8192)],
+    ]);
     h.push(C2S, frame('MSG', 'F', Buffer.alloc(16), 10001));
     h.push(S2C, frame('MSG', 'F', Buffer.alloc(16), 8193));
     expect(h.anomalyNames()).toEqual(['invalid_length', 'invalid_length']);
@@ -588,7 +782,14 @@ describe('opcua framing limits', () => {
     const st = opcua.createState();
     const got: string[] = [];
     let n = 0;
-    const ctx: ParseCtx = { ts: 0, need: 0, emit: () => { n++; }, anomaly: (_d, a) => got.push(a) };
+    const ctx: ParseCtx = {
+      ts: 0,
+      need: 0,
+      emit: () => {
+        n++;
+      },
+      anomaly: (_d, a) => got.push(a),
+    };
     expect(opcua.parse(st, b, 0, b.length, S2C, ctx)).toBe(28);
     expect(n).toBe(1);
     expect(got).toEqual([]);
@@ -698,7 +899,10 @@ describe('opcua probe', () => {
     let first = -1;
     for (let i = 0; i < buf.length; i++) {
       const r = opcua.probe(buf, i, buf.length - i, C2S);
-      if (r === Probe.Match || r === Probe.MatchReversed) { first = i; break; }
+      if (r === Probe.Match || r === Probe.MatchReversed) {
+        first = i;
+        break;
+      }
     }
     expect(first).toBe(garbage.length);
     // Through the harness: a mid-stream start on the same bytes.
@@ -716,7 +920,11 @@ function randomBytes(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
   let x = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
     out[i] = x & 0xff;
   }
   return out;
@@ -726,15 +934,27 @@ describe('opcua robustness', () => {
   it('never throws on 100 000 random buffers and never reads outside [off, off+len)', () => {
     const types = ['HEL', 'ACK', 'ERR', 'RHE', 'OPN', 'MSG', 'CLO'];
     let x = 12345;
-    const rnd = (n: number): number => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x % n; };
+    const rnd = (n: number): number => {
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      return x % n;
+    };
     const stA = opcua.createState();
     const stB = opcua.createState();
     const outA: string[] = [];
     const outB: string[] = [];
     const mk = (out: string[]): ParseCtx => ({
-      ts: 0, need: 0,
-      emit: (_d, p) => { out.push(opcua.pduJson(p as OpcuaPdu)); },
-      anomaly: (_d, n) => { out.push(n); },
+      ts: 0,
+      need: 0,
+      emit: (_d, p) => {
+        out.push(opcua.pduJson(p as OpcuaPdu));
+      },
+      anomaly: (_d, n) => {
+        out.push(n);
+      },
     });
     const ctxA = mk(outA);
     const ctxB = mk(outB);
@@ -748,7 +968,12 @@ describe('opcua robustness', () => {
         data.write(types[rnd(7)], 0, 'latin1');
         data[3] = [0x46, 0x43, 0x41][rnd(3)];
         data.writeUInt32LE(rnd(4) === 0 ? rnd(0x100000) : 8 + rnd(len), 4);
-        if (rnd(3) === 0 && len >= 30) { data.writeUInt32LE(0, 20); data[24] = 1; data[25] = 0; data.writeUInt16LE([631, 634, 446, 449, 397][rnd(5)], 26); }
+        if (rnd(3) === 0 && len >= 30) {
+          data.writeUInt32LE(0, 20);
+          data[24] = 1;
+          data[25] = 0;
+          data.writeUInt16LE([631, 634, 446, 449, 397][rnd(5)], 26);
+        }
       }
       const dir: Dir = rnd(2) === 0 ? C2S : S2C;
       // Same bytes alone and inside foreign bytes: identical behaviour.
@@ -763,12 +988,25 @@ describe('opcua robustness', () => {
       const rb = opcua.parse(stB, host, pre, len, dir, ctxB);
       // Plain comparisons in the loop (expect() per iteration is slow); any
       // difference is reported with its buffer below.
-      let bad = rb !== ra || ctxB.need !== ctxA.need || outB.join('\n') !== outA.join('\n') ||
-        ra < -1 || ra > len || ctxA.need > opcua.maxPdu || (ra >= 0 && ra < len && ctxA.need === 0 && ra === 0);
-      for (const o of outA) if (o.startsWith('{')) { JSON.parse(o); emitted++; }
+      let bad =
+        rb !== ra ||
+        ctxB.need !== ctxA.need ||
+        outB.join('\n') !== outA.join('\n') ||
+        ra < -1 ||
+        ra > len ||
+        ctxA.need > opcua.maxPdu ||
+        (ra >= 0 && ra < len && ctxA.need === 0 && ra === 0);
+      for (const o of outA)
+        if (o.startsWith('{')) {
+          JSON.parse(o);
+          emitted++;
+        }
       if (opcua.probe(host, pre, len, dir) !== opcua.probe(data, 0, len, dir)) bad = true;
       if (bad) failures.push(data.toString('hex'));
-      if (rnd(50) === 0) { opcua.gap(stA, dir, -1); opcua.gap(stB, dir, -1); }
+      if (rnd(50) === 0) {
+        opcua.gap(stA, dir, -1);
+        opcua.gap(stB, dir, -1);
+      }
     }
     expect(failures).toEqual([]);
     expect(emitted).toBeGreaterThan(1000);
@@ -813,7 +1051,10 @@ describe('opcua JSON escaping', () => {
   });
 
   it('reuses the decoded string while the bytes are unchanged', () => {
-    const h = run([[C2S, hel('opc.tcp://same')], [C2S, hel('opc.tcp://same')]]);
+    const h = run([
+      [C2S, hel('opc.tcp://same')],
+      [C2S, hel('opc.tcp://same')],
+    ]);
     expect(h.st.endpoint).toBe('opc.tcp://same');
     const first = h.st.endpoint;
     h.push(C2S, hel('opc.tcp://same'));
@@ -826,18 +1067,53 @@ describe('opcua JSON escaping', () => {
 // ---------------------------------------------------------------------------
 // Real captures against tshark.
 
-interface Seg { frame: number; stream: number; sport: number; dport: number; seq: number; syn: boolean; payload: Buffer }
+interface Seg {
+  frame: number;
+  stream: number;
+  sport: number;
+  dport: number;
+  seq: number;
+  syn: boolean;
+  payload: Buffer;
+}
 interface Ref {
-  frame: number; stream: number; sport: number;
-  type: string[]; chunk: string[]; scid: string[]; seq: string[]; rqid: string[]; svc: string[]; nsid: string[];
-  endpoint: string[]; spu: string[]; token: string[]; error: string[]; sresult: string[];
+  frame: number;
+  stream: number;
+  sport: number;
+  type: string[];
+  chunk: string[];
+  scid: string[];
+  seq: string[];
+  rqid: string[];
+  svc: string[];
+  nsid: string[];
+  endpoint: string[];
+  spu: string[];
+  token: string[];
+  error: string[];
+  sresult: string[];
 }
 
 const FIELDS = [
-  'frame.number', 'tcp.stream', 'tcp.srcport', 'tcp.dstport', 'tcp.seq', 'tcp.flags.syn', 'tcp.payload',
-  'opcua.transport.type', 'opcua.transport.chunk', 'opcua.transport.scid', 'opcua.security.seq', 'opcua.security.rqid',
-  'opcua.servicenodeid.numeric', 'opcua.servicenodeid.nsid', 'opcua.transport.endpoint', 'opcua.security.spu',
-  'opcua.security.tokenid', 'opcua.transport.error', 'opcua.ServiceResult',
+  'frame.number',
+  'tcp.stream',
+  'tcp.srcport',
+  'tcp.dstport',
+  'tcp.seq',
+  'tcp.flags.syn',
+  'tcp.payload',
+  'opcua.transport.type',
+  'opcua.transport.chunk',
+  'opcua.transport.scid',
+  'opcua.security.seq',
+  'opcua.security.rqid',
+  'opcua.servicenodeid.numeric',
+  'opcua.servicenodeid.nsid',
+  'opcua.transport.endpoint',
+  'opcua.security.spu',
+  'opcua.security.tokenid',
+  'opcua.transport.error',
+  'opcua.ServiceResult',
 ];
 const AGG = '\u001e';
 
@@ -845,7 +1121,10 @@ const tsharkCache = new Map<string, { segs: Seg[]; refs: Ref[] }>();
 /** tshark's view of a capture (cached): raw TCP segments and per-frame OPC UA fields. */
 function tshark(file: string, port: number): { segs: Seg[]; refs: Ref[] } {
   let v = tsharkCache.get(file);
-  if (!v) { v = runTshark(file, port); tsharkCache.set(file, v); }
+  if (!v) {
+    v = runTshark(file, port);
+    tsharkCache.set(file, v);
+  }
   // Callers consume the per-message lists: hand out copies.
   return { segs: v.segs, refs: v.refs.map((r) => structuredClone(r)) };
 }
@@ -864,12 +1143,35 @@ function runTshark(file: string, port: number): { segs: Seg[]; refs: Ref[] } {
     const fr = Number(c[0]);
     const stream = Number(c[1]);
     const sport = Number(c[2]);
-    if (c[6]) segs.push({ frame: fr, stream, sport, dport: Number(c[3]), seq: Number(c[4]), syn: c[5] === '1' || c[5] === 'True', payload: Buffer.from(c[6], 'hex') });
-    else if (c[5] === '1' || c[5] === 'True') segs.push({ frame: fr, stream, sport, dport: Number(c[3]), seq: Number(c[4]), syn: true, payload: Buffer.alloc(0) });
+    if (c[6])
+      segs.push({
+        frame: fr,
+        stream,
+        sport,
+        dport: Number(c[3]),
+        seq: Number(c[4]),
+        syn: c[5] === '1' || c[5] === 'True',
+        payload: Buffer.from(c[6], 'hex'),
+      });
+    else if (c[5] === '1' || c[5] === 'True')
+      segs.push({ frame: fr, stream, sport, dport: Number(c[3]), seq: Number(c[4]), syn: true, payload: Buffer.alloc(0) });
     if (c[7]) {
       refs.push({
-        frame: fr, stream, sport, type: l(7), chunk: l(8), scid: l(9), seq: l(10), rqid: l(11), svc: l(12), nsid: l(13),
-        endpoint: l(14), spu: l(15), token: l(16), error: l(17), sresult: l(18),
+        frame: fr,
+        stream,
+        sport,
+        type: l(7),
+        chunk: l(8),
+        scid: l(9),
+        seq: l(10),
+        rqid: l(11),
+        svc: l(12),
+        nsid: l(13),
+        endpoint: l(14),
+        spu: l(15),
+        token: l(16),
+        error: l(17),
+        sresult: l(18),
       });
     }
   }
@@ -886,7 +1188,10 @@ function dissectCapture(segs: Seg[], port: number): Map<number, Harness> {
   for (const s of segs) {
     if (s.payload.length === 0) continue;
     let h = hs.get(s.stream);
-    if (!h) { h = new Harness(sawSyn.has(s.stream)); hs.set(s.stream, h); }
+    if (!h) {
+      h = new Harness(sawSyn.has(s.stream));
+      hs.set(s.stream, h);
+    }
     h.frame = s.frame;
     const dir: Dir = s.sport === port ? S2C : C2S;
     const key = `${s.stream}:${dir}`;
@@ -903,7 +1208,11 @@ function dissectCapture(segs: Seg[], port: number): Map<number, Harness> {
 /** `lenient`: the capture has TCP holes/odd retransmissions that tshark's
  *  reassembly gives up on (it marks them spurious), so we may decode messages
  *  tshark does not show; every message tshark shows must still match ours. */
-interface Manifest { rel: string; port: number; lenient: boolean }
+interface Manifest {
+  rel: string;
+  port: number;
+  lenient: boolean;
+}
 function opcuaCaptures(): Manifest[] {
   const rows = readFileSync(resolve(SHARED_PCAPS, 'MANIFEST.tsv'), 'utf8').split('\n');
   const out: Manifest[] = [];
@@ -916,14 +1225,26 @@ function opcuaCaptures(): Manifest[] {
   return out;
 }
 
-interface Cmp { frames: number; msgs: number; extra: number; plain: number; secured: number; endpoints: number; tokens: number; statuses: number }
+interface Cmp {
+  frames: number;
+  msgs: number;
+  extra: number;
+  plain: number;
+  secured: number;
+  endpoints: number;
+  tokens: number;
+  statuses: number;
+}
 
 /** Compares our records with tshark's, message by message, per TCP stream and direction. */
 function compareCapture(m: Manifest): { cmp: Cmp; hs: Map<number, Harness> } {
   const { segs, refs } = tshark(resolve(SHARED_PCAPS, m.rel), m.port);
   // Only the streams tshark calls OPC UA (some captures hold other TCP traffic).
   const uaStreams = new Set(refs.map((r) => r.stream));
-  const hs = dissectCapture(segs.filter((sg) => uaStreams.has(sg.stream)), m.port);
+  const hs = dissectCapture(
+    segs.filter((sg) => uaStreams.has(sg.stream)),
+    m.port,
+  );
   const cmp: Cmp = { frames: 0, msgs: 0, extra: 0, plain: 0, secured: 0, endpoints: 0, tokens: 0, statuses: 0 };
   const byKey = new Map<string, Ref[]>();
   for (const r of refs) {
@@ -940,7 +1261,11 @@ function compareCapture(m: Manifest): { cmp: Cmp; hs: Map<number, Harness> } {
       cmp.frames++;
       const tokIdx = { v: 0 }; // tshark lists token ids only for MSG/CLO
       for (let j = 0; j < r.type.length; j++) {
-        if (m.lenient) while (i < ours.length && ours[i].frame < r.frame) { i++; cmp.extra++; }
+        if (m.lenient)
+          while (i < ours.length && ours[i].frame < r.frame) {
+            i++;
+            cmp.extra++;
+          }
         const o = ours[i++];
         const where = `${m.rel} frame ${r.frame} msg ${j}`;
         expect(o, where).toBeDefined();
@@ -951,7 +1276,10 @@ function compareCapture(m: Manifest): { cmp: Cmp; hs: Map<number, Harness> } {
           expect(o.obj.channel, where).toBe(Number(r.scid.shift()));
           if (t !== 'OPN') {
             const tok = r.token[tokIdx.v++];
-            if (tok !== undefined) { expect(o.obj.token, where).toBe(Number(tok)); cmp.tokens++; }
+            if (tok !== undefined) {
+              expect(o.obj.token, where).toBe(Number(tok));
+              cmp.tokens++;
+            }
           }
           // tshark decodes the sequence header even on secured channels (as ciphertext).
           const tseq = r.seq.shift();
@@ -1031,7 +1359,10 @@ withShared(() => {
         for (const h of hs.values()) {
           expect(h.anomalies).toEqual([]);
           for (const d of [C2S, S2C] as Dir[]) {
-            const seqs = h.of(d).filter((r) => r.seq !== undefined).map((r) => r.seq as number);
+            const seqs = h
+              .of(d)
+              .filter((r) => r.seq !== undefined)
+              .map((r) => r.seq as number);
             for (let i = 1; i < seqs.length; i++) expect(seqs[i], `${suffix} dir ${d} #${i}`).toBe(seqs[i - 1] + 1);
           }
         }
@@ -1071,10 +1402,15 @@ withShared(() => {
       // Service counts from tshark's own decode of the same file.
       const { refs } = tshark(resolve(SHARED_PCAPS, m.rel), m.port);
       const want: Record<string, number> = {};
-      for (const r of refs) for (const s of r.svc) { const n = opcuaServiceName(Number(s))!; want[n] = (want[n] ?? 0) + 1; }
+      for (const r of refs)
+        for (const s of r.svc) {
+          const n = opcuaServiceName(Number(s))!;
+          want[n] = (want[n] ?? 0) + 1;
+        }
       const got: Record<string, number> = {};
       for (const h of hs.values()) {
-        for (const [n, v] of Object.entries(JSON.parse(opcua.flowJson(h.st)).services as Record<string, number>)) got[n] = (got[n] ?? 0) + v;
+        for (const [n, v] of Object.entries(JSON.parse(opcua.flowJson(h.st)).services as Record<string, number>))
+          got[n] = (got[n] ?? 0) + v;
       }
       expect(got).toEqual(want);
       expect(Object.keys(got).length).toBeGreaterThan(5);

@@ -13,7 +13,7 @@ const DISSECTORS = join(SRC, 'dissectors');
 
 /** The code of a TypeScript file with comments blanked (strings, template
  *  literals and regular expressions kept as they are). */
-export function stripComments(text: string): string {
+function stripComments(text: string): string {
   let out = '';
   let i = 0;
   const n = text.length;
@@ -61,9 +61,11 @@ describe('no src/ file outside the protocol folders and the registry names a pro
   });
 
   it('holds for every file', () => {
-    const folders = readdirSync(DISSECTORS).map((e) => join(DISSECTORS, e)).filter((p) => statSync(p).isDirectory());
+    const folders = readdirSync(DISSECTORS)
+      .map((e) => join(DISSECTORS, e))
+      .filter((p) => statSync(p).isDirectory());
     const registry = join(DISSECTORS, 'index.ts');
-    const files = tsFiles(SRC).filter((f) => f !== registry && !folders.some((d) => f.startsWith(d + '/')));
+    const files = tsFiles(SRC).filter((f) => f !== registry && !folders.some((d) => f.startsWith(`${d}/`)));
     expect(files.length).toBeGreaterThan(40);
     const pats = protocolPatterns();
     const hits: string[] = [];

@@ -49,7 +49,11 @@ const PI_INSE = hex('0300002b02f080320100000f00001a000028000000000000fd000a01003
 function piJob(name: string, ref = 0x0f00): Buffer {
   const block = hex('0000fb7070');
   const param = Buffer.concat([
-    hex('28 000000000000fd'), Buffer.from([0, block.length]), block, Buffer.from([name.length]), Buffer.from(name, 'latin1'),
+    hex('28 000000000000fd'),
+    Buffer.from([0, block.length]),
+    block,
+    Buffer.from([name.length]),
+    Buffer.from(name, 'latin1'),
   ]);
   return s7(1, ref, param, Buffer.alloc(0));
 }
@@ -57,7 +61,11 @@ function piJob(name: string, ref = 0x0f00): Buffer {
 /** TPKT + COTP DT (EOT) around an S7 PDU built from its parts. */
 function s7(rosctr: number, ref: number, param: Buffer, data: Buffer, eot = true): Buffer {
   const h = Buffer.alloc(rosctr === 2 || rosctr === 3 ? 12 : 10);
-  h[0] = 0x32; h[1] = rosctr; h.writeUInt16BE(ref, 4); h.writeUInt16BE(param.length, 6); h.writeUInt16BE(data.length, 8);
+  h[0] = 0x32;
+  h[1] = rosctr;
+  h.writeUInt16BE(ref, 4);
+  h.writeUInt16BE(param.length, 6);
+  h.writeUInt16BE(data.length, 8);
   return dt(Buffer.concat([h, param, data]), eot);
 }
 
@@ -71,7 +79,13 @@ function dt(payload: Buffer, eot = true): Buffer {
 // A stand-in for the stream layer: keeps leftovers, honours ctx.need,
 // resynchronises with probe after -1 or a gap, checks the parse() contract.
 
-interface Rec { dir: Dir; fc: number; cls: number; obj: Record<string, any>; ident: string[] }
+interface Rec {
+  dir: Dir;
+  fc: number;
+  cls: number;
+  obj: Record<string, any>;
+  ident: string[];
+}
 
 class Harness {
   readonly st: S7State = s7comm.createState();
@@ -93,7 +107,9 @@ class Harness {
       s7comm.identify!(p, dir, sink);
       this.recs.push({ dir, fc: p.fc, cls: p.fc >= 0 ? classify(p) : -1, obj: JSON.parse(s7comm.pduJson(p)), ident });
     },
-    anomaly: (_dir, name) => { this.anomalies.push(name); },
+    anomaly: (_dir, name) => {
+      this.anomalies.push(name);
+    },
   };
 
   push(dir: Dir, data: Buffer): void {
@@ -116,7 +132,10 @@ class Harness {
         let found = false;
         for (; i < b.length; i++) {
           const r = s7comm.probe(b, i, b.length - i, dir);
-          if (r === Probe.Match || r === Probe.MatchReversed) { found = true; break; }
+          if (r === Probe.Match || r === Probe.MatchReversed) {
+            found = true;
+            break;
+          }
           if (r === Probe.NeedMore) break;
         }
         b = b.subarray(i);
@@ -146,7 +165,9 @@ class Harness {
     this.bufs[dir] = Buffer.from(b);
   }
 
-  objs(): Record<string, any>[] { return this.recs.map((r) => r.obj); }
+  objs(): Record<string, any>[] {
+    return this.recs.map((r) => r.obj);
+  }
 }
 
 function run(msgs: [Dir, Buffer][]): Harness {
@@ -156,8 +177,18 @@ function run(msgs: [Dir, Buffer][]): Harness {
 }
 
 const SESSION_MSGS: [Dir, Buffer][] = [
-  [C2S, CR], [S2C, CC], [C2S, SETUP_JOB], [S2C, SETUP_ACK], [C2S, SZL_REQ], [S2C, SZL_RESP],
-  [C2S, READ_JOB], [S2C, READ_ACK], [C2S, STOP_JOB], [S2C, STOP_ACK], [S2C, MODE_PUSH], [S2C, PLUS_RESP],
+  [C2S, CR],
+  [S2C, CC],
+  [C2S, SETUP_JOB],
+  [S2C, SETUP_ACK],
+  [C2S, SZL_REQ],
+  [S2C, SZL_RESP],
+  [C2S, READ_JOB],
+  [S2C, READ_ACK],
+  [C2S, STOP_JOB],
+  [S2C, STOP_ACK],
+  [S2C, MODE_PUSH],
+  [S2C, PLUS_RESP],
 ];
 
 describe('s7comm decoding of real frames', () => {
@@ -183,7 +214,14 @@ describe('s7comm decoding of real frames', () => {
 
   it('SZL 0x0011 request and response: id, index, order number and firmware to the identity hook', () => {
     expect(o[4]).toMatchObject({
-      rosctr: 7, pduref: 256, funcgroup: 4, subfunc: 1, szl_id: 0x11, szl_index: 0, func: null, func_name: 'Read SZL',
+      rosctr: 7,
+      pduref: 256,
+      funcgroup: 4,
+      subfunc: 1,
+      szl_id: 0x11,
+      szl_index: 0,
+      func: null,
+      func_name: 'Read SZL',
     });
     expect(o[5]).toMatchObject({ szl_id: 0x11, order_number: '6ES7 315-2EH14-0AB0', firmware: 'V3.2.6' });
     expect(h.recs[5].ident).toEqual(['server order_number=6ES7 315-2EH14-0AB0', 'server firmware=V3.2.6', 'server vendor=Siemens']);
@@ -200,9 +238,25 @@ describe('s7comm decoding of real frames', () => {
     expect(o[9]).toMatchObject({ rosctr: 3, func: 0x29, pi_service: null });
     expect(o[10]).toMatchObject({ rosctr: 7, funcgroup: 0, subfunc: 0, func_name: 'Mode transition: STOP' });
     expect(o[11]).toEqual({
-      rosctr: null, pduref: null, func: null, func_name: 'SetMultiVariables', items: null, area: null, db: null, address: null,
-      pi_service: null, funcgroup: null, subfunc: null, szl_id: null, szl_index: null, err_class: null, err_code: null,
-      plus: true, version: 2, opcode: 0x32, plus_func: 0x0542,
+      rosctr: null,
+      pduref: null,
+      func: null,
+      func_name: 'SetMultiVariables',
+      items: null,
+      area: null,
+      db: null,
+      address: null,
+      pi_service: null,
+      funcgroup: null,
+      subfunc: null,
+      szl_id: null,
+      szl_index: null,
+      err_class: null,
+      err_code: null,
+      plus: true,
+      version: 2,
+      opcode: 0x32,
+      plus_func: 0x0542,
     });
     expect(h.recs[11].fc).toBe(0x10542);
   });
@@ -225,7 +279,10 @@ describe('s7comm framing', () => {
 
   it('split at every offset gives the same records', () => {
     for (let cut = 1; cut < whole.length; cut++) {
-      const h = run([[S2C, whole.subarray(0, cut)], [S2C, whole.subarray(cut)]]);
+      const h = run([
+        [S2C, whole.subarray(0, cut)],
+        [S2C, whole.subarray(cut)],
+      ]);
       expect(h.objs(), `cut at ${cut}`).toEqual(ref);
       expect(h.anomalies).toEqual([]);
     }
@@ -234,7 +291,14 @@ describe('s7comm framing', () => {
   it('asks for what it needs: the TPKT header, the COTP header, then the declared length', () => {
     const st = s7comm.createState();
     const ctx: ParseCtx = { ts: 0, need: 0, emit: () => {}, anomaly: () => {} };
-    const cases: [number, number][] = [[1, 4], [3, 4], [4, 5], [5, 6], [6, READ_JOB.length], [30, READ_JOB.length]];
+    const cases: [number, number][] = [
+      [1, 4],
+      [3, 4],
+      [4, 5],
+      [5, 6],
+      [6, READ_JOB.length],
+      [30, READ_JOB.length],
+    ];
     for (const [n, need] of cases) {
       ctx.need = 0;
       expect(s7comm.parse(st, READ_JOB, 0, n, C2S, ctx)).toBe(0);
@@ -263,7 +327,10 @@ describe('s7comm framing', () => {
   });
 
   it('refuses to wait for a DT longer than the negotiated PDU size', () => {
-    const h = run([[C2S, SETUP_JOB], [S2C, SETUP_ACK]]);
+    const h = run([
+      [C2S, SETUP_JOB],
+      [S2C, SETUP_ACK],
+    ]);
     const big = s7(1, 9, hex('0401'), Buffer.alloc(600));
     h.push(C2S, Buffer.concat([big.subarray(0, 10)]));
     expect(h.anomalies).toEqual(['exceeds_pdu_size']);
@@ -307,14 +374,18 @@ describe('s7comm probe', () => {
     expect(s7comm.probe(mms, 0, mms.length, C2S)).toBe(Probe.NoMatch);
     expect(s7comm.probe(hex('0300000702f000'), 0, 7, C2S)).toBe(Probe.NoMatch);
     // Lengths that do not add up, and a following TPKT that does not start right.
-    const bad = Buffer.from(READ_JOB); bad[16] ^= 1;
+    const bad = Buffer.from(READ_JOB);
+    bad[16] ^= 1;
     expect(s7comm.probe(bad, 0, bad.length, C2S)).toBe(Probe.NoMatch);
     const two = Buffer.concat([READ_JOB, hex('0400')]);
     expect(s7comm.probe(two, 0, two.length, C2S)).toBe(Probe.NoMatch);
   });
 
   it('an MMS-style CR/CC is consumed without a record (it must not confirm S7)', () => {
-    const h = run([[C2S, hex('0300001611e00000000100c0010ac1020001c2020001')], [C2S, READ_JOB]]);
+    const h = run([
+      [C2S, hex('0300001611e00000000100c0010ac1020001c2020001')],
+      [C2S, READ_JOB],
+    ]);
     expect(h.objs().map((x) => x.func)).toEqual([4]);
   });
 });
@@ -328,16 +399,47 @@ describe('s7comm function classes', () => {
     expect(cls([[C2S, SZL_REQ]])).toEqual(['diagnostic']);
     expect(cls([[C2S, piJob('P_PROGRAM')]])).toEqual(['control']);
     expect(cls([[C2S, PI_INSE]])).toEqual(['config']);
-    expect(run([[C2S, PI_INSE]]).objs()[0])
-      .toMatchObject({ rosctr: 1, pduref: 3840, func: 0x28, func_name: 'PI-Service', pi_service: '_INSE' });
-    expect(cls([[C2S, piJob('_INSE')], [C2S, piJob('_DELE')], [C2S, piJob('_MODU')], [C2S, piJob('_GARB')]]))
-      .toEqual(['config', 'config', 'config', 'config']);
+    expect(run([[C2S, PI_INSE]]).objs()[0]).toMatchObject({
+      rosctr: 1,
+      pduref: 3840,
+      func: 0x28,
+      func_name: 'PI-Service',
+      pi_service: '_INSE',
+    });
+    expect(
+      cls([
+        [C2S, piJob('_INSE')],
+        [C2S, piJob('_DELE')],
+        [C2S, piJob('_MODU')],
+        [C2S, piJob('_GARB')],
+      ]),
+    ).toEqual(['config', 'config', 'config', 'config']);
     const p = { fc: 0 } as S7Pdu;
-    const of = (fc: number) => { p.fc = fc; p.piService = null; return classify(p); };
-    expect([0x05, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x28, 0x29].map(of))
-      .toEqual([WRITE, CONFIG, CONFIG, CONFIG, CONFIG, CONFIG, CONFIG, CONTROL, CONTROL]);
-    expect([0x1701, 0x1702, 0x1401, 0x1501, 0x10000 | 0x04f2, 0x10000 | 0x054c, 0x10000 | 0x04ca].map(of))
-      .toEqual([READ, CONFIG, DIAGNOSTIC, SESSION, WRITE, READ, SESSION]);
+    const of = (fc: number) => {
+      p.fc = fc;
+      p.piService = null;
+      return classify(p);
+    };
+    expect([0x05, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f, 0x28, 0x29].map(of)).toEqual([
+      WRITE,
+      CONFIG,
+      CONFIG,
+      CONFIG,
+      CONFIG,
+      CONFIG,
+      CONFIG,
+      CONTROL,
+      CONTROL,
+    ]);
+    expect([0x1701, 0x1702, 0x1401, 0x1501, 0x10000 | 0x04f2, 0x10000 | 0x054c, 0x10000 | 0x04ca].map(of)).toEqual([
+      READ,
+      CONFIG,
+      DIAGNOSTIC,
+      SESSION,
+      WRITE,
+      READ,
+      SESSION,
+    ]);
     expect(of(0x77)).toBe(6); // unknown: other
     expect(piJob('_INSE').length).toBeGreaterThan(20);
   });
@@ -352,7 +454,11 @@ function randomBytes(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
   let x = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
     out[i] = x & 0xff;
   }
   return out;
@@ -361,15 +467,27 @@ function randomBytes(n: number, seed: number): Uint8Array {
 describe('s7comm robustness', () => {
   it('never throws on 100 000 random buffers and never reads outside [off, off+len)', () => {
     let x = 4242;
-    const rnd = (n: number): number => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x % n; };
+    const rnd = (n: number): number => {
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      return x % n;
+    };
     const stA = s7comm.createState();
     const stB = s7comm.createState();
     const outA: string[] = [];
     const outB: string[] = [];
     const mk = (out: string[]): ParseCtx => ({
-      ts: 0, need: 0,
-      emit: (_d, p) => { out.push(s7comm.pduJson(p as S7Pdu)); },
-      anomaly: (_d, n) => { out.push(n); },
+      ts: 0,
+      need: 0,
+      emit: (_d, p) => {
+        out.push(s7comm.pduJson(p as S7Pdu));
+      },
+      anomaly: (_d, n) => {
+        out.push(n);
+      },
     });
     const ctxA = mk(outA);
     const ctxB = mk(outB);
@@ -380,15 +498,30 @@ describe('s7comm robustness', () => {
       const data = Buffer.from(randomBytes(len, i + 1));
       // Most buffers get a valid TPKT + COTP header so bodies get exercised.
       if (len >= 12 && rnd(4) !== 0) {
-        data[0] = 3; data[1] = 0; data.writeUInt16BE(rnd(5) === 0 ? rnd(0x10000) : 7 + rnd(len - 6), 2);
+        data[0] = 3;
+        data[1] = 0;
+        data.writeUInt16BE(rnd(5) === 0 ? rnd(0x10000) : 7 + rnd(len - 6), 2);
         const k = rnd(4);
         if (k < 3) {
-          data[4] = 2; data[5] = 0xf0; data[6] = rnd(3) === 0 ? 0 : 0x80; data[7] = k === 2 ? 0x72 : 0x32;
+          data[4] = 2;
+          data[5] = 0xf0;
+          data[6] = rnd(3) === 0 ? 0 : 0x80;
+          data[7] = k === 2 ? 0x72 : 0x32;
           data[8] = k === 2 ? [1, 2, 3, 0xfe][rnd(4)] : [1, 2, 3, 7][rnd(4)];
-          if (rnd(2) === 0) { data[9] = 0; data[10] = 0; }
-          if (k === 1 && len > 20) { data[17] = 0; data[18] = 1; data[19] = 0x12; data[21] = 0x44; data[22] = 1; }
+          if (rnd(2) === 0) {
+            data[9] = 0;
+            data[10] = 0;
+          }
+          if (k === 1 && len > 20) {
+            data[17] = 0;
+            data[18] = 1;
+            data[19] = 0x12;
+            data[21] = 0x44;
+            data[22] = 1;
+          }
         } else {
-          data[4] = 6 + rnd(20); data[5] = rnd(2) === 0 ? 0xe0 : 0xd0;
+          data[4] = 6 + rnd(20);
+          data[5] = rnd(2) === 0 ? 0xe0 : 0xd0;
         }
       }
       const dir: Dir = rnd(2) === 0 ? C2S : S2C;
@@ -401,12 +534,25 @@ describe('s7comm robustness', () => {
       ctxB.need = 0;
       const ra = s7comm.parse(stA, data, 0, len, dir, ctxA);
       const rb = s7comm.parse(stB, host, pre, len, dir, ctxB);
-      let bad = rb !== ra || ctxB.need !== ctxA.need || outB.join('\n') !== outA.join('\n') ||
-        ra < -1 || ra > len || ctxA.need > s7comm.maxPdu || (ra >= 0 && ra < len && ctxA.need === 0 && ra === 0);
-      for (const o of outA) if (o.startsWith('{')) { JSON.parse(o); emitted++; }
+      let bad =
+        rb !== ra ||
+        ctxB.need !== ctxA.need ||
+        outB.join('\n') !== outA.join('\n') ||
+        ra < -1 ||
+        ra > len ||
+        ctxA.need > s7comm.maxPdu ||
+        (ra >= 0 && ra < len && ctxA.need === 0 && ra === 0);
+      for (const o of outA)
+        if (o.startsWith('{')) {
+          JSON.parse(o);
+          emitted++;
+        }
       if (s7comm.probe(host, pre, len, dir) !== s7comm.probe(data, 0, len, dir)) bad = true;
       if (bad) failures.push(data.toString('hex'));
-      if (rnd(50) === 0) { s7comm.gap(stA, dir, -1); s7comm.gap(stB, dir, -1); }
+      if (rnd(50) === 0) {
+        s7comm.gap(stA, dir, -1);
+        s7comm.gap(stB, dir, -1);
+      }
     }
     expect(failures).toEqual([]);
     expect(emitted).toBeGreaterThan(1000);
@@ -419,7 +565,10 @@ describe('s7comm through the CLI (read --pdus --json)', () => {
   const pdus = (file: string) => {
     const r = runCli(['read', '--json', '--pdus', '-q', fixture('corpus', file)]);
     expect(r.code, r.stderr).toBe(0);
-    const recs = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const recs = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const s7 = recs.filter((x) => x.type === 'pdu' && x.app === 's7comm').map((x) => x.s7comm);
     return { recs, pdus: s7, flows: recs.filter((x) => x.type === 'flow') };
   };
@@ -428,8 +577,10 @@ describe('s7comm through the CLI (read --pdus --json)', () => {
     const { pdus: p, flows } = pdus('s7ident.pcap');
     expect(p).toHaveLength(24);
     expect(p.filter((x) => x.order_number === '6ES7 315-2EH14-0AB0')).toHaveLength(2);
-    expect(p.find((x) => x.szl_id === 0x1c && x.module_name !== undefined))
-      .toMatchObject({ system_name: 'SNAP7-SERVER', module_name: 'CPU 315-2 PN/DP' });
+    expect(p.find((x) => x.szl_id === 0x1c && x.module_name !== undefined)).toMatchObject({
+      system_name: 'SNAP7-SERVER',
+      module_name: 'CPU 315-2 PN/DP',
+    });
     expect(p.filter((x) => x.func === 0x1d)).toHaveLength(4);
     expect(p.filter((x) => x.rosctr === 2).every((x) => x.err_class === 0xd2 && x.err_code === 0x41)).toBe(true);
     expect(flows[0]).toMatchObject({ app: 's7comm', app_by: 'port', pdus: 24, s7comm: { rack: 0, slot: 1, pdu_size: 480 } });
@@ -437,7 +588,10 @@ describe('s7comm through the CLI (read --pdus --json)', () => {
 
   it('snap7_s300_stop.pcapng: a PLC stop in a capture without handshake', () => {
     const { pdus: p } = pdus('snap7_s300_stop.pcapng');
-    expect(p.map((x) => [x.rosctr, x.func, x.pi_service])).toEqual([[1, 0x29, 'P_PROGRAM'], [3, 0x29, null]]);
+    expect(p.map((x) => [x.rosctr, x.func, x.pi_service])).toEqual([
+      [1, 0x29, 'P_PROGRAM'],
+      [3, 0x29, null],
+    ]);
   });
 
   it('s7comm_downloading_block_db1.pcap: download functions and PI _INSE', () => {
@@ -451,10 +605,16 @@ describe('s7comm through the CLI (read --pdus --json)', () => {
     const { pdus: p } = pdus('S7-1511_db2_var1_HMI.pcap');
     const plus = p.filter((x) => x.plus);
     expect(plus).toHaveLength(18);
-    expect(plus.slice(0, 4).map((x) => [x.version, x.opcode, x.plus_func]))
-      .toEqual([[1, 0x31, 0x04ca], [1, 0x32, 0x04ca], [2, 0x31, 0x0542], [2, 0x32, 0x0542]]);
-    expect(p.filter((x) => x.cotp !== undefined).map((x) => [x.cotp, x.dst_tsap]))
-      .toEqual([['CR', 'SIMATIC-ROOT-HMI'], ['CC', 'SIMATIC-ROOT-HMI']]);
+    expect(plus.slice(0, 4).map((x) => [x.version, x.opcode, x.plus_func])).toEqual([
+      [1, 0x31, 0x04ca],
+      [1, 0x32, 0x04ca],
+      [2, 0x31, 0x0542],
+      [2, 0x32, 0x0542],
+    ]);
+    expect(p.filter((x) => x.cotp !== undefined).map((x) => [x.cotp, x.dst_tsap])).toEqual([
+      ['CR', 'SIMATIC-ROOT-HMI'],
+      ['CC', 'SIMATIC-ROOT-HMI'],
+    ]);
   });
 });
 
@@ -482,7 +642,16 @@ describe('s7comm through the engine (built TCP sessions)', () => {
     const flow = r.flows[0];
     expect(flow).toMatchObject({ app: 's7comm', app_by: 'content', gaps: 1, s7comm: { rack: 0, slot: 1, pdu_size: 480 } });
     const funcs = r.pdus.map((p) => [p.dir, p.s7comm.cotp ?? p.s7comm.func ?? p.s7comm.subfunc]);
-    expect(funcs).toEqual([['c2s', 'CR'], ['s2c', 'CC'], ['c2s', 0xf0], ['c2s', 1], ['s2c', 0xf0], ['s2c', 1], ['c2s', 4], ['s2c', 4]]);
+    expect(funcs).toEqual([
+      ['c2s', 'CR'],
+      ['s2c', 'CC'],
+      ['c2s', 0xf0],
+      ['c2s', 1],
+      ['s2c', 0xf0],
+      ['s2c', 1],
+      ['c2s', 4],
+      ['s2c', 4],
+    ]);
   });
 
   it('IEC 61850 MMS on tcp/102 (TSAPs 0x0001, ISO session inside DT) is not S7comm', async () => {

@@ -55,8 +55,12 @@ describe('dissector state reuse', () => {
 
   it('records of a run are the same whether states are new or reused', async () => {
     // The same captures twice in one process: the second run takes states the first released.
-    const files = [fixture('gen', 'plant-sample.pcap'), fixture('corpus', 'modbusSmall.pcap'), fixture('corpus', 'dnp3_read.pcap'),
-      fixture('corpus', 'open62541_client-server-getEndpoints.pcap')];
+    const files = [
+      fixture('gen', 'plant-sample.pcap'),
+      fixture('corpus', 'modbusSmall.pcap'),
+      fixture('corpus', 'dnp3_read.pcap'),
+      fixture('corpus', 'open62541_client-server-getEndpoints.pcap'),
+    ];
     const first = await runEngine(files);
     const second = await runEngine(files);
     expect(first.records.length).toBeGreaterThan(0);

@@ -40,7 +40,11 @@ function otwatch(args: string[], extra = true): { code: number; stdout: string; 
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
-const lines = (s: string) => s.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, any>);
+const lines = (s: string) =>
+  s
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Record<string, any>);
 
 describe('a toy protocol added as one module, no src/ file touched', () => {
   const dir = mkdtempSync(join(tmpdir(), 'otwatch-toy-'));
@@ -64,7 +68,10 @@ describe('a toy protocol added as one module, no src/ file touched', () => {
     expect(pdus[0]).toMatchObject({ app: 'echo', dir: 'c2s', echo: { fc: 1, resp: false, len: 4 }, server: { port: 7777 } });
     expect(pdus[1]).toMatchObject({ app: 'echo', dir: 's2c', echo: { fc: 1, resp: true, len: 8 } });
     const flows = recs.filter((x) => x.type === 'flow');
-    expect(flows.map((f) => [f.app, f.echo])).toEqual([['echo', { requests: 3, responses: 3 }], ['echo', { requests: 2, responses: 2 }]]);
+    expect(flows.map((f) => [f.app, f.echo])).toEqual([
+      ['echo', { requests: 3, responses: 3 }],
+      ['echo', { requests: 2, responses: 2 }],
+    ]);
     expect(r.stderr).toContain('10.7.0.2 tcp/7777 (echo)');
     // And the help banner lists it.
     expect(otwatch(['--help']).stdout).toContain('Echo (toy)');
@@ -87,9 +94,17 @@ describe('a toy protocol added as one module, no src/ file touched', () => {
     const one = otwatch(['read', '--json', '--pdus', '-q', '--baseline', baseline, '--workers', '1', learnCap, detectCap]);
     const two = otwatch(['read', '--json', '--pdus', '-q', '--baseline', baseline, '--workers', '2', learnCap, detectCap]);
     expect(two.code, two.stderr).toBe(0);
-    const sorted = (s: string) => s.split('\n').filter((x) => x !== '').sort();
+    const sorted = (s: string) =>
+      s
+        .split('\n')
+        .filter((x) => x !== '')
+        .sort();
     expect(sorted(two.stdout)).toEqual(sorted(one.stdout));
-    expect(lines(two.stdout).filter((x) => x.type === 'alert').map((a) => a.kind)).toEqual(['new_function']);
+    expect(
+      lines(two.stdout)
+        .filter((x) => x.type === 'alert')
+        .map((a) => a.kind),
+    ).toEqual(['new_function']);
   });
 
   it('an otwatch without the module refuses that baseline, naming the protocol and the file version', () => {

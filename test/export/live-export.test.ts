@@ -75,21 +75,44 @@ describe.runIf(isRoot)('live --export across a broker outage (veth + netns)', ()
     const coll = spawnIn(nsb, ['collect', url, '-w', out, ...tlsArgs(pki, 'collector'), '--client-id', 'live-c', '--group', 'live']);
     await coll.waitFor(/connected to/);
     const state = join(tmp, 'state');
-    const live = spawnIn(ns, ['live', '-i', 'otws', '--json', '--pdus', '--learn-for', '1s', '--stats-interval', '0', '--export', url,
-      ...tlsArgs(pki, 'sensor-l'), '--sensor-id', 'sensor-l', '--state', state, '--export-wait', '30']);
+    const live = spawnIn(ns, [
+      'live',
+      '-i',
+      'otws',
+      '--json',
+      '--pdus',
+      '--learn-for',
+      '1s',
+      '--stats-interval',
+      '0',
+      '--export',
+      url,
+      ...tlsArgs(pki, 'sensor-l'),
+      '--sensor-id',
+      'sensor-l',
+      '--state',
+      state,
+      '--export-wait',
+      '30',
+    ]);
     await live.waitFor(/otws: capturing via tcpdump/);
     await live.waitFor(/export: connected to/);
     const tx0 = JSON.parse(nsx(ns, ['ip', '-s', '-j', 'link', 'show', 'otws']))[0].stats64.tx.packets as number;
     // Real time: the fixture spans 12 s of capture time.
-    const replay = new Proc(spawn('ip', ['netns', 'exec', ns, 'tcpreplay', '-q', '-i', 'otwr', fixture('gen',
-      'plant-sample.pcap')], { stdio: 'ignore' }));
+    const replay = new Proc(
+      spawn('ip', ['netns', 'exec', ns, 'tcpreplay', '-q', '-i', 'otwr', fixture('gen', 'plant-sample.pcap')], { stdio: 'ignore' }),
+    );
     procs.push(replay);
     await sleep(2000);
     // While connected: one TCP connection, outbound to the broker; nothing listens.
-    const conns = nsx(ns, ['ss', '-t', '-n', '-p', 'state', 'established']).split('\n').filter((l) => l.includes(`pid=${live.p.pid},`));
+    const conns = nsx(ns, ['ss', '-t', '-n', '-p', 'state', 'established'])
+      .split('\n')
+      .filter((l) => l.includes(`pid=${live.p.pid},`));
     expect(conns).toHaveLength(1);
     expect(conns[0]).toMatch(new RegExp(`10\\.254\\.0\\.1:\\d+\\s+${BROKER_IP.replace(/\./g, '\\.')}:${PORT}`));
-    const listening = nsx(ns, ['ss', '-l', '-n', '-p']).split('\n').filter((l) => l.includes(`pid=${live.p.pid},`));
+    const listening = nsx(ns, ['ss', '-l', '-n', '-p'])
+      .split('\n')
+      .filter((l) => l.includes(`pid=${live.p.pid},`));
     expect(listening).toEqual([]);
     await broker.stop();
     await live.waitFor(/export: connection to .* lost/);
@@ -111,8 +134,17 @@ describe.runIf(isRoot)('live --export across a broker outage (veth + netns)', ()
     expect(stats.export.disconnects).toBeGreaterThanOrEqual(1);
     expect(stats.export.last_error).toMatch(/^(connection to mqtts:.* lost|cannot connect to mqtts:.*): /);
     // What the 2 s of drain at shutdown did not deliver, export flush does.
-    const flush = spawnIn(ns, ['export', 'flush', '--export', url, ...tlsArgs(pki, 'sensor-l'), '--sensor-id', 'sensor-l',
-      '--state', state]);
+    const flush = spawnIn(ns, [
+      'export',
+      'flush',
+      '--export',
+      url,
+      ...tlsArgs(pki, 'sensor-l'),
+      '--sensor-id',
+      'sensor-l',
+      '--state',
+      state,
+    ]);
     expect((await flush.exited).code).toBe(0);
     const t0 = Date.now();
     while (collected(out, 'sensor-l').length < local.length && Date.now() - t0 < 15_000) await sleep(200);
@@ -120,7 +152,8 @@ describe.runIf(isRoot)('live --export across a broker outage (veth + netns)', ()
     const got = collected(out, 'sensor-l').sort((a, b) => a.seq - b.seq);
     expect(new Set(got.map((r) => r.seq)).size).toBe(got.length);
     expect(got.map(unstamped).sort()).toEqual(local.map((r) => JSON.stringify(r)).sort());
-    console.log(`[export] live, broker down 10 s: sent ${local.length}, ${cs.stderr.trim().split('\n').pop()}, lost 0; ` +
-      `capture TX ${tx1 - tx0}`);
+    console.log(
+      `[export] live, broker down 10 s: sent ${local.length}, ${cs.stderr.trim().split('\n').pop()}, lost 0; ` + `capture TX ${tx1 - tx0}`,
+    );
   }, 150_000);
 });

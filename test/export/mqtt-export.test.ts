@@ -31,7 +31,10 @@ describe.runIf(hasMosquitto)('export over MQTT 5 + TLS to mosquitto', () => {
   let port: number;
   let url: string;
   const procs: Proc[] = [];
-  const track = (p: Proc) => (procs.push(p), p);
+  const track = (p: Proc) => {
+    procs.push(p);
+    return p;
+  };
   let want: Rec[];
   let n = 0;
   const state = () => join(tmp, `state-${++n}`);
@@ -55,8 +58,25 @@ describe.runIf(hasMosquitto)('export over MQTT 5 + TLS to mosquitto', () => {
   });
 
   const read = (sensor: string, st: string, extra: string[] = [], cn = sensor) =>
-    track(otwatch(['read', '--json', '--pdus', '--learn-for', '1s', '-q', PLANT, '--export', url, ...tlsArgs(pki, cn),
-      '--sensor-id', sensor, '--state', st, ...extra]));
+    track(
+      otwatch([
+        'read',
+        '--json',
+        '--pdus',
+        '--learn-for',
+        '1s',
+        '-q',
+        PLANT,
+        '--export',
+        url,
+        ...tlsArgs(pki, cn),
+        '--sensor-id',
+        sensor,
+        '--state',
+        st,
+        ...extra,
+      ]),
+    );
 
   const collect = async (dir: string, id = 'c1') => {
     // A group per test: mosquitto keeps dealing a group's share to members that are away with a persistent session.
@@ -77,12 +97,15 @@ describe.runIf(hasMosquitto)('export over MQTT 5 + TLS to mosquitto', () => {
     expect(r.code).toBe(0);
     expect(parseLines(r.stdout)).toEqual(want); // local output unchanged beside the export
     await sleep(500);
-    const subRecs = sub.stdout.split('\n').filter((l) => l.startsWith('otwatch/s1/')).map((l) => {
-      const [topic, payload] = l.split('\t');
-      const rec = JSON.parse(payload) as Rec;
-      expect(topic).toBe(`otwatch/s1/${rec.type}`);
-      return rec;
-    });
+    const subRecs = sub.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('otwatch/s1/'))
+      .map((l) => {
+        const [topic, payload] = l.split('\t');
+        const rec = JSON.parse(payload) as Rec;
+        expect(topic).toBe(`otwatch/s1/${rec.type}`);
+        return rec;
+      });
     expectExactlyOnce(subRecs, want);
     expect(subRecs[0].seq).toBe(1);
     expect(subRecs.every((x) => x.sensor === 's1')).toBe(true);
@@ -90,7 +113,10 @@ describe.runIf(hasMosquitto)('export over MQTT 5 + TLS to mosquitto', () => {
     expect(done.code).toBe(0);
     const files = readdirSync(join(out, 's1')).sort();
     expect(files).toEqual(['alerts.ndjson', 'flows.ndjson', 'pdus.ndjson']);
-    expectExactlyOnce(collected(out, 's1').sort((a, b) => a.seq - b.seq), want);
+    expectExactlyOnce(
+      collected(out, 's1').sort((a, b) => a.seq - b.seq),
+      want,
+    );
     console.log(`[export] fixture: sent ${want.length}, mosquitto_sub ${subRecs.length}, collect: ${done.stderr.trim().split('\n').pop()}`);
   });
 
@@ -124,7 +150,10 @@ describe.runIf(hasMosquitto)('export over MQTT 5 + TLS to mosquitto', () => {
     const t0 = Date.now();
     while (collected(out, 's2').length < want.length && Date.now() - t0 < 20_000) await sleep(200);
     const cs = await c.stop();
-    expectExactlyOnce(collected(out, 's2').sort((a, b) => a.seq - b.seq), want);
+    expectExactlyOnce(
+      collected(out, 's2').sort((a, b) => a.seq - b.seq),
+      want,
+    );
     console.log(`[export] broker restart: sent ${want.length}, ${cs.stderr.trim().split('\n').pop()}, lost 0`);
   });
 
@@ -143,7 +172,10 @@ describe.runIf(hasMosquitto)('export over MQTT 5 + TLS to mosquitto', () => {
     expect(f.stderr).toMatch(/export flush: \d+ records were spooled; \d+ acknowledged; 0 left/);
     const t0 = Date.now();
     while (collected(out, 's3').length < want.length && Date.now() - t0 < 10_000) await sleep(200);
-    expectExactlyOnce(collected(out, 's3').sort((a, b) => a.seq - b.seq), want);
+    expectExactlyOnce(
+      collected(out, 's3').sort((a, b) => a.seq - b.seq),
+      want,
+    );
     // A second run continues the same seq.
     const again = await read('s3', st).exited;
     expect(again.code).toBe(0);
@@ -171,7 +203,10 @@ describe.runIf(hasMosquitto)('export over MQTT 5 + TLS to mosquitto', () => {
     const t0 = Date.now();
     while (collected(out, 's4').length < want.length && Date.now() - t0 < 10_000) await sleep(200);
     const cs = await c.stop();
-    expectExactlyOnce(collected(out, 's4').sort((a, b) => a.seq - b.seq), want);
+    expectExactlyOnce(
+      collected(out, 's4').sort((a, b) => a.seq - b.seq),
+      want,
+    );
     console.log(`[export] collector SIGKILL after ${before} records: sent ${want.length}, ${cs.stderr.trim().split('\n').pop()}, lost 0`);
   });
 
@@ -179,8 +214,28 @@ describe.runIf(hasMosquitto)('export over MQTT 5 + TLS to mosquitto', () => {
     const st = state();
     const many = Array.from({ length: 200 }, () => PLANT);
     const dead = `mqtts://localhost:${await freePort()}`;
-    const r = await track(otwatch(['read', '--json', '--pdus', '--learn-for', '1s', '-q', ...many, '--export', dead, ...tlsArgs(pki, 's5'),
-      '--sensor-id', 's5', '--state', st, '--spool-mb', '1', '--export-wait', '2'])).exited;
+    const r = await track(
+      otwatch([
+        'read',
+        '--json',
+        '--pdus',
+        '--learn-for',
+        '1s',
+        '-q',
+        ...many,
+        '--export',
+        dead,
+        ...tlsArgs(pki, 's5'),
+        '--sensor-id',
+        's5',
+        '--state',
+        st,
+        '--spool-mb',
+        '1',
+        '--export-wait',
+        '2',
+      ]),
+    ).exited;
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/cannot connect to mqtts:\/\/localhost:\d+: connection refused/);
     expect(r.stderr).toMatch(/records not acknowledged by localhost:\d+ within 2 s; they stay spooled in/);
@@ -204,8 +259,10 @@ describe.runIf(hasMosquitto)('export over MQTT 5 + TLS to mosquitto', () => {
     expect(gotAlerts.map(unstamped).sort()).toEqual(alerts.map((x) => JSON.stringify(x)).sort());
     // What arrived plus what was dropped is what was produced.
     expect(got.length - 1 + overflow[0].dropped).toBe(local.length);
-    console.log(`[export] overflow: produced ${local.length}, delivered ${got.length - 1}, dropped ${overflow[0].dropped} ` +
-      `(alerts 0 of ${alerts.length})`);
+    console.log(
+      `[export] overflow: produced ${local.length}, delivered ${got.length - 1}, dropped ${overflow[0].dropped} ` +
+        `(alerts 0 of ${alerts.length})`,
+    );
   });
 
   it('broker backpressure (max_inflight_messages 2, max_queued_messages 10): reading goes on, the spool absorbs the rest', async () => {
@@ -214,8 +271,25 @@ describe.runIf(hasMosquitto)('export over MQTT 5 + TLS to mosquitto', () => {
     await slow.start();
     try {
       const many = Array.from({ length: 20 }, () => PLANT);
-      const r = await track(otwatch(['read', '--json', '--pdus', '--learn-for', '1s', ...many, '--export', `mqtts://localhost:${slowPort}`,
-        ...tlsArgs(pki, 's6'), '--sensor-id', 's6', '--state', state(), '--export-wait', '60'])).exited;
+      const r = await track(
+        otwatch([
+          'read',
+          '--json',
+          '--pdus',
+          '--learn-for',
+          '1s',
+          ...many,
+          '--export',
+          `mqtts://localhost:${slowPort}`,
+          ...tlsArgs(pki, 's6'),
+          '--sensor-id',
+          's6',
+          '--state',
+          state(),
+          '--export-wait',
+          '60',
+        ]),
+      ).exited;
       expect(r.code).toBe(0);
       const produced = parseLines(r.stdout).length;
       const m = /: ([\d,]+) records spooled, ([\d,]+) acknowledged, 0 dropped \(0 alerts\), 0 still spooled/.exec(r.stderr);
@@ -232,9 +306,24 @@ describe.runIf(hasMosquitto)('export over MQTT 5 + TLS to mosquitto', () => {
   describe('a clear error, no plaintext, records stay spooled', () => {
     const failing = async (sensor: string, args: string[], urlOverride?: string) => {
       const st = state();
-      const r = await track(otwatch(['read', '-q', '--learn-for', '1s', PLANT, '--export', urlOverride ?? url, ...args,
-        '--sensor-id', sensor,
-        '--state', st, '--export-wait', '3'])).exited;
+      const r = await track(
+        otwatch([
+          'read',
+          '-q',
+          '--learn-for',
+          '1s',
+          PLANT,
+          '--export',
+          urlOverride ?? url,
+          ...args,
+          '--sensor-id',
+          sensor,
+          '--state',
+          st,
+          '--export-wait',
+          '3',
+        ]),
+      ).exited;
       expect(r.code).toBe(4);
       expect(r.stderr).toMatch(/records not acknowledged .* they stay spooled/);
       expect(readdirSync(join(st, 'spool')).filter((f) => f.endsWith('.seg')).length).toBeGreaterThan(0);
@@ -267,9 +356,25 @@ describe.runIf(hasMosquitto)('export over MQTT 5 + TLS to mosquitto', () => {
       const c = pki.client('w6');
       chmodSync(c.key, 0o644);
       const st = state();
-      const r = await track(otwatch(['read', '-q', PLANT, '--export', url, '--export-ca', pki.ca, '--export-cert', c.cert,
-        '--export-key', c.key,
-        '--sensor-id', 'w6', '--state', st])).exited;
+      const r = await track(
+        otwatch([
+          'read',
+          '-q',
+          PLANT,
+          '--export',
+          url,
+          '--export-ca',
+          pki.ca,
+          '--export-cert',
+          c.cert,
+          '--export-key',
+          c.key,
+          '--sensor-id',
+          'w6',
+          '--state',
+          st,
+        ]),
+      ).exited;
       expect(r.code).toBe(0);
       expect(r.stderr).toMatch(/export key .* is readable by group or others \(mode 644\): chmod 600 it/);
       expect(existsSync(join(st, 'spool', 'state.json'))).toBe(true);

@@ -52,7 +52,8 @@ describe('communityId: spec README tables', () => {
     expect(communityId(proto, parseIp(s), parseIp(d), sp, dp, 1)).toBe(id);
   });
   it('ports are ignored for port-less protocols', () => {
-    const a = parseIp('1.2.3.4'), b = parseIp('5.6.7.8');
+    const a = parseIp('1.2.3.4'),
+      b = parseIp('5.6.7.8');
     expect(communityId(46, a, b, 999, 7)).toBe('1:ikv3kmf89luf73WPz1jOs49S768=');
   });
   it('rejects mixed or bad address lengths', () => {
@@ -90,16 +91,30 @@ describe('parseIp', () => {
   });
   it('IPv6 forms', () => {
     expect(hex(parseIp('::'))).toBe('0'.repeat(32));
-    expect(hex(parseIp('::1'))).toBe('0'.repeat(31) + '1');
-    expect(hex(parseIp('fe80::1'))).toBe('fe80' + '0'.repeat(27) + '1');
-    expect(hex(parseIp('2001:db8::'))).toBe('20010db8' + '0'.repeat(24));
+    expect(hex(parseIp('::1'))).toBe(`${'0'.repeat(31)}1`);
+    expect(hex(parseIp('fe80::1'))).toBe(`fe80${'0'.repeat(27)}1`);
+    expect(hex(parseIp('2001:db8::'))).toBe(`20010db8${'0'.repeat(24)}`);
     expect(hex(parseIp('1:2:3:4:5:6:7:8'))).toBe('00010002000300040005000600070008');
     expect(hex(parseIp('::ffff:192.0.2.1'))).toBe('00000000000000000000ffffc0000201');
     expect(hex(parseIp('64:ff9b::1.2.3.4'))).toBe('0064ff9b000000000000000001020304');
     expect(hex(parseIp('FE80:0001:0203:0405:0607:0809:0A0B:0C0D'))).toBe('fe80000102030405060708090a0b0c0d');
   });
-  it.each(['', '1.2.3', '1.2.3.256', '1.2.3.4.5', 'a.b.c.d', '1::2::3', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7',
-    '12345::', '1.2.3.4::', '::1.2.3', 'fe80::1%eth0', ':1:2:3:4:5:6:7', '1:2:3:4:5:6:7::8'])('rejects %j', (t) => {
+  it.each([
+    '',
+    '1.2.3',
+    '1.2.3.256',
+    '1.2.3.4.5',
+    'a.b.c.d',
+    '1::2::3',
+    '1:2:3:4:5:6:7:8:9',
+    '1:2:3:4:5:6:7',
+    '12345::',
+    '1.2.3.4::',
+    '::1.2.3',
+    'fe80::1%eth0',
+    ':1:2:3:4:5:6:7',
+    '1:2:3:4:5:6:7::8',
+  ])('rejects %j', (t) => {
     expect(() => parseIp(t)).toThrow();
   });
 });

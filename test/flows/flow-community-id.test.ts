@@ -17,12 +17,22 @@ describe('flowCommunityId', () => {
       const f = new Flow();
       f.ipVersion = i % 3 === 0 ? 6 : 4;
       f.proto = i % 2 === 0 ? 6 : 17;
-      f.a0 = rnd(); f.b0 = rnd();
+      f.a0 = rnd();
+      f.b0 = rnd();
       if (f.ipVersion === 6) {
-        f.a1 = rnd(); f.a2 = rnd(); f.a3 = rnd();
-        f.b1 = rnd(); f.b2 = rnd(); f.b3 = rnd();
+        f.a1 = rnd();
+        f.a2 = rnd();
+        f.a3 = rnd();
+        f.b1 = rnd();
+        f.b2 = rnd();
+        f.b3 = rnd();
       }
-      if (i % 7 === 0) { f.b0 = f.a0; f.b1 = f.a1; f.b2 = f.a2; f.b3 = f.a3; } // same host both ends
+      if (i % 7 === 0) {
+        f.b0 = f.a0;
+        f.b1 = f.a1;
+        f.b2 = f.a2;
+        f.b3 = f.a3;
+      } // same host both ends
       f.aPort = rnd() & 0xffff;
       f.bPort = rnd() & 0xffff;
       // The flow table keeps endpoint A canonically lower (addresses as words, then port).
@@ -30,7 +40,18 @@ describe('flowCommunityId', () => {
       const kb = [f.b0 >>> 0, f.b1 >>> 0, f.b2 >>> 0, f.b3 >>> 0, f.bPort];
       const k = ka.findIndex((x, j) => x !== kb[j]);
       if (k >= 0 && ka[k] > kb[k]) {
-        [f.a0, f.a1, f.a2, f.a3, f.aPort, f.b0, f.b1, f.b2, f.b3, f.bPort] = [f.b0, f.b1, f.b2, f.b3, f.bPort, f.a0, f.a1, f.a2, f.a3, f.aPort];
+        [f.a0, f.a1, f.a2, f.a3, f.aPort, f.b0, f.b1, f.b2, f.b3, f.bPort] = [
+          f.b0,
+          f.b1,
+          f.b2,
+          f.b3,
+          f.bPort,
+          f.a0,
+          f.a1,
+          f.a2,
+          f.a3,
+          f.aPort,
+        ];
       }
       const a = wordsToBytes(f.ipVersion, f.a0, f.a1, f.a2, f.a3);
       const b = wordsToBytes(f.ipVersion, f.b0, f.b1, f.b2, f.b3);

@@ -20,14 +20,27 @@ function dirty(f: Flow): void {
 describe('packed flow fields', () => {
   it('each accessor keeps its own bits', () => {
     const f = new Flow();
-    f.vlan = 4095; f.innerVlan = 0; f.proto = 17; f.ipVersion = 6;
-    f.clientIsA = false; f.rolesFixed = true; f.closed = true; f.listId = 2; f.isnSeen = 3; f.closeReason = 'shutdown';
+    f.vlan = 4095;
+    f.innerVlan = 0;
+    f.proto = 17;
+    f.ipVersion = 6;
+    f.clientIsA = false;
+    f.rolesFixed = true;
+    f.closed = true;
+    f.listId = 2;
+    f.isnSeen = 3;
+    f.closeReason = 'shutdown';
     expect([f.vlan, f.innerVlan, f.proto, f.ipVersion]).toEqual([4095, 0, 17, 6]);
     expect([f.clientIsA, f.rolesFixed, f.closed, f.listId, f.isnSeen, f.closeReason]).toEqual([false, true, true, 2, 3, 'shutdown']);
-    f.vlan = -1; f.listId = -1; f.isnSeen = 1; f.clientIsA = true; f.closeReason = 'fin';
+    f.vlan = -1;
+    f.listId = -1;
+    f.isnSeen = 1;
+    f.clientIsA = true;
+    f.closeReason = 'fin';
     expect([f.vlan, f.innerVlan, f.proto, f.ipVersion]).toEqual([-1, 0, 17, 6]);
     expect([f.clientIsA, f.rolesFixed, f.closed, f.listId, f.isnSeen, f.closeReason]).toEqual([true, true, true, -1, 1, 'fin']);
-    f.a3 = -5; f.b1 = 0x7fffffff;
+    f.a3 = -5;
+    f.b1 = 0x7fffffff;
     expect([f.a1, f.a2, f.a3, f.b1, f.b2, f.b3]).toEqual([0, 0, -5, 0x7fffffff, 0, 0]);
   });
 });
@@ -37,14 +50,26 @@ describe('flow reuse', () => {
     const f = new Flow();
     dirty(f);
     const fresh = new Flow();
-    for (const k of Object.keys(fresh)) expect((f as unknown as Record<string, unknown>)[k], k).not.toEqual((fresh as unknown as Record<string, unknown>)[k]);
+    for (const k of Object.keys(fresh))
+      expect((f as unknown as Record<string, unknown>)[k], k).not.toEqual((fresh as unknown as Record<string, unknown>)[k]);
     f.reset();
     // The IPv6 words are kept for reuse, zeroed: they read as a new flow's.
     expect([f.a1, f.a2, f.a3, f.b1, f.b2, f.b3]).toEqual([0, 0, 0, 0, 0, 0]);
     expect({ ...f, w6: null }).toEqual({ ...fresh });
     expect(Object.keys(f)).toEqual(Object.keys(fresh));
     // Packed state reads back as a new flow's.
-    for (const k of ['proto', 'ipVersion', 'vlan', 'innerVlan', 'clientIsA', 'rolesFixed', 'closed', 'listId', 'isnSeen', 'closeReason'] as const) {
+    for (const k of [
+      'proto',
+      'ipVersion',
+      'vlan',
+      'innerVlan',
+      'clientIsA',
+      'rolesFixed',
+      'closed',
+      'listId',
+      'isnSeen',
+      'closeReason',
+    ] as const) {
       expect(f[k], k).toBe(fresh[k]);
     }
   });

@@ -24,9 +24,17 @@ describe('PDU timestamps behind a capture gap', () => {
     const r = await runEngine([path]);
     const pdus = r.pdus.filter((p) => p.app === 'modbus');
     // The ACK in the server's next segment releases tid 3 before that segment's own bytes.
-    expect(pdus.map((p) => [p.dir, p.modbus.tid])).toEqual([['c2s', 1], ['s2c', 1], ['c2s', 3], ['s2c', 2], ['s2c', 3]]);
+    expect(pdus.map((p) => [p.dir, p.modbus.tid])).toEqual([
+      ['c2s', 1],
+      ['s2c', 1],
+      ['c2s', 3],
+      ['s2c', 2],
+      ['s2c', 3],
+    ]);
     // tshark: the time of the frame that carries each ADU.
-    const t = new Map(tsharkFields(path, 'modbus', ['mbtcp.trans_id', 'tcp.srcport', 'frame.time_epoch']).map((x) => [`${x[0]}/${x[1]}`, Number(x[2])]));
+    const t = new Map(
+      tsharkFields(path, 'modbus', ['mbtcp.trans_id', 'tcp.srcport', 'frame.time_epoch']).map((x) => [`${x[0]}/${x[1]}`, Number(x[2])]),
+    );
     const tid3 = t.get('3/40001')!;
     expect(usec(pdus[2].ts)).toBe(usec(tid3));
     expect(usec(t.get('2/502')!) - usec(tid3)).toBeGreaterThanOrEqual(2e6); // the ACK came 2 s later

@@ -30,7 +30,9 @@ describe('Modbus/TCP through the stream layer', () => {
     const s = make();
     it(`${s.name}: ${s.about}`, async () => {
       const r = await run(s.name, s.pcap);
-      const got = r.pdus.filter((p) => p.app === 'modbus').map((p) => ({ dir: p.dir, tid: p.modbus.tid, unit: p.modbus.unit, fc: p.modbus.fc, exception: p.modbus.exception }));
+      const got = r.pdus
+        .filter((p) => p.app === 'modbus')
+        .map((p) => ({ dir: p.dir, tid: p.modbus.tid, unit: p.modbus.unit, fc: p.modbus.fc, exception: p.modbus.exception }));
       for (const d of ['c2s', 's2c']) expect(perDir(got, d), `${d} PDUs`).toEqual(perDir(s.pdus as Rec[], d));
       const modbusFlows = r.flows.filter((f) => f.app === 'modbus');
       if (s.pdus.length === 0) expect(modbusFlows).toEqual([]);

@@ -34,7 +34,12 @@ export class Broker {
   proc: ChildProcess | null = null;
   log = '';
   readonly conf: string;
-  constructor(readonly dir: string, readonly port: number, pki: Pki, private readonly o: BrokerOptions = {}) {
+  constructor(
+    readonly dir: string,
+    readonly port: number,
+    pki: Pki,
+    private readonly o: BrokerOptions = {},
+  ) {
     mkdirSync(join(dir, 'data'), { recursive: true });
     const acl = ['pattern write otwatch/%u/#', ...(o.readers ?? ['collector']).flatMap((r) => ['', `user ${r}`, 'topic read otwatch/#'])];
     writeFileSync(join(dir, 'acl'), `${acl.join('\n')}\n`);

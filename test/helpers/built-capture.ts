@@ -20,5 +20,8 @@ export function tsharkFields(path: string, filter: string, fields: string[], dec
   for (const d of decodeAs) args.push('-d', d);
   for (const f of fields) args.push('-e', f);
   const out = execFileSync('tshark', args, { encoding: 'utf8', env: { ...process.env, LC_ALL: 'C' }, stdio: ['ignore', 'pipe', 'ignore'] });
-  return out.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
+  return out
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => l.split('\t'));
 }

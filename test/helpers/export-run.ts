@@ -52,16 +52,48 @@ export function tlsArgs(pki: Pki, cn: string): string[] {
 export function mosquittoSub(pki: Pki, port: number, cn: string, topic: string, id: string): Proc {
   const c = pki.client(cn);
   return new Proc(
-    spawn('stdbuf', ['-oL', 'mosquitto_sub', '-V', '5', '-h', 'localhost', '-p', String(port), '--cafile', pki.ca, '--cert',
-      c.cert, '--key', c.key,
-      '-q', '1', '-c', '-i', id, '-x', '3600', '-t', topic, '-F', '%t\t%p', '-d'], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    spawn(
+      'stdbuf',
+      [
+        '-oL',
+        'mosquitto_sub',
+        '-V',
+        '5',
+        '-h',
+        'localhost',
+        '-p',
+        String(port),
+        '--cafile',
+        pki.ca,
+        '--cert',
+        c.cert,
+        '--key',
+        c.key,
+        '-q',
+        '1',
+        '-c',
+        '-i',
+        id,
+        '-x',
+        '3600',
+        '-t',
+        topic,
+        '-F',
+        '%t\t%p',
+        '-d',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
   );
 }
 
 export type Rec = Record<string, any>;
 
 export function parseLines(text: string): Rec[] {
-  return text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as Rec);
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Rec);
 }
 
 /** Records as --json writes them: without the export stamps. */
@@ -74,5 +106,7 @@ export function unstamped(r: Rec): string {
 export function collected(dir: string, sensor: string): Rec[] {
   const d = join(dir, sensor);
   if (!existsSync(d)) return [];
-  return readdirSync(d).filter((f) => f.endsWith('.ndjson')).flatMap((f) => parseLines(readFileSync(join(d, f), 'utf8')));
+  return readdirSync(d)
+    .filter((f) => f.endsWith('.ndjson'))
+    .flatMap((f) => parseLines(readFileSync(join(d, f), 'utf8')));
 }

@@ -22,16 +22,42 @@ export interface Pki {
 export function makePki(dir: string, serverIps: string[] = []): Pki {
   mkdirSync(dir, { recursive: true });
   const selfCa = (name: string) => {
-    ssl(dir, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.pem`, '-days', '3',
-      '-subj', `/CN=${name}`]);
+    ssl(dir, [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      `${name}.key`,
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '3',
+      '-subj',
+      `/CN=${name}`,
+    ]);
     return join(dir, `${name}.pem`);
   };
   const ca = selfCa('test-ca');
   const otherCa = selfCa('other-ca');
   const issue = (name: string, cn: string, ext: string | null) => {
     ssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
-    const args = ['x509', '-req', '-in', `${name}.csr`, '-CA', 'test-ca.pem', '-CAkey', 'test-ca.key', '-CAcreateserial',
-      '-out', `${name}.pem`, '-days', '2'];
+    const args = [
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'test-ca.pem',
+      '-CAkey',
+      'test-ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+    ];
     if (ext !== null) {
       writeFileSync(join(dir, `${name}.ext`), ext);
       args.push('-extfile', `${name}.ext`);
@@ -46,9 +72,23 @@ export function makePki(dir: string, serverIps: string[] = []): Pki {
   writeFileSync(join(dir, 'serial'), '1000\n');
   writeFileSync(
     join(dir, 'ca.cnf'),
-    ['[ca]', 'default_ca=tc', '[tc]', `dir=${dir}`, 'database=$dir/index.txt', 'serial=$dir/serial', 'new_certs_dir=$dir',
-      'certificate=$dir/test-ca.pem', 'private_key=$dir/test-ca.key', 'default_md=sha256', 'policy=any', 'unique_subject=no',
-      '[any]', 'commonName=supplied', ''].join('\n'),
+    [
+      '[ca]',
+      'default_ca=tc',
+      '[tc]',
+      `dir=${dir}`,
+      'database=$dir/index.txt',
+      'serial=$dir/serial',
+      'new_certs_dir=$dir',
+      'certificate=$dir/test-ca.pem',
+      'private_key=$dir/test-ca.key',
+      'default_md=sha256',
+      'policy=any',
+      'unique_subject=no',
+      '[any]',
+      'commonName=supplied',
+      '',
+    ].join('\n'),
   );
   return {
     dir,
@@ -60,8 +100,21 @@ export function makePki(dir: string, serverIps: string[] = []): Pki {
     expiredClient: (cn) => {
       const name = `expired-${cn}`;
       ssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`]);
-      ssl(dir, ['ca', '-batch', '-config', 'ca.cnf', '-startdate', '20200101000000Z', '-enddate', '20200102000000Z', '-in',
-        `${name}.csr`, '-out', `${name}.pem`, '-notext']);
+      ssl(dir, [
+        'ca',
+        '-batch',
+        '-config',
+        'ca.cnf',
+        '-startdate',
+        '20200101000000Z',
+        '-enddate',
+        '20200102000000Z',
+        '-in',
+        `${name}.csr`,
+        '-out',
+        `${name}.pem`,
+        '-notext',
+      ]);
       return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
     },
   };

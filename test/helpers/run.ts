@@ -30,7 +30,16 @@ export interface RunResult {
 /** Reads captures (paths or in-memory buffers written to a temp file by the caller) through an Engine. */
 export async function runEngine(paths: string[], opts: Partial<EngineOptions> = {}): Promise<RunResult> {
   const sink = new MemorySink();
-  const engine = new Engine({ flows: { ...DEFAULT_FLOW_OPTIONS, ...(opts.flows ?? {}) }, dissectors: opts.dissectors ?? DISSECTORS, pdus: opts.pdus ?? true, reassemblyBytes: opts.reassemblyBytes ?? 64 << 20, summary: opts.summary }, sink);
+  const engine = new Engine(
+    {
+      flows: { ...DEFAULT_FLOW_OPTIONS, ...(opts.flows ?? {}) },
+      dissectors: opts.dissectors ?? DISSECTORS,
+      pdus: opts.pdus ?? true,
+      reassemblyBytes: opts.reassemblyBytes ?? 64 << 20,
+      summary: opts.summary,
+    },
+    sink,
+  );
   const errors: string[] = [];
   for (const p of paths) {
     try {
@@ -41,7 +50,13 @@ export async function runEngine(paths: string[], opts: Partial<EngineOptions> = 
   }
   engine.finish('eof');
   if (engine.firstInternalError) throw engine.firstInternalError;
-  return { records: sink.records, flows: sink.records.filter((r) => r.type === 'flow'), pdus: sink.records.filter((r) => r.type === 'pdu'), engine, errors };
+  return {
+    records: sink.records,
+    flows: sink.records.filter((r) => r.type === 'flow'),
+    pdus: sink.records.filter((r) => r.type === 'pdu'),
+    engine,
+    errors,
+  };
 }
 
 export const CLI = resolve(REPO, 'dist/src/cli.js');

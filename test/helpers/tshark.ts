@@ -24,7 +24,12 @@ export function readManifest(): ManifestRow[] {
     const c = l.split('\t');
     const protocols = c[ci('protocols_present')] ?? '';
     const decodeAs = [...protocols.matchAll(/-d (\S+?,\w+)\)/g)].map((m) => m[1]);
-    return { relpath: c[ci('relpath')], protocols, tsharkRef: (c[ci('tshark_reference')] ?? '').split(/[,;]/).filter((x) => x !== ''), decodeAs };
+    return {
+      relpath: c[ci('relpath')],
+      protocols,
+      tsharkRef: (c[ci('tshark_reference')] ?? '').split(/[,;]/).filter((x) => x !== ''),
+      decodeAs,
+    };
   });
 }
 
@@ -46,11 +51,28 @@ export async function tsharkRows(row: ManifestRow, proto: string): Promise<Tshar
   const header = refText.split('\n', 1)[0].split('\t');
   let text = refText;
   if (tsharkLive) {
-    const args = ['-n', '-r', resolve(SHARED_PCAPS, row.relpath), '-T', 'fields', '-E', 'header=y', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=|'];
+    const args = [
+      '-n',
+      '-r',
+      resolve(SHARED_PCAPS, row.relpath),
+      '-T',
+      'fields',
+      '-E',
+      'header=y',
+      '-E',
+      'separator=/t',
+      '-E',
+      'occurrence=a',
+      '-E',
+      'aggregator=|',
+    ];
     for (const d of row.decodeAs) args.push('-d', d);
     // Retransmitted segments are decoded again by tshark; otwatch delivers stream bytes once.
     const filter = { iec104: 'iec60870_104' }[proto] ?? proto;
-    args.push('-Y', `${filter} && !tcp.analysis.retransmission && !tcp.analysis.fast_retransmission && !tcp.analysis.spurious_retransmission`);
+    args.push(
+      '-Y',
+      `${filter} && !tcp.analysis.retransmission && !tcp.analysis.fast_retransmission && !tcp.analysis.spurious_retransmission`,
+    );
     for (const f of header) args.push('-e', f);
     const out = await run('tshark', args, { maxBuffer: 256 << 20, env: { ...process.env, LC_ALL: 'C' } });
     text = out.stdout;
@@ -60,7 +82,9 @@ export async function tsharkRows(row: ManifestRow, proto: string): Promise<Tshar
   return lines.slice(1).map((l) => {
     const c = l.split('\t');
     const o: TsharkRow = {};
-    h.forEach((k, i) => (o[k] = c[i] ?? ''));
+    h.forEach((k, i) => {
+      o[k] = c[i] ?? '';
+    });
     return o;
   });
 }

@@ -16,7 +16,11 @@ const OPCUA = fixture('corpus', 'open62541_client-server-getEndpoints.pcap');
 const MODBUS = fixture('corpus', 'modbusSmall.pcap');
 
 let dir: string;
-const lines = (out: string): Rec[] => out.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+const lines = (out: string): Rec[] =>
+  out
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l));
 const db = (name: string) => join(dir, name);
 
 function ok(args: string[]): string {
@@ -48,11 +52,21 @@ describe('read --inventory on the plant sample', () => {
     assets = show(db('plant.db'));
   });
 
-  it('prints one asset per line with exactly the issue\'s field names', () => {
+  it("prints one asset per line with exactly the issue's field names", () => {
     expect(assets.map((a) => a.ip)).toEqual(['10.10.1.1', '10.10.1.10', '10.10.1.21', '10.10.1.22', '10.10.1.30']);
     for (const a of assets) {
       expect(Object.keys(a)).toEqual([
-        'type', 'ip', 'vlan', 'mac', 'vendor', 'first_ts', 'last_ts', 'sensors', 'roles', 'identity', 'services',
+        'type',
+        'ip',
+        'vlan',
+        'mac',
+        'vendor',
+        'first_ts',
+        'last_ts',
+        'sensors',
+        'roles',
+        'identity',
+        'services',
       ]);
       expect(a.type).toBe('asset');
       expect(a.sensors).toEqual(['span-1']);
@@ -63,7 +77,7 @@ describe('read --inventory on the plant sample', () => {
     }
   });
 
-  it('records roles in the protocol\'s words, protocol addresses, services with classes and the first frame\'s MAC', () => {
+  it("records roles in the protocol's words, protocol addresses, services with classes and the first frame's MAC", () => {
     const by = new Map(assets.map((a) => [a.ip, a]));
     const master = by.get('10.10.1.10')!;
     expect(master.roles).toEqual([
@@ -100,7 +114,7 @@ describe('read --inventory on the plant sample', () => {
     expect(new Set(assets.flatMap((a) => a.services.map((s: Rec) => `${a.ip} ${s.proto}/${s.port}`)))).toEqual(answered);
   });
 
-  it('history: one row per change with exactly the issue\'s fields; a rerun adds counts, not history', () => {
+  it("history: one row per change with exactly the issue's fields; a rerun adds counts, not history", () => {
     const h = history(db('plant.db'));
     for (const c of h) expect(Object.keys(c)).toEqual(['type', 'ts', 'kind', 'ip', 'proto', 'port', 'app', 'detail']);
     const kinds = h.map((c) => c.kind);
@@ -118,7 +132,9 @@ describe('read --inventory on the plant sample', () => {
   });
 
   it('--csv prints one row per service under a header', () => {
-    const csv = ok(['inventory', 'show', '--csv', db('plant.db')]).trimEnd().split('\n');
+    const csv = ok(['inventory', 'show', '--csv', db('plant.db')])
+      .trimEnd()
+      .split('\n');
     expect(csv[0].split(',').slice(0, 4)).toEqual(['ip', 'vlan', 'mac', 'vendor']);
     // 5 assets, 4 services, the master has none: 4 + 1 rows.
     expect(csv.length).toBe(1 + 5);
@@ -127,12 +143,18 @@ describe('read --inventory on the plant sample', () => {
 });
 
 describe('identity and vendors on corpus captures', () => {
-  it('MAC vendors are the IEEE registry\'s, as tshark resolves them', () => {
+  it("MAC vendors are the IEEE registry's, as tshark resolves them", () => {
     ok(['read', '-q', '--inventory', db('dnp3.db'), DNP3]);
     const tsh = execFileSync('tshark', ['-r', DNP3, '-T', 'fields', '-e', 'ip.src', '-e', 'eth.src', '-e', 'eth.src.oui_resolved'], {
       encoding: 'utf8',
     });
-    const want = new Map(tsh.trim().split('\n').map((l) => l.split('\t')).map(([ip, mac, v]) => [ip, [mac, v]]));
+    const want = new Map(
+      tsh
+        .trim()
+        .split('\n')
+        .map((l) => l.split('\t'))
+        .map(([ip, mac, v]) => [ip, [mac, v]]),
+    );
     const assets = show(db('dnp3.db'));
     expect(assets.length).toBe(2);
     for (const a of assets) expect([a.mac, a.vendor]).toEqual(want.get(a.ip));
@@ -202,8 +224,17 @@ describe('approval, alerts and the detector', () => {
     conn.close();
 
     const r = runCli([
-      'inventory', 'approve', p, '10.10.1.30', 'tcp/20000',
-      '--reason', 'DNP3 outstation polled by SCADA', '--by', 'alice', '--ticket', 'CHG-42',
+      'inventory',
+      'approve',
+      p,
+      '10.10.1.30',
+      'tcp/20000',
+      '--reason',
+      'DNP3 outstation polled by SCADA',
+      '--by',
+      'alice',
+      '--ticket',
+      'CHG-42',
     ]);
     expect(r.code, r.stderr).toBe(0);
     expect(svc().status).toBe('approved');
@@ -226,16 +257,21 @@ describe('approval, alerts and the detector', () => {
     const p = db('import.db');
     ok(['read', '-q', '--inventory', p, PLANT]);
     const good = join(dir, 'ports.csv');
-    writeFileSync(good, [
-      'ip,service,reason,by,ticket',
-      '10.10.1.21,tcp/502,"HMI polling, per drawing P-101",carol,CHG-7',
-      '10.10.1.22,tcp/502,HMI polling,carol,',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      good,
+      [
+        'ip,service,reason,by,ticket',
+        '10.10.1.21,tcp/502,"HMI polling, per drawing P-101",carol,CHG-7',
+        '10.10.1.22,tcp/502,HMI polling,carol,',
+        '',
+      ].join('\n'),
+    );
     const r = runCli(['inventory', 'import', p, good]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/2 approvals imported/);
-    const st = show(p).filter((a) => a.ip.startsWith('10.10.1.2')).map((a) => a.services[0].status);
+    const st = show(p)
+      .filter((a) => a.ip.startsWith('10.10.1.2'))
+      .map((a) => a.services[0].status);
     expect(st).toEqual(['approved', 'approved']);
     const bad = join(dir, 'bad.csv');
     writeFileSync(bad, 'ip,proto,port,reason,by\n10.10.1.30,tcp,20000,ok,dave\n10.10.1.1,udp,99999,bad port,dave\n');

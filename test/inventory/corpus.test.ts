@@ -19,8 +19,14 @@ withShared(() => {
       const db = join(mkdtempSync(join(tmpdir(), 'otwatch-invc-')), 'corpus.db');
       const r = runCli(['read', '--json', '--inventory', db, ...files]);
       expect(r.stderr).not.toMatch(/internal error|inventory .*failed/);
-      const flows = r.stdout.split('\n').filter((l) => l.startsWith('{"type":"flow"')).map((l) => JSON.parse(l) as Rec);
-      const assets = runCli(['inventory', 'show', '--json', db]).stdout.trim().split('\n').map((l) => JSON.parse(l) as Rec);
+      const flows = r.stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{"type":"flow"'))
+        .map((l) => JSON.parse(l) as Rec);
+      const assets = runCli(['inventory', 'show', '--json', db])
+        .stdout.trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Rec);
       const key = (vlan: number | null, ip: string) => `${vlan ?? -1} ${ip}`;
 
       const senders = new Set<string>();
@@ -47,7 +53,11 @@ withShared(() => {
         expect(s, ep).toBeDefined();
         // The service's app is one its flows confirmed (the latest), or null when none did.
         if (s!.app !== null) expect(apps.has(s!.app), ep).toBe(true);
-        else expect([...apps].every((x) => x === null), ep).toBe(true);
+        else
+          expect(
+            [...apps].every((x) => x === null),
+            ep,
+          ).toBe(true);
       }
       for (const ep of services.keys()) expect(repliedAtAll.has(ep), ep).toBe(true);
       const roles = new Set(assets.flatMap((a) => a.roles.map((x: Rec) => `${key(a.vlan, a.ip)} ${x.app} ${x.role}`)));

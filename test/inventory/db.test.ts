@@ -34,8 +34,10 @@ describe('migrations', () => {
       const old = openInventory(p, { upTo: v });
       expect(versions(old)).toEqual(Array.from({ length: v }, (_, i) => i + 1));
       old.prepare(`INSERT INTO asset (vlan, ip, mac, vendor, first_ts, last_ts) VALUES (-1, '10.0.0.1', NULL, NULL, 1, 2)`).run();
-      old.prepare(`INSERT INTO service (vlan, ip, proto, port, app, first_ts, last_ts, flows, clients)
-        VALUES (-1, '10.0.0.1', 'tcp', 502, 'modbus', 1, 2, 3, 1)`).run();
+      old
+        .prepare(`INSERT INTO service (vlan, ip, proto, port, app, first_ts, last_ts, flows, clients)
+        VALUES (-1, '10.0.0.1', 'tcp', 502, 'modbus', 1, 2, 3, 1)`)
+        .run();
       old.prepare(`INSERT INTO change (ts, kind, vlan, ip, detail) VALUES (1, 'asset_appeared', -1, '10.0.0.1', 'x')`).run();
       old.close();
       const db = openInventory(p);
@@ -79,7 +81,7 @@ describe('files that are not an inventory', () => {
     expect(readFileSync(p)).toEqual(bytes);
   });
 
-  it('another application\'s SQLite database is named as such and left alone', () => {
+  it("another application's SQLite database is named as such and left alone", () => {
     const p = join(dir, 'foreign.db');
     const f = new Database(p);
     f.exec(`CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO users (name) VALUES ('x')`);
@@ -160,7 +162,10 @@ describe('two writers', () => {
     const plc = s.assets.find((a) => a.ip === '10.10.1.30')!;
     expect(plc.sensors).toEqual(['a', 'b']);
     expect(plc.services[0].flows).toBe(2);
-    const appeared = s.changes.filter((c) => c.kind === 'asset_appeared').map((c) => c.ip).sort();
+    const appeared = s.changes
+      .filter((c) => c.kind === 'asset_appeared')
+      .map((c) => c.ip)
+      .sort();
     expect(appeared).toEqual([...new Set(appeared)]);
     expect(appeared.length).toBe(7);
     db.close();
@@ -261,7 +266,13 @@ describe('full disk (a 1 MiB tmpfs)', () => {
     expect(await exit).toBe(0);
     const db = openInventory(p, { readonly: true });
     expect(loadSnapshot(db).assets.map((a) => a.ip)).toEqual([
-      '10.10.1.1', '10.10.1.10', '10.10.1.21', '10.10.1.22', '10.10.1.30', '130.126.140.229', '130.126.142.250',
+      '10.10.1.1',
+      '10.10.1.10',
+      '10.10.1.21',
+      '10.10.1.22',
+      '10.10.1.30',
+      '130.126.140.229',
+      '130.126.142.250',
     ]);
     db.close();
   });

@@ -23,7 +23,12 @@ import { fixture } from '../helpers/run.js';
 function reporter(session: InventorySession, revision: string): FlowObserver {
   const nop = () => {};
   return {
-    flowStart: nop, serverAnswered: nop, appUnknown: nop, pdu: nop, flowEnd: nop, finish: nop,
+    flowStart: nop,
+    serverAnswered: nop,
+    appUnknown: nop,
+    pdu: nop,
+    flowEnd: nop,
+    finish: nop,
     appConfirmed: (f: Flow, mod: ProtocolModule) => {
       session.observer.identity(f, mod, 'server', 'identity', 'vendor', 'Schneider Electric');
       session.observer.identity(f, mod, 'server', 'identity', 'revision', revision);

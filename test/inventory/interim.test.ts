@@ -40,12 +40,18 @@ describe('interim records', () => {
   it('an open flow past --active-timeout is in the inventory before it ends, and counted once', async () => {
     const r = await openRun(2);
     expect(services(r.db)).toEqual([
-      '10.10.1.1 udp/123 1 ', '10.10.1.21 tcp/502 1 read+write', '10.10.1.22 tcp/502 1 read+write', '10.10.1.30 tcp/20000 1 read',
+      '10.10.1.1 udp/123 1 ',
+      '10.10.1.21 tcp/502 1 read+write',
+      '10.10.1.22 tcp/502 1 read+write',
+      '10.10.1.30 tcp/20000 1 read',
     ]);
     r.engine.finish('eof');
     expect(r.session.close()).toBe(true);
     expect(services(r.db)).toEqual([
-      '10.10.1.1 udp/123 1 ', '10.10.1.21 tcp/502 1 read+write', '10.10.1.22 tcp/502 1 read+write', '10.10.1.30 tcp/20000 1 read',
+      '10.10.1.1 udp/123 1 ',
+      '10.10.1.21 tcp/502 1 read+write',
+      '10.10.1.22 tcp/502 1 read+write',
+      '10.10.1.30 tcp/20000 1 read',
     ]);
   });
 

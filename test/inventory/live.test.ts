@@ -23,9 +23,15 @@ afterAll(() => {
 });
 
 const summary = (db: string) =>
-  runCli(['inventory', 'show', '--json', db]).stdout.trim().split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Rec)
+  runCli(['inventory', 'show', '--json', db])
+    .stdout.trim()
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Rec)
     .map((a) => ({
-      ip: a.ip, mac: a.mac, roles: a.roles,
+      ip: a.ip,
+      mac: a.mac,
+      roles: a.roles,
       services: a.services.map((s: Rec) => [s.proto, s.port, s.app, s.flows, s.classes]),
     }));
 
@@ -67,7 +73,10 @@ describe('live --inventory', () => {
     p.kill('SIGTERM');
     expect(await exit).toBe(0);
     expect(summary(live)).toEqual(summary(read));
-    const sensors = runCli(['inventory', 'show', '--json', live]).stdout.trim().split('\n').map((l) => JSON.parse(l).sensors);
+    const sensors = runCli(['inventory', 'show', '--json', live])
+      .stdout.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).sensors);
     expect(new Set(sensors.flat())).toEqual(new Set(['live-1']));
   });
 });

@@ -167,7 +167,10 @@ describe('signals', () => {
       r.producer.kill('SIGKILL');
       expect(code, r.stderr).toBe(0);
       expect(ms).toBeLessThan(2000);
-      const flows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      const flows = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(flows.length).toBeGreaterThan(10);
       expect(flows.filter((f) => f.end === 'shutdown').length).toBe(1);
       expect(r.stderr).toContain('SIGTERM: stopping; flushing open flows');

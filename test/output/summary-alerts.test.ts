@@ -32,7 +32,11 @@ describe('human summary', () => {
   it('lists the alerts by severity with their detail sentences, capped, then how many more and where', () => {
     const json = runCli(['read', '--json', '-q', '--baseline', otb, today]);
     expect(json.code, json.stderr).toBe(0);
-    const alerts = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as Rec).filter((r) => r.type === 'alert');
+    const alerts = json.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Rec)
+      .filter((r) => r.type === 'alert');
     const bySev = new Map<string, Rec[]>();
     for (const a of alerts) bySev.set(a.severity, [...(bySev.get(a.severity) ?? []), a]);
     expect(Math.max(...[...bySev.values()].map((l) => l.length))).toBeGreaterThan(SHOWN_PER_SEVERITY);
@@ -41,7 +45,9 @@ describe('human summary', () => {
     const r = runCli(['read', '-w', out, '--baseline', otb, today]);
     expect(r.code, r.stderr).toBe(0);
     const text = r.stdout;
-    const counts = SEV_ORDER.filter((s) => bySev.has(s)).map((s) => `${s} ${bySev.get(s)!.length}`).join(', ');
+    const counts = SEV_ORDER.filter((s) => bySev.has(s))
+      .map((s) => `${s} ${bySev.get(s)!.length}`)
+      .join(', ');
     expect(text).toContain(`  alerts: ${alerts.length} (${counts})\n`);
     // Severity headings in order; under each, the first alerts of that severity in time order.
     let at = text.indexOf('  alerts:');
@@ -73,7 +79,11 @@ describe('human summary', () => {
   it('top services lists only servers that answered; refused attempts are counted on their own line', () => {
     const r = runCli(['read', '--json', today]);
     expect(r.code).toBe(0);
-    const flows = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Rec).filter((f) => f.type === 'flow');
+    const flows = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Rec)
+      .filter((f) => f.type === 'flow');
     const refused = flows.filter((f) => f.state === 'rejected').length;
     const unanswered = flows.filter((f) => f.pkts.s2c === 0).length;
     // The PLC's 24 closed ports, and the known scanner's sweep again; the 30 silent RTUs.

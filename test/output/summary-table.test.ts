@@ -11,7 +11,12 @@ describe('summary TopTable', () => {
     const ref = new Map<number | string, { flows: number; bytes: number }>();
     for (let i = 0; i < 50_000; i++) {
       const pick = r();
-      const key = pick < 0.1 ? `v6 ${Math.floor(r() * 300)}` : pick < 0.5 ? Math.floor(r() * 3000) : Math.floor(r() * 2000) * 2 ** 40 + Math.floor(r() * 5);
+      const key =
+        pick < 0.1
+          ? `v6 ${Math.floor(r() * 300)}`
+          : pick < 0.5
+            ? Math.floor(r() * 3000)
+            : Math.floor(r() * 2000) * 2 ** 40 + Math.floor(r() * 5);
       const bytes = Math.floor(r() * 1500);
       t.add(key, bytes);
       const e = ref.get(key) ?? { flows: 0, bytes: 0 };
@@ -21,7 +26,10 @@ describe('summary TopTable', () => {
     }
     t.merge(42, 3, 300);
     t.merge('merged', 1, 10);
-    for (const [k, f, b] of [[42, 3, 300], ['merged', 1, 10]] as const) {
+    for (const [k, f, b] of [
+      [42, 3, 300],
+      ['merged', 1, 10],
+    ] as const) {
       const e = ref.get(k) ?? { flows: 0, bytes: 0 };
       e.flows += f;
       e.bytes += b;
@@ -43,7 +51,8 @@ describe('summary TopTable', () => {
       for (let i = 0; i < size * 3; i++) {
         const pick = r();
         // Few distinct counts: most comparisons are ties decided by the key text.
-        const key = pick < 0.2 ? `fe80::${Math.floor(r() * size)}` : pick < 0.6 ? Math.floor(r() * size) : Math.floor(r() * size) * 2 ** 33 + 9;
+        const key =
+          pick < 0.2 ? `fe80::${Math.floor(r() * size)}` : pick < 0.6 ? Math.floor(r() * size) : Math.floor(r() * size) * 2 ** 33 + 9;
         t.add(key, Math.floor(r() * 4) * 100);
       }
       const all = t.entries();

@@ -52,7 +52,10 @@ describe('--workers N: the records of one engine', () => {
   }, 300_000);
 
   it('all fixtures in one run, with detection (learning 2 s, low scan thresholds, policy)', () => {
-    const one = same([...RECORDS, '--learn-for', '2s', '--scan-ports', '3', '--scan-hosts', '3', '--policy', POLICY, ...files], 'fixtures with detection');
+    const one = same(
+      [...RECORDS, '--learn-for', '2s', '--scan-ports', '3', '--scan-hosts', '3', '--policy', POLICY, ...files],
+      'fixtures with detection',
+    );
     const t = byType(one.lines);
     expect(t.alert).toBeGreaterThan(0);
     expect(t.alert_summary).toBe(1);
@@ -62,12 +65,33 @@ describe('--workers N: the records of one engine', () => {
     const dir = tmpDir('workers-w');
     const read = (n: number, format: string): Record<string, string[]> => {
       const out = join(dir, `${format}-${n}`);
-      const r = run(['read', '-q', '--pdus', '--learn-for', '2s', '--scan-ports', '3', '-w', out, '--format', format, '--workers', String(n), ...files]);
+      const r = run([
+        'read',
+        '-q',
+        '--pdus',
+        '--learn-for',
+        '2s',
+        '--scan-ports',
+        '3',
+        '-w',
+        out,
+        '--format',
+        format,
+        '--workers',
+        String(n),
+        ...files,
+      ]);
       expect(r.code).toBe(1); // the damaged fixtures
       const recs: Record<string, string[]> = {};
       for (const f of readdirSync(out).sort()) {
         const bytes = readFileSync(join(out, f));
-        const list = format === 'ndjson' ? bytes.toString('utf8').split('\n').filter((l) => l !== '') : [...decodeMulti(bytes)].map((x) => JSON.stringify(x));
+        const list =
+          format === 'ndjson'
+            ? bytes
+                .toString('utf8')
+                .split('\n')
+                .filter((l) => l !== '')
+            : [...decodeMulti(bytes)].map((x) => JSON.stringify(x));
         recs[f] = list.sort();
       }
       return recs;
@@ -90,7 +114,7 @@ describe('--workers N: the records of one engine', () => {
     const one = summary(1);
     expect(one.join('\n')).toMatch(/flows [\d,]+ \(evicted 0\), application PDUs [\d,]+/);
     expect(one.join('\n')).toContain('top services (server that answered, by flows):');
-    expect(one.join('\n')).toMatch(/  (refused connection attempts|unanswered attempts): \d+/); // summed over the workers too
+    expect(one.join('\n')).toMatch(/ {2}(refused connection attempts|unanswered attempts): \d+/); // summed over the workers too
     expect(summary(2)).toEqual(one);
     expect(summary(3)).toEqual(one);
   });
@@ -103,7 +127,14 @@ describe('--workers N: the records of one engine', () => {
       dir = tmpDir('workers');
       const c = clock();
       // Learned traffic first, then every kind of new fact, on one clock.
-      const packets = [...S.train(c), ...S.newListener(c), ...S.unexpectedProtocol(c), ...S.newFunction(c), ...S.newTalker(c), ...S.scan(c)];
+      const packets = [
+        ...S.train(c),
+        ...S.newListener(c),
+        ...S.unexpectedProtocol(c),
+        ...S.newFunction(c),
+        ...S.newTalker(c),
+        ...S.scan(c),
+      ];
       today = writePcap(dir, 'today.pcap', packets);
       otb = join(dir, 'plant.otb');
       const b = run(['baseline', 'learn', writePcap(dir, 'train.pcap', S.train()), '-o', otb]);

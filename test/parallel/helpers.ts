@@ -22,7 +22,15 @@ export function run(args: string[], env: Record<string, string> = {}): Out {
     env: { ...process.env, ...env },
   });
   if (r.error) throw r.error;
-  return { code: r.status ?? -1, lines: r.stdout.split('\n').filter((l) => l !== '').sort(), stdout: r.stdout, stderr: r.stderr };
+  return {
+    code: r.status ?? -1,
+    lines: r.stdout
+      .split('\n')
+      .filter((l) => l !== '')
+      .sort(),
+    stdout: r.stdout,
+    stderr: r.stderr,
+  };
 }
 
 /** Capture files under dir (recursively), sorted. */

@@ -4,7 +4,16 @@
 import { describe, expect, it } from 'vitest';
 import { RawPacket } from '../../src/capture/raw-packet.js';
 import {
-  ChunkPool, createRing, END_SHUTDOWN, REC_END, REC_PACKET, REC_RELEASE, REC_TICK, RingReader, RingRecord, RingWriter,
+  ChunkPool,
+  createRing,
+  END_SHUTDOWN,
+  REC_END,
+  REC_PACKET,
+  REC_RELEASE,
+  REC_TICK,
+  RingReader,
+  RingRecord,
+  RingWriter,
 } from '../../src/parallel/ring.js';
 
 function packet(off: number, caplen: number, linktype: number, origlen = caplen): RawPacket {
@@ -27,7 +36,8 @@ describe('RingWriter / RingReader', () => {
     let got = 0;
     for (let round = 0; round < 50; round++) {
       // 40 records a round: the 64-slot ring wraps every other round.
-      for (let i = 0; i < 39; i++, seq++) w.putPacket(packet(seq * 3, 60 + (seq % 1500), seq % 2 === 0 ? 1 : 276, 1514), seq % 8, 1700000000 + seq / 1000, seq);
+      for (let i = 0; i < 39; i++, seq++)
+        w.putPacket(packet(seq * 3, 60 + (seq % 1500), seq % 2 === 0 ? 1 : 276, 1514), seq % 8, 1700000000 + seq / 1000, seq);
       w.putMark(REC_TICK, 0, 1700000000 + seq / 1000, seq);
       expect(r.next(rec)).toBe(false); // nothing published yet
       w.publish();
@@ -36,7 +46,14 @@ describe('RingWriter / RingReader', () => {
         expect(r.next(rec)).toBe(true);
         const s = got++;
         expect([rec.type, rec.arg, rec.caplen, rec.origlen, rec.linktype, rec.chunk, rec.ts, rec.seq]).toEqual([
-          REC_PACKET, s * 3, 60 + (s % 1500), 1514, s % 2 === 0 ? 1 : 276, s % 8, 1700000000 + s / 1000, s,
+          REC_PACKET,
+          s * 3,
+          60 + (s % 1500),
+          1514,
+          s % 2 === 0 ? 1 : 276,
+          s % 8,
+          1700000000 + s / 1000,
+          s,
         ]);
       }
       expect(r.next(rec)).toBe(true);
@@ -80,7 +97,16 @@ describe('RingWriter / RingReader', () => {
     w.putPacket(packet(262143, 262144, 0xffff, 0xffffffff >>> 1), 255, -1, 2 ** 52);
     w.publish();
     r.next(rec);
-    expect([rec.type, rec.linktype, rec.chunk, rec.arg, rec.caplen, rec.origlen, rec.ts, rec.seq]).toEqual([REC_PACKET, 0xffff, 255, 262143, 262144, 0x7fffffff, -1, 2 ** 52]);
+    expect([rec.type, rec.linktype, rec.chunk, rec.arg, rec.caplen, rec.origlen, rec.ts, rec.seq]).toEqual([
+      REC_PACKET,
+      0xffff,
+      255,
+      262143,
+      262144,
+      0x7fffffff,
+      -1,
+      2 ** 52,
+    ]);
   });
 
   it('rejects sizes that are not powers of two', () => {

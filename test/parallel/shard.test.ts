@@ -41,7 +41,12 @@ describe('flowHash on built frames', () => {
     const h = hashOf(qinq);
     expect(hashOf(reversed(qinq))).toBe(h);
     // The same hosts in another VLAN are another flow (the engine's key has the VLAN ids).
-    const other = new Set([hashOf(V4), h, hashOf({ ...V4, vlans: [{ tpid: 0x88a8, id: 100 }, { id: 8 }] }), hashOf({ ...V4, vlans: [{ id: 100 }] })]);
+    const other = new Set([
+      hashOf(V4),
+      h,
+      hashOf({ ...V4, vlans: [{ tpid: 0x88a8, id: 100 }, { id: 8 }] }),
+      hashOf({ ...V4, vlans: [{ id: 100 }] }),
+    ]);
     expect(other.size).toBe(4);
   });
 
@@ -95,7 +100,11 @@ describe('flowHash on built frames', () => {
     for (let i = 0; i < 20000; i++) {
       const a = rnd();
       const b = rnd();
-      const spec = { ...V4, src: `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`, dst: `${b >>> 24}.${(b >>> 16) & 255}.${(b >>> 8) & 255}.${b & 255}` };
+      const spec = {
+        ...V4,
+        src: `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`,
+        dst: `${b >>> 24}.${(b >>> 16) & 255}.${(b >>> 8) & 255}.${b & 255}`,
+      };
       const f = buildFrame(spec);
       counts[shardOf(f, 0, f.length, 1, 4)]++;
     }
@@ -125,7 +134,8 @@ async function checkCapture(path: string, seen: { flows: number; frames: number;
     if (prev === undefined) byPair.set(pair, h);
     else if (h !== prev) expect(h, `${path}: hosts ${pair}`).toBe(prev);
     if (r === Decoded.IpOther) return;
-    const [ea, eb] = `${s}:${p.sport}` < `${d}:${p.dport}` ? [`${s}:${p.sport}`, `${d}:${p.dport}`] : [`${d}:${p.dport}`, `${s}:${p.sport}`];
+    const [ea, eb] =
+      `${s}:${p.sport}` < `${d}:${p.dport}` ? [`${s}:${p.sport}`, `${d}:${p.dport}`] : [`${d}:${p.dport}`, `${s}:${p.sport}`];
     const key = `${p.vlan}/${p.innerVlan}/${p.proto}/${ea}/${eb}`;
     const fh = byFlow.get(key);
     if (fh === undefined) {

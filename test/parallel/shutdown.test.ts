@@ -55,7 +55,10 @@ function readAndSignal(args: string[], sig: NodeJS.Signals): Promise<{ code: num
 }
 
 describe('--workers: signals', () => {
-  for (const [sig, n] of [['SIGTERM', 2], ['SIGINT', 3]] as const) {
+  for (const [sig, n] of [
+    ['SIGTERM', 2],
+    ['SIGINT', 3],
+  ] as const) {
     it(`${sig} during a large read with ${n} workers: every record of the packets read`, async () => {
       const r = await readAndSignal(['read', '--json', '--pdus', '--workers', String(n), big], sig);
       expect(r.code, r.stderr).toBe(0);

@@ -16,8 +16,16 @@ import { fixture, runCli } from '../helpers/run.js';
 import { hasShared, REPO, SHARED_PCAPS } from '../helpers/shared.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
+const ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 /** Corpus captures added to the bundled ones when the corpus is there: one or two per protocol. */
 const CORPUS = [
@@ -34,8 +42,16 @@ const FIXTURES = [
   fixture('corpus', 'modbusSmall.pcap'),
 ];
 
-interface Svc { proto: string; port: number; app: string | null; status: string }
-interface Asset { ip: string; services: Svc[] }
+interface Svc {
+  proto: string;
+  port: number;
+  app: string | null;
+  status: string;
+}
+interface Asset {
+  ip: string;
+  services: Svc[];
+}
 
 let dir: string;
 let ctx: BrowserContext;
@@ -65,17 +81,34 @@ beforeAll(async () => {
   const read = runCli(['read', '-q', '--inventory', db, ...captures]);
   expect(read.stderr).toBe('');
   expect(read.code).toBe(0);
-  const approve = runCli(['inventory', 'approve', db, '10.10.1.30', 'tcp/20000', '--reason', 'DNP3 polling of RTU 10', '--by', 'j.doe',
-    '--ticket', 'CHG-42']);
+  const approve = runCli([
+    'inventory',
+    'approve',
+    db,
+    '10.10.1.30',
+    'tcp/20000',
+    '--reason',
+    'DNP3 polling of RTU 10',
+    '--by',
+    'j.doe',
+    '--ticket',
+    'CHG-42',
+  ]);
   expect(approve.code).toBe(0);
   const show = runCli(['inventory', 'show', '--json', db]);
   expect(show.code).toBe(0);
-  assets = show.stdout.trim().split('\n').map((l) => JSON.parse(l) as Asset);
+  assets = show.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Asset);
   const rep = runCli(['report', db, '-o', join(dir, 'report.html'), '--policy', resolve(REPO, 'docs/policy.example.json')]);
   expect(rep.code, rep.stderr).toBe(0);
   expect(rep.stderr).toMatch(/^otwatch: report: \d+ assets, map of \d+ assets: .*report\.html/);
   ctx = await chromium.launchPersistentContext(join(dir, 'profile'), {
-    executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1400, height: 1000 },
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+    viewport: { width: 1400, height: 1000 },
   });
 }, 120_000);
 
@@ -85,7 +118,7 @@ afterAll(async () => {
 });
 
 describe('report in chromium', () => {
-  it('shows every asset on the map, filters, sorts, and lists a clicked node\'s services, offline', async () => {
+  it("shows every asset on the map, filters, sorts, and lists a clicked node's services, offline", async () => {
     const page = await open(join(dir, 'report.html'));
     // Every asset of the inventory is a node whose hover title starts with its address.
     const titles = await page.locator('#map-view g.node > title').allTextContents();

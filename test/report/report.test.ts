@@ -17,14 +17,20 @@ import { fixture, runCli } from '../helpers/run.js';
 import { REPO } from '../helpers/shared.js';
 
 const HOSTILE = [
-  '<script>alert(1)</script>', '"];\na -> b [label="x', 'back\\slash \\N \\l', '&amp; &#60; &bogus;', 'Ünïcødé ✓ 𝔘',
-  '=cmd|\'/c calc\'!A1',
+  '<script>alert(1)</script>',
+  '"];\na -> b [label="x',
+  'back\\slash \\N \\l',
+  '&amp; &#60; &bogus;',
+  'Ünïcødé ✓ 𝔘',
+  "=cmd|'/c calc'!A1",
 ];
 
 function decodeXml(s: string): string {
   return s.replace(/&(#x[0-9a-f]+|#\d+|lt|gt|amp|quot|apos);/gi, (_, e: string) =>
-    e[0] === '#' ? String.fromCodePoint(e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : Number(e.slice(1)))
-      : ({ lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" } as Record<string, string>)[e.toLowerCase()]);
+    e[0] === '#'
+      ? String.fromCodePoint(e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : Number(e.slice(1)))
+      : ({ lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" } as Record<string, string>)[e.toLowerCase()],
+  );
 }
 
 describe('escaping', () => {
@@ -63,7 +69,11 @@ describe('map', () => {
     const g = buildGraph(s, null);
     expect(g.mode).toBe('assets');
     const ips = new Set([...s.assets.map((a) => a.ip), ...s.talks.flatMap((t) => [t.client, t.server])]);
-    expect(Object.values(g.nodes).map((n) => n.ips[0]).sort()).toEqual([...ips].sort());
+    expect(
+      Object.values(g.nodes)
+        .map((n) => n.ips[0])
+        .sort(),
+    ).toEqual([...ips].sort());
     expect(g.edgesDrawn).toBe(new Set(s.talks.map((t) => `${t.client}|${t.server}|${t.app}`)).size);
   });
 
@@ -92,7 +102,11 @@ describe('map', () => {
     const s = { ...base, talks: [], alerts: [], assets: ips.map((ip) => ({ ...base.assets[0], ip })) };
     const g = buildGraph(s, null, 5);
     const groups = Object.values(g.nodes).map((n) => [n.label, n.ips.length]);
-    expect(groups.sort()).toEqual([['10.10.0.0/16 (rest)', 3], ['10.10.1.0/24', 10], ['8.0.0.0/8', 1]]);
+    expect(groups.sort()).toEqual([
+      ['10.10.0.0/16 (rest)', 3],
+      ['10.10.1.0/24', 10],
+      ['8.0.0.0/8', 1],
+    ]);
   });
 
   it('a layout that runs too long is stopped; the page keeps every table', async () => {
@@ -130,14 +144,20 @@ describe('otwatch report', () => {
     db = join(dir, 'inv.db');
     const r = runCli(['read', '-q', '--inventory', db, fixture('gen', 'plant-sample.pcap'), fixture('corpus', 'dnp3_read.pcap')]);
     expect(r.code, r.stderr).toBe(0);
-    shown = runCli(['inventory', 'show', '--json', db]).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    shown = runCli(['inventory', 'show', '--json', db])
+      .stdout.trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('--format json: the window, then one line per asset, service, change and alert, agreeing with inventory show', () => {
     const r = runCli(['report', db, '--format', 'json', '-o', '-', '--since', '0']);
     expect(r.code, r.stderr).toBe(0);
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines[0].type).toBe('report');
     expect(lines[0].assets).toBe(shown.length);
     const assets = lines.filter((l) => l.type === 'report_asset');
@@ -149,7 +169,10 @@ describe('otwatch report', () => {
     const history = runCli(['inventory', 'history', '--json', db]).stdout.trim().split('\n');
     expect(lines.filter((l) => l.type === 'report_change').length).toBe(history.length);
     const later = runCli(['report', db, '--format', 'json', '-o', '-', '--since', '2999-01-01']);
-    const types = later.stdout.trim().split('\n').map((l) => JSON.parse(l).type);
+    const types = later.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).type);
     expect(types.filter((t) => t === 'report_change' || t === 'report_alert')).toEqual([]);
   });
 

@@ -30,27 +30,64 @@ interface TsharkResult {
 
 function tshark(file: string, fields: string[], extra: string[] = []): TsharkResult {
   const args = [
-    '-n', '-r', file,
-    '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', '-o', 'ip.check_checksum:TRUE',
-    '--enable-protocol', 'communityid',
-    '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=,',
-    ...fields.flatMap((f) => ['-e', f]), ...extra,
+    '-n',
+    '-r',
+    file,
+    '-o',
+    'tcp.check_checksum:TRUE',
+    '-o',
+    'udp.check_checksum:TRUE',
+    '-o',
+    'ip.check_checksum:TRUE',
+    '--enable-protocol',
+    'communityid',
+    '-T',
+    'fields',
+    '-E',
+    'separator=/t',
+    '-E',
+    'occurrence=a',
+    '-E',
+    'aggregator=,',
+    ...fields.flatMap((f) => ['-e', f]),
+    ...extra,
   ];
   const r = spawnSync('tshark', args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   if (r.error) throw r.error;
-  const rows = r.stdout.split('\n').filter((l) => l !== '').map((line) => {
-    const cols = line.split('\t');
-    return Object.fromEntries(fields.map((f, i) => [f, cols[i] ?? '']));
-  });
-  const stderr = r.stderr.split('\n').filter((l) => l && !l.startsWith('Running as user')).join('\n');
+  const rows = r.stdout
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((line) => {
+      const cols = line.split('\t');
+      return Object.fromEntries(fields.map((f, i) => [f, cols[i] ?? '']));
+    });
+  const stderr = r.stderr
+    .split('\n')
+    .filter((l) => l && !l.startsWith('Running as user'))
+    .join('\n');
   return { rows, stderr, status: r.status };
 }
 
 const FLOW_FIELDS = [
-  'frame.number', 'frame.len', 'frame.cap_len', 'ip.src', 'ip.dst', 'ipv6.src', 'ipv6.dst',
-  'tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport', 'ieee8021ad.id', 'vlan.id',
-  'ip.checksum.status', 'tcp.checksum.status', 'udp.checksum.status', 'communityid',
-  '_ws.malformed', '_ws.expert.severity',
+  'frame.number',
+  'frame.len',
+  'frame.cap_len',
+  'ip.src',
+  'ip.dst',
+  'ipv6.src',
+  'ipv6.dst',
+  'tcp.srcport',
+  'tcp.dstport',
+  'udp.srcport',
+  'udp.dstport',
+  'ieee8021ad.id',
+  'vlan.id',
+  'ip.checksum.status',
+  'tcp.checksum.status',
+  'udp.checksum.status',
+  'communityid',
+  '_ws.malformed',
+  '_ws.expert.severity',
 ];
 
 const hexIp = (t: string) => Buffer.from(parseIp(t)).toString('hex');
@@ -65,7 +102,9 @@ const DAMAGE_MESSAGE: Record<string, RegExp> = {
 
 describe('generated fixtures match MANIFEST.json according to tshark', () => {
   it('the directory holds exactly the files in the manifest', () => {
-    const files = readdirSync(GEN).filter((f) => !f.startsWith('MANIFEST.')).sort();
+    const files = readdirSync(GEN)
+      .filter((f) => !f.startsWith('MANIFEST.'))
+      .sort();
     expect(files).toEqual(manifest.map((m) => m.file).sort());
     expect(Object.keys(DAMAGE_MESSAGE).every((f) => manifest.some((m) => m.file === f && m.damage))).toBe(true);
   });
@@ -91,9 +130,12 @@ describe('generated fixtures match MANIFEST.json according to tshark', () => {
         const proto = row['tcp.srcport'] ? 'tcp' : 'udp';
         const sp = Number(row[`${proto}.srcport`]);
         const dp = Number(row[`${proto}.dstport`]);
-        const i = fx.flows.findIndex((f) => f.proto === proto &&
-          ((hexIp(f.client) === src && f.cport === sp && hexIp(f.server) === dst && f.sport === dp) ||
-           (hexIp(f.server) === src && f.sport === sp && hexIp(f.client) === dst && f.cport === dp)));
+        const i = fx.flows.findIndex(
+          (f) =>
+            f.proto === proto &&
+            ((hexIp(f.client) === src && f.cport === sp && hexIp(f.server) === dst && f.sport === dp) ||
+              (hexIp(f.server) === src && f.sport === sp && hexIp(f.client) === dst && f.cport === dp)),
+        );
         expect(i, `frame ${row['frame.number']} belongs to no manifest flow`).toBeGreaterThanOrEqual(0);
         const f = fx.flows[i]!;
         if (hexIp(f.client) === src && f.cport === sp) counts[i]!.c2s++;
@@ -101,9 +143,12 @@ describe('generated fixtures match MANIFEST.json according to tshark', () => {
 
         const where = `frame ${row['frame.number']}`;
         expect([...nums(row['ieee8021ad.id']!), ...nums(row['vlan.id']!)], where).toEqual(f.vlans);
-        expect(row['communityid'], where).toBe(f.communityId);
+        expect(row.communityid, where).toBe(f.communityId);
         expect(row['_ws.malformed'], where).toBe('');
-        expect(nums(row['_ws.expert.severity']!).every((s) => s < PI_ERROR), where).toBe(true);
+        expect(
+          nums(row['_ws.expert.severity']!).every((s) => s < PI_ERROR),
+          where,
+        ).toBe(true);
         if (v4) expect(row['ip.checksum.status'], where).toBe('1'); // 1 = good
         // A frame cut by the snaplen cannot have its L4 checksum verified (2 = unverified).
         const whole = row['frame.len'] === row['frame.cap_len'];
@@ -115,8 +160,7 @@ describe('generated fixtures match MANIFEST.json according to tshark', () => {
 });
 
 describe('container variants of the basic set', () => {
-  const times = (file: string) =>
-    tshark(join(GEN, file), ['frame.number', 'frame.time_epoch', 'frame.interface_id', 'ip.src']).rows;
+  const times = (file: string) => tshark(join(GEN, file), ['frame.number', 'frame.time_epoch', 'frame.interface_id', 'ip.src']).rows;
   // Declared in make-fixtures: first packet at 1700000000.123456789, then every 1.000321 ms.
   const expectedNs = Array.from({ length: 20 }, (_, i) => 1_700_000_000_123_456_789n + BigInt(i) * 1_000_321n);
   const fmtNs = (ns: bigint) => `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`;
@@ -134,7 +178,8 @@ describe('container variants of the basic set', () => {
     rows.forEach((r, i) => {
       const iec104 = r['ip.src'] === '10.0.0.5' || r['ip.src'] === '10.0.0.6';
       expect(r['frame.interface_id']).toBe(iec104 ? '1' : '0');
-      if (i === 15) expect(r['frame.time_epoch']).toBe(''); // a Simple Packet Block has no timestamp
+      if (i === 15)
+        expect(r['frame.time_epoch']).toBe(''); // a Simple Packet Block has no timestamp
       else expect(r['frame.time_epoch']).toBe(iec104 ? fmtNs(expectedNs[i]!) : fmtUs(expectedNs[i]!));
     });
     const sll = tshark(join(GEN, file), ['sll.etype'], ['-Y', 'sll']).rows;
@@ -149,21 +194,31 @@ describe('container variants of the basic set', () => {
 
 describe('fixture details', () => {
   it('tcp-events.pcap: split, retransmission, reordering, loss, mid-stream start as designed', () => {
-    const f = ['frame.number', 'tcp.seq', 'tcp.seq_raw', 'tcp.len', 'tcp.analysis.retransmission',
-      'tcp.analysis.out_of_order', 'tcp.analysis.lost_segment', 'tcp.analysis.ack_lost_segment'];
+    const f = [
+      'frame.number',
+      'tcp.seq',
+      'tcp.seq_raw',
+      'tcp.len',
+      'tcp.analysis.retransmission',
+      'tcp.analysis.out_of_order',
+      'tcp.analysis.lost_segment',
+      'tcp.analysis.ack_lost_segment',
+    ];
     const rows = tshark(join(GEN, 'tcp-events.pcap'), f).rows;
     const flagged = (field: string) => rows.filter((r) => r[field] !== '').map((r) => Number(r['frame.number']));
     // Frames 4-6: the 12-byte request in pieces of 5, 5, 2 at relative seq 1, 6, 11.
-    expect(rows.slice(3, 6).map((r) => [r['tcp.seq'], r['tcp.len']])).toEqual([['1', '5'], ['6', '5'], ['11', '2']]);
+    expect(rows.slice(3, 6).map((r) => [r['tcp.seq'], r['tcp.len']])).toEqual([
+      ['1', '5'],
+      ['6', '5'],
+      ['11', '2'],
+    ]);
     expect(flagged('tcp.analysis.retransmission')).toEqual([9]); // tid 2 sent again
     expect(flagged('tcp.analysis.out_of_order')).toEqual([12]); // tid 3 after tid 4
     expect(flagged('tcp.analysis.lost_segment')).toEqual([11, 15]); // hole before tid 4 (filled later), tid 5 never seen
     expect(flagged('tcp.analysis.ack_lost_segment')).toContain(14); // response acks the unseen tid 5
     // Mid-stream flow (frames 20-23): client ISN 0xfffffff0, so data starts at 0xfffffff1 and the
     // second 12-byte request at 0xfffffffd (wrapping inside it); server ISN 123, responses of 11 bytes.
-    expect(rows.slice(19).map((r) => r['tcp.seq_raw'])).toEqual([
-      String(0xfffffff1), '124', String(0xfffffffd), String(124 + 11),
-    ]);
+    expect(rows.slice(19).map((r) => r['tcp.seq_raw'])).toEqual([String(0xfffffff1), '124', String(0xfffffffd), String(124 + 11)]);
   });
 
   it('snaplen-truncated.pcap: packet 5 is 128 of 263 bytes', () => {
@@ -201,9 +256,14 @@ describe('fixture details', () => {
     }
     // 12 cycles: each reads both PLCs; FC 6 to PLC1 twice; FC 16 to PLC2 once; one bad read of PLC2 -> 0x83 code 2.
     expect(Object.fromEntries(tally)).toEqual({
-      '10.10.1.10 fc3': 25, '10.10.1.10 fc6': 2, '10.10.1.10 fc16': 1,
-      '10.10.1.21 fc3': 12, '10.10.1.21 fc6': 2,
-      '10.10.1.22 fc3': 12, '10.10.1.22 fc16': 1, '10.10.1.22 fc3 ex2': 1,
+      '10.10.1.10 fc3': 25,
+      '10.10.1.10 fc6': 2,
+      '10.10.1.10 fc16': 1,
+      '10.10.1.21 fc3': 12,
+      '10.10.1.21 fc6': 2,
+      '10.10.1.22 fc3': 12,
+      '10.10.1.22 fc16': 1,
+      '10.10.1.22 fc3 ex2': 1,
     });
     const dnp = tshark(file, ['dnp.hdr.CRC.status', 'dnp.data_chunk.CRC.status', 'dnp3.al.func'], ['-Y', 'dnp3']).rows;
     expect(dnp.length).toBe(6);
@@ -222,8 +282,12 @@ describe('fixture details', () => {
 
 describe('regenerating', () => {
   let dir = '';
-  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'otwatch-fixtures-')); });
-  afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'otwatch-fixtures-'));
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   it('reproduces the committed files byte for byte', () => {
     writeFixtures(dir);
@@ -237,8 +301,12 @@ describe('regenerating', () => {
 
 describe('toPcapng', () => {
   let dir = '';
-  beforeAll(() => { dir = mkdtempSync(join(tmpdir(), 'otwatch-pcapng-')); });
-  afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'otwatch-pcapng-'));
+  });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   it('gives each link type its own interface', () => {
     const clock = new Clock([1_000, 0]);
@@ -251,7 +319,12 @@ describe('toPcapng', () => {
     writeFileSync(file, toPcapng(mergePackets(t.frames(), u.frames()), { endian: 'be', tsresol: 9 }));
     const rows = tshark(file, ['frame.interface_id', 'frame.time_epoch', 'ip.src', 'ipv6.src']).rows;
     expect(rows.map((r) => [r['frame.interface_id'], r['ip.src'] || r['ipv6.src']])).toEqual([
-      ['0', '10.1.1.1'], ['0', '10.1.1.2'], ['0', '10.1.1.1'], ['1', '2001:db8::1'], ['1', '2001:db8::2'], ['0', '10.1.1.1'],
+      ['0', '10.1.1.1'],
+      ['0', '10.1.1.2'],
+      ['0', '10.1.1.1'],
+      ['1', '2001:db8::1'],
+      ['1', '2001:db8::2'],
+      ['0', '10.1.1.1'],
     ]);
     // Default step 1 ms from 1000 s.
     expect(rows.map((r) => r['frame.time_epoch'])).toEqual([0, 1, 2, 3, 4, 5].map((ms) => `1000.00${ms}000000`));
@@ -260,11 +333,16 @@ describe('toPcapng', () => {
 
 describe('corpus copies', () => {
   const sources = readFileSync(resolve(REPO, 'fixtures/pcaps/SOURCES.md'), 'utf8');
-  const rows = sources.split('\n').filter((l) => /^\| \S+\.pcap/.test(l)).map((l) => l.split('|').map((c) => c.trim()));
+  const rows = sources
+    .split('\n')
+    .filter((l) => /^\| \S+\.pcap/.test(l))
+    .map((l) => l.split('|').map((c) => c.trim()));
   const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
 
   it('every file in corpus/ is listed in SOURCES.md with its sha256, total under 200 KB', () => {
-    const files = readdirSync(CORPUS).filter((f) => f.endsWith('.pcap') || f.endsWith('.pcapng')).sort();
+    const files = readdirSync(CORPUS)
+      .filter((f) => f.endsWith('.pcap') || f.endsWith('.pcapng'))
+      .sort();
     expect(rows.map((r) => r[1]).sort()).toEqual(files);
     let total = 0;
     for (const r of rows) {
@@ -277,7 +355,9 @@ describe('corpus copies', () => {
 
   withShared(() => {
     it('each copy is byte-identical to the shared corpus file with the same source and commit, or exactly its frames selection', () => {
-      const tsv = readFileSync(resolve(SHARED_PCAPS, 'MANIFEST.tsv'), 'utf8').split('\n').map((l) => l.split('\t'));
+      const tsv = readFileSync(resolve(SHARED_PCAPS, 'MANIFEST.tsv'), 'utf8')
+        .split('\n')
+        .map((l) => l.split('\t'));
       for (const r of rows) {
         const [, file, , where, commit, licence] = r;
         // "PATH, frames 1-17, 371-372 and 377-396 (`editcap -r`)": a slice, reproduced here by editcap.
@@ -317,7 +397,11 @@ describe('builder bytes (hand-computed)', () => {
 
   it('QinQ tags and ethertype follow the MACs', () => {
     const f = buildFrame({
-      src: '10.0.0.1', dst: '10.0.0.2', proto: 'udp', sport: 1, dport: 2,
+      src: '10.0.0.1',
+      dst: '10.0.0.2',
+      proto: 'udp',
+      sport: 1,
+      dport: 2,
       vlans: [{ tpid: 0x88a8, id: 200 }, { id: 300 }],
     });
     // 88a8, TCI 200 = 0x00c8, 8100, TCI 300 = 0x012c, 0800.
@@ -326,8 +410,16 @@ describe('builder bytes (hand-computed)', () => {
   });
 
   it('link types are the tcpdump.org LINKTYPE_ numbers', () => {
-    expect([linktypeOf('ether'), linktypeOf('null'), linktypeOf('null-be'), linktypeOf('raw'),
-      linktypeOf('raw4'), linktypeOf('raw6'), linktypeOf('sll'), linktypeOf('sll2')]).toEqual([1, 0, 0, 101, 228, 229, 113, 276]);
+    expect([
+      linktypeOf('ether'),
+      linktypeOf('null'),
+      linktypeOf('null-be'),
+      linktypeOf('raw'),
+      linktypeOf('raw4'),
+      linktypeOf('raw6'),
+      linktypeOf('sll'),
+      linktypeOf('sll2'),
+    ]).toEqual([1, 0, 0, 101, 228, 229, 113, 276]);
   });
 
   it('pcap global headers and a record', () => {
@@ -357,7 +449,8 @@ describe('builder bytes (hand-computed)', () => {
     // EPB at 84: 8 framing + 20 fixed + 4 data (3 padded) + 4 trailing length = 36 bytes;
     // ts = 1 s * 1e9 + 5 = 0x3b9aca05 units, caplen = origlen = 3.
     expect(b.subarray(84, 112).toString('hex')).toBe(
-      '06000000' + '24000000' + '00000000' + '00000000' + '05ca9a3b' + '03000000' + '03000000');
+      '06000000' + '24000000' + '00000000' + '00000000' + '05ca9a3b' + '03000000' + '03000000',
+    );
     expect(b.subarray(112, 116).toString('hex')).toBe('61626300');
     expect(b.readUInt32LE(116)).toBe(36);
     expect(b.length).toBe(120);

@@ -51,7 +51,14 @@ export const IPPROTO_TCP = 6;
 export const IPPROTO_UDP = 17;
 
 const LINKTYPES: Record<Link, number> = {
-  ether: 1, null: 0, 'null-be': 0, raw: 101, raw4: 228, raw6: 229, sll: 113, sll2: 276,
+  ether: 1,
+  null: 0,
+  'null-be': 0,
+  raw: 101,
+  raw4: 228,
+  raw6: 229,
+  sll: 113,
+  sll2: 276,
 };
 
 /** pcap/pcapng LINKTYPE_ number for a link. */
@@ -60,7 +67,14 @@ export function linktypeOf(link: Link): number {
 }
 
 const TCP_FLAG_BITS: Record<string, number> = {
-  F: 0x01, S: 0x02, R: 0x04, P: 0x08, A: 0x10, U: 0x20, E: 0x40, C: 0x80,
+  F: 0x01,
+  S: 0x02,
+  R: 0x04,
+  P: 0x08,
+  A: 0x10,
+  U: 0x20,
+  E: 0x40,
+  C: 0x80,
 };
 
 export function tcpFlagBits(flags: string): number {
@@ -228,7 +242,7 @@ function vlanTags(vlans: NonNullable<FrameSpec['vlans']>, innerType: number): Bu
   for (let i = 0; i < vlans.length; i++) {
     const v = vlans[i]!;
     out.writeUInt16BE((((v.pcp ?? 0) & 7) << 13) | (v.id & 0x0fff), i * 4);
-    out.writeUInt16BE(i + 1 < vlans.length ? vlans[i + 1]!.tpid ?? ETHERTYPE_VLAN : innerType, i * 4 + 2);
+    out.writeUInt16BE(i + 1 < vlans.length ? (vlans[i + 1]!.tpid ?? ETHERTYPE_VLAN) : innerType, i * 4 + 2);
   }
   return out;
 }
@@ -246,7 +260,7 @@ export function buildFrame(spec: FrameSpec): Buffer {
     throw new Error(`VLAN tags need an ether, sll or sll2 link, not ${link}`);
   }
   // Protocol field of the link header: the first tag's TPID or the IP ethertype.
-  const firstType = vlans.length > 0 ? vlans[0]!.tpid ?? ETHERTYPE_VLAN : ethType;
+  const firstType = vlans.length > 0 ? (vlans[0]!.tpid ?? ETHERTYPE_VLAN) : ethType;
   const tags = vlanTags(vlans, ethType);
   const srcMac = spec.srcMac ? parseMac(spec.srcMac) : macFor(srcIp);
   const dstMac = spec.dstMac ? parseMac(spec.dstMac) : macFor(dstIp);
@@ -290,7 +304,7 @@ export function buildFrame(spec: FrameSpec): Buffer {
     case 'null':
     case 'null-be': {
       // BSD loopback: address family in the capturing host's byte order.
-      const af = v6 ? spec.nullAf6 ?? 30 : 2;
+      const af = v6 ? (spec.nullAf6 ?? 30) : 2;
       const f = Buffer.alloc(4 + ip.length);
       if (link === 'null') f.writeUInt32LE(af, 0);
       else f.writeUInt32BE(af, 0);

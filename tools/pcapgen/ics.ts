@@ -14,7 +14,9 @@ export function modbusAdu(tid: number, unit: number, pdu: Uint8Array): Buffer {
 
 function u16s(values: number[]): Buffer {
   const b = Buffer.alloc(values.length * 2);
-  values.forEach((v, i) => b.writeUInt16BE(v & 0xffff, i * 2));
+  values.forEach((v, i) => {
+    b.writeUInt16BE(v & 0xffff, i * 2);
+  });
   return b;
 }
 

@@ -3,12 +3,32 @@
 // ApplicationDescription carried by GetEndpoints and CreateSession.
 
 const u8 = (v: number): Buffer => Buffer.of(v & 0xff);
-const u16 = (v: number): Buffer => { const b = Buffer.alloc(2); b.writeUInt16LE(v & 0xffff); return b; };
-export const uaU32 = (v: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); return b; };
-const i32 = (v: number): Buffer => { const b = Buffer.alloc(4); b.writeInt32LE(v | 0); return b; };
-const f64 = (v: number): Buffer => { const b = Buffer.alloc(8); b.writeDoubleLE(v); return b; };
+const u16 = (v: number): Buffer => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(v & 0xffff);
+  return b;
+};
+export const uaU32 = (v: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0);
+  return b;
+};
+const i32 = (v: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(v | 0);
+  return b;
+};
+const f64 = (v: number): Buffer => {
+  const b = Buffer.alloc(8);
+  b.writeDoubleLE(v);
+  return b;
+};
 /** DateTime: a fixed 2023-11-14 22:13:20 UTC. */
-const DATETIME = (() => { const b = Buffer.alloc(8); b.writeBigUInt64LE(133444784000000000n); return b; })();
+const DATETIME = (() => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(133444784000000000n);
+  return b;
+})();
 
 /** String / ByteString: Int32 length (-1 for null) and the bytes. */
 export function uaStr(s: string | Buffer | null): Buffer {
@@ -45,36 +65,80 @@ export function uaApplicationDescription(a: UaAppDescription): Buffer {
   const [loc, text] = a.name;
   const mask = (loc !== null ? 1 : 0) | (text !== null ? 2 : 0);
   return Buffer.concat([
-    uaStr(a.applicationUri), uaStr(a.productUri),
-    u8(mask), loc !== null ? uaStr(loc) : Buffer.alloc(0), text !== null ? uaStr(text) : Buffer.alloc(0),
-    uaU32(a.type ?? 0), uaStr(null), uaStr(null), i32(1), uaStr('opc.tcp://plc:4840'),
+    uaStr(a.applicationUri),
+    uaStr(a.productUri),
+    u8(mask),
+    loc !== null ? uaStr(loc) : Buffer.alloc(0),
+    text !== null ? uaStr(text) : Buffer.alloc(0),
+    uaU32(a.type ?? 0),
+    uaStr(null),
+    uaStr(null),
+    i32(1),
+    uaStr('opc.tcp://plc:4840'),
   ]);
 }
 
 /** EndpointDescription with policy None and one anonymous token policy. */
 export function uaEndpoint(url: string, server: UaAppDescription): Buffer {
   return Buffer.concat([
-    uaStr(url), uaApplicationDescription(server), uaStr(null), uaU32(1), uaStr('http://opcfoundation.org/UA/SecurityPolicy#None'),
-    i32(1), uaStr('anon'), uaU32(0), uaStr(null), uaStr(null), uaStr(null),
-    uaStr('http://opcfoundation.org/UA-Profile/Transport/uatcp-uasc-uabinary'), u8(0),
+    uaStr(url),
+    uaApplicationDescription(server),
+    uaStr(null),
+    uaU32(1),
+    uaStr('http://opcfoundation.org/UA/SecurityPolicy#None'),
+    i32(1),
+    uaStr('anon'),
+    uaU32(0),
+    uaStr(null),
+    uaStr(null),
+    uaStr(null),
+    uaStr('http://opcfoundation.org/UA-Profile/Transport/uatcp-uasc-uabinary'),
+    u8(0),
   ]);
 }
 
 export function uaGetEndpointsResponse(handle: number, servers: UaAppDescription[], diag = false): Buffer {
-  return Buffer.concat([uaNid4(431), uaResponseHeader(handle, 0, diag), i32(servers.length),
-    ...servers.map((s, i) => uaEndpoint(`opc.tcp://plc:${4840 + i}`, s))]);
+  return Buffer.concat([
+    uaNid4(431),
+    uaResponseHeader(handle, 0, diag),
+    i32(servers.length),
+    ...servers.map((s, i) => uaEndpoint(`opc.tcp://plc:${4840 + i}`, s)),
+  ]);
 }
 
 export function uaCreateSessionRequest(handle: number, client: UaAppDescription): Buffer {
-  return Buffer.concat([uaNid4(461), uaRequestHeader(handle), uaApplicationDescription(client), uaStr(null),
-    uaStr('opc.tcp://plc:4840'), uaStr('session 1'), uaStr(Buffer.alloc(32, 7)), uaStr(null), f64(60000), uaU32(0)]);
+  return Buffer.concat([
+    uaNid4(461),
+    uaRequestHeader(handle),
+    uaApplicationDescription(client),
+    uaStr(null),
+    uaStr('opc.tcp://plc:4840'),
+    uaStr('session 1'),
+    uaStr(Buffer.alloc(32, 7)),
+    uaStr(null),
+    f64(60000),
+    uaU32(0),
+  ]);
 }
 
 export function uaCreateSessionResponse(handle: number, server: UaAppDescription): Buffer {
   const sessionId = Buffer.concat([u8(0x02), u16(1), uaU32(123456)]); // numeric NodeId ns=1
   const token = Buffer.concat([u8(0x05), u16(1), uaStr(Buffer.alloc(16, 9))]); // ByteString NodeId
-  return Buffer.concat([uaNid4(464), uaResponseHeader(handle, 0), sessionId, token, f64(60000), uaStr(Buffer.alloc(32, 3)),
-    uaStr(null), i32(1), uaEndpoint('opc.tcp://plc:4840', server), i32(0), uaStr(null), uaStr(null), uaU32(0)]);
+  return Buffer.concat([
+    uaNid4(464),
+    uaResponseHeader(handle, 0),
+    sessionId,
+    token,
+    f64(60000),
+    uaStr(Buffer.alloc(32, 3)),
+    uaStr(null),
+    i32(1),
+    uaEndpoint('opc.tcp://plc:4840', server),
+    i32(0),
+    uaStr(null),
+    uaStr(null),
+    uaU32(0),
+  ]);
 }
 
 /** A chunk: 3-byte type, chunk byte, size, then `rest`. */
@@ -95,7 +159,15 @@ export function uaAck(): Buffer {
 
 /** OPN: asymmetric security header (policy, sender certificate, receiver
  *  thumbprint), sequence header, then `body` (service NodeId onwards). */
-export function uaOpn(channel: number, policy: string, cert: Buffer | null, thumb: Buffer | null, seq: number, req: number, body: Buffer): Buffer {
+export function uaOpn(
+  channel: number,
+  policy: string,
+  cert: Buffer | null,
+  thumb: Buffer | null,
+  seq: number,
+  req: number,
+  body: Buffer,
+): Buffer {
   return uaChunk('OPN', 'F', Buffer.concat([uaU32(channel), uaStr(policy), uaStr(cert), uaStr(thumb), uaU32(seq), uaU32(req), body]));
 }
 
@@ -104,7 +176,16 @@ export function uaOpenSecureChannelRequest(handle: number, mode: number): Buffer
 }
 
 export function uaOpenSecureChannelResponse(handle: number, channel: number): Buffer {
-  return Buffer.concat([uaNid4(449), uaResponseHeader(handle, 0), uaU32(0), uaU32(channel), uaU32(1), DATETIME, uaU32(3600000), uaStr(null)]);
+  return Buffer.concat([
+    uaNid4(449),
+    uaResponseHeader(handle, 0),
+    uaU32(0),
+    uaU32(channel),
+    uaU32(1),
+    DATETIME,
+    uaU32(3600000),
+    uaStr(null),
+  ]);
 }
 
 /** MSG chunk on a clear channel: channel, token, sequence header, body. */

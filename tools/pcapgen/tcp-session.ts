@@ -233,16 +233,19 @@ export class UdpExchange extends Conversation {
     const o = this.o;
     const c2s = dir === 'c2s';
     const i = idx(dir);
-    this.emit({
-      src: c2s ? o.client : o.server,
-      dst: c2s ? o.server : o.client,
-      sport: c2s ? o.cport : o.sport,
-      dport: c2s ? o.sport : o.cport,
-      proto: 'udp',
-      payload,
-      ttl: o.ttl?.[i] ?? 64,
-      ipId: this.ipId[i],
-    }, !c2s);
+    this.emit(
+      {
+        src: c2s ? o.client : o.server,
+        dst: c2s ? o.server : o.client,
+        sport: c2s ? o.cport : o.sport,
+        dport: c2s ? o.sport : o.cport,
+        proto: 'udp',
+        payload,
+        ttl: o.ttl?.[i] ?? 64,
+        ipId: this.ipId[i],
+      },
+      !c2s,
+    );
     this.ipId[i] = (this.ipId[i] + 1) & 0xffff;
     return this;
   }

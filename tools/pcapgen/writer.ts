@@ -50,8 +50,10 @@ export class PcapWriter extends ByteSink {
     this.snaplen = opts.snaplen ?? 262144;
     this.chunks.push(
       this.u32(this.nanos ? 0xa1b23c4d : 0xa1b2c3d4),
-      this.u16(2), this.u16(4), // version 2.4
-      this.u32(0), this.u32(0), // thiszone, sigfigs
+      this.u16(2),
+      this.u16(4), // version 2.4
+      this.u32(0),
+      this.u32(0), // thiszone, sigfigs
       this.u32(this.snaplen),
       this.u32(this.linktype),
     );
@@ -134,13 +136,17 @@ export class PcapngWriter extends ByteSink {
 
   private writeShb(): void {
     const sectionLen = Buffer.alloc(8, 0xff); // -1: not specified
-    this.addBlock(PCAPNG_SHB, Buffer.concat([
-      this.u32(0x1a2b3c4d), // byte-order magic, read back in this section's order
-      this.u16(1), this.u16(0),
-      sectionLen,
-      this.option(OPT_SHB_USERAPPL, Buffer.from('otwatch pcapgen')),
-      this.endOfOptions(),
-    ]));
+    this.addBlock(
+      PCAPNG_SHB,
+      Buffer.concat([
+        this.u32(0x1a2b3c4d), // byte-order magic, read back in this section's order
+        this.u16(1),
+        this.u16(0),
+        sectionLen,
+        this.option(OPT_SHB_USERAPPL, Buffer.from('otwatch pcapgen')),
+        this.endOfOptions(),
+      ]),
+    );
   }
 
   /** Starts a new section (optionally in the other byte order); interface numbering restarts at 0. */
@@ -175,11 +181,17 @@ export class PcapngWriter extends ByteSink {
     const cap = s.snaplen > 0 ? Math.min(frame.length, s.snaplen) : frame.length;
     const hi = Number(ts >> 32n);
     const lo = Number(ts & 0xffffffffn);
-    this.addBlock(PCAPNG_EPB, Buffer.concat([
-      this.u32(ifIndex), this.u32(hi), this.u32(lo),
-      this.u32(cap), this.u32(Math.max(origLen ?? frame.length, cap)),
-      frame.subarray(0, cap),
-    ]));
+    this.addBlock(
+      PCAPNG_EPB,
+      Buffer.concat([
+        this.u32(ifIndex),
+        this.u32(hi),
+        this.u32(lo),
+        this.u32(cap),
+        this.u32(Math.max(origLen ?? frame.length, cap)),
+        frame.subarray(0, cap),
+      ]),
+    );
   }
 
   /** Enhanced Packet Block at a nanosecond-precision time, rounded down to the interface's units. */

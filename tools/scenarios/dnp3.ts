@@ -112,7 +112,9 @@ function damaged(dir: ScenarioDir, frame: Frame, at: number, dropsFragment = fal
   const bytes = Buffer.from(frame.bytes);
   bytes[at] ^= 0x5a;
   return {
-    bytes, kind: 'bad_crc', dropsFragment,
+    bytes,
+    kind: 'bad_crc',
+    dropsFragment,
     emits: { src, dst, link_fc: bytes[3]! & 0x0f, fc: null, iin: null, uns: false, crc_ok: false },
   };
 }
@@ -120,8 +122,12 @@ function damaged(dir: ScenarioDir, frame: Frame, at: number, dropsFragment = fal
 /** What an application fragment decodes to, without the link fields. */
 type AppJson = Pick<Dnp3Json, 'fc' | 'iin' | 'uns' | 'objects'>;
 
-const obj = (group: number, variation: number, qualifier: number, count: number): Dnp3ObjectJson =>
-  ({ group, variation, qualifier, count });
+const obj = (group: number, variation: number, qualifier: number, count: number): Dnp3ObjectJson => ({
+  group,
+  variation,
+  qualifier,
+  count,
+});
 
 const le16 = (v: number) => [v & 0xff, (v >> 8) & 0xff];
 const le32 = (v: number) => [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >>> 24) & 0xff];
@@ -133,7 +139,14 @@ class Script {
   readonly pdus: ExpectedDnp3Pdu[] = [];
   readonly anomalies: { dir: ScenarioDir; name: string }[] = [];
   private readonly flow: Dnp3FlowCounters = {
-    fc: {}, crc_errors: 0, link_frames: 0, link_only: 0, segments: 0, fragments: 0, unsolicited: 0, dropped_fragments: 0,
+    fc: {},
+    crc_errors: 0,
+    link_frames: 0,
+    link_only: 0,
+    segments: 0,
+    fragments: 0,
+    unsolicited: 0,
+    dropped_fragments: 0,
   };
   /** Next transport sequence number per direction. */
   private readonly tseq = { c2s: 0, s2c: 0 };
@@ -141,8 +154,16 @@ class Script {
   private readonly aseq = { c2s: 0, s2c: 0 };
   private lastReqSeq = 0;
 
-  constructor(readonly name: string, readonly transport: 'tcp' | 'udp', start: number, readonly client: string,
-    readonly server: string, readonly cport: number, readonly sport: number, handshake = true) {
+  constructor(
+    readonly name: string,
+    readonly transport: 'tcp' | 'udp',
+    start: number,
+    readonly client: string,
+    readonly server: string,
+    readonly cport: number,
+    readonly sport: number,
+    handshake = true,
+  ) {
     const clock = new Clock(start, 5_000_000);
     if (transport === 'tcp') {
       const s = new TcpSession({ client, server, cport, sport, clock });
@@ -313,12 +334,16 @@ export function dnp3TwoFramesPerSegment(): Dnp3Scenario {
   const s = new Script('dnp3-two-frames-per-segment', 'tcp', T0, HMI, RTU, 50100, 20000);
   // Link status request + READ in one segment; link status + the response in one.
   s.send('c2s', [linkOnly('c2s', CTRL_REQ_LINK_STATUS), ...s.request(1, READ_CLASSES, READ_CLASSES_JSON)]);
-  s.send('s2c', [linkOnly('s2c', CTRL_LINK_STATUS),
-    ...s.response(0x0000, [...analogs(0, 2), ...binaries(0, 3)], [obj(30, 1, 0, 3), obj(1, 2, 0, 4)], true)]);
+  s.send('s2c', [
+    linkOnly('s2c', CTRL_LINK_STATUS),
+    ...s.response(0x0000, [...analogs(0, 2), ...binaries(0, 3)], [obj(30, 1, 0, 3), obj(1, 2, 0, 4)], true),
+  ]);
   // The response asked for confirmation (CON): CONFIRM and the next READ share a segment.
   s.send('c2s', [...s.confirmResponse(), ...s.request(1, [60, 1, 0x06], [obj(60, 1, 6, 0)])]);
   s.send('s2c', s.response(0x0000, analogs(0, 0), [obj(30, 1, 0, 1)]));
-  return s.done('link status request + READ (classes 1,2,3,0) in one client segment, link status + response in one server segment, then CONFIRM + READ in one segment');
+  return s.done(
+    'link status request + READ (classes 1,2,3,0) in one client segment, link status + response in one server segment, then CONFIRM + READ in one segment',
+  );
 }
 
 /** Frames cut across TCP segments at awkward places. */
@@ -335,7 +360,9 @@ export function dnp3SplitAcrossSegments(): Dnp3Scenario {
   const b = s.request(1, [30, 0, 0x06], [obj(30, 0, 6, 0)]);
   s.send('c2s', [...a, ...b], [a[0]!.bytes.length + 3]);
   s.send('s2c', s.response(0x0000, analogs(0, 0), [obj(30, 1, 0, 1)]), [2]);
-  return s.done('READ cut after its first byte and inside the header CRC; a 93-byte response cut after the header, between two CRC octets and mid-block; two requests whose boundary is 3 bytes into the second frame');
+  return s.done(
+    'READ cut after its first byte and inside the header CRC; a 93-byte response cut after the header, between two CRC octets and mid-block; two requests whose boundary is 3 bytes into the second frame',
+  );
 }
 
 /** A bad header CRC, then a bad data-block CRC in the middle of a 3-segment fragment. */
@@ -356,7 +383,9 @@ export function dnp3BadCrc(): Dnp3Scenario {
   s.send('s2c', big);
   s.send('c2s', s.request(1, [60, 1, 0x06], [obj(60, 1, 6, 0)]));
   s.send('s2c', s.response(0x0000, analogs(5, 5), [obj(30, 1, 0, 1)]));
-  return s.done('a READ whose header CRC is wrong (crc_ok false, skipped by its declared length); a 3-segment response whose middle segment has a bad block CRC: that fragment is dropped, the next exchange decodes');
+  return s.done(
+    'a READ whose header CRC is wrong (crc_ok false, skipped by its declared length); a 3-segment response whose middle segment has a bad block CRC: that fragment is dropped, the next exchange decodes',
+  );
 }
 
 /**
@@ -377,7 +406,9 @@ export function dnp3MultiFragment(): Dnp3Scenario {
   s.send('s2c', [frames[0]!]);
   s.send('s2c', [frames[1]!, frames[2]!]); // the last two segments in one TCP segment
   s.send('c2s', s.confirmResponse());
-  return s.done('READ answered by a 524-octet fragment in 3 transport segments (seq 62, 63, 0), the last two in one TCP segment; one record at FIN; then CONFIRM');
+  return s.done(
+    'READ answered by a 524-octet fragment in 3 transport segments (seq 62, 63, 0), the last two in one TCP segment; one record at FIN; then CONFIRM',
+  );
 }
 
 /** Unsolicited responses from the outstation, confirmed by the master. */
@@ -396,12 +427,29 @@ export function dnp3Unsolicited(): Dnp3Scenario {
   // g32v1 (32-bit analog event, 5 octets), qualifier 0x28, 1 event.
   const t = [0x00, 0x10, 0x20, 0x30, 0x8b, 0x01]; // 48-bit ms time
   const ev = [
-    2, 2, 0x28, ...le16(2), ...le16(3), 0x81, ...t, ...le16(4), 0x01, ...t,
-    32, 1, 0x28, ...le16(1), ...le16(0), 0x01, ...le32(4242),
+    2,
+    2,
+    0x28,
+    ...le16(2),
+    ...le16(3),
+    0x81,
+    ...t,
+    ...le16(4),
+    0x01,
+    ...t,
+    32,
+    1,
+    0x28,
+    ...le16(1),
+    ...le16(0),
+    0x01,
+    ...le32(4242),
   ];
   s.send('s2c', s.unsolicited(0x0000, ev, [obj(2, 2, 0x28, 2), obj(32, 1, 0x28, 1)]));
   s.send('c2s', s.confirmUnsolicited());
-  return s.done('null unsolicited response (IIN restart) and its confirm, WRITE clearing the restart IIN, ENABLE UNSOLICITED, then an unsolicited response with binary and analog events and its confirm');
+  return s.done(
+    'null unsolicited response (IIN restart) and its confirm, WRITE clearing the restart IIN, ENABLE UNSOLICITED, then an unsolicited response with binary and analog events and its confirm',
+  );
 }
 
 /** DNP3 over UDP: one datagram may hold several link frames. */
@@ -432,6 +480,11 @@ export function dnp3Port20001(): Dnp3Scenario {
 }
 
 export const DNP3_SCENARIOS: readonly (() => Dnp3Scenario)[] = [
-  dnp3TwoFramesPerSegment, dnp3SplitAcrossSegments, dnp3BadCrc, dnp3MultiFragment, dnp3Unsolicited, dnp3OverUdp,
+  dnp3TwoFramesPerSegment,
+  dnp3SplitAcrossSegments,
+  dnp3BadCrc,
+  dnp3MultiFragment,
+  dnp3Unsolicited,
+  dnp3OverUdp,
   dnp3Port20001,
 ];

@@ -76,7 +76,12 @@ interface Apdu {
 }
 
 const U_CODE = {
-  STARTDT_ACT: 0x07, STARTDT_CON: 0x0b, STOPDT_ACT: 0x13, STOPDT_CON: 0x23, TESTFR_ACT: 0x43, TESTFR_CON: 0x83,
+  STARTDT_ACT: 0x07,
+  STARTDT_CON: 0x0b,
+  STOPDT_ACT: 0x13,
+  STOPDT_CON: 0x23,
+  TESTFR_ACT: 0x43,
+  TESTFR_CON: 0x83,
 } as const;
 
 function uApdu(u: keyof typeof U_CODE): Apdu {
@@ -103,22 +108,36 @@ interface Asdu {
 
 function iApdu(ns: number, nr: number, a: Asdu): Apdu {
   const n = a.elems.length;
-  const body: number[] = [a.typeId, (a.sq ? 0x80 : 0) | n, (a.test ? 0x80 : 0) | (a.neg ? 0x40 : 0) | a.cot, a.oa ?? 0,
-    a.ca & 0xff, a.ca >> 8];
+  const body: number[] = [
+    a.typeId,
+    (a.sq ? 0x80 : 0) | n,
+    (a.test ? 0x80 : 0) | (a.neg ? 0x40 : 0) | a.cot,
+    a.oa ?? 0,
+    a.ca & 0xff,
+    a.ca >> 8,
+  ];
   const ioa = (v: number) => body.push(v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff);
   if (a.sq) ioa(a.ioas[0]!);
   a.elems.forEach((e, k) => {
     if (!a.sq) ioa(a.ioas[k]!);
     body.push(...e);
   });
-  const bytes = Buffer.from([0x68, 4 + body.length, (ns << 1) & 0xff, (ns >> 7) & 0xff, (nr << 1) & 0xff, (nr >> 7) & 0xff,
-    ...body]);
+  const bytes = Buffer.from([0x68, 4 + body.length, (ns << 1) & 0xff, (ns >> 7) & 0xff, (nr << 1) & 0xff, (nr >> 7) & 0xff, ...body]);
   if (bytes.length > 255) throw new Error('APDU longer than 255 octets');
   return {
     bytes,
     json: {
-      frame: 'I', tx: ns, rx: nr, type_id: a.typeId, cot: a.cot, neg: a.neg ?? false, test: a.test ?? false,
-      oa: a.oa ?? 0, ca: a.ca, ioa: a.ioas[0]!, nobj: n,
+      frame: 'I',
+      tx: ns,
+      rx: nr,
+      type_id: a.typeId,
+      cot: a.cot,
+      neg: a.neg ?? false,
+      test: a.test ?? false,
+      oa: a.oa ?? 0,
+      ca: a.ca,
+      ioa: a.ioas[0]!,
+      nobj: n,
     },
   };
 }
@@ -135,18 +154,34 @@ const CP56 = [0x20, 0x4e, 13, 22, 14 | (2 << 5), 11, 23];
 const CA = 1;
 const C_IC_NA_1 = (cot: number): Asdu => ({ typeId: 100, cot, ca: CA, ioas: [0], elems: [[20]] }); // QOI 20: station
 const M_SP_NA_1_SQ = (cot: number, ioa: number, n: number): Asdu => ({
-  typeId: 1, cot, ca: CA, sq: true, ioas: [ioa], elems: Array.from({ length: n }, (_, k) => [k & 1]), // SIQ: SPI
+  typeId: 1,
+  cot,
+  ca: CA,
+  sq: true,
+  ioas: [ioa],
+  elems: Array.from({ length: n }, (_, k) => [k & 1]), // SIQ: SPI
 });
 const M_ME_NC_1 = (cot: number, points: [number, number][]): Asdu => ({
-  typeId: 13, cot, ca: CA, ioas: points.map((p) => p[0]), elems: points.map((p) => [...f32(p[1]), 0]), // float + QDS
+  typeId: 13,
+  cot,
+  ca: CA,
+  ioas: points.map((p) => p[0]),
+  elems: points.map((p) => [...f32(p[1]), 0]), // float + QDS
 });
 /** 16 objects of M_ME_TF_1 (float + QDS + CP56Time2a): a 250-octet APDU, the largest allowed. */
 const M_ME_TF_1_FULL = (cot: number, ioa0: number): Asdu => ({
-  typeId: 36, cot, ca: CA, ioas: Array.from({ length: 16 }, (_, k) => ioa0 + k),
+  typeId: 36,
+  cot,
+  ca: CA,
+  ioas: Array.from({ length: 16 }, (_, k) => ioa0 + k),
   elems: Array.from({ length: 16 }, (_, k) => [...f32(20 + k / 4), 0, ...CP56]),
 });
 const C_SC_NA_1 = (cot: number, ioa: number, on: boolean): Asdu => ({
-  typeId: 45, cot, ca: CA, ioas: [ioa], elems: [[on ? 1 : 0]], // SCO: SCS, execute
+  typeId: 45,
+  cot,
+  ca: CA,
+  ioas: [ioa],
+  elems: [[on ? 1 : 0]], // SCO: SCS, execute
 });
 
 // ---- scenario script --------------------------------------------------------
@@ -164,8 +199,15 @@ class Script {
    *  acknowledged past it yet. */
   private readonly holeOpen = [false, false];
 
-  constructor(readonly name: string, start: number, client: string, server: string, cport: number, sport: number,
-    handshake: boolean) {
+  constructor(
+    readonly name: string,
+    start: number,
+    client: string,
+    server: string,
+    cport: number,
+    sport: number,
+    handshake: boolean,
+  ) {
     this.sess = new TcpSession({ client, server, cport, sport, clock: new Clock(start, 2_000_000) });
     if (handshake) this.sess.handshake();
   }
@@ -285,7 +327,14 @@ export function iec104SeveralPerSegment(): Iec104Scenario {
   s.send('s2c', [
     s.i('s2c', C_IC_NA_1(7)),
     s.i('s2c', M_SP_NA_1_SQ(20, 1001, 8)),
-    s.i('s2c', M_ME_NC_1(20, [[5001, 1.5], [5002, -2.25], [5003, 230.5]])),
+    s.i(
+      's2c',
+      M_ME_NC_1(20, [
+        [5001, 1.5],
+        [5002, -2.25],
+        [5003, 230.5],
+      ]),
+    ),
     s.i('s2c', C_IC_NA_1(10)),
   ]);
   // Client acknowledges and sends a command with a TESTFR in the same segment.
@@ -331,7 +380,9 @@ export function iec104LostSegment(): Iec104Scenario {
   s.send('s2c', apdus, [L + 5, 2 * L + 4], [1]);
   s.send('c2s', [s.s('c2s')]);
   s.send('s2c', [s.i('s2c', M_ME_NC_1(3, [[5005, 3.5]]))]);
-  return s.done('five APDUs in three segments, the middle segment lost: the first, fourth and fifth APDUs are decoded, then the stream continues without sequence anomalies');
+  return s.done(
+    'five APDUs in three segments, the middle segment lost: the first, fourth and fifth APDUs are decoded, then the stream continues without sequence anomalies',
+  );
 }
 
 /** Capture starts mid-connection: no handshake, first segment begins inside an APDU. */
@@ -349,15 +400,27 @@ export function iec104MidStream(): Iec104Scenario {
   s.send('c2s', [s.i('c2s', C_SC_NA_1(6, 3001, false))]);
   s.send('s2c', [s.i('s2c', C_SC_NA_1(7, 3001, false)), s.i('s2c', C_SC_NA_1(10, 3001, false))]);
   s.send('c2s', [s.s('c2s')]);
-  return s.done('no handshake, sequence numbers already at 1200/40, the first segment starts with the tail of an APDU: it is skipped and the numbering is learned without anomalies', false);
+  return s.done(
+    'no handshake, sequence numbers already at 1200/40, the first segment starts with the tail of an APDU: it is skipped and the numbering is learned without anomalies',
+    false,
+  );
 }
 
 /** IEC 104 on port 12404: found by content, not by port. */
 export function iec104NonStandardPort(): Iec104Scenario {
   const s = new Script('iec104-nonstandard-port', T0 + 400, HMI, RTU, 49204, 12404, true);
   startAndInterrogate(s);
-  s.send('s2c', [s.i('s2c', C_IC_NA_1(7)), s.i('s2c', M_ME_NC_1(20, [[5001, 50.0], [5002, 49.75]])),
-    s.i('s2c', C_IC_NA_1(10))]);
+  s.send('s2c', [
+    s.i('s2c', C_IC_NA_1(7)),
+    s.i(
+      's2c',
+      M_ME_NC_1(20, [
+        [5001, 50.0],
+        [5002, 49.75],
+      ]),
+    ),
+    s.i('s2c', C_IC_NA_1(10)),
+  ]);
   s.send('c2s', [s.s('c2s')]);
   s.send('s2c', [s.i('s2c', M_ME_NC_1(3, [[5001, 50.25]]))]);
   s.send('c2s', [s.s('c2s')]);
@@ -381,6 +444,10 @@ export function iec104SeqJump(): Iec104Scenario {
 }
 
 export const IEC104_SCENARIOS: readonly (() => Iec104Scenario)[] = [
-  iec104SeveralPerSegment, iec104SplitAcrossSegments, iec104LostSegment, iec104MidStream, iec104NonStandardPort,
+  iec104SeveralPerSegment,
+  iec104SplitAcrossSegments,
+  iec104LostSegment,
+  iec104MidStream,
+  iec104NonStandardPort,
   iec104SeqJump,
 ];

@@ -11,7 +11,12 @@
 // of the stream layer itself (gaps, retransmissions...) are not listed.
 import { toPcap } from '../pcapgen/capture.js';
 import {
-  mbException, mbReadHoldingReq, mbReadHoldingResp, mbWriteMultipleReq, mbWriteMultipleResp, mbWriteSingle,
+  mbException,
+  mbReadHoldingReq,
+  mbReadHoldingResp,
+  mbWriteMultipleReq,
+  mbWriteMultipleResp,
+  mbWriteSingle,
   modbusAdu,
 } from '../pcapgen/ics.js';
 import { TcpSession, type Dir } from '../pcapgen/tcp-session.js';
@@ -38,8 +43,13 @@ const T0 = 1_700_000_000;
 const CLIENT = '192.168.10.5';
 const SERVER = '192.168.10.20';
 
-const pdu = (dir: Dir, tid: number, unit: number, fc: number, exception: number | null = null): ExpectedModbusPdu =>
-  ({ dir, tid, unit, fc, exception });
+const pdu = (dir: Dir, tid: number, unit: number, fc: number, exception: number | null = null): ExpectedModbusPdu => ({
+  dir,
+  tid,
+  unit,
+  fc,
+  exception,
+});
 
 // ADUs used throughout (unit 1 unless said otherwise).
 const rdReq = (tid: number, addr = 0, qty = 2, unit = 1) => modbusAdu(tid, unit, mbReadHoldingReq(addr, qty));
@@ -125,12 +135,10 @@ export function outOfOrder(): ModbusScenario {
   s.close('c2s');
   return {
     name: 'out-of-order',
-    about: 'Requests tid 1, 2, 3 (FC 3) in three segments captured as 1, 3, 2; the tid 2 response cut at 6 with its second half captured first.',
+    about:
+      'Requests tid 1, 2, 3 (FC 3) in three segments captured as 1, 3, 2; the tid 2 response cut at 6 with its second half captured first.',
     pcap: toPcap(s.frames()),
-    pdus: [
-      pdu('c2s', 1, 1, 3), pdu('c2s', 2, 1, 3), pdu('c2s', 3, 1, 3),
-      pdu('s2c', 1, 1, 3), pdu('s2c', 2, 1, 3), pdu('s2c', 3, 1, 3),
-    ],
+    pdus: [pdu('c2s', 1, 1, 3), pdu('c2s', 2, 1, 3), pdu('c2s', 3, 1, 3), pdu('s2c', 1, 1, 3), pdu('s2c', 2, 1, 3), pdu('s2c', 3, 1, 3)],
     anomalies: [],
   };
 }
@@ -148,18 +156,25 @@ export function lostSegment(): ModbusScenario {
   const lost = Buffer.concat([rdReq(2, 50, 4), rdReq(3, 60, 4)]);
   s.lose('c2s', lost.subarray(0, 12 + 5));
   s.send('c2s', Buffer.concat([lost.subarray(12 + 5), rdReq(4, 70, 4)]));
-  s.send('s2c', rdResp(2, [1, 2, 3, 4])).send('s2c', rdResp(3, [5, 6, 7, 8])).send('s2c', rdResp(4, [9, 10, 11, 12]));
+  s.send('s2c', rdResp(2, [1, 2, 3, 4]))
+    .send('s2c', rdResp(3, [5, 6, 7, 8]))
+    .send('s2c', rdResp(4, [9, 10, 11, 12]));
   s.send('c2s', rdReq(5)).send('s2c', rdResp(5));
   s.close('c2s');
   return {
     name: 'lost-segment',
-    about: 'Client bytes 13-29 of the data (request tid 2 and 5 bytes of tid 3) never captured; the next segment is the 7-byte tail of tid 3 then tid 4.',
+    about:
+      'Client bytes 13-29 of the data (request tid 2 and 5 bytes of tid 3) never captured; the next segment is the 7-byte tail of tid 3 then tid 4.',
     pcap: toPcap(s.frames()),
     pdus: [
-      pdu('c2s', 1, 1, 3), pdu('s2c', 1, 1, 3),
+      pdu('c2s', 1, 1, 3),
+      pdu('s2c', 1, 1, 3),
       pdu('c2s', 4, 1, 3),
-      pdu('s2c', 2, 1, 3), pdu('s2c', 3, 1, 3), pdu('s2c', 4, 1, 3),
-      pdu('c2s', 5, 1, 3), pdu('s2c', 5, 1, 3),
+      pdu('s2c', 2, 1, 3),
+      pdu('s2c', 3, 1, 3),
+      pdu('s2c', 4, 1, 3),
+      pdu('c2s', 5, 1, 3),
+      pdu('s2c', 5, 1, 3),
     ],
     anomalies: [],
   };
@@ -179,13 +194,10 @@ export function midConnection(): ModbusScenario {
   s.send('c2s', rdReq(9)).send('s2c', rdResp(9));
   return {
     name: 'mid-connection',
-    about: 'Capture starts mid-connection (no SYN); the first client segment starts 4 bytes into a FC 16 request (tid 7) and then carries FC 3 tid 8.',
+    about:
+      'Capture starts mid-connection (no SYN); the first client segment starts 4 bytes into a FC 16 request (tid 7) and then carries FC 3 tid 8.',
     pcap: toPcap(s.frames()),
-    pdus: [
-      pdu('c2s', 8, 1, 3),
-      pdu('s2c', 7, 1, 16), pdu('s2c', 8, 1, 3),
-      pdu('c2s', 9, 1, 3), pdu('s2c', 9, 1, 3),
-    ],
+    pdus: [pdu('c2s', 8, 1, 3), pdu('s2c', 7, 1, 16), pdu('s2c', 8, 1, 3), pdu('c2s', 9, 1, 3), pdu('s2c', 9, 1, 3)],
     anomalies: [],
   };
 }
@@ -221,11 +233,7 @@ export function port5020(): ModbusScenario {
     name: 'port-5020',
     about: 'Unit 3 on TCP port 5020: FC 3, FC 6 (echoed), FC 16.',
     pcap: toPcap(s.frames()),
-    pdus: [
-      pdu('c2s', 1, 3, 3), pdu('s2c', 1, 3, 3),
-      pdu('c2s', 2, 3, 6), pdu('s2c', 2, 3, 6),
-      pdu('c2s', 3, 3, 16), pdu('s2c', 3, 3, 16),
-    ],
+    pdus: [pdu('c2s', 1, 3, 3), pdu('s2c', 1, 3, 3), pdu('c2s', 2, 3, 6), pdu('s2c', 2, 3, 6), pdu('c2s', 3, 3, 16), pdu('s2c', 3, 3, 16)],
     anomalies: [],
   };
 }
@@ -263,15 +271,22 @@ export function exceptionResponses(): ModbusScenario {
   s.close('c2s');
   return {
     name: 'exception-responses',
-    about: 'FC 3 -> 0x83/2, FC 16 -> 0x90/3, FC 6 (unit 2) -> 0x86/4, FC 20 -> 0x94/1, FC 3 unit 9 -> 0x83/11 (gateway target failed), then a normal FC 3.',
+    about:
+      'FC 3 -> 0x83/2, FC 16 -> 0x90/3, FC 6 (unit 2) -> 0x86/4, FC 20 -> 0x94/1, FC 3 unit 9 -> 0x83/11 (gateway target failed), then a normal FC 3.',
     pcap: toPcap(s.frames()),
     pdus: [
-      pdu('c2s', 1, 1, 3), pdu('s2c', 1, 1, 3, 2),
-      pdu('c2s', 2, 1, 16), pdu('s2c', 2, 1, 16, 3),
-      pdu('c2s', 3, 2, 6), pdu('s2c', 3, 2, 6, 4),
-      pdu('c2s', 4, 1, 20), pdu('s2c', 4, 1, 20, 1),
-      pdu('c2s', 5, 9, 3), pdu('s2c', 5, 9, 3, 11),
-      pdu('c2s', 6, 1, 3), pdu('s2c', 6, 1, 3),
+      pdu('c2s', 1, 1, 3),
+      pdu('s2c', 1, 1, 3, 2),
+      pdu('c2s', 2, 1, 16),
+      pdu('s2c', 2, 1, 16, 3),
+      pdu('c2s', 3, 2, 6),
+      pdu('s2c', 3, 2, 6, 4),
+      pdu('c2s', 4, 1, 20),
+      pdu('s2c', 4, 1, 20, 1),
+      pdu('c2s', 5, 9, 3),
+      pdu('s2c', 5, 9, 3, 11),
+      pdu('c2s', 6, 1, 3),
+      pdu('s2c', 6, 1, 3),
     ],
     anomalies: [],
   };
@@ -279,6 +294,15 @@ export function exceptionResponses(): ModbusScenario {
 
 /** Every scenario, for table-driven tests. */
 export const MODBUS_SCENARIOS: readonly (() => ModbusScenario)[] = [
-  twoAdusInOneSegment, splitInTwo, splitInThree, retransmission, outOfOrder, lostSegment, midConnection,
-  rolesFromContent, port5020, randomBytesOn502, exceptionResponses,
+  twoAdusInOneSegment,
+  splitInTwo,
+  splitInThree,
+  retransmission,
+  outOfOrder,
+  lostSegment,
+  midConnection,
+  rolesFromContent,
+  port5020,
+  randomBytesOn502,
+  exceptionResponses,
 ];

@@ -80,10 +80,13 @@ const POLICY_B256 = 'http://opcfoundation.org/UA/SecurityPolicy#Basic256Sha256';
 
 /** Service binary encoding ids used here (UA-Nodeset Schema/NodeIds.csv). */
 const SVC = {
-  OpenSecureChannelRequest: 446, OpenSecureChannelResponse: 449,
+  OpenSecureChannelRequest: 446,
+  OpenSecureChannelResponse: 449,
   CloseSecureChannelRequest: 452,
-  ReadRequest: 631, ReadResponse: 634,
-  WriteRequest: 673, WriteResponse: 676,
+  ReadRequest: 631,
+  ReadResponse: 634,
+  WriteRequest: 673,
+  WriteResponse: 676,
   ServiceFault: 397,
 } as const;
 type SvcName = keyof typeof SVC;
@@ -94,12 +97,32 @@ const BadResponseTooLarge = 0x80b90000;
 const BadTcpEndpointUrlInvalid = 0x80830000;
 
 const u8 = (v: number): Buffer => Buffer.from([v & 0xff]);
-const u16 = (v: number): Buffer => { const b = Buffer.alloc(2); b.writeUInt16LE(v); return b; };
-const u32 = (v: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); return b; };
-const i32 = (v: number): Buffer => { const b = Buffer.alloc(4); b.writeInt32LE(v); return b; };
-const f64 = (v: number): Buffer => { const b = Buffer.alloc(8); b.writeDoubleLE(v); return b; };
+const u16 = (v: number): Buffer => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(v);
+  return b;
+};
+const u32 = (v: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(v >>> 0);
+  return b;
+};
+const i32 = (v: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(v);
+  return b;
+};
+const f64 = (v: number): Buffer => {
+  const b = Buffer.alloc(8);
+  b.writeDoubleLE(v);
+  return b;
+};
 /** DateTime: 100 ns ticks since 1601-01-01; a fixed 2023-11-14 22:13:20 UTC. */
-const DATETIME = (() => { const b = Buffer.alloc(8); b.writeBigUInt64LE(133444784000000000n); return b; })();
+const DATETIME = (() => {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64LE(133444784000000000n);
+  return b;
+})();
 const str = (s: string | Buffer | null): Buffer => {
   if (s === null) return i32(-1);
   const b = typeof s === 'string' ? Buffer.from(s, 'utf8') : s;
@@ -126,17 +149,18 @@ const dvInt32 = (v: number): Buffer => Buffer.concat([u8(0x01), u8(6), i32(v)]);
 /** DataValue with a ByteString value (Variant type 15). */
 const dvBytes = (b: Buffer): Buffer => Buffer.concat([u8(0x01), u8(15), str(b)]);
 
-const readBody = (handle: number, nodes: number[]): Buffer => Buffer.concat([
-  requestHeader(handle), f64(0), u32(2), // MaxAge, TimestampsToReturn Neither
-  i32(nodes.length),
-  ...nodes.map((n) => Buffer.concat([nodeNs2(n), u32(13), str(null), u16(0), str(null)])), // Value attribute
-]);
-const readResponseBody = (handle: number, values: Buffer[]): Buffer => Buffer.concat([
-  responseHeader(handle, 0), i32(values.length), ...values, i32(-1),
-]);
-const writeBody = (handle: number, node: number, value: Buffer): Buffer => Buffer.concat([
-  requestHeader(handle), i32(1), nodeNs2(node), u32(13), str(null), value,
-]);
+const readBody = (handle: number, nodes: number[]): Buffer =>
+  Buffer.concat([
+    requestHeader(handle),
+    f64(0),
+    u32(2), // MaxAge, TimestampsToReturn Neither
+    i32(nodes.length),
+    ...nodes.map((n) => Buffer.concat([nodeNs2(n), u32(13), str(null), u16(0), str(null)])), // Value attribute
+  ]);
+const readResponseBody = (handle: number, values: Buffer[]): Buffer =>
+  Buffer.concat([responseHeader(handle, 0), i32(values.length), ...values, i32(-1)]);
+const writeBody = (handle: number, node: number, value: Buffer): Buffer =>
+  Buffer.concat([requestHeader(handle), i32(1), nodeNs2(node), u32(13), str(null), value]);
 const writeResponseBody = (handle: number): Buffer => Buffer.concat([responseHeader(handle, 0), i32(1), u32(0), i32(-1)]);
 const serviceFaultBody = (handle: number, status: number): Buffer => responseHeader(handle, status);
 
@@ -186,7 +210,10 @@ class Channel {
   private req = 0;
   private handle = 0;
 
-  constructor(readonly policy: string, seqStart: [number, number] = [1, 51]) {
+  constructor(
+    readonly policy: string,
+    seqStart: [number, number] = [1, 51],
+  ) {
     this.seq = [seqStart[0], seqStart[1]];
   }
 
@@ -195,11 +222,18 @@ class Channel {
     return this.seq[i]++;
   }
 
-  nextReq(): number { return ++this.req; }
-  nextHandle(): number { return ++this.handle; }
+  nextReq(): number {
+    return ++this.req;
+  }
+  nextHandle(): number {
+    return ++this.handle;
+  }
 
   private plain(json: OpcuaJson, svc?: SvcName, status?: number): OpcuaJson {
-    if (svc !== undefined) { json.service = SVC[svc]; json.service_name = svc; }
+    if (svc !== undefined) {
+      json.service = SVC[svc];
+      json.service_name = svc;
+    }
     if (status !== undefined) json.status = status;
     json.encrypted = false;
     return json;
@@ -208,35 +242,73 @@ class Channel {
   opnRequest(): Msg {
     const seq = this.nextSeq('c2s');
     const req = this.nextReq();
-    const body = Buffer.concat([nid4(SVC.OpenSecureChannelRequest), requestHeader(this.nextHandle()),
-      u32(0), u32(0), u32(1), str(Buffer.alloc(0)), u32(3600000)]); // version, Issue, None, nonce, lifetime
+    const body = Buffer.concat([
+      nid4(SVC.OpenSecureChannelRequest),
+      requestHeader(this.nextHandle()),
+      u32(0),
+      u32(0),
+      u32(1),
+      str(Buffer.alloc(0)),
+      u32(3600000),
+    ]); // version, Issue, None, nonce, lifetime
     const bytes = header('OPN', 'F', Buffer.concat([u32(0), str(this.policy), str(null), str(null), u32(seq), u32(req), body]));
-    return { bytes, json: this.plain({ msg: 'OPN', chunk: 'F', size: bytes.length, channel: 0, seq, req, policy: this.policy }, 'OpenSecureChannelRequest') };
+    return {
+      bytes,
+      json: this.plain(
+        { msg: 'OPN', chunk: 'F', size: bytes.length, channel: 0, seq, req, policy: this.policy },
+        'OpenSecureChannelRequest',
+      ),
+    };
   }
 
   opnResponse(channelId: number, tokenId: number, req: number): Msg {
     this.id = channelId;
     this.token = tokenId;
     const seq = this.nextSeq('s2c');
-    const body = Buffer.concat([nid4(SVC.OpenSecureChannelResponse), responseHeader(this.handle, 0),
-      u32(0), u32(channelId), u32(tokenId), DATETIME, u32(3600000), str(Buffer.alloc(0))]);
+    const body = Buffer.concat([
+      nid4(SVC.OpenSecureChannelResponse),
+      responseHeader(this.handle, 0),
+      u32(0),
+      u32(channelId),
+      u32(tokenId),
+      DATETIME,
+      u32(3600000),
+      str(Buffer.alloc(0)),
+    ]);
     const bytes = header('OPN', 'F', Buffer.concat([u32(channelId), str(this.policy), str(null), str(null), u32(seq), u32(req), body]));
-    return { bytes, json: this.plain({ msg: 'OPN', chunk: 'F', size: bytes.length, channel: channelId, seq, req, policy: this.policy }, 'OpenSecureChannelResponse', 0) };
+    return {
+      bytes,
+      json: this.plain(
+        { msg: 'OPN', chunk: 'F', size: bytes.length, channel: channelId, seq, req, policy: this.policy },
+        'OpenSecureChannelResponse',
+        0,
+      ),
+    };
   }
 
   /** A single-chunk MSG (or CLO) with the service's body after its NodeId. */
   msg(dir: ScenarioDir, svc: SvcName, req: number, body: Buffer, type: 'MSG' | 'CLO' = 'MSG', status?: number): Msg {
     const seq = this.nextSeq(dir);
     const bytes = header(type, 'F', Buffer.concat([u32(this.id), u32(this.token), u32(seq), u32(req), nid4(SVC[svc]), body]));
-    return { bytes, json: this.plain({ msg: type, chunk: 'F', size: bytes.length, channel: this.id, token: this.token, seq, req }, svc, status) };
+    return {
+      bytes,
+      json: this.plain({ msg: type, chunk: 'F', size: bytes.length, channel: this.id, token: this.token, seq, req }, svc, status),
+    };
   }
 
   /**
    * A message in chunks of at most `maxChunk` bytes: C..C then F, or, with
    * `abort`, the first `abort.after` chunks then an A chunk with the error.
    */
-  chunked(dir: ScenarioDir, svc: SvcName, req: number, body: Buffer, maxChunk: number, status?: number,
-    abort?: { after: number; status: number; reason: string }): Msg[] {
+  chunked(
+    dir: ScenarioDir,
+    svc: SvcName,
+    req: number,
+    body: Buffer,
+    maxChunk: number,
+    status?: number,
+    abort?: { after: number; status: number; reason: string },
+  ): Msg[] {
     const full = Buffer.concat([nid4(SVC[svc]), body]);
     const room = maxChunk - 24; // header 8 + channel 4 + token 4 + sequence header 8
     const pieces: Buffer[] = [];
@@ -248,15 +320,26 @@ class Channel {
       const seq = this.nextSeq(dir);
       const c = last ? 'F' : 'C';
       const bytes = header('MSG', c, Buffer.concat([u32(this.id), u32(this.token), u32(seq), u32(req), p]));
-      const json = this.plain({ msg: 'MSG', chunk: c, size: bytes.length, channel: this.id, token: this.token, seq, req }, svc,
-        k === 0 ? status : undefined);
+      const json = this.plain(
+        { msg: 'MSG', chunk: c, size: bytes.length, channel: this.id, token: this.token, seq, req },
+        svc,
+        k === 0 ? status : undefined,
+      );
       if (last && pieces.length > 1) json.chunks = pieces.length;
       out.push({ bytes, json });
     });
     if (abort) {
       const seq = this.nextSeq(dir);
-      const bytes = header('MSG', 'A', Buffer.concat([u32(this.id), u32(this.token), u32(seq), u32(req), u32(abort.status), str(abort.reason)]));
-      const json = this.plain({ msg: 'MSG', chunk: 'A', size: bytes.length, channel: this.id, token: this.token, seq, req }, svc, abort.status);
+      const bytes = header(
+        'MSG',
+        'A',
+        Buffer.concat([u32(this.id), u32(this.token), u32(seq), u32(req), u32(abort.status), str(abort.reason)]),
+      );
+      const json = this.plain(
+        { msg: 'MSG', chunk: 'A', size: bytes.length, channel: this.id, token: this.token, seq, req },
+        svc,
+        abort.status,
+      );
       json.chunks = pieces.length + 1;
       out.push({ bytes, json });
     }
@@ -268,9 +351,15 @@ class Channel {
     if (dir === 's2c') this.id = channelId;
     const cert = prngBytes(seed, 620);
     const thumb = prngBytes(seed + 1, 20);
-    const bytes = header('OPN', 'F', Buffer.concat([u32(dir === 'c2s' ? 0 : channelId), str(this.policy), str(cert), str(thumb),
-      prngBytes(seed + 2, 256)]));
-    return { bytes, json: { msg: 'OPN', chunk: 'F', size: bytes.length, channel: dir === 'c2s' ? 0 : channelId, policy: this.policy, encrypted: true } };
+    const bytes = header(
+      'OPN',
+      'F',
+      Buffer.concat([u32(dir === 'c2s' ? 0 : channelId), str(this.policy), str(cert), str(thumb), prngBytes(seed + 2, 256)]),
+    );
+    return {
+      bytes,
+      json: { msg: 'OPN', chunk: 'F', size: bytes.length, channel: dir === 'c2s' ? 0 : channelId, policy: this.policy, encrypted: true },
+    };
   }
 
   /** Secured MSG/CLO: only channel and token are in clear. */
@@ -292,8 +381,15 @@ class Script {
   policy: string | undefined;
   endpoint: string | undefined;
 
-  constructor(readonly name: string, start: number, client: string, server: string, cport: number, sport: number,
-    handshake: boolean) {
+  constructor(
+    readonly name: string,
+    start: number,
+    client: string,
+    server: string,
+    cport: number,
+    sport: number,
+    handshake: boolean,
+  ) {
     this.sess = new TcpSession({ client, server, cport, sport, clock: new Clock(start, 2_000_000) });
     if (handshake) this.sess.handshake();
   }
@@ -352,7 +448,7 @@ function countersOf(pdus: ExpectedOpcuaPdu[], policy: string | undefined, endpoi
   for (const { opcua: j } of pdus) {
     if (j.chunk === 'F' && j.service_name !== undefined) c.services[j.service_name] = (c.services[j.service_name] ?? 0) + 1;
     if (j.status !== undefined && j.status >>> 30 === 2) {
-      const k = '0x' + j.status.toString(16).toUpperCase().padStart(8, '0');
+      const k = `0x${j.status.toString(16).toUpperCase().padStart(8, '0')}`;
       c.errors[k] = (c.errors[k] ?? 0) + 1;
     }
   }
@@ -376,8 +472,10 @@ function openNone(s: Script, ch: Channel, url = URL, buf = 65536, maxChunks = 0)
 function readPair(ch: Channel, nodes: number[], values: number[]): [Msg, Msg] {
   const req = ch.nextReq();
   const h = ch.nextHandle();
-  return [ch.msg('c2s', 'ReadRequest', req, readBody(h, nodes)),
-    ch.msg('s2c', 'ReadResponse', req, readResponseBody(h, values.map(dvInt32)), 'MSG', 0)];
+  return [
+    ch.msg('c2s', 'ReadRequest', req, readBody(h, nodes)),
+    ch.msg('s2c', 'ReadResponse', req, readResponseBody(h, values.map(dvInt32)), 'MSG', 0),
+  ];
 }
 
 function closeChannel(s: Script, ch: Channel): void {
@@ -400,10 +498,22 @@ export function opcuaSessionNone(): OpcuaScenario {
   s.send('s2c', [ch.msg('s2c', 'WriteResponse', wreq, writeResponseBody(wh), 'MSG', 0)]);
   const freq = ch.nextReq();
   const fh = ch.nextHandle();
-  s.send('c2s', [ch.msg('c2s', 'ReadRequest', freq, readBody(fh, Array.from({ length: 40 }, (_, k) => 2000 + k)))]);
+  s.send('c2s', [
+    ch.msg(
+      'c2s',
+      'ReadRequest',
+      freq,
+      readBody(
+        fh,
+        Array.from({ length: 40 }, (_, k) => 2000 + k),
+      ),
+    ),
+  ]);
   s.send('s2c', [ch.msg('s2c', 'ServiceFault', freq, serviceFaultBody(fh, BadTooManyOperations), 'MSG', BadTooManyOperations)]);
   closeChannel(s, ch);
-  return s.done('HEL/ACK, OPN (policy None), Read of 2 nodes, Write, a 40-node Read answered with a ServiceFault BadTooManyOperations, CLO');
+  return s.done(
+    'HEL/ACK, OPN (policy None), Read of 2 nodes, Write, a 40-node Read answered with a ServiceFault BadTooManyOperations, CLO',
+  );
 }
 
 /** Messages cut across segments (inside the 8-byte header and inside bodies) and several per segment. */
@@ -421,9 +531,15 @@ export function opcuaSplitAcrossSegments(): OpcuaScenario {
   const reqs = pairs.map((p) => p[0]);
   s.send('c2s', reqs, [reqs[0]!.bytes.length + 5]);
   // All three responses in one segment.
-  s.send('s2c', pairs.map((p) => p[1]), []);
+  s.send(
+    's2c',
+    pairs.map((p) => p[1]),
+    [],
+  );
   closeChannel(s, ch);
-  return s.done('HEL cut after 3 bytes, ACK after 6, OPN in 3 pieces, three pipelined Reads in two segments (cut inside the second header), three responses in one segment');
+  return s.done(
+    'HEL cut after 3 bytes, ACK after 6, OPN in 3 pieces, three pipelined Reads in two segments (cut inside the second header), three responses in one segment',
+  );
 }
 
 /** Chunked messages: a 3-chunk WriteRequest and a ReadResponse aborted after one chunk. */
@@ -442,16 +558,31 @@ export function opcuaChunked(): OpcuaScenario {
   // whose response is abandoned after its first chunk.
   const rreq = ch.nextReq();
   const rh = ch.nextHandle();
-  s.send('c2s', [ch.msg('c2s', 'ReadRequest', rreq, readBody(rh, Array.from({ length: 300 }, (_, k) => 5000 + k)))]);
+  s.send('c2s', [
+    ch.msg(
+      'c2s',
+      'ReadRequest',
+      rreq,
+      readBody(
+        rh,
+        Array.from({ length: 300 }, (_, k) => 5000 + k),
+      ),
+    ),
+  ]);
   const values = Array.from({ length: 300 }, (_, k) => dvBytes(prngBytes(1000 + k, 64)));
-  const resp = ch.chunked('s2c', 'ReadResponse', rreq, readResponseBody(rh, values), 8192, 0,
-    { after: 1, status: BadResponseTooLarge, reason: 'response exceeds MaxMessageSize' });
+  const resp = ch.chunked('s2c', 'ReadResponse', rreq, readResponseBody(rh, values), 8192, 0, {
+    after: 1,
+    status: BadResponseTooLarge,
+    reason: 'response exceeds MaxMessageSize',
+  });
   s.send('s2c', resp);
   const [rq, rs] = readPair(ch, [1001], [5]);
   s.send('c2s', [rq]);
   s.send('s2c', [rs]);
   closeChannel(s, ch);
-  return s.done('8 KiB buffers; a 20000-byte ByteString Write in 3 chunks (C C F) over MSS segments; a 300-node Read whose response is aborted after 1 chunk (A, BadResponseTooLarge); then a normal Read');
+  return s.done(
+    '8 KiB buffers; a 20000-byte ByteString Write in 3 chunks (C C F) over MSS segments; a 300-node Read whose response is aborted after 1 chunk (A, BadResponseTooLarge); then a normal Read',
+  );
 }
 
 /** No handshake, no HEL/OPN: the capture starts inside a ReadRequest; policy None is inferred. */
@@ -460,7 +591,10 @@ export function opcuaMidStream(): OpcuaScenario {
   const ch = new Channel(POLICY_NONE, [500, 900]);
   ch.id = 33;
   ch.token = 4;
-  for (let k = 0; k < 20; k++) { ch.nextReq(); ch.nextHandle(); }
+  for (let k = 0; k < 20; k++) {
+    ch.nextReq();
+    ch.nextHandle();
+  }
   // The request begun before the capture: only its last 30 bytes are seen
   // (ReadValueId of node 4242: no byte sequence that forms a message header).
   const [lostReq, lostResp] = readPair(ch, [4242, 4243], [0, 0]);
@@ -472,7 +606,10 @@ export function opcuaMidStream(): OpcuaScenario {
     s.send('c2s', [rq]);
     s.send('s2c', [rs]);
   }
-  return s.done('no TCP handshake and no HEL/OPN: the first client segment is the 30-byte tail of a ReadRequest (skipped); the response to it and three Read exchanges follow, decoded as policy None (inferred)', false);
+  return s.done(
+    'no TCP handshake and no HEL/OPN: the first client segment is the 30-byte tail of a ReadRequest (skipped); the response to it and three Read exchanges follow, decoded as policy None (inferred)',
+    false,
+  );
 }
 
 /** A complete policy None session with the server on TCP port 48010. */
@@ -502,7 +639,9 @@ export function opcuaSecured(): OpcuaScenario {
     s.send('s2c', [ch.securedMsg('MSG', 1, 224 + 16 * k, 400 + k)]);
   }
   s.send('c2s', [ch.securedMsg('CLO', 1, 96, 500)]);
-  return s.done('HEL/ACK, OPN with policy Basic256Sha256 (certificate, thumbprint, ciphertext), three encrypted MSG exchanges, encrypted CLO');
+  return s.done(
+    'HEL/ACK, OPN with policy Basic256Sha256 (certificate, thumbprint, ciphertext), three encrypted MSG exchanges, encrypted CLO',
+  );
 }
 
 /** The server refuses the endpoint: HEL answered with ERR. */
@@ -514,5 +653,11 @@ export function opcuaErr(): OpcuaScenario {
 }
 
 export const OPCUA_SCENARIOS: readonly (() => OpcuaScenario)[] = [
-  opcuaSessionNone, opcuaSplitAcrossSegments, opcuaChunked, opcuaMidStream, opcuaNonStandardPort, opcuaSecured, opcuaErr,
+  opcuaSessionNone,
+  opcuaSplitAcrossSegments,
+  opcuaChunked,
+  opcuaMidStream,
+  opcuaNonStandardPort,
+  opcuaSecured,
+  opcuaErr,
 ];

@@ -8,7 +8,14 @@
 // payload length (u16 big-endian, at most 1024), payload.
 import { anchorBytes, Probe, type Dir, type ParseCtx, type PduBase } from '../../src/dissectors/types.js';
 import {
-  CONFIG, DIAGNOSTIC, FunctionTable, READ, WRITE, type FunctionRow, type IdentitySink, type ProtocolModule,
+  CONFIG,
+  DIAGNOSTIC,
+  FunctionTable,
+  READ,
+  WRITE,
+  type FunctionRow,
+  type IdentitySink,
+  type ProtocolModule,
 } from '../../src/dissectors/module.js';
 import type { JsonOut } from '../../src/output/json-out.js';
 

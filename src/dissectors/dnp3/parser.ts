@@ -22,7 +22,17 @@
 import { jsonText } from '../../output/json-out.js';
 import { writeDnp3Flow, writeDnp3Pdu } from './records.js';
 import { dnp3CrcOk } from './dnp3-crc.js';
-import { anchorBytes, C2S, Probe, STATE_POOL_MAX, type Dir, type Dissector, type ParseCtx, type PduBase, type JsonForms } from '../types.js';
+import {
+  anchorBytes,
+  C2S,
+  Probe,
+  STATE_POOL_MAX,
+  type Dir,
+  type Dissector,
+  type ParseCtx,
+  type PduBase,
+  type JsonForms,
+} from '../types.js';
 import { CodeCounts } from '../code-counts.js';
 
 export type Dnp3Anomaly =
@@ -214,8 +224,7 @@ const MALFORMED = -2;
  * after them, SIZE_UNKNOWN when their size is not known, or MALFORMED when
  * they run past n.
  */
-function skipData(b: Buffer, p: number, n: number, group: number, variation: number, q: number,
-  count: number): number {
+function skipData(b: Buffer, p: number, n: number, group: number, variation: number, q: number, count: number): number {
   const prefixCode = (q >>> 4) & 7;
   const plen = PREFIX_LEN[prefixCode];
   if (prefixCode >= 4 && prefixCode <= 6) {
@@ -278,7 +287,10 @@ function walkObjects(b: Buffer, p: number, n: number, fc: number, pdu: Dnp3Pdu, 
       pdu.objects_truncated = true;
       return;
     }
-    if (n - p < 3) return malformed(pdu, dir, ctx);
+    if (n - p < 3) {
+      malformed(pdu, dir, ctx);
+      return;
+    }
     const group = b[p];
     const variation = b[p + 1];
     const q = b[p + 2];
@@ -286,10 +298,14 @@ function walkObjects(b: Buffer, p: number, n: number, fc: number, pdu: Dnp3Pdu, 
     const range = q & 15;
     const rlen = RANGE_LEN[range];
     const plen = PREFIX_LEN[(q >>> 4) & 7];
-    if (rlen > n - p) return malformed(pdu, dir, ctx);
+    if (rlen > n - p) {
+      malformed(pdu, dir, ctx);
+      return;
+    }
     let count: number;
     if (range <= 2) count = readLe(b, p + rlen / 2, rlen / 2) - readLe(b, p, rlen / 2) + 1;
-    else if (range <= 5) count = 1; // one absolute address
+    else if (range <= 5)
+      count = 1; // one absolute address
     else if (range === 7 || range === 8 || range === 9 || range === 11) count = readLe(b, p, rlen);
     else count = 0; // 6: "all", no range field; or reserved
     const o = pdu.objects[pdu.nobjects++];
@@ -297,9 +313,15 @@ function walkObjects(b: Buffer, p: number, n: number, fc: number, pdu: Dnp3Pdu, 
     o.variation = variation;
     o.qualifier = q;
     o.count = count > 0 ? count : 0;
-    if (rlen < 0 || plen < 0) return malformed(pdu, dir, ctx); // reported as tshark does, then nothing more
+    if (rlen < 0 || plen < 0) {
+      malformed(pdu, dir, ctx); // reported as tshark does, then nothing more
+      return;
+    }
     p += rlen;
-    if (count < 0) return malformed(pdu, dir, ctx); // stop < start
+    if (count < 0) {
+      malformed(pdu, dir, ctx); // stop < start
+      return;
+    }
 
     // Size-prefixed objects (prefix codes 4..6) carry their data even in
     // header-only requests (e.g. READ of g70v5 file transport).
@@ -309,13 +331,19 @@ function walkObjects(b: Buffer, p: number, n: number, fc: number, pdu: Dnp3Pdu, 
       // No data, but an index prefix (e.g. READ with qualifier 0x17/0x28)
       // still carries one index per object.
       if (plen > 0) {
-        if (count > (n - p) / plen) return malformed(pdu, dir, ctx);
+        if (count > (n - p) / plen) {
+          malformed(pdu, dir, ctx);
+          return;
+        }
         p += count * plen;
       }
       continue;
     }
     const next = skipData(b, p, n, group, variation, q, count);
-    if (next === MALFORMED) return malformed(pdu, dir, ctx);
+    if (next === MALFORMED) {
+      malformed(pdu, dir, ctx);
+      return;
+    }
     if (next === SIZE_UNKNOWN) {
       pdu.objects_truncated = p < n;
       return;
@@ -360,8 +388,17 @@ function emitFragment(st: Dnp3State, r: Reasm, b: Buffer, linkFc: number, dir: D
 }
 
 /** Transport layer for one CRC-checked frame at buf[pos] with dataLen >= 1. */
-function segment(st: Dnp3State, buf: Buffer, pos: number, dataLen: number, src: number, dst: number,
-  linkFc: number, dir: Dir, ctx: ParseCtx): void {
+function segment(
+  st: Dnp3State,
+  buf: Buffer,
+  pos: number,
+  dataLen: number,
+  src: number,
+  dst: number,
+  linkFc: number,
+  dir: Dir,
+  ctx: ParseCtx,
+): void {
   st.segments++;
   const th = buf[pos + HDR];
   const fin = (th & 0x80) !== 0;
@@ -437,9 +474,16 @@ const SCRATCH = Buffer.allocUnsafe(MAX_FRAGMENT);
 /** One PDU object (with its object list) for every flow: it is only valid
  *  during ctx.emit, and parsing is synchronous. */
 const SHARED_PDU: Dnp3Pdu = {
-  src: 0, dst: 0, link_fc: 0, fc: -1, iin: -1, uns: false,
+  src: 0,
+  dst: 0,
+  link_fc: 0,
+  fc: -1,
+  iin: -1,
+  uns: false,
   objects: Array.from({ length: MAX_OBJECTS }, (): Dnp3Object => ({ group: 0, variation: 0, qualifier: 0, count: 0 })),
-  nobjects: 0, objects_truncated: false, crc_ok: true,
+  nobjects: 0,
+  objects_truncated: false,
+  crc_ok: true,
 };
 
 const statePool: Dnp3State[] = [];
@@ -449,7 +493,13 @@ function newState(): Dnp3State {
     rx: [newReasm(), newReasm()],
     pdu: SHARED_PDU,
     fcCount: new CodeCounts(256),
-    linkFrames: 0, linkOnly: 0, crcErrors: 0, segments: 0, fragments: 0, unsolicited: 0, dropped: 0,
+    linkFrames: 0,
+    linkOnly: 0,
+    crcErrors: 0,
+    segments: 0,
+    fragments: 0,
+    unsolicited: 0,
+    dropped: 0,
   };
 }
 
@@ -485,10 +535,21 @@ export const dnp3: Dissector<Dnp3State, Dnp3Pdu> & JsonForms<Dnp3State, Dnp3Pdu>
     if (statePool.length >= STATE_POOL_MAX) return;
     for (const r of st.rx) {
       r.buf = null;
-      r.len = 0; r.mode = IDLE; r.nseg = 0; r.seq = 0; r.src = 0; r.dst = 0;
+      r.len = 0;
+      r.mode = IDLE;
+      r.nseg = 0;
+      r.seq = 0;
+      r.src = 0;
+      r.dst = 0;
     }
     st.fcCount.clear();
-    st.linkFrames = 0; st.linkOnly = 0; st.crcErrors = 0; st.segments = 0; st.fragments = 0; st.unsolicited = 0; st.dropped = 0;
+    st.linkFrames = 0;
+    st.linkOnly = 0;
+    st.crcErrors = 0;
+    st.segments = 0;
+    st.fragments = 0;
+    st.unsolicited = 0;
+    st.dropped = 0;
     statePool.push(st);
   },
 

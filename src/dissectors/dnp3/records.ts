@@ -28,9 +28,12 @@ const PJ = {
 };
 
 export function writeDnp3Pdu(o: JsonOut, p: Dnp3Pdu): void {
-  o.lit(PJ.src); o.num(p.src);
-  o.lit(PJ.dst); o.num(p.dst);
-  o.lit(PJ.linkFc); o.num(p.link_fc);
+  o.lit(PJ.src);
+  o.num(p.src);
+  o.lit(PJ.dst);
+  o.num(p.dst);
+  o.lit(PJ.linkFc);
+  o.num(p.link_fc);
   o.lit(PJ.fc);
   if (p.fc < 0) o.lit(PJ.null);
   else o.num(p.fc);
@@ -42,10 +45,14 @@ export function writeDnp3Pdu(o: JsonOut, p: Dnp3Pdu): void {
     o.lit(PJ.objects);
     for (let i = 0; i < p.nobjects; i++) {
       const ob = p.objects[i];
-      o.lit(i ? PJ.nextGroup : PJ.group); o.num(ob.group);
-      o.lit(PJ.variation); o.num(ob.variation);
-      o.lit(PJ.qualifier); o.num(ob.qualifier);
-      o.lit(PJ.count); o.num(ob.count);
+      o.lit(i ? PJ.nextGroup : PJ.group);
+      o.num(ob.group);
+      o.lit(PJ.variation);
+      o.num(ob.variation);
+      o.lit(PJ.qualifier);
+      o.num(ob.qualifier);
+      o.lit(PJ.count);
+      o.num(ob.count);
       o.lit(PJ.close);
     }
     o.lit(PJ.listEnd);
@@ -55,13 +62,21 @@ export function writeDnp3Pdu(o: JsonOut, p: Dnp3Pdu): void {
 }
 
 export function writeDnp3Flow(o: JsonOut, st: Dnp3State): void {
-  o.raw('{"fc":'); st.fcCount.write(o);
-  o.raw(',"crc_errors":'); o.num(st.crcErrors);
-  o.raw(',"link_frames":'); o.num(st.linkFrames);
-  o.raw(',"link_only":'); o.num(st.linkOnly);
-  o.raw(',"segments":'); o.num(st.segments);
-  o.raw(',"fragments":'); o.num(st.fragments);
-  o.raw(',"unsolicited":'); o.num(st.unsolicited);
-  o.raw(',"dropped_fragments":'); o.num(st.dropped);
+  o.raw('{"fc":');
+  st.fcCount.write(o);
+  o.raw(',"crc_errors":');
+  o.num(st.crcErrors);
+  o.raw(',"link_frames":');
+  o.num(st.linkFrames);
+  o.raw(',"link_only":');
+  o.num(st.linkOnly);
+  o.raw(',"segments":');
+  o.num(st.segments);
+  o.raw(',"fragments":');
+  o.num(st.fragments);
+  o.raw(',"unsolicited":');
+  o.num(st.unsolicited);
+  o.raw(',"dropped_fragments":');
+  o.num(st.dropped);
   o.raw('}');
 }

@@ -57,13 +57,32 @@ const INDICATE_STATUS = 0x72;
 const CANCEL = 0x73;
 
 /** Commands parse accepts (low byte; the high byte is 0). */
-const CMD_KNOWN = anchorBytes(NOP, LIST_TARGETS, LIST_SERVICES, LIST_IDENTITY, LIST_INTERFACES, REGISTER_SESSION,
-  UNREGISTER_SESSION, SEND_RR_DATA, SEND_UNIT_DATA, INDICATE_STATUS, CANCEL);
+const CMD_KNOWN = anchorBytes(
+  NOP,
+  LIST_TARGETS,
+  LIST_SERVICES,
+  LIST_IDENTITY,
+  LIST_INTERFACES,
+  REGISTER_SESSION,
+  UNREGISTER_SESSION,
+  SEND_RR_DATA,
+  SEND_UNIT_DATA,
+  INDICATE_STATUS,
+  CANCEL,
+);
 /** First bytes probe accepts: the commands a stream is found by (NOP,
  *  IndicateStatus and Cancel are too weak or too rare to identify on), and
  *  0x02, the item count of an implicit I/O datagram. */
-export const PROBE_FIRST = anchorBytes(LIST_SERVICES, LIST_IDENTITY, LIST_INTERFACES, REGISTER_SESSION,
-  UNREGISTER_SESSION, SEND_RR_DATA, SEND_UNIT_DATA, 0x02);
+export const PROBE_FIRST = anchorBytes(
+  LIST_SERVICES,
+  LIST_IDENTITY,
+  LIST_INTERFACES,
+  REGISTER_SESSION,
+  UNREGISTER_SESSION,
+  SEND_RR_DATA,
+  SEND_UNIT_DATA,
+  0x02,
+);
 /** Encapsulation status values of the spec (0 success, 1-3, 0x64, 0x65, 0x69). */
 const STATUS_OK = anchorBytes(0x00, 0x01, 0x02, 0x03, 0x64, 0x65, 0x69);
 
@@ -183,12 +202,42 @@ interface Pending {
 
 export function newPdu(): EnipPdu {
   return {
-    fc: -1, io: false, command: -1, length: -1, session: -1, status: -1, service: -1, resp: false,
-    cipClass: -1, instance: -1, attribute: -1, member: -1,
-    tagN: 0, tagOff: new Int32Array(MAX_TAG_SEGS), tagLen: new Int32Array(MAX_TAG_SEGS),
-    generalStatus: -1, extStatus: -1, connId: -1, seq: -1, cipSeq: -1, mspIndex: -1, routed: false,
-    otConnId: -1, toConnId: -1, otRpi: -1, toRpi: -1, connSerial: -1,
-    vendor: -1, deviceType: -1, productCode: -1, revMajor: -1, revMinor: -1, serial: -1, nameOff: -1, nameLen: 0, state: -1,
+    fc: -1,
+    io: false,
+    command: -1,
+    length: -1,
+    session: -1,
+    status: -1,
+    service: -1,
+    resp: false,
+    cipClass: -1,
+    instance: -1,
+    attribute: -1,
+    member: -1,
+    tagN: 0,
+    tagOff: new Int32Array(MAX_TAG_SEGS),
+    tagLen: new Int32Array(MAX_TAG_SEGS),
+    generalStatus: -1,
+    extStatus: -1,
+    connId: -1,
+    seq: -1,
+    cipSeq: -1,
+    mspIndex: -1,
+    routed: false,
+    otConnId: -1,
+    toConnId: -1,
+    otRpi: -1,
+    toRpi: -1,
+    connSerial: -1,
+    vendor: -1,
+    deviceType: -1,
+    productCode: -1,
+    revMajor: -1,
+    revMinor: -1,
+    serial: -1,
+    nameOff: -1,
+    nameLen: 0,
+    state: -1,
     buf: null,
   };
 }
@@ -196,8 +245,6 @@ export function newPdu(): EnipPdu {
 /** One PDU object for every flow: valid only during ctx.emit, and parsing is
  *  synchronous. */
 const SHARED_PDU = newPdu();
-
-
 
 function clearCip(p: EnipPdu): void {
   p.fc = -1;
@@ -223,8 +270,18 @@ function clearMessage(p: EnipPdu): void {
 /** An implicit I/O datagram filling buf[off, off+len) exactly: item count 2,
  *  sequenced address (8 bytes), connected data to the end. */
 export function isIoDatagram(b: Buffer, off: number, len: number): boolean {
-  return len >= 18 && b[off] === 2 && b[off + 1] === 0 && b[off + 2] === 0x02 && b[off + 3] === 0x80 &&
-    b[off + 4] === 8 && b[off + 5] === 0 && b[off + 14] === 0xb1 && b[off + 15] === 0 && 18 + u16(b, off + 16) === len;
+  return (
+    len >= 18 &&
+    b[off] === 2 &&
+    b[off + 1] === 0 &&
+    b[off + 2] === 0x02 &&
+    b[off + 3] === 0x80 &&
+    b[off + 4] === 8 &&
+    b[off + 5] === 0 &&
+    b[off + 14] === 0xb1 &&
+    b[off + 15] === 0 &&
+    18 + u16(b, off + 16) === len
+  );
 }
 
 /** Visible bytes of an encapsulation header at buf[p, p+n) are plausible. */
@@ -282,8 +339,13 @@ export function probe(buf: Buffer, off: number, len: number, dir: Dir): Probe {
       if (l !== 0 || session === 0 || status !== 0) return Probe.NoMatch;
       kind = REQ;
       break;
-    case LIST_IDENTITY: case LIST_SERVICES: case LIST_INTERFACES: {
-      if (l === 0) { kind = REQ; break; }
+    case LIST_IDENTITY:
+    case LIST_SERVICES:
+    case LIST_INTERFACES: {
+      if (l === 0) {
+        kind = REQ;
+        break;
+      }
       if (cmd === LIST_INTERFACES && l === 2) {
         if (len < total) return Probe.NeedMore;
         if (u16(buf, d) !== 0) return Probe.NoMatch;
@@ -301,7 +363,8 @@ export function probe(buf: Buffer, off: number, len: number, dir: Dir): Probe {
       kind = RESP;
       break;
     }
-    default: { // SendRRData, SendUnitData
+    default: {
+      // SendRRData, SendUnitData
       if (l < 16) return Probe.NoMatch;
       want = HEADER + 16;
       if (len < want) return Probe.NeedMore;
@@ -375,12 +438,20 @@ function newState(): EnipState {
     errors: 0,
     io: 0,
     ioConns: {
-      id: new Float64Array(MAX_IO_CONNS), seq: new Float64Array(MAX_IO_CONNS), dir: new Uint8Array(MAX_IO_CONNS), n: 0, next: 0,
+      id: new Float64Array(MAX_IO_CONNS),
+      seq: new Float64Array(MAX_IO_CONNS),
+      dir: new Uint8Array(MAX_IO_CONNS),
+      n: 0,
+      next: 0,
     },
     session: 0,
     pending: {
-      k1: new Int32Array(MAX_PENDING), k2: new Int32Array(MAX_PENDING), used: new Uint8Array(MAX_PENDING),
-      age: new Float64Array(MAX_PENDING), info: new Int32Array(MAX_PENDING * PENDING_SERVICES * PS), tick: 0,
+      k1: new Int32Array(MAX_PENDING),
+      k2: new Int32Array(MAX_PENDING),
+      used: new Uint8Array(MAX_PENDING),
+      age: new Float64Array(MAX_PENDING),
+      info: new Int32Array(MAX_PENDING * PENDING_SERVICES * PS),
+      tick: 0,
     },
     msgK1: 0,
     msgK2: 0,
@@ -397,7 +468,8 @@ function decodePath(pdu: EnipPdu, b: Buffer, p: number, end: number): boolean {
   while (p < end) {
     const seg = b[p];
     switch (seg >> 5) {
-      case 0: { // port segment: port id, link address (size byte when bit 4), padded to even
+      case 0: {
+        // port segment: port id, link address (size byte when bit 4), padded to even
         const ext = (seg & 0x10) !== 0;
         if (ext && p + 1 >= end) return false;
         let n = 1 + (ext ? 1 + b[p + 1] : 1) + ((seg & 0x0f) === 15 ? 2 : 0);
@@ -405,14 +477,17 @@ function decodePath(pdu: EnipPdu, b: Buffer, p: number, end: number): boolean {
         p += n;
         break;
       }
-      case 1: { // logical segment
+      case 1: {
+        // logical segment
         const type = (seg >> 2) & 7;
         const fmt = seg & 3;
-        if (type === 5) { // special: electronic key, format 4, 8 bytes
+        if (type === 5) {
+          // special: electronic key, format 4, 8 bytes
           p += 10;
           break;
         }
-        if (type === 6) { // service id, 8-bit
+        if (type === 6) {
+          // service id, 8-bit
           p += 2;
           break;
         }
@@ -431,10 +506,15 @@ function decodePath(pdu: EnipPdu, b: Buffer, p: number, end: number): boolean {
           p += 6;
         } else return false;
         // The first of each kind: later ones address inside it (e.g. a connection path's).
-        if (type === 0) { if (pdu.cipClass < 0) pdu.cipClass = v; }
-        else if (type === 1) { if (pdu.instance < 0) pdu.instance = v; }
-        else if (type === 2) { if (pdu.member < 0) pdu.member = v; }
-        else if (type === 4) { if (pdu.attribute < 0) pdu.attribute = v; }
+        if (type === 0) {
+          if (pdu.cipClass < 0) pdu.cipClass = v;
+        } else if (type === 1) {
+          if (pdu.instance < 0) pdu.instance = v;
+        } else if (type === 2) {
+          if (pdu.member < 0) pdu.member = v;
+        } else if (type === 4) {
+          if (pdu.attribute < 0) pdu.attribute = v;
+        }
         break;
       }
       case 2: // network segment: one data byte, or a word count when bit 4 is set
@@ -443,7 +523,8 @@ function decodePath(pdu: EnipPdu, b: Buffer, p: number, end: number): boolean {
           p += 2 + 2 * b[p + 1];
         } else p += 2;
         break;
-      case 3: { // symbolic segment: size in the low 5 bits, padded to even
+      case 3: {
+        // symbolic segment: size in the low 5 bits, padded to even
         const n = seg & 0x1f;
         if (n === 0) return false; // extended string formats: not in request paths we decode
         if (p + 1 + n > end) return false;
@@ -477,8 +558,17 @@ function addTag(pdu: EnipPdu, off: number, n: number): void {
 }
 
 /** Emits one CIP service (or its expansion) at buf[p, end). */
-function decodeCip(st: EnipState, b: Buffer, p: number, end: number, dir: Dir, ctx: ParseCtx, depth: number, mspIndex: number,
-  routed: boolean): void {
+function decodeCip(
+  st: EnipState,
+  b: Buffer,
+  p: number,
+  end: number,
+  dir: Dir,
+  ctx: ParseCtx,
+  depth: number,
+  mspIndex: number,
+  routed: boolean,
+): void {
   const pdu = st.pdu;
   clearCip(pdu);
   pdu.mspIndex = mspIndex;
@@ -642,7 +732,10 @@ function remember(st: EnipState, pdu: EnipPdu): void {
     if (i < 0) {
       i = 0;
       for (let j = 0; j < MAX_PENDING; j++) {
-        if (q.used[j] === 0) { i = j; break; }
+        if (q.used[j] === 0) {
+          i = j;
+          break;
+        }
         if (q.age[j] < q.age[i]) i = j;
       }
     }
@@ -713,11 +806,17 @@ function sendData(st: EnipState, b: Buffer, d: number, end: number, dir: Dir, ct
   let connected = false;
   let bad = count > MAX_ITEMS;
   for (let i = 0; i < count && !bad; i++) {
-    if (end - p < 4) { bad = true; break; }
+    if (end - p < 4) {
+      bad = true;
+      break;
+    }
     const type = u16(b, p);
     const len = u16(b, p + 2);
     const v = p + 4;
-    if (v + len > end) { bad = true; break; }
+    if (v + len > end) {
+      bad = true;
+      break;
+    }
     if (type === ITEM_CONNECTED_ADDR && len >= 4) pdu.connId = u32(b, v);
     else if (type === ITEM_SEQUENCED_ADDR && len >= 8) {
       pdu.connId = u32(b, v);
@@ -827,7 +926,8 @@ function handleIo(st: EnipState, b: Buffer, off: number, len: number, dir: Dir, 
 }
 
 export function parse(st: EnipState, buf: Buffer, off: number, len: number, dir: Dir, ctx: ParseCtx): number {
-  if (buf[off] === 0x02 && isIoDatagram(buf, off, len)) { // 0x02 is no command: unambiguous
+  if (buf[off] === 0x02 && isIoDatagram(buf, off, len)) {
+    // 0x02 is no command: unambiguous
     handleIo(st, buf, off, len, dir, ctx);
     return len;
   }

@@ -72,41 +72,89 @@ function tagStr(o: JsonOut, p: EnipPdu): void {
 }
 
 export function pduWrite(o: JsonOut, p: EnipPdu): void {
-  o.lit(PJ.command); numOrNull(o, p.command);
-  o.lit(PJ.session); numOrNull(o, p.session);
-  o.lit(PJ.status); numOrNull(o, p.status);
-  o.lit(PJ.service); numOrNull(o, p.service);
+  o.lit(PJ.command);
+  numOrNull(o, p.command);
+  o.lit(PJ.session);
+  numOrNull(o, p.session);
+  o.lit(PJ.status);
+  numOrNull(o, p.status);
+  o.lit(PJ.service);
+  numOrNull(o, p.service);
   o.lit(p.resp ? PJ.respTrue : PJ.respFalse);
-  o.lit(PJ.cls); numOrNull(o, p.cipClass);
-  o.lit(PJ.instance); numOrNull(o, p.instance);
-  o.lit(PJ.attribute); numOrNull(o, p.attribute);
+  o.lit(PJ.cls);
+  numOrNull(o, p.cipClass);
+  o.lit(PJ.instance);
+  numOrNull(o, p.instance);
+  o.lit(PJ.attribute);
+  numOrNull(o, p.attribute);
   o.lit(PJ.tag);
   if (p.tagN === 0 || p.buf === null) o.lit(PJ.null);
   else tagStr(o, p);
-  o.lit(PJ.generalStatus); numOrNull(o, p.generalStatus);
-  o.lit(PJ.extStatus); numOrNull(o, p.extStatus);
-  if (p.member >= 0) { o.lit(PJ.member); o.num(p.member); }
+  o.lit(PJ.generalStatus);
+  numOrNull(o, p.generalStatus);
+  o.lit(PJ.extStatus);
+  numOrNull(o, p.extStatus);
+  if (p.member >= 0) {
+    o.lit(PJ.member);
+    o.num(p.member);
+  }
   if (p.io) o.lit(PJ.ioTrue);
-  if (p.connId >= 0) { o.lit(PJ.connId); o.num(p.connId); }
-  if (p.seq >= 0) { o.lit(PJ.seq); o.num(p.seq); }
-  if (p.cipSeq >= 0) { o.lit(PJ.cipSeq); o.num(p.cipSeq); }
-  if (p.mspIndex >= 0) { o.lit(PJ.msp); o.num(p.mspIndex); }
+  if (p.connId >= 0) {
+    o.lit(PJ.connId);
+    o.num(p.connId);
+  }
+  if (p.seq >= 0) {
+    o.lit(PJ.seq);
+    o.num(p.seq);
+  }
+  if (p.cipSeq >= 0) {
+    o.lit(PJ.cipSeq);
+    o.num(p.cipSeq);
+  }
+  if (p.mspIndex >= 0) {
+    o.lit(PJ.msp);
+    o.num(p.mspIndex);
+  }
   if (p.routed) o.lit(PJ.routed);
-  if (p.otConnId >= 0) { o.lit(PJ.otConnId); o.num(p.otConnId); }
-  if (p.toConnId >= 0) { o.lit(PJ.toConnId); o.num(p.toConnId); }
-  if (p.otRpi >= 0) { o.lit(PJ.otRpi); o.num(p.otRpi); }
-  if (p.toRpi >= 0) { o.lit(PJ.toRpi); o.num(p.toRpi); }
-  if (p.connSerial >= 0) { o.lit(PJ.connSerial); o.num(p.connSerial); }
+  if (p.otConnId >= 0) {
+    o.lit(PJ.otConnId);
+    o.num(p.otConnId);
+  }
+  if (p.toConnId >= 0) {
+    o.lit(PJ.toConnId);
+    o.num(p.toConnId);
+  }
+  if (p.otRpi >= 0) {
+    o.lit(PJ.otRpi);
+    o.num(p.otRpi);
+  }
+  if (p.toRpi >= 0) {
+    o.lit(PJ.toRpi);
+    o.num(p.toRpi);
+  }
+  if (p.connSerial >= 0) {
+    o.lit(PJ.connSerial);
+    o.num(p.connSerial);
+  }
   if (p.vendor >= 0) {
-    o.lit(PJ.vendor); o.num(p.vendor);
-    o.lit(PJ.deviceType); o.num(p.deviceType);
-    o.lit(PJ.productCode); o.num(p.productCode);
-    o.lit(PJ.revision); o.num(p.revMajor); o.raw('.'); o.num(p.revMinor); o.raw('"');
-    o.lit(PJ.serial); o.num(p.serial);
+    o.lit(PJ.vendor);
+    o.num(p.vendor);
+    o.lit(PJ.deviceType);
+    o.num(p.deviceType);
+    o.lit(PJ.productCode);
+    o.num(p.productCode);
+    o.lit(PJ.revision);
+    o.num(p.revMajor);
+    o.raw('.');
+    o.num(p.revMinor);
+    o.raw('"');
+    o.lit(PJ.serial);
+    o.num(p.serial);
     o.lit(PJ.productName);
     if (p.nameOff < 0 || p.buf === null) o.lit(PJ.null);
     else bytesStr(o, p.buf, p.nameOff, p.nameLen);
-    o.lit(PJ.state); numOrNull(o, p.state);
+    o.lit(PJ.state);
+    numOrNull(o, p.state);
   }
   o.lit(PJ.close);
 }
@@ -116,13 +164,21 @@ export function pduJson(p: EnipPdu): string {
 }
 
 export function flowWrite(o: JsonOut, st: EnipState): void {
-  o.raw('{"commands":'); st.commands.write(o);
-  o.raw(',"services":'); st.services.write(o);
-  o.raw(',"requests":'); o.num(st.requests);
-  o.raw(',"responses":'); o.num(st.responses);
-  o.raw(',"errors":'); o.num(st.errors);
-  o.raw(',"io":'); o.num(st.io);
-  o.raw(',"session":'); if (st.session === 0) o.raw('null'); else o.num(st.session);
+  o.raw('{"commands":');
+  st.commands.write(o);
+  o.raw(',"services":');
+  st.services.write(o);
+  o.raw(',"requests":');
+  o.num(st.requests);
+  o.raw(',"responses":');
+  o.num(st.responses);
+  o.raw(',"errors":');
+  o.num(st.errors);
+  o.raw(',"io":');
+  o.num(st.io);
+  o.raw(',"session":');
+  if (st.session === 0) o.raw('null');
+  else o.num(st.session);
   o.raw('}');
 }
 

@@ -111,15 +111,73 @@ const IOA_LEN = 3;
 const ELEM = new Int8Array(256).fill(-1);
 (() => {
   const fixed: [number, number][] = [
-    [1, 1], [2, 4], [3, 1], [4, 4], [5, 2], [6, 5], [7, 5], [8, 8], [9, 3], [10, 6],
-    [11, 3], [12, 6], [13, 5], [14, 8], [15, 5], [16, 8], [17, 6], [18, 7], [19, 7],
-    [20, 5], [21, 2], [30, 8], [31, 8], [32, 9], [33, 12], [34, 10], [35, 10],
-    [36, 12], [37, 12], [38, 10], [39, 11], [40, 11], [41, 14],
-    [45, 1], [46, 1], [47, 1], [48, 3], [49, 3], [50, 5], [51, 4],
-    [58, 8], [59, 8], [60, 8], [61, 10], [62, 10], [63, 12], [64, 11],
-    [70, 1], [100, 1], [101, 1], [102, 0], [103, 7], [104, 2], [105, 1], [106, 2],
-    [107, 9], [110, 3], [111, 3], [112, 5], [113, 1],
-    [120, 6], [121, 7], [122, 4], [123, 5], [124, 4], [126, 13], [127, 16],
+    [1, 1],
+    [2, 4],
+    [3, 1],
+    [4, 4],
+    [5, 2],
+    [6, 5],
+    [7, 5],
+    [8, 8],
+    [9, 3],
+    [10, 6],
+    [11, 3],
+    [12, 6],
+    [13, 5],
+    [14, 8],
+    [15, 5],
+    [16, 8],
+    [17, 6],
+    [18, 7],
+    [19, 7],
+    [20, 5],
+    [21, 2],
+    [30, 8],
+    [31, 8],
+    [32, 9],
+    [33, 12],
+    [34, 10],
+    [35, 10],
+    [36, 12],
+    [37, 12],
+    [38, 10],
+    [39, 11],
+    [40, 11],
+    [41, 14],
+    [45, 1],
+    [46, 1],
+    [47, 1],
+    [48, 3],
+    [49, 3],
+    [50, 5],
+    [51, 4],
+    [58, 8],
+    [59, 8],
+    [60, 8],
+    [61, 10],
+    [62, 10],
+    [63, 12],
+    [64, 11],
+    [70, 1],
+    [100, 1],
+    [101, 1],
+    [102, 0],
+    [103, 7],
+    [104, 2],
+    [105, 1],
+    [106, 2],
+    [107, 9],
+    [110, 3],
+    [111, 3],
+    [112, 5],
+    [113, 1],
+    [120, 6],
+    [121, 7],
+    [122, 4],
+    [123, 5],
+    [124, 4],
+    [126, 13],
+    [127, 16],
   ];
   for (const [t, n] of fixed) ELEM[t] = n;
   ELEM[125] = -2; // F_SG_NA_1: segment carries its own length
@@ -163,8 +221,23 @@ function sizeOk(typeId: number, sq: boolean, nobj: number, asduLen: number): boo
 
 function newPdu(): Iec104Pdu {
   return {
-    fc: -1, frame: Iec104Frame.I, len: 0, tx: 0, rx: 0, u: 0, hasAsdu: false, typeId: 0,
-    sq: false, nobj: 0, cot: 0, neg: false, test: false, oa: 0, ca: 0, hasIoa: false, ioa: 0,
+    fc: -1,
+    frame: Iec104Frame.I,
+    len: 0,
+    tx: 0,
+    rx: 0,
+    u: 0,
+    hasAsdu: false,
+    typeId: 0,
+    sq: false,
+    nobj: 0,
+    cot: 0,
+    neg: false,
+    test: false,
+    oa: 0,
+    ca: 0,
+    hasIoa: false,
+    ioa: 0,
     seqAnomaly: '',
   };
 }
@@ -388,25 +461,27 @@ export const iec104: Dissector<Iec104State, Iec104Pdu> & JsonForms<Iec104State, 
       const m = checkApdu(buf, off + n, len - n);
       if (m === 0) return Probe.NoMatch;
     }
-    if (role !== 0 && (role > 0) === (dir === C2S)) return Probe.MatchReversed;
+    if (role !== 0 && role > 0 === (dir === C2S)) return Probe.MatchReversed;
     return Probe.Match;
   },
 
   createState(): Iec104State {
-    return statePool.pop() ?? {
-      pdu: newPdu(),
-      nextTx: new Uint16Array(2),
-      txKnown: new Uint8Array(2),
-      repeatNext: new Int32Array([-1, -1]),
-      fresh: true,
-      typeIds: new CodeCounts(256),
-      causes: new CodeCounts(64),
-      commands: 0,
-      seqAnomalies: 0,
-      iFrames: 0,
-      sFrames: 0,
-      uFrames: 0,
-    };
+    return (
+      statePool.pop() ?? {
+        pdu: newPdu(),
+        nextTx: new Uint16Array(2),
+        txKnown: new Uint8Array(2),
+        repeatNext: new Int32Array([-1, -1]),
+        fresh: true,
+        typeIds: new CodeCounts(256),
+        causes: new CodeCounts(64),
+        commands: 0,
+        seqAnomalies: 0,
+        iFrames: 0,
+        sFrames: 0,
+        uFrames: 0,
+      }
+    );
   },
 
   releaseState(st: Iec104State): void {
@@ -418,7 +493,11 @@ export const iec104: Dissector<Iec104State, Iec104Pdu> & JsonForms<Iec104State, 
     st.fresh = true;
     st.typeIds.clear();
     st.causes.clear();
-    st.commands = 0; st.seqAnomalies = 0; st.iFrames = 0; st.sFrames = 0; st.uFrames = 0;
+    st.commands = 0;
+    st.seqAnomalies = 0;
+    st.iFrames = 0;
+    st.sFrames = 0;
+    st.uFrames = 0;
     statePool.push(st);
   },
 

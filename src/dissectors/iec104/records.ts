@@ -27,45 +27,75 @@ const PJ = {
 
 export function writeIec104Pdu(o: JsonOut, pdu: Iec104Pdu): void {
   if (pdu.frame === Iec104Frame.I) {
-    o.lit(PJ.frameI); o.num(pdu.tx);
-    o.lit(PJ.rx); o.num(pdu.rx);
+    o.lit(PJ.frameI);
+    o.num(pdu.tx);
+    o.lit(PJ.rx);
+    o.num(pdu.rx);
     if (pdu.hasAsdu) {
-      o.lit(PJ.typeId); o.num(pdu.typeId);
-      o.lit(PJ.cot); o.num(pdu.cot);
+      o.lit(PJ.typeId);
+      o.num(pdu.typeId);
+      o.lit(PJ.cot);
+      o.num(pdu.cot);
       o.lit(pdu.neg ? PJ.negTrue : PJ.negFalse);
       o.lit(pdu.test ? PJ.testTrue : PJ.testFalse);
-      o.lit(PJ.oa); o.num(pdu.oa);
-      o.lit(PJ.ca); o.num(pdu.ca);
-      if (pdu.hasIoa) { o.lit(PJ.ioa); o.num(pdu.ioa); }
-      o.lit(PJ.nobj); o.num(pdu.nobj);
+      o.lit(PJ.oa);
+      o.num(pdu.oa);
+      o.lit(PJ.ca);
+      o.num(pdu.ca);
+      if (pdu.hasIoa) {
+        o.lit(PJ.ioa);
+        o.num(pdu.ioa);
+      }
+      o.lit(PJ.nobj);
+      o.num(pdu.nobj);
     }
   } else if (pdu.frame === Iec104Frame.S) {
-    o.lit(PJ.frameS); o.num(pdu.rx);
+    o.lit(PJ.frameS);
+    o.num(pdu.rx);
   } else {
-    o.lit(PJ.frameU); o.raw(uName(pdu.u)); o.lit(PJ.quote);
+    o.lit(PJ.frameU);
+    o.raw(uName(pdu.u));
+    o.lit(PJ.quote);
   }
-  if (pdu.seqAnomaly !== '') { o.lit(PJ.seqAnomaly); o.raw(pdu.seqAnomaly); o.lit(PJ.quote); }
+  if (pdu.seqAnomaly !== '') {
+    o.lit(PJ.seqAnomaly);
+    o.raw(pdu.seqAnomaly);
+    o.lit(PJ.quote);
+  }
   o.lit(PJ.close);
 }
 
 export function writeIec104Flow(o: JsonOut, st: Iec104State): void {
-  o.raw('{"type_ids":'); st.typeIds.write(o);
-  o.raw(',"causes":'); st.causes.write(o);
-  o.raw(',"commands":'); o.num(st.commands);
-  o.raw(',"seq_anomalies":'); o.num(st.seqAnomalies);
-  o.raw(',"i":'); o.num(st.iFrames);
-  o.raw(',"s":'); o.num(st.sFrames);
-  o.raw(',"u":'); o.num(st.uFrames);
+  o.raw('{"type_ids":');
+  st.typeIds.write(o);
+  o.raw(',"causes":');
+  st.causes.write(o);
+  o.raw(',"commands":');
+  o.num(st.commands);
+  o.raw(',"seq_anomalies":');
+  o.num(st.seqAnomalies);
+  o.raw(',"i":');
+  o.num(st.iFrames);
+  o.raw(',"s":');
+  o.num(st.sFrames);
+  o.raw(',"u":');
+  o.num(st.uFrames);
   o.raw('}');
 }
 
 function uName(u: number): string {
   switch (u) {
-    case Iec104U.STARTDT_ACT: return 'STARTDT_ACT';
-    case Iec104U.STARTDT_CON: return 'STARTDT_CON';
-    case Iec104U.STOPDT_ACT: return 'STOPDT_ACT';
-    case Iec104U.STOPDT_CON: return 'STOPDT_CON';
-    case Iec104U.TESTFR_ACT: return 'TESTFR_ACT';
-    default: return 'TESTFR_CON';
+    case Iec104U.STARTDT_ACT:
+      return 'STARTDT_ACT';
+    case Iec104U.STARTDT_CON:
+      return 'STARTDT_CON';
+    case Iec104U.STOPDT_ACT:
+      return 'STOPDT_ACT';
+    case Iec104U.STOPDT_CON:
+      return 'STOPDT_CON';
+    case Iec104U.TESTFR_ACT:
+      return 'TESTFR_ACT';
+    default:
+      return 'TESTFR_CON';
   }
 }

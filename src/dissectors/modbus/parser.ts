@@ -109,7 +109,13 @@ export const MODBUS_MAX_ID_OBJECTS = 16;
 /** Names of the standard object ids 0-6 (Modbus Application Protocol V1.1b3 6.21),
  *  as they appear in the record; others are "object_<id>". */
 export const MODBUS_ID_NAMES: readonly string[] = [
-  'vendor_name', 'product_code', 'revision', 'vendor_url', 'product_name', 'model_name', 'user_application_name',
+  'vendor_name',
+  'product_code',
+  'revision',
+  'vendor_url',
+  'product_name',
+  'model_name',
+  'user_application_name',
 ];
 
 /** Read Device Identification objects of a PDU (id name -> value), or null.
@@ -191,18 +197,34 @@ const BAD_VALUE = 3;
 const UNKNOWN_FC = 4;
 const BAD_EXC = 5;
 
-
 /** One PDU object for every flow: it is only valid during ctx.emit, and
  *  parsing is synchronous, so flows need not carry their own. */
 const SHARED_PDU = newPdu();
 
 function newPdu(): ModbusPdu {
   return {
-    fc: -1, tid: -1, unit: -1, exception: null, resp: false, addr: -1, qty: -1,
-    value: -1, waddr: -1, wqty: -1, sub: -1, mei: -1, byteCount: -1, len: 0,
-    conformity: -1, moreFollows: -1, nextObjectId: -1, idCount: 0,
-    idIds: new Uint8Array(MODBUS_MAX_ID_OBJECTS), idPos: new Int32Array(MODBUS_MAX_ID_OBJECTS),
-    idLen: new Uint8Array(MODBUS_MAX_ID_OBJECTS), idBuf: null,
+    fc: -1,
+    tid: -1,
+    unit: -1,
+    exception: null,
+    resp: false,
+    addr: -1,
+    qty: -1,
+    value: -1,
+    waddr: -1,
+    wqty: -1,
+    sub: -1,
+    mei: -1,
+    byteCount: -1,
+    len: 0,
+    conformity: -1,
+    moreFollows: -1,
+    nextObjectId: -1,
+    idCount: 0,
+    idIds: new Uint8Array(MODBUS_MAX_ID_OBJECTS),
+    idPos: new Int32Array(MODBUS_MAX_ID_OBJECTS),
+    idLen: new Uint8Array(MODBUS_MAX_ID_OBJECTS),
+    idBuf: null,
   };
 }
 
@@ -220,14 +242,20 @@ function decodeBody(p: ModbusPdu, b: Buffer, d: number, dl: number, raw: number,
   const fc = raw & 0x7f;
   p.fc = fc;
   if (raw & 0x80) {
-    if (dl < 1) { p.exception = 0; return MALFORMED; }
+    if (dl < 1) {
+      p.exception = 0;
+      return MALFORMED;
+    }
     p.exception = b[d];
     // Only a server sends exceptions, and their body is the code alone.
     if (dl !== 1 || !resp) return MALFORMED;
     return EXC_VALID[p.exception] ? OK : BAD_EXC;
   }
   switch (fc) {
-    case 1: case 2: case 3: case 4: {
+    case 1:
+    case 2:
+    case 3:
+    case 4: {
       const bits = fc <= 2;
       if (!resp) {
         if (dl !== 4) return MALFORMED;
@@ -240,14 +268,18 @@ function decodeBody(p: ModbusPdu, b: Buffer, d: number, dl: number, raw: number,
       if (p.byteCount !== dl - 1) return MALFORMED;
       return bits || (p.byteCount & 1) === 0 ? OK : MALFORMED;
     }
-    case 5: case 6:
+    case 5:
+    case 6:
       // The response echoes the request.
       if (dl !== 4) return MALFORMED;
       p.addr = u16(b, d);
       p.qty = 1;
       p.value = u16(b, d + 2);
       return fc === 6 || p.value === 0 || p.value === 0xff00 ? OK : BAD_VALUE;
-    case 7: case 11: case 12: case 17:
+    case 7:
+    case 11:
+    case 12:
+    case 17:
       if (!resp) return dl === 0 ? OK : MALFORMED;
       if (fc === 7) return dl === 1 ? OK : MALFORMED;
       if (fc === 11) return dl === 4 ? OK : MALFORMED;
@@ -258,7 +290,8 @@ function decodeBody(p: ModbusPdu, b: Buffer, d: number, dl: number, raw: number,
       if (dl < 2) return MALFORMED;
       p.sub = u16(b, d);
       return OK;
-    case 15: case 16: {
+    case 15:
+    case 16: {
       const bits = fc === 15;
       if (dl < 4) return MALFORMED;
       p.addr = u16(b, d);
@@ -274,7 +307,8 @@ function decodeBody(p: ModbusPdu, b: Buffer, d: number, dl: number, raw: number,
       if (!resp && p.byteCount !== (bits ? (p.qty + 7) >> 3 : p.qty * 2)) return MALFORMED;
       return OK;
     }
-    case 20: case 21:
+    case 20:
+    case 21:
       // Same shape both ways: byte count + sub-requests/records.
       if (dl < 1) return MALFORMED;
       p.byteCount = b[d];
@@ -308,8 +342,7 @@ function decodeBody(p: ModbusPdu, b: Buffer, d: number, dl: number, raw: number,
       // byte count u16 (covers what follows it), FIFO count u16 (<= 31), values
       if (dl < 4) return MALFORMED;
       p.byteCount = u16(b, d);
-      return p.byteCount === dl - 2 && u16(b, d + 2) <= 31 && p.byteCount === 2 + 2 * u16(b, d + 2)
-        ? OK : MALFORMED;
+      return p.byteCount === dl - 2 && u16(b, d + 2) <= 31 && p.byteCount === 2 + 2 * u16(b, d + 2) ? OK : MALFORMED;
     case 43:
       if (dl < 1) return MALFORMED;
       p.mei = b[d];
@@ -466,11 +499,22 @@ function txOpen(st: ModbusState, p: ModbusPdu, dir: Dir, ctx: ParseCtx): void {
 function responseAgrees(st: ModbusState, i: number, p: ModbusPdu): boolean {
   const q = st.txQty[i];
   switch (p.fc) {
-    case 1: case 2: return q < 0 || p.byteCount === (q + 7) >> 3;
-    case 3: case 4: case 23: return q < 0 || p.byteCount === q * 2;
-    case 5: case 6: case 22: return p.addr === st.txAddr[i];
-    case 15: case 16: return p.addr === st.txAddr[i] && p.qty === q;
-    default: return true;
+    case 1:
+    case 2:
+      return q < 0 || p.byteCount === (q + 7) >> 3;
+    case 3:
+    case 4:
+    case 23:
+      return q < 0 || p.byteCount === q * 2;
+    case 5:
+    case 6:
+    case 22:
+      return p.addr === st.txAddr[i];
+    case 15:
+    case 16:
+      return p.addr === st.txAddr[i] && p.qty === q;
+    default:
+      return true;
   }
 }
 
@@ -489,7 +533,8 @@ function readIdObjects(p: ModbusPdu, b: Buffer, d: number, dl: number): void {
     const id = b[q];
     let k = 0;
     while (k < p.idCount && p.idIds[k] !== id) k++;
-    if (k === p.idCount) { // a repeated id keeps its first value: one key per id in the record
+    if (k === p.idCount) {
+      // a repeated id keeps its first value: one key per id in the record
       p.idIds[k] = id;
       p.idPos[k] = q + 2;
       p.idLen[k] = l;
@@ -521,17 +566,30 @@ function handleAdu(st: ModbusState, buf: Buffer, pos: number, len: number, dir: 
   p.resp = dir === st.srvDir;
   const code = decodeBody(p, buf, pos + MIN_ADU, len - 2, raw, p.resp);
   switch (code) {
-    case MALFORMED: ctx.anomaly(dir, 'malformed_pdu'); break;
-    case BAD_QTY: ctx.anomaly(dir, 'invalid_quantity'); break;
-    case BAD_VALUE: ctx.anomaly(dir, 'invalid_value'); break;
-    case UNKNOWN_FC: ctx.anomaly(dir, 'unknown_function_code'); break;
-    case BAD_EXC: ctx.anomaly(dir, 'invalid_exception_code'); break;
+    case MALFORMED:
+      ctx.anomaly(dir, 'malformed_pdu');
+      break;
+    case BAD_QTY:
+      ctx.anomaly(dir, 'invalid_quantity');
+      break;
+    case BAD_VALUE:
+      ctx.anomaly(dir, 'invalid_value');
+      break;
+    case UNKNOWN_FC:
+      ctx.anomaly(dir, 'unknown_function_code');
+      break;
+    case BAD_EXC:
+      ctx.anomaly(dir, 'invalid_exception_code');
+      break;
   }
   if (p.mei === 14 && p.resp && code === OK) readIdObjects(p, buf, pos + MIN_ADU, len - 2);
 
   st.fcCount.add(p.fc);
   const bit = 1 << (p.unit & 31);
-  if ((st.unitSeen[p.unit >> 5] & bit) === 0) { st.unitSeen[p.unit >> 5] |= bit; st.nUnits++; }
+  if ((st.unitSeen[p.unit >> 5] & bit) === 0) {
+    st.unitSeen[p.unit >> 5] |= bit;
+    st.nUnits++;
+  }
   if (p.exception !== null) st.exceptions++;
   if (p.resp) {
     st.responses++;

@@ -29,32 +29,63 @@ const PJ = {
 };
 
 export function writeModbusPdu(o: JsonOut, p: ModbusPdu): void {
-  o.lit(PJ.tid); o.num(p.tid);
-  o.lit(PJ.unit); o.num(p.unit);
-  o.lit(PJ.fc); o.num(p.fc);
+  o.lit(PJ.tid);
+  o.num(p.tid);
+  o.lit(PJ.unit);
+  o.num(p.unit);
+  o.lit(PJ.fc);
+  o.num(p.fc);
   o.lit(PJ.exception);
   if (p.exception === null) o.lit(PJ.null);
   else o.num(p.exception);
   o.lit(p.resp ? PJ.respTrue : PJ.respFalse);
-  if (p.addr >= 0) { o.lit(PJ.addr); o.num(p.addr); }
-  if (p.qty >= 0) { o.lit(PJ.qty); o.num(p.qty); }
-  if (p.value >= 0) { o.lit(PJ.value); o.num(p.value); }
-  if (p.waddr >= 0) { o.lit(PJ.waddr); o.num(p.waddr); }
-  if (p.wqty >= 0) { o.lit(PJ.wqty); o.num(p.wqty); }
-  if (p.sub >= 0) { o.lit(PJ.sub); o.num(p.sub); }
-  if (p.mei >= 0) { o.lit(PJ.mei); o.num(p.mei); }
-  if (p.byteCount >= 0) { o.lit(PJ.byteCount); o.num(p.byteCount); }
+  if (p.addr >= 0) {
+    o.lit(PJ.addr);
+    o.num(p.addr);
+  }
+  if (p.qty >= 0) {
+    o.lit(PJ.qty);
+    o.num(p.qty);
+  }
+  if (p.value >= 0) {
+    o.lit(PJ.value);
+    o.num(p.value);
+  }
+  if (p.waddr >= 0) {
+    o.lit(PJ.waddr);
+    o.num(p.waddr);
+  }
+  if (p.wqty >= 0) {
+    o.lit(PJ.wqty);
+    o.num(p.wqty);
+  }
+  if (p.sub >= 0) {
+    o.lit(PJ.sub);
+    o.num(p.sub);
+  }
+  if (p.mei >= 0) {
+    o.lit(PJ.mei);
+    o.num(p.mei);
+  }
+  if (p.byteCount >= 0) {
+    o.lit(PJ.byteCount);
+    o.num(p.byteCount);
+  }
   if (p.conformity >= 0) {
-    o.lit(PJ.conformity); o.num(p.conformity);
-    o.lit(PJ.moreFollows); o.num(p.moreFollows);
-    o.lit(PJ.nextObjectId); o.num(p.nextObjectId);
+    o.lit(PJ.conformity);
+    o.num(p.conformity);
+    o.lit(PJ.moreFollows);
+    o.num(p.moreFollows);
+    o.lit(PJ.nextObjectId);
+    o.num(p.nextObjectId);
   }
   const ib = p.idBuf;
   if (ib !== null) {
     o.lit(PJ.deviceId);
     for (let i = 0; i < p.idCount; i++) {
       if (i > 0) o.raw(',');
-      o.str(idName(p.idIds[i])); o.raw(':');
+      o.str(idName(p.idIds[i]));
+      o.raw(':');
       o.str(ib.toString('utf8', p.idPos[i], p.idPos[i] + p.idLen[i]));
     }
     o.lit(PJ.close);
@@ -63,8 +94,10 @@ export function writeModbusPdu(o: JsonOut, p: ModbusPdu): void {
 }
 
 export function writeModbusFlow(o: JsonOut, st: ModbusState): void {
-  o.raw('{"fc":'); st.fcCount.write(o);
-  o.raw(',"exceptions":'); o.num(st.exceptions);
+  o.raw('{"fc":');
+  st.fcCount.write(o);
+  o.raw(',"exceptions":');
+  o.num(st.exceptions);
   o.raw(',"units":[');
   let first = true;
   for (let w = 0; w < 8; w++) {
@@ -77,8 +110,11 @@ export function writeModbusFlow(o: JsonOut, st: ModbusState): void {
       first = false;
     }
   }
-  o.raw('],"requests":'); o.num(st.requests);
-  o.raw(',"responses":'); o.num(st.responses);
-  o.raw(',"open_transactions":'); o.num(st.txN);
+  o.raw('],"requests":');
+  o.num(st.requests);
+  o.raw(',"responses":');
+  o.num(st.responses);
+  o.raw(',"open_transactions":');
+  o.num(st.txN);
   o.raw('}');
 }

@@ -50,12 +50,24 @@ function nodeId(b: Buffer, p: number, end: number): number {
   const enc = b[p];
   let q: number;
   switch (enc & 0x3f) {
-    case 0: q = p + 2; break;
-    case 1: q = p + 4; break;
-    case 2: q = p + 7; break;
-    case 3: case 5: q = str(b, p + 3, end); break;
-    case 4: q = p + 19; break;
-    default: return -1;
+    case 0:
+      q = p + 2;
+      break;
+    case 1:
+      q = p + 4;
+      break;
+    case 2:
+      q = p + 7;
+      break;
+    case 3:
+    case 5:
+      q = str(b, p + 3, end);
+      break;
+    case 4:
+      q = p + 19;
+      break;
+    default:
+      return -1;
   }
   if (q < 0 || q > end) return -1;
   if (enc & 0x80) q = str(b, q, end);
@@ -107,13 +119,16 @@ function responseHeader(b: Buffer, p: number, end: number): number {
 function applicationDescription(b: Buffer, p: number, end: number, out: UaIdentitySpans): boolean {
   let q = str(b, p, end);
   if (q < 0) return false;
-  const uriPos = sPos, uriLen = sLen;
+  const uriPos = sPos,
+    uriLen = sLen;
   q = str(b, q, end);
   if (q < 0 || q >= end) return false;
-  const prodPos = sPos, prodLen = sLen;
+  const prodPos = sPos,
+    prodLen = sLen;
   const mask = b[q++];
   if (mask & 0x01) q = str(b, q, end); // Locale
-  let namePos = 0, nameLen = -1;
+  let namePos = 0,
+    nameLen = -1;
   if (q >= 0 && mask & 0x02) {
     q = str(b, q, end);
     namePos = sPos;
@@ -121,9 +136,12 @@ function applicationDescription(b: Buffer, p: number, end: number, out: UaIdenti
   }
   if (q < 0) return false;
   out.idBuf = b;
-  out.appUriPos = uriPos; out.appUriLen = uriLen;
-  out.productUriPos = prodPos; out.productUriLen = prodLen;
-  out.appNamePos = namePos; out.appNameLen = nameLen;
+  out.appUriPos = uriPos;
+  out.appUriLen = uriLen;
+  out.productUriPos = prodPos;
+  out.productUriLen = prodLen;
+  out.appNamePos = namePos;
+  out.appNameLen = nameLen;
   return true;
 }
 

@@ -166,7 +166,13 @@ const SEC_NONE = 1;
 const SEC_SECURED = 2;
 const SEC_NONE_INFERRED = 3;
 
-const T_HEL = 0, T_ACK = 1, T_ERR = 2, T_RHE = 3, T_OPN = 4, T_MSG = 5, T_CLO = 6;
+const T_HEL = 0,
+  T_ACK = 1,
+  T_ERR = 2,
+  T_RHE = 3,
+  T_OPN = 4,
+  T_MSG = 5,
+  T_CLO = 6;
 const TYPE_NAMES: readonly OpcuaMsgType[] = ['HEL', 'ACK', 'ERR', 'RHE', 'OPN', 'MSG', 'CLO'];
 const TYPE_BYTES: readonly (readonly number[])[] = TYPE_NAMES.map((n) => [...Buffer.from(n, 'latin1')]);
 /** Smallest valid chunk per type: header + fixed fields + empty strings. */
@@ -179,12 +185,15 @@ const MIN_SIZE = [
   16, // MSG: channel, token
   16, // CLO: channel, token
 ];
-const CH_F = 0x46, CH_C = 0x43, CH_A = 0x41;
+const CH_F = 0x46,
+  CH_C = 0x43,
+  CH_A = 0x41;
 /** OPC 10000-6 7.1.2.3: buffer sizes "shall be at least 8192 bytes". */
 const MIN_BUFFER = 8192;
 const NONE_RAW = Buffer.from(OPCUA_POLICY_NONE, 'latin1');
 
-const ROLE_CLIENT = 1, ROLE_SERVER = 2;
+const ROLE_CLIENT = 1,
+  ROLE_SERVER = 2;
 
 // --- small readers (callers check bounds) ---
 
@@ -194,16 +203,26 @@ function i32(b: Buffer, p: number): number {
 
 /** Message type at p (3 bytes available), or -1. */
 function typeAt(b: Buffer, p: number): number {
-  const x = b[p], y = b[p + 1], z = b[p + 2];
+  const x = b[p],
+    y = b[p + 1],
+    z = b[p + 2];
   switch (x) {
-    case 0x48: return y === 0x45 && z === 0x4c ? T_HEL : -1; // HEL
-    case 0x41: return y === 0x43 && z === 0x4b ? T_ACK : -1; // ACK
-    case 0x45: return y === 0x52 && z === 0x52 ? T_ERR : -1; // ERR
-    case 0x52: return y === 0x48 && z === 0x45 ? T_RHE : -1; // RHE
-    case 0x4f: return y === 0x50 && z === 0x4e ? T_OPN : -1; // OPN
-    case 0x4d: return y === 0x53 && z === 0x47 ? T_MSG : -1; // MSG
-    case 0x43: return y === 0x4c && z === 0x4f ? T_CLO : -1; // CLO
-    default: return -1;
+    case 0x48:
+      return y === 0x45 && z === 0x4c ? T_HEL : -1; // HEL
+    case 0x41:
+      return y === 0x43 && z === 0x4b ? T_ACK : -1; // ACK
+    case 0x45:
+      return y === 0x52 && z === 0x52 ? T_ERR : -1; // ERR
+    case 0x52:
+      return y === 0x48 && z === 0x45 ? T_RHE : -1; // RHE
+    case 0x4f:
+      return y === 0x50 && z === 0x4e ? T_OPN : -1; // OPN
+    case 0x4d:
+      return y === 0x53 && z === 0x47 ? T_MSG : -1; // MSG
+    case 0x43:
+      return y === 0x4c && z === 0x4f ? T_CLO : -1; // CLO
+    default:
+      return -1;
   }
 }
 
@@ -212,7 +231,11 @@ function typePrefixOk(b: Buffer, p: number, n: number): boolean {
   for (let t = 0; t < 7; t++) {
     const tb = TYPE_BYTES[t];
     let ok = true;
-    for (let i = 0; i < n; i++) if (b[p + i] !== tb[i]) { ok = false; break; }
+    for (let i = 0; i < n; i++)
+      if (b[p + i] !== tb[i]) {
+        ok = false;
+        break;
+      }
     if (ok) return true;
   }
   return false;
@@ -280,12 +303,14 @@ function readNodeId(b: Buffer, p: number, end: number): number {
     default:
       return -1;
   }
-  if (enc & 0x80) { // NamespaceUri: not namespace 0 by index
+  if (enc & 0x80) {
+    // NamespaceUri: not namespace 0 by index
     q = readStr(b, q, end);
     if (q < 0) return -1;
     local = false;
   }
-  if (enc & 0x40) { // ServerIndex
+  if (enc & 0x40) {
+    // ServerIndex
     if (q + 4 > end) return -1;
     if (u32(b, q) !== 0) local = false;
     q += 4;
@@ -298,8 +323,12 @@ function readNodeId(b: Buffer, p: number, end: number): number {
  *  ROLE_CLIENT, ROLE_SERVER or 0. Pure (used by probe). */
 function contentRole(b: Buffer, p: number, end: number, t: number): number {
   switch (t) {
-    case T_HEL: return ROLE_CLIENT;
-    case T_ACK: case T_ERR: case T_RHE: return ROLE_SERVER;
+    case T_HEL:
+      return ROLE_CLIENT;
+    case T_ACK:
+    case T_ERR:
+    case T_RHE:
+      return ROLE_SERVER;
     case T_OPN: {
       let q = readStr(b, p + 12, end);
       if (q < 0 || sLen !== NONE_RAW.length || b.compare(NONE_RAW, 0, NONE_RAW.length, sPos, sPos + sLen) !== 0) return 0;
@@ -309,10 +338,12 @@ function contentRole(b: Buffer, p: number, end: number, t: number): number {
       if (q < 0) return 0;
       return opcuaServiceRole(readNodeId(b, q + 8, end));
     }
-    case T_MSG: case T_CLO:
+    case T_MSG:
+    case T_CLO:
       if (b[p + 3] !== CH_F && b[p + 3] !== CH_C) return 0;
       return opcuaServiceRole(readNodeId(b, p + 24, end));
-    default: return 0;
+    default:
+      return 0;
   }
 }
 
@@ -425,8 +456,7 @@ function countStatus(st: OpcuaState, status: number): void {
 /** Bounded string from the wire; `cache` is reused when the bytes are equal. */
 function wireString(b: Buffer, pos: number, len: number, cacheRaw: Buffer | undefined, cache: string | undefined): string {
   const n = len > OPCUA_MAX_STRING ? OPCUA_MAX_STRING : len;
-  if (cacheRaw !== undefined && cache !== undefined && cacheRaw.length === n &&
-      b.compare(cacheRaw, 0, n, pos, pos + n) === 0) return cache;
+  if (cacheRaw !== undefined && cache !== undefined && cacheRaw.length === n && b.compare(cacheRaw, 0, n, pos, pos + n) === 0) return cache;
   return b.toString('utf8', pos, pos + n);
 }
 
@@ -450,7 +480,10 @@ function allocOpen(st: OpcuaState, dir: Dir, key: number, service: number, ctx: 
   let slot = -1;
   let oldest = base;
   for (let i = base; i < base + OPCUA_MAX_OPEN; i++) {
-    if (st.openUsed[i] === 0) { slot = i; break; }
+    if (st.openUsed[i] === 0) {
+      slot = i;
+      break;
+    }
     if (st.openTicket[i] < st.openTicket[oldest]) oldest = i;
   }
   if (slot < 0) {
@@ -490,7 +523,10 @@ function decodeLimits(st: OpcuaState, b: Buffer, p: number, dir: Dir): void {
 function decodeHel(st: OpcuaState, b: Buffer, p: number, end: number, dir: Dir, ctx: ParseCtx): void {
   const pdu = st.pdu;
   decodeLimits(st, b, p, dir);
-  if (readStr(b, p + 28, end) < 0) { ctx.anomaly(dir, 'invalid_string_length'); return; }
+  if (readStr(b, p + 28, end) < 0) {
+    ctx.anomaly(dir, 'invalid_string_length');
+    return;
+  }
   if (sLen >= 0) {
     const s = wireString(b, sPos, sLen, st.endpointRaw, st.endpoint);
     if (s !== st.endpoint) {
@@ -501,21 +537,26 @@ function decodeHel(st: OpcuaState, b: Buffer, p: number, end: number, dir: Dir, 
   }
 }
 
-
 /** Error (UInt32) + Reason (String) at p: ERR body and abort chunk body. */
 function decodeError(st: OpcuaState, b: Buffer, p: number, end: number, dir: Dir, ctx: ParseCtx): void {
   if (p + 4 > end) return;
   const pdu = st.pdu;
   pdu.status = u32(b, p);
   countStatus(st, pdu.status);
-  if (readStr(b, p + 4, end) < 0) { ctx.anomaly(dir, 'invalid_string_length'); return; }
+  if (readStr(b, p + 4, end) < 0) {
+    ctx.anomaly(dir, 'invalid_string_length');
+    return;
+  }
   if (sLen >= 0) pdu.reason = wireString(b, sPos, sLen, undefined, undefined);
 }
 
 function decodeRhe(st: OpcuaState, b: Buffer, p: number, end: number, dir: Dir, ctx: ParseCtx): void {
   let q = readStr(b, p + 8, end); // ServerUri
   if (q >= 0) q = readStr(b, q, end); // EndpointUrl
-  if (q < 0) { ctx.anomaly(dir, 'invalid_string_length'); return; }
+  if (q < 0) {
+    ctx.anomaly(dir, 'invalid_string_length');
+    return;
+  }
   if (sLen >= 0) {
     const s = wireString(b, sPos, sLen, st.endpointRaw, st.endpoint);
     if (st.endpoint === undefined) {
@@ -535,7 +576,10 @@ function decodeService(st: OpcuaState, b: Buffer, q: number, end: number, dir: D
     if (nEnd < 0 || id < 0 || opcuaServiceRole(id) === 0) return -1;
     st.resync[dir] = false;
   }
-  if (nEnd < 0) { ctx.anomaly(dir, 'invalid_node_id'); return -1; }
+  if (nEnd < 0) {
+    ctx.anomaly(dir, 'invalid_node_id');
+    return -1;
+  }
   setService(st.pdu, id);
   if (id >= 0 && opcuaServiceRole(id) === ROLE_SERVER && nEnd + 16 <= end) {
     st.pdu.status = u32(b, nEnd + 12);
@@ -548,7 +592,10 @@ function decodeOpn(st: OpcuaState, b: Buffer, p: number, end: number, dir: Dir, 
   const pdu = st.pdu;
   pdu.channel = u32(b, p + 8);
   let q = readStr(b, p + 12, end);
-  if (q < 0) { ctx.anomaly(dir, 'invalid_string_length'); return; }
+  if (q < 0) {
+    ctx.anomaly(dir, 'invalid_string_length');
+    return;
+  }
   if (sLen >= 0) {
     const none = sLen === NONE_RAW.length && b.compare(NONE_RAW, 0, NONE_RAW.length, sPos, sPos + sLen) === 0;
     st.sec = none ? SEC_NONE : SEC_SECURED;
@@ -562,9 +609,15 @@ function decodeOpn(st: OpcuaState, b: Buffer, p: number, end: number, dir: Dir, 
     st.sec = SEC_SECURED; // a null policy is not None: decode nothing further
   }
   q = readStr(b, q, end);
-  if (q >= 0) { pdu.senderCert = sLen > 0; q = readStr(b, q, end); }
+  if (q >= 0) {
+    pdu.senderCert = sLen > 0;
+    q = readStr(b, q, end);
+  }
   if (q >= 0) pdu.receiverThumbprint = sLen > 0;
-  if (q < 0) { ctx.anomaly(dir, 'invalid_string_length'); return; }
+  if (q < 0) {
+    ctx.anomaly(dir, 'invalid_string_length');
+    return;
+  }
   // OPC 10000-6 6.7.2.3: the thumbprint "shall be null if the Message is not
   // encrypted", so it, not the policy, says whether this OPN's body is
   // ciphertext (a signed-only or unsecured OPN under a real policy is clear).
@@ -606,7 +659,8 @@ function decodeMsg(st: OpcuaState, b: Buffer, p: number, end: number, dir: Dir, 
     pdu.req = u32(b, p + 20);
   }
   const key = plain ? pdu.req : -1;
-  if (t === T_CLO) { // never chunked
+  if (t === T_CLO) {
+    // never chunked
     if (plain) {
       const id = decodeService(st, b, p + 24, end, dir, ctx);
       if (id >= 0) bump(st.services, id, OPCUA_MAX_SERVICE_KEYS);
@@ -623,7 +677,8 @@ function decodeMsg(st: OpcuaState, b: Buffer, p: number, end: number, dir: Dir, 
     if (plain) decodeError(st, b, p + 24, end, dir, ctx);
     return;
   }
-  if (slot < 0) { // first (or only) chunk: the service id is here
+  if (slot < 0) {
+    // first (or only) chunk: the service id is here
     const id = plain ? decodeService(st, b, p + 24, end, dir, ctx) : -1;
     if (id === 431 || id === 461 || id === 464) findApplicationDescription(b, nEnd, end, id, pdu);
     if (c === CH_C) allocOpen(st, dir, key, id, ctx);
@@ -654,12 +709,24 @@ function parseChunk(st: OpcuaState, b: Buffer, p: number, size: number, t: numbe
   if (c !== CH_F && t !== T_MSG) ctx.anomaly(dir, 'invalid_chunk_type');
   const end = p + size;
   switch (t) {
-    case T_HEL: decodeHel(st, b, p, end, dir, ctx); break;
-    case T_ACK: decodeLimits(st, b, p, dir); break;
-    case T_ERR: decodeError(st, b, p + 8, end, dir, ctx); break;
-    case T_RHE: decodeRhe(st, b, p, end, dir, ctx); break;
-    case T_OPN: decodeOpn(st, b, p, end, dir, ctx); break;
-    default: decodeMsg(st, b, p, end, dir, ctx, t, c); break;
+    case T_HEL:
+      decodeHel(st, b, p, end, dir, ctx);
+      break;
+    case T_ACK:
+      decodeLimits(st, b, p, dir);
+      break;
+    case T_ERR:
+      decodeError(st, b, p + 8, end, dir, ctx);
+      break;
+    case T_RHE:
+      decodeRhe(st, b, p, end, dir, ctx);
+      break;
+    case T_OPN:
+      decodeOpn(st, b, p, end, dir, ctx);
+      break;
+    default:
+      decodeMsg(st, b, p, end, dir, ctx, t, c);
+      break;
   }
   ctx.emit(dir, pdu);
 }
@@ -710,11 +777,21 @@ export const opcua: Dissector<OpcuaState, OpcuaPdu> & JsonForms<OpcuaState, Opcu
     if (statePool.length >= STATE_POOL_MAX) return;
     // st.pdu is scratch, reset for every chunk (resetPdu).
     st.sec = SEC_UNKNOWN;
-    st.policy = undefined; st.policyRaw = undefined; st.endpoint = undefined; st.endpointRaw = undefined;
-    st.limit[0] = OPCUA_MAX_CHUNK; st.limit[1] = OPCUA_MAX_CHUNK;
-    st.maxChunks[0] = 0; st.maxChunks[1] = 0;
-    st.resync[0] = true; st.resync[1] = true;
-    st.openUsed.fill(0); st.openKey.fill(0); st.openCount.fill(0); st.openService.fill(0); st.openTicket.fill(0);
+    st.policy = undefined;
+    st.policyRaw = undefined;
+    st.endpoint = undefined;
+    st.endpointRaw = undefined;
+    st.limit[0] = OPCUA_MAX_CHUNK;
+    st.limit[1] = OPCUA_MAX_CHUNK;
+    st.maxChunks[0] = 0;
+    st.maxChunks[1] = 0;
+    st.resync[0] = true;
+    st.resync[1] = true;
+    st.openUsed.fill(0);
+    st.openKey.fill(0);
+    st.openCount.fill(0);
+    st.openService.fill(0);
+    st.openTicket.fill(0);
     st.ticket = 0;
     st.services.clear();
     st.errors.clear();
@@ -722,25 +799,27 @@ export const opcua: Dissector<OpcuaState, OpcuaPdu> & JsonForms<OpcuaState, Opcu
   },
 
   createState(): OpcuaState {
-    return statePool.pop() ?? {
-      pdu: newPdu(),
-      sec: SEC_UNKNOWN,
-      policy: undefined,
-      policyRaw: undefined,
-      endpoint: undefined,
-      endpointRaw: undefined,
-      limit: [OPCUA_MAX_CHUNK, OPCUA_MAX_CHUNK],
-      maxChunks: [0, 0],
-      resync: [true, true],
-      openUsed: new Uint8Array(2 * OPCUA_MAX_OPEN),
-      openKey: new Float64Array(2 * OPCUA_MAX_OPEN),
-      openCount: new Uint32Array(2 * OPCUA_MAX_OPEN),
-      openService: new Float64Array(2 * OPCUA_MAX_OPEN),
-      openTicket: new Float64Array(2 * OPCUA_MAX_OPEN),
-      ticket: 0,
-      services: new Map(),
-      errors: new Map(),
-    };
+    return (
+      statePool.pop() ?? {
+        pdu: newPdu(),
+        sec: SEC_UNKNOWN,
+        policy: undefined,
+        policyRaw: undefined,
+        endpoint: undefined,
+        endpointRaw: undefined,
+        limit: [OPCUA_MAX_CHUNK, OPCUA_MAX_CHUNK],
+        maxChunks: [0, 0],
+        resync: [true, true],
+        openUsed: new Uint8Array(2 * OPCUA_MAX_OPEN),
+        openKey: new Float64Array(2 * OPCUA_MAX_OPEN),
+        openCount: new Uint32Array(2 * OPCUA_MAX_OPEN),
+        openService: new Float64Array(2 * OPCUA_MAX_OPEN),
+        openTicket: new Float64Array(2 * OPCUA_MAX_OPEN),
+        ticket: 0,
+        services: new Map(),
+        errors: new Map(),
+      }
+    );
   },
 
   parse(st: OpcuaState, buf: Buffer, off: number, len: number, dir: Dir, ctx: ParseCtx): number {

@@ -127,7 +127,6 @@ export interface S7State {
   fcCount: Map<number, number>;
 }
 
-
 function resetPdu(p: S7Pdu): void {
   p.fc = -1;
   p.cotp = -1;
@@ -154,28 +153,30 @@ const SHARED_PDU = newPdu();
 const statePool: S7State[] = [];
 
 export function createState(): S7State {
-  return statePool.pop() ?? {
-    pdu: SHARED_PDU,
-    pduSize: 0,
-    rack: -1,
-    slot: -1,
-    frag: [null, null],
-    fragKept: [0, 0],
-    fragTotal: [0, 0],
-    udMore: [false, false],
-    udSzlId: [-1, -1],
-    udSzlIndex: [-1, -1],
-    plusMore: [false, false],
-    plusOp: [-1, -1],
-    plusFn: [-1, -1],
-    jobs: 0,
-    acks: 0,
-    userdata: 0,
-    plusPdus: 0,
-    errors: 0,
-    reassembled: 0,
-    fcCount: new Map(),
-  };
+  return (
+    statePool.pop() ?? {
+      pdu: SHARED_PDU,
+      pduSize: 0,
+      rack: -1,
+      slot: -1,
+      frag: [null, null],
+      fragKept: [0, 0],
+      fragTotal: [0, 0],
+      udMore: [false, false],
+      udSzlId: [-1, -1],
+      udSzlIndex: [-1, -1],
+      plusMore: [false, false],
+      plusOp: [-1, -1],
+      plusFn: [-1, -1],
+      jobs: 0,
+      acks: 0,
+      userdata: 0,
+      plusPdus: 0,
+      errors: 0,
+      reassembled: 0,
+      fcCount: new Map(),
+    }
+  );
 }
 
 export function releaseState(st: S7State): void {
@@ -197,7 +198,10 @@ export function releaseState(st: S7State): void {
 // --- recognition (pure; used by probe and by parse for CR/CC) ---
 
 /** A COTP parameter list [p, end) walks exactly to end; sets tsap* below. */
-let tsapCallingPos = -1, tsapCallingLen = 0, tsapCalledPos = -1, tsapCalledLen = 0;
+let tsapCallingPos = -1,
+  tsapCallingLen = 0,
+  tsapCalledPos = -1,
+  tsapCalledLen = 0;
 function walkParams(b: Buffer, p: number, end: number): boolean {
   tsapCallingPos = tsapCalledPos = -1;
   tsapCallingLen = tsapCalledLen = 0;
@@ -206,8 +210,13 @@ function walkParams(b: Buffer, p: number, end: number): boolean {
     const code = b[p];
     const len = b[p + 1];
     if (p + 2 + len > end) return false;
-    if (code === 0xc1) { tsapCallingPos = p + 2; tsapCallingLen = len; }
-    else if (code === 0xc2) { tsapCalledPos = p + 2; tsapCalledLen = len; }
+    if (code === 0xc1) {
+      tsapCallingPos = p + 2;
+      tsapCallingLen = len;
+    } else if (code === 0xc2) {
+      tsapCalledPos = p + 2;
+      tsapCalledLen = len;
+    }
     p += 2 + len;
   }
   return true;
@@ -356,7 +365,11 @@ function text(b: Buffer, p: number, n: number): string {
 function tsapText(b: Buffer, p: number, n: number): string {
   if (n === 2) return b.toString('hex', p, p + 2);
   let printable = n > 0;
-  for (let i = p; i < p + n; i++) if (b[i] < 0x20 || b[i] >= 0x7f) { printable = false; break; }
+  for (let i = p; i < p + n; i++)
+    if (b[i] < 0x20 || b[i] >= 0x7f) {
+      printable = false;
+      break;
+    }
   return printable ? text(b, p, n) : b.toString('hex', p, p + (n > MAX_STR ? MAX_STR : n));
 }
 
@@ -367,7 +380,10 @@ function cotpConnect(st: S7State, b: Buffer, p: number, dir: Dir, ctx: ParseCtx)
   resetPdu(pdu);
   pdu.cotp = type;
   if (type === COTP_CR || type === COTP_CC) {
-    if (li < 6 || !walkParams(b, p + 11, p + 5 + li)) { ctx.anomaly(dir, 'invalid_cotp'); return; }
+    if (li < 6 || !walkParams(b, p + 11, p + 5 + li)) {
+      ctx.anomaly(dir, 'invalid_cotp');
+      return;
+    }
     if (tsapCallingPos >= 0) pdu.srcTsap = tsapText(b, tsapCallingPos, tsapCallingLen);
     if (tsapCalledPos >= 0) {
       pdu.dstTsap = tsapText(b, tsapCalledPos, tsapCalledLen);
@@ -398,11 +414,21 @@ function szlIdentity(pdu: S7Pdu, b: Buffer, p: number, end: number): void {
       else if (index === 7) pdu.firmware = `V${b[q + 25]}.${b[q + 26]}.${b[q + 27]}`;
     } else if (id === 0x1c && entryLen >= 34) {
       switch (index) {
-        case 1: pdu.systemName = text(b, q + 2, 24); break;
-        case 2: pdu.moduleName = text(b, q + 2, 24); break;
-        case 3: pdu.plantName = text(b, q + 2, 32); break;
-        case 5: pdu.serial = text(b, q + 2, 24); break;
-        case 7: pdu.moduleType = text(b, q + 2, 32); break;
+        case 1:
+          pdu.systemName = text(b, q + 2, 24);
+          break;
+        case 2:
+          pdu.moduleName = text(b, q + 2, 24);
+          break;
+        case 3:
+          pdu.plantName = text(b, q + 2, 32);
+          break;
+        case 5:
+          pdu.serial = text(b, q + 2, 24);
+          break;
+        case 7:
+          pdu.moduleType = text(b, q + 2, 32);
+          break;
       }
     }
   }
@@ -412,7 +438,10 @@ function decodeUserdata(st: S7State, b: Buffer, q: number, pl: number, d: number
   const pdu = st.pdu;
   // Parameter head 00 01 12, or 01 00 10 for the CPU's mode-transition push
   // (where the subfunction byte is the new mode).
-  if (pl < 8) { ctx.anomaly(dir, 'invalid_length'); return; }
+  if (pl < 8) {
+    ctx.anomaly(dir, 'invalid_length');
+    return;
+  }
   pdu.udType = b[q + 5] >> 4;
   pdu.funcgroup = b[q + 5] & 0x0f;
   pdu.subfunc = b[q + 6];
@@ -421,7 +450,13 @@ function decodeUserdata(st: S7State, b: Buffer, q: number, pl: number, d: number
   const continued = st.udMore[dir];
   if (pl >= 12 && b[q + 3] === 8) {
     st.udMore[dir] = pdu.udType !== 4 && b[q + 9] !== 0;
-    if (pdu.udType !== 4) { const e = u16(b, q + 10); if (e !== 0) { pdu.errClass = e >> 8; pdu.errCode = e & 0xff; } }
+    if (pdu.udType !== 4) {
+      const e = u16(b, q + 10);
+      if (e !== 0) {
+        pdu.errClass = e >> 8;
+        pdu.errCode = e & 0xff;
+      }
+    }
   } else {
     st.udMore[dir] = false;
   }
@@ -452,14 +487,21 @@ function decodeJob(st: S7State, b: Buffer, q: number, pEnd: number, rosctr: numb
   pdu.fc = f;
   switch (f) {
     case 0xf0: // setup communication: func, reserved, max AmQ calling, called, PDU size
-      if (q + 8 > pEnd) { ctx.anomaly(dir, 'invalid_length'); return; }
+      if (q + 8 > pEnd) {
+        ctx.anomaly(dir, 'invalid_length');
+        return;
+      }
       pdu.pduSize = u16(b, q + 6);
       // Sizes under MIN_PDU_SIZE are not taken as a bound: one forged ack
       // could otherwise make every later PDU of the flow "too long".
       if (pdu.pduSize >= MIN_PDU_SIZE && (rosctr === ROSCTR_ACK_DATA || st.pduSize === 0)) st.pduSize = pdu.pduSize;
       return;
-    case 0x04: case 0x05: {
-      if (q + 2 > pEnd) { ctx.anomaly(dir, 'invalid_length'); return; }
+    case 0x04:
+    case 0x05: {
+      if (q + 2 > pEnd) {
+        ctx.anomaly(dir, 'invalid_length');
+        return;
+      }
       pdu.items = b[q + 1];
       // Request item: 0x12, spec length, syntax id (0x10 S7ANY), transport
       // size, length, DB, area, 3-byte address.
@@ -470,18 +512,29 @@ function decodeJob(st: S7State, b: Buffer, q: number, pEnd: number, rosctr: numb
       }
       return;
     }
-    case 0x28: { // PI service: func, 7 unknown bytes, parameter block length + block, name length + name
+    case 0x28: {
+      // PI service: func, 7 unknown bytes, parameter block length + block, name length + name
       if (rosctr !== ROSCTR_JOB) return;
-      if (q + 10 > pEnd) { ctx.anomaly(dir, 'invalid_length'); return; }
+      if (q + 10 > pEnd) {
+        ctx.anomaly(dir, 'invalid_length');
+        return;
+      }
       const s = q + 10 + u16(b, q + 8);
-      if (s + 1 > pEnd || s + 1 + b[s] > pEnd) { ctx.anomaly(dir, 'invalid_length'); return; }
+      if (s + 1 > pEnd || s + 1 + b[s] > pEnd) {
+        ctx.anomaly(dir, 'invalid_length');
+        return;
+      }
       pdu.piService = text(b, s + 1, b[s]);
       return;
     }
-    case 0x29: { // PLC stop: func, 5 unknown bytes, name length + name
+    case 0x29: {
+      // PLC stop: func, 5 unknown bytes, name length + name
       if (rosctr !== ROSCTR_JOB) return;
       const s = q + 6;
-      if (s + 1 > pEnd || s + 1 + b[s] > pEnd) { ctx.anomaly(dir, 'invalid_length'); return; }
+      if (s + 1 > pEnd || s + 1 + b[s] > pEnd) {
+        ctx.anomaly(dir, 'invalid_length');
+        return;
+      }
       pdu.piService = text(b, s + 1, b[s]);
       return;
     }
@@ -499,7 +552,10 @@ function decodeS7(st: S7State, b: Buffer, p: number, n: number, full: number, di
     return;
   }
   const hdr = rosctr === ROSCTR_ACK || rosctr === ROSCTR_ACK_DATA ? 12 : 10;
-  if (n < hdr) { ctx.anomaly(dir, 'invalid_length'); return; }
+  if (n < hdr) {
+    ctx.anomaly(dir, 'invalid_length');
+    return;
+  }
   pdu.rosctr = rosctr;
   pdu.pduref = u16(b, p + 4);
   const pl = u16(b, p + 6);
@@ -531,18 +587,28 @@ function decodePlus(st: S7State, b: Buffer, p: number, n: number, dir: Dir, ctx:
   resetPdu(pdu);
   pdu.plus = true;
   st.plusPdus++;
-  if (n < 4) { ctx.anomaly(dir, 'invalid_plus_length'); ctx.emit(dir, pdu); return; }
+  if (n < 4) {
+    ctx.anomaly(dir, 'invalid_plus_length');
+    ctx.emit(dir, pdu);
+    return;
+  }
   const v = b[p + 1];
   pdu.version = v;
   const dlen = u16(b, p + 2);
-  if (4 + dlen > n) { ctx.anomaly(dir, 'invalid_plus_length'); st.plusMore[dir] = false; ctx.emit(dir, pdu); return; }
+  if (4 + dlen > n) {
+    ctx.anomaly(dir, 'invalid_plus_length');
+    st.plusMore[dir] = false;
+    ctx.emit(dir, pdu);
+    return;
+  }
   const continued = st.plusMore[dir];
   // A trailer (72 vv 00 00) after the data ends a message; without it the
   // message goes on in the next PDU. The opcode and function are in the
   // first part; like the s7comm_plus dissector, report them on the last.
   const more = v !== 0xfe && n < 4 + dlen + 4;
   st.plusMore[dir] = more;
-  let op = -1, fn = -1;
+  let op = -1,
+    fn = -1;
   if (continued) {
     op = st.plusOp[dir];
     fn = st.plusFn[dir];
@@ -617,21 +683,34 @@ export function parse(st: S7State, b: Buffer, off: number, len: number, dir: Dir
   while (p < end) {
     const avail = end - p;
     if (!tpktStartOk(b, p, avail < 4 ? avail : 4)) return bad(p, off, dir, ctx, 'invalid_tpkt');
-    if (avail < 5) { ctx.need = avail < 4 ? 4 : 5; return p - off; }
+    if (avail < 5) {
+      ctx.need = avail < 4 ? 4 : 5;
+      return p - off;
+    }
     const tl = u16(b, p + 2);
     const li = b[p + 4];
     if (5 + li > tl || li < 2) return bad(p, off, dir, ctx, 'invalid_cotp');
-    if (avail < 6) { ctx.need = 6; return p - off; }
+    if (avail < 6) {
+      ctx.need = 6;
+      return p - off;
+    }
     const type = b[p + 5] & 0xf0;
     // Setup communication bounds every later S7 PDU, so a DT holds at most
     // the negotiated size: refuse to wait for a longer one (framing lost).
     if (type === COTP_DT && st.pduSize > 0 && tl - 7 > st.pduSize) return bad(p, off, dir, ctx, 'exceeds_pdu_size');
-    if (avail < tl) { ctx.need = tl; return p - off; }
+    if (avail < tl) {
+      ctx.need = tl;
+      return p - off;
+    }
     switch (type) {
       case COTP_DT:
         dataUnit(st, b, p + 5 + li, tl - 5 - li, (b[p + 6] & 0x80) !== 0, dir, ctx);
         break;
-      case COTP_CR: case COTP_CC: case COTP_DR: case COTP_DC: case COTP_ER:
+      case COTP_CR:
+      case COTP_CC:
+      case COTP_DR:
+      case COTP_DC:
+      case COTP_ER:
         cotpConnect(st, b, p, dir, ctx);
         break;
       default:

@@ -41,7 +41,13 @@ const PJ = {
   close: lit('}'),
 };
 
-const COTP_NAMES = new Map([[COTP_CR, '"CR"'], [COTP_CC, '"CC"'], [COTP_DR, '"DR"'], [COTP_DC, '"DC"'], [COTP_ER, '"ER"']]);
+const COTP_NAMES = new Map([
+  [COTP_CR, '"CR"'],
+  [COTP_CC, '"CC"'],
+  [COTP_DR, '"DR"'],
+  [COTP_DC, '"DC"'],
+  [COTP_ER, '"ER"'],
+]);
 
 function num(o: JsonOut, key: Uint8Array, v: number): void {
   o.lit(key);
@@ -57,7 +63,10 @@ function str(o: JsonOut, key: Uint8Array, v: string | null): void {
 
 /** Optional extras: written only when present. */
 function optStr(o: JsonOut, key: Uint8Array, v: string | null): void {
-  if (v !== null) { o.lit(key); o.str(v); }
+  if (v !== null) {
+    o.lit(key);
+    o.str(v);
+  }
 }
 
 export function pduWrite(o: JsonOut, p: S7Pdu): void {
@@ -87,13 +96,17 @@ export function pduWrite(o: JsonOut, p: S7Pdu): void {
     o.lit(PJ.plusFalse);
   }
   if (p.cotp >= 0) {
-    o.lit(PJ.cotp); o.raw(COTP_NAMES.get(p.cotp) ?? 'null');
+    o.lit(PJ.cotp);
+    o.raw(COTP_NAMES.get(p.cotp) ?? 'null');
     str(o, PJ.srcTsap, p.srcTsap);
     str(o, PJ.dstTsap, p.dstTsap);
     num(o, PJ.rack, p.rack);
     num(o, PJ.slot, p.slot);
   }
-  if (p.pduSize >= 0) { o.lit(PJ.pduSize); o.num(p.pduSize); }
+  if (p.pduSize >= 0) {
+    o.lit(PJ.pduSize);
+    o.num(p.pduSize);
+  }
   optStr(o, PJ.orderNumber, p.orderNumber);
   optStr(o, PJ.firmware, p.firmware);
   optStr(o, PJ.systemName, p.systemName);
@@ -112,15 +125,24 @@ export function flowWrite(o: JsonOut, st: S7State): void {
   o.raw('{"fc":{');
   let first = true;
   for (const [k, v] of st.fcCount) {
-    o.raw(first ? '"' : ',"'); o.num(k); o.raw('":'); o.num(v);
+    o.raw(first ? '"' : ',"');
+    o.num(k);
+    o.raw('":');
+    o.num(v);
     first = false;
   }
-  o.raw('},"jobs":'); o.num(st.jobs);
-  o.raw(',"acks":'); o.num(st.acks);
-  o.raw(',"userdata":'); o.num(st.userdata);
-  o.raw(',"plus":'); o.num(st.plusPdus);
-  o.raw(',"errors":'); o.num(st.errors);
-  o.raw(',"reassembled":'); o.num(st.reassembled);
+  o.raw('},"jobs":');
+  o.num(st.jobs);
+  o.raw(',"acks":');
+  o.num(st.acks);
+  o.raw(',"userdata":');
+  o.num(st.userdata);
+  o.raw(',"plus":');
+  o.num(st.plusPdus);
+  o.raw(',"errors":');
+  o.num(st.errors);
+  o.raw(',"reassembled":');
+  o.num(st.reassembled);
   o.raw(',"pdu_size":');
   if (st.pduSize > 0) o.num(st.pduSize);
   else o.raw('null');
