@@ -1,3 +1,4 @@
+// corpus-only: every test here reads ../shared/pcaps (see vitest.config.ts)
 // The inventory over the whole shared corpus (every capture in MANIFEST.tsv,
 // one run) agrees with the flow records of the same run: every asset sent a
 // packet, every endpoint that sent payload back is a service with the flows'
