@@ -301,7 +301,9 @@ export class Engine implements AppEvents {
     const obs = this.observer;
     if (obs !== null) {
       const fc = pdu.fc;
-      obs.pdu(flow, d, dir, fc, fc < 0 ? -1 : d.classify(pdu), ts);
+      // Classes are facts about what a client asked for: a response's class is
+      // not used, and the megamorphic classify call is not paid for it.
+      obs.pdu(flow, d, dir, fc, fc < 0 || dir !== 0 ? -1 : d.classify(pdu), ts);
       if (obs.identity !== undefined && d.identify !== undefined) d.identify(pdu, dir, this.identitySink.at(flow, d, ts));
     }
     if (!this.opts.pdus) return null;

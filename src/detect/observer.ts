@@ -17,7 +17,8 @@ export interface FlowObserver {
   /** Identification gave up: the flow speaks none of the known protocols. */
   appUnknown(f: Flow, ts: number): void;
   /** Every application PDU: its function code (-1: none) and the module's
-   *  class of it (-1 when fc is -1). */
+   *  class of it for a client's PDU (dir 0); -1 when fc is -1 or for the
+   *  server's PDUs. */
   pdu(f: Flow, mod: ProtocolModule, dir: Dir, fc: number, cls: number, ts: number): void;
   /** What a PDU revealed about one side (module.identify, plus the role in
    *  the protocol's terms at confirmation). Optional: the engine calls
