@@ -115,6 +115,9 @@ export async function startBroker(workDir: string, mosquitto: string): Promise<B
   writeFileSync(
     join(dir, 'mosquitto.conf'),
     [
+      // As root mosquitto would switch to its own user, which cannot read the
+      // keys openssl wrote for us (0600, root's).
+      ...(process.getuid?.() === 0 ? ['user root'] : []),
       'per_listener_settings false',
       'persistence false',
       `listener ${port} 127.0.0.1`,

@@ -558,6 +558,12 @@ async function main(): Promise<number> {
                     'bench',
                     '--state',
                     state,
+                    // No send-rate bound (it paces a backlog after an outage) and time to have everything
+                    // acknowledged: what the exporter itself sustains.
+                    '--export-rate',
+                    '0',
+                    '--export-wait',
+                    '600',
                   ],
                 ),
               );
