@@ -3,6 +3,7 @@
 // (eachAsset: one ordered pass per table, merged by (vlan, ip)), so a million
 // services are never all in memory; loadSnapshot collects them for callers
 // that want the whole picture (the report of up to ~10 000 assets).
+import type { AlertRec } from './batch.js';
 import type { Db } from './db.js';
 import { DEFAULT_STALE_AFTER, type ServiceStatus } from './schema.js';
 
@@ -335,20 +336,8 @@ export function* eachChange(db: Db, since?: number): Generator<ChangeView> {
   }
 }
 
-interface AlertRow {
-  ts: number;
-  kind: string;
-  severity: string;
-  community_id: string | null;
-  vlan: number;
-  client_ip: string | null;
-  client_port: number | null;
-  server_ip: string | null;
-  server_port: number | null;
-  proto: string | null;
-  app: string | null;
-  detail: string;
-}
+/** An alert row is stored as the batch carries it. */
+type AlertRow = AlertRec;
 
 /** Alerts at or after `since`, oldest first. */
 export function* eachAlert(db: Db, since?: number): Generator<AlertView> {

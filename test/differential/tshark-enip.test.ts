@@ -13,10 +13,8 @@
 //         symbolic segments on frames whose single CIP service is a request
 // Disagreements judged to be tshark's (or deliberate) are listed with the
 // reason in tshark-enip-allowlist.json, by capture, channel and count.
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { runEngine, type Rec } from '../helpers/run.js';
 import { SHARED_PCAPS, withShared } from '../helpers/shared.js';
@@ -30,46 +28,11 @@ interface Allowed {
 }
 const allowlist = JSON.parse(readFileSync(resolve(import.meta.dirname, 'tshark-enip-allowlist.json'), 'utf8')) as Allowed[];
 
-const run = promisify(execFile);
-
 /** tshark rows for enip/cip; the capture whose client port tshark gives to
- *  IDMP is decoded live with that dissector off (as its reference was). */
-async function rows(row: ManifestRow, proto: string): Promise<TsharkRow[] | null> {
-  if (!tsharkLive || !row.protocols.includes('TSHARK-PORT-CLASH')) return tsharkRows(row, proto);
-  const ref = row.tsharkRef.find((r) => r.endsWith(`.${proto}.tsv`));
-  if (ref === undefined) return null;
-  const header = readFileSync(resolve(SHARED_PCAPS, ref), 'utf8').split('\n', 1)[0].split('\t');
-  const args = [
-    '-n',
-    '-r',
-    resolve(SHARED_PCAPS, row.relpath),
-    '--disable-protocol',
-    'idmp',
-    '-T',
-    'fields',
-    '-E',
-    'header=y',
-    '-E',
-    'separator=/t',
-    '-E',
-    'occurrence=a',
-    '-E',
-    'aggregator=|',
-    '-Y',
-    `${proto} && !tcp.analysis.retransmission && !tcp.analysis.fast_retransmission && !tcp.analysis.spurious_retransmission`,
-  ];
-  for (const f of header) args.push('-e', f);
-  const out = await run('tshark', args, { maxBuffer: 256 << 20, env: { ...process.env, LC_ALL: 'C' } });
-  const lines = out.stdout.split('\n').filter((l) => l !== '');
-  const h = lines[0].split('\t');
-  return lines.slice(1).map((l) => {
-    const c = l.split('\t');
-    const o: TsharkRow = {};
-    h.forEach((k, i) => {
-      o[k] = c[i] ?? '';
-    });
-    return o;
-  });
+ *  IDMP is decoded with that dissector off (as its reference was). */
+function rows(row: ManifestRow, proto: string): Promise<TsharkRow[] | null> {
+  const clash = row.protocols.includes('TSHARK-PORT-CLASH');
+  return tsharkRows(row, proto, clash ? { args: ['--disable-protocol', 'idmp'] } : {});
 }
 
 function split(v: string | undefined): string[] {

@@ -16,7 +16,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runEngine, type Rec } from '../helpers/run.js';
 import { SHARED_PCAPS, withShared } from '../helpers/shared.js';
-import { readManifest, tsharkLive, tsharkRows, type ManifestRow, type TsharkRow } from '../helpers/tshark.js';
+import { readManifest, tsharkLive, tsharkRows, type TsharkRow } from '../helpers/tshark.js';
 
 interface Allowed {
   capture: string;
@@ -41,23 +41,6 @@ function endpoint(r: TsharkRow, side: 'src' | 'dst'): string {
 }
 
 const hex = (v: string) => String(Number(v));
-
-/** Stored reference rows (the S7comm-plus ones cannot be made live). */
-function refRows(row: ManifestRow, proto: string): TsharkRow[] {
-  const ref = row.tsharkRef.find((r) => r.endsWith(`.${proto}.tsv`))!;
-  const lines = readFileSync(resolve(SHARED_PCAPS, ref), 'utf8')
-    .split('\n')
-    .filter((l) => l !== '');
-  const h = lines[0].split('\t');
-  return lines.slice(1).map((l) => {
-    const c = l.split('\t');
-    const o: TsharkRow = {};
-    h.forEach((k, i) => {
-      o[k] = c[i] ?? '';
-    });
-    return o;
-  });
-}
 
 /** tshark's PDUs per flow direction, in frame order. */
 export function tsharkItems(proto: string, rows: TsharkRow[], live: boolean): Map<string, Item[]> {
@@ -201,7 +184,8 @@ withShared(() => {
       for (const row of caps) {
         it(row.relpath, async () => {
           const [t, r] = await Promise.all([
-            live ? tsharkRows(row, proto) : Promise.resolve(refRows(row, proto)),
+            // The S7comm-plus references cannot be made live (a plugin's).
+            tsharkRows(row, proto, { ref: !live }),
             runEngine([resolve(SHARED_PCAPS, row.relpath)], { pdus: true }),
           ]);
           const d = compare(tsharkItems(proto, t!, live), oursItems(proto, r.pdus));

@@ -42,19 +42,27 @@ try {
 
 export type TsharkRow = Record<string, string>;
 
+export interface TsharkRowsOptions {
+  /** More tshark arguments for a live decode (e.g. `--disable-protocol idmp`). */
+  args?: readonly string[];
+  /** The stored reference even when tshark runs live (a plugin's references). */
+  ref?: boolean;
+}
+
 /** Rows of tshark's decode for `proto` ('modbus' | 'dnp3' | ...) with the
  *  fields of the stored reference; multi-PDU frames aggregate with '|'. */
-export async function tsharkRows(row: ManifestRow, proto: string): Promise<TsharkRow[] | null> {
+export async function tsharkRows(row: ManifestRow, proto: string, o: TsharkRowsOptions = {}): Promise<TsharkRow[] | null> {
   const ref = row.tsharkRef.find((r) => r.endsWith(`.${proto}.tsv`));
   if (ref === undefined) return null;
   const refText = readFileSync(resolve(SHARED_PCAPS, ref), 'utf8');
   const header = refText.split('\n', 1)[0].split('\t');
   let text = refText;
-  if (tsharkLive) {
+  if (tsharkLive && o.ref !== true) {
     const args = [
       '-n',
       '-r',
       resolve(SHARED_PCAPS, row.relpath),
+      ...(o.args ?? []),
       '-T',
       'fields',
       '-E',
