@@ -37,7 +37,8 @@ export function renderSummary(engine: Engine, secs: number, inputs: number, dama
   if (sm.apps.size > 0) {
     lines.push(
       `  flows by application: ${[...sm.apps]
-        .sort((a, b) => b[1] - a[1])
+        // Ties by name: with --workers the apps arrive in the workers' order.
+        .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
         .map(([k, v]) => `${k} ${v}`)
         .join(', ')}`,
     );
