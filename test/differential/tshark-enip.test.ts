@@ -18,7 +18,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runEngine, type Rec } from '../helpers/run.js';
 import { SHARED_PCAPS, withShared } from '../helpers/shared.js';
-import { readManifest, tsharkLive, tsharkRows, type ManifestRow, type TsharkRow } from '../helpers/tshark.js';
+import { readManifest, tsharkLive, tsharkRows, type ManifestRow, type TsharkRow, endpoint, split } from '../helpers/tshark.js';
 
 interface Allowed {
   capture: string;
@@ -33,16 +33,6 @@ const allowlist = JSON.parse(readFileSync(resolve(import.meta.dirname, 'tshark-e
 function rows(row: ManifestRow, proto: string): Promise<TsharkRow[] | null> {
   const clash = row.protocols.includes('TSHARK-PORT-CLASH');
   return tsharkRows(row, proto, clash ? { args: ['--disable-protocol', 'idmp'] } : {});
-}
-
-function split(v: string | undefined): string[] {
-  return v === undefined || v === '' ? [] : v.split('|');
-}
-
-function endpoint(r: TsharkRow, side: 'src' | 'dst'): string {
-  const ip = r[`ip.${side}`] || r[`ipv6.${side}`];
-  const port = r[`tcp.${side}port`] || r[`udp.${side}port`];
-  return `${ip.split('|')[0]}:${port.split('|')[0]}`;
 }
 
 const num = (s: string) => Number(s.startsWith('0x') ? parseInt(s, 16) : s);

@@ -16,7 +16,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runEngine, type Rec } from '../helpers/run.js';
 import { SHARED_PCAPS, withShared } from '../helpers/shared.js';
-import { readManifest, tsharkLive, tsharkRows, type TsharkRow } from '../helpers/tshark.js';
+import { readManifest, tsharkLive, tsharkRows, type TsharkRow, endpoint, split } from '../helpers/tshark.js';
 
 interface Allowed {
   capture: string;
@@ -29,15 +29,6 @@ const allowlist = JSON.parse(readFileSync(resolve(import.meta.dirname, 'tshark-s
 interface Item {
   key: string;
   frame: string;
-}
-
-function split(v: string | undefined): string[] {
-  return v === undefined || v === '' ? [] : v.split('|');
-}
-
-function endpoint(r: TsharkRow, side: 'src' | 'dst'): string {
-  const ip = r[`ip.${side}`] || r[`ipv6.${side}`];
-  return `${ip.split('|')[0]}:${r[`tcp.${side}port`].split('|')[0]}`;
 }
 
 const hex = (v: string) => String(Number(v));

@@ -15,7 +15,7 @@ import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runEngine, type Rec } from '../helpers/run.js';
 import { SHARED_PCAPS, withShared } from '../helpers/shared.js';
-import { readManifest, tsharkLive, tsharkRows, type TsharkRow } from '../helpers/tshark.js';
+import { readManifest, tsharkLive, tsharkRows, type TsharkRow, endpoint, split } from '../helpers/tshark.js';
 
 interface Allowed {
   capture: string;
@@ -28,16 +28,6 @@ const allowlist = JSON.parse(readFileSync(resolve(import.meta.dirname, 'tshark-a
 interface Item {
   key: string;
   frame: string;
-}
-
-function split(v: string | undefined): string[] {
-  return v === undefined || v === '' ? [] : v.split('|');
-}
-
-function endpoint(r: TsharkRow, side: 'src' | 'dst'): string {
-  const ip = r[`ip.${side}`] || r[`ipv6.${side}`];
-  const port = r[`tcp.${side}port`] || r[`udp.${side}port`];
-  return `${ip.split('|')[0]}:${port.split('|')[0]}`;
 }
 
 /** tshark's PDUs per flow direction (and key channel), in frame order. */

@@ -96,3 +96,15 @@ export async function tsharkRows(row: ManifestRow, proto: string, o: TsharkRowsO
     return o;
   });
 }
+
+/** The values of a field aggregated with '|' (several PDUs in one frame). */
+export function split(v: string | undefined): string[] {
+  return v === undefined || v === '' ? [] : v.split('|');
+}
+
+/** "ip:port" of a row's source or destination (first value when aggregated). */
+export function endpoint(r: TsharkRow, side: 'src' | 'dst'): string {
+  const ip = r[`ip.${side}`] || r[`ipv6.${side}`];
+  const port = r[`tcp.${side}port`] || r[`udp.${side}port`];
+  return `${ip.split('|')[0]}:${port.split('|')[0]}`;
+}
