@@ -105,6 +105,34 @@ async function waitPort(port: number, child: ChildProcess, ms: number): Promise<
   throw new Error(`mosquitto did not listen on 127.0.0.1:${port}`);
 }
 
+/** Publishes a probe until the broker's PUBACK no longer says 0x10 (no matching subscribers). */
+async function waitSubscribed(port: number, tls: string[], sub: ChildProcess): Promise<void> {
+  const until = Date.now() + 10_000;
+  while (Date.now() < until) {
+    if (sub.exitCode !== null) throw new Error(`mosquitto_sub exited ${sub.exitCode}`);
+    const args = [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      String(port),
+      ...tls,
+      '-V',
+      'mqttv5',
+      '-q',
+      '1',
+      '-d',
+      '-t',
+      'otwatch/bench/probe',
+      '-m',
+      'probe',
+    ];
+    const r = spawnSync('mosquitto_pub', args, { encoding: 'utf8' });
+    if (/received PUBACK \(Mid: \d+, RC:0\)/.test(r.stdout ?? '')) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('mosquitto_sub did not subscribe');
+}
+
 /** Starts mosquitto with TLS on a loopback port, or throws saying why. */
 export async function startBroker(workDir: string, mosquitto: string): Promise<Broker> {
   const dir = join(workDir, 'broker');
@@ -135,12 +163,25 @@ export async function startBroker(workDir: string, mosquitto: string): Promise<B
   const child = spawn(mosquitto, ['-c', join(dir, 'mosquitto.conf')], { stdio: 'ignore' });
   process.once('exit', () => child.kill('SIGTERM')); // also when the bench fails half-way
   await waitPort(port, child, 10_000);
+  // The IT side: a QoS 1 subscriber. Without one the broker answers PUBACK 0x10 (no subscriber) and
+  // otwatch keeps the records spooled.
+  const tls = ['--cafile', join(dir, 'ca.pem'), '--cert', join(dir, 'client.pem'), '--key', join(dir, 'client.key')];
+  const sub = spawn(
+    'mosquitto_sub',
+    ['-h', '127.0.0.1', '-p', String(port), ...tls, '-V', 'mqttv5', '-q', '1', '-i', 'bench-it-side', '-t', 'otwatch/#'],
+    {
+      stdio: 'ignore',
+    },
+  );
+  process.once('exit', () => sub.kill('SIGTERM'));
+  await waitSubscribed(port, tls, sub);
   return {
     url: `mqtts://127.0.0.1:${port}`,
     ca: join(dir, 'ca.pem'),
     cert: join(dir, 'client.pem'),
     key: join(dir, 'client.key'),
     stop: () => {
+      sub.kill('SIGTERM');
       child.kill('SIGTERM');
     },
   };

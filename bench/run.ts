@@ -534,7 +534,8 @@ async function main(): Promise<number> {
         if (want('export')) {
           // Flows and alerts published to a local mosquitto (TLS, client certificates), spooled first.
           if (!flags.has('export')) skipped.push({ name: 'export', reason: 'otwatch read has no --export' });
-          else if (which('mosquitto') === null) skipped.push({ name: 'export', reason: 'mosquitto not installed' });
+          else if (which('mosquitto') === null || which('mosquitto_sub') === null)
+            skipped.push({ name: 'export', reason: 'mosquitto or mosquitto-clients not installed' });
           else {
             try {
               broker = await startBroker(WORK, which('mosquitto')!);

@@ -7,9 +7,10 @@
 // A record is acknowledged (PUBACK) only after it is written to its file, so
 // a collector killed at any moment loses nothing; what it had not
 // acknowledged comes again and the seq check drops it. The de-duplication
-// state is the highest seq per sensor, kept in DIR/.collect-state.json and
-// recovered from the tails of the output files themselves.
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
+// state is a window of seqs per sensor (MQTT may deliver a resent record
+// after later ones), kept in DIR/.collect-state.json and made good from the
+// tails of the output files themselves.
+import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../output/log.js';
@@ -19,6 +20,8 @@ import type { RecordKind } from '../output/sink.js';
 import { brokerUrl, SENSOR_ID, TLS_OPTIONS, tlsFiles } from '../export/options.js';
 import { mqttConnectOptions, mqttLib } from '../export/mqtt-transport.js';
 import { lineSeq } from '../export/record-line.js';
+import { recoverWindows, saveWindows } from '../export/collect-state.js';
+import { SeqWindow } from '../export/seq-window.js';
 import { ExportSetupError, loadTls, type TlsMaterial } from '../export/tls-files.js';
 import { describeNetError } from '../export/transport.js';
 import { UsageError, type OptSpec, type Parsed } from './options.js';
@@ -48,8 +51,6 @@ export const COLLECT_OPTIONS: readonly OptSpec[] = [
 export const COLLECT_USAGE = 'otwatch collect mqtts://HOST:PORT -w DIR --export-ca FILE --export-cert FILE --export-key FILE [options]';
 
 const KIND_OF: Record<string, RecordKind> = { alert: 'alert', alert_summary: 'alert', flow: 'flow', pdu: 'pdu', stats: 'stats' };
-const STATE_FILE = '.collect-state.json';
-const TAIL_BYTES = 1 << 20;
 
 export async function runCollect({ opts, rest }: Parsed): Promise<number> {
   if (rest.length !== 1) throw new UsageError(`usage: ${COLLECT_USAGE}`);
@@ -71,7 +72,7 @@ export async function runCollect({ opts, rest }: Parsed): Promise<number> {
   } catch (e) {
     throw new UsageError(`cannot create ${dir}: ${(e as Error).message}`);
   }
-  const last = recoverSeqs(dir);
+  const seen = recoverWindows(dir);
   const sinks = new Map<string, RotatingSink>();
   const sinkFor = (sensor: string): RotatingSink => {
     let s = sinks.get(sensor);
@@ -117,7 +118,12 @@ export async function runCollect({ opts, rest }: Parsed): Promise<number> {
       log.warn(`collect: record from ${sensor} without seq ignored`);
       return;
     }
-    if (seq <= (last.get(sensor) ?? 0)) {
+    let w = seen.get(sensor);
+    if (w === undefined) {
+      w = new SeqWindow();
+      seen.set(sensor, w);
+    }
+    if (w.has(seq)) {
       counts.duplicates++;
       return;
     }
@@ -126,7 +132,7 @@ export async function runCollect({ opts, rest }: Parsed): Promise<number> {
     s.write(kind, line);
     s.flush(); // in the kernel before the PUBACK: a killed collector loses nothing
     if (s.dropped > failed) throw new Error(`cannot write to ${join(dir, sensor)}`);
-    last.set(sensor, seq);
+    w.add(seq);
     counts.written++;
     dirty = true;
   };
@@ -134,9 +140,7 @@ export async function runCollect({ opts, rest }: Parsed): Promise<number> {
   const saveState = (): void => {
     if (!dirty) return;
     dirty = false;
-    const tmp = join(dir, `${STATE_FILE}.tmp`);
-    writeFileSync(tmp, JSON.stringify(Object.fromEntries(last)));
-    renameSync(tmp, join(dir, STATE_FILE));
+    saveWindows(dir, seen);
   };
   const stateTimer = setInterval(saveState, 1000);
 
@@ -192,41 +196,4 @@ export async function runCollect({ opts, rest }: Parsed): Promise<number> {
       `removed, ${counts.rejected} rejected\n`,
   );
   return fatal ? 1 : 0;
-}
-
-/** Highest seq per sensor: the state file, or the output files' last lines if later. */
-function recoverSeqs(dir: string): Map<string, number> {
-  const last = new Map<string, number>();
-  try {
-    const st = JSON.parse(readFileSync(join(dir, STATE_FILE), 'utf8')) as Record<string, number>;
-    for (const [k, v] of Object.entries(st)) if (SENSOR_ID.test(k) && Number.isFinite(v)) last.set(k, v);
-  } catch {
-    // first run, or no state saved yet
-  }
-  for (const sensor of readdirSync(dir)) {
-    if (!SENSOR_ID.test(sensor) || sensor.startsWith('.')) continue;
-    const sdir = join(dir, sensor);
-    if (!statSync(sdir).isDirectory()) continue;
-    for (const f of readdirSync(sdir)) {
-      if (!f.endsWith('.ndjson')) continue;
-      const seq = lastSeqOf(join(sdir, f));
-      if (seq > (last.get(sensor) ?? 0)) last.set(sensor, seq);
-    }
-  }
-  return last;
-}
-
-function lastSeqOf(path: string): number {
-  const fd = openSync(path, 'r');
-  try {
-    const size = statSync(path).size;
-    const n = Math.min(size, TAIL_BYTES);
-    const b = Buffer.allocUnsafe(n);
-    readSync(fd, b, 0, n, size - n);
-    const end = b.lastIndexOf(10);
-    if (end <= 0) return 0;
-    return lineSeq(b.toString('utf8', b.lastIndexOf(10, end - 1) + 1, end + 1));
-  } finally {
-    closeSync(fd);
-  }
 }

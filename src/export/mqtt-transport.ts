@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { isIP } from 'node:net';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import type { TlsMaterial } from './tls-files.js';
-import { describeNetError, type Transport } from './transport.js';
+import { describeNetError, UndeliveredError, type Transport } from './transport.js';
 
 export interface MqttTarget {
   url: URL;
@@ -45,8 +45,14 @@ export function mqttConnectOptions(t: MqttTarget, clean: boolean): IClientOption
   };
 }
 
+/** MQTT 5 PUBACK reason code. */
+const NO_MATCHING_SUBSCRIBERS = 0x10;
+
 export class MqttTransport implements Transport {
   private client: MqttClient | null = null;
+  /** Message ids whose PUBACK said 0x10. MQTT.js reports that PUBACK as a success and passes the
+   *  publish callback its own packet, so the reason code is caught on the way in. */
+  private readonly unrouted = new Set<number>();
   window?: number;
   onDown: (err: Error) => void = () => {};
 
@@ -64,6 +70,12 @@ export class MqttTransport implements Transport {
       let lastErr: Error | null = null;
       c.on('error', (e) => {
         lastErr = e;
+      });
+      this.unrouted.clear();
+      // Reason 0x10: accepted, and dropped for want of a subscriber (no collector session yet, or a
+      // broker that restarted and has not restored it). Not a delivery: the record stays spooled.
+      c.on('packetreceive', (p) => {
+        if (p.cmd === 'puback' && p.reasonCode === NO_MATCHING_SUBSCRIBERS && p.messageId !== undefined) this.unrouted.add(p.messageId);
       });
       c.on('connect', (ack) => {
         up = true;
@@ -89,7 +101,12 @@ export class MqttTransport implements Transport {
       done(new Error('not connected'));
       return;
     }
-    c.publish(`${this.topicPrefix}${type}`, line, { qos: 1 }, (err) => done(err ?? null));
+    c.publish(`${this.topicPrefix}${type}`, line, { qos: 1 }, (err, packet) => {
+      const id = packet?.messageId;
+      if (!err && id !== undefined && this.unrouted.delete(id)) {
+        done(new UndeliveredError('the broker has no subscriber for it (PUBACK reason 0x10: is a collector subscribed?)'));
+      } else done(err ?? null);
+    });
   }
 
   close(): Promise<void> {

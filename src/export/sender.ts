@@ -8,7 +8,7 @@ import type { Logger } from '../output/log.js';
 import { msgpack } from '../output/msgpack-lazy.js';
 import { recordType } from './record-line.js';
 import type { Spool } from './spool.js';
-import type { Transport } from './transport.js';
+import { UndeliveredError, type Transport } from './transport.js';
 
 /** Records in flight at once (MQTT.js keeps these; the broker's receive maximum may be lower). */
 const WINDOW = 1024;
@@ -176,12 +176,14 @@ export class Sender {
   private acked(gen: number, seq: number, _idx: number, type: string, err: Error | null): void {
     if (gen !== this.gen || this.state !== 'connected') return;
     if (err !== null) {
-      // The broker refused it (e.g. not authorised for this topic): the
-      // record stays spooled; a new connection tries again later.
+      // The broker refused it (e.g. not authorised for this topic) or had
+      // nobody to give it to: the record stays spooled; a new connection
+      // tries again later.
       this.counters.disconnects++;
       this.gen++;
       void this.transport.close();
-      this.retry(`${this.o.name} refused record seq ${seq} (type ${type}): ${err.message}`);
+      const what = err instanceof UndeliveredError ? 'did not deliver' : 'refused';
+      this.retry(`${this.o.name} ${what} record seq ${seq} (type ${type}): ${err.message}`);
       return;
     }
     const i = this.fly.indexOf(seq);

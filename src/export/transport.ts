@@ -13,6 +13,9 @@ export interface Transport {
   close(): Promise<void>;
 }
 
+/** The receiver took the record but says it went nowhere: send it again later. */
+export class UndeliveredError extends Error {}
+
 /** One sentence for a TLS or socket failure, naming what to check. */
 export function describeNetError(e: Error & { code?: string; reason?: string }, host: string): string {
   const code = e.code ?? '';

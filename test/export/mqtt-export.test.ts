@@ -158,6 +158,55 @@ describe.runIf(hasMosquitto)('export over MQTT 5 + TLS to mosquitto', () => {
     console.log(`[export] broker restart: sent ${want.length}, ${cs.stderr.trim().split('\n').pop()}, lost 0`);
   }, 180_000);
 
+  it('a broker with no subscriber (PUBACK 0x10) does not count as delivery: records stay spooled until a collector subscribes', async () => {
+    // A broker of its own: on the shared one, earlier tests' collector sessions are subscribers.
+    const p2 = await freePort();
+    const b2 = new Broker(join(tmp, 'broker-nosub'), p2, pki);
+    await b2.start();
+    try {
+      const url2 = `mqtts://localhost:${p2}`;
+      const st = state();
+      const r = await track(
+        otwatch([
+          'read',
+          '--json',
+          '--pdus',
+          '--learn-for',
+          '1s',
+          '-q',
+          PLANT,
+          '--export',
+          url2,
+          ...tlsArgs(pki, 's8'),
+          '--sensor-id',
+          's8',
+          '--state',
+          st,
+          '--export-wait',
+          '2',
+        ]),
+      ).exited;
+      expect(r.code).toBe(4); // spooled, not delivered
+      expect(r.stderr).toMatch(/did not deliver record seq 1 \(type \w+\): the broker has no subscriber for it \(PUBACK reason 0x10/);
+      const out = join(tmp, 'collect-nosub');
+      const c = track(otwatch(['collect', url2, '-w', out, ...tlsArgs(pki, 'collector'), '--client-id', 'c8', '--group', 'g-c8']));
+      await c.waitFor(/connected to/);
+      await sleep(300);
+      const f = await track(otwatch(['export', 'flush', '--export', url2, ...tlsArgs(pki, 's8'), '--sensor-id', 's8', '--state', st]))
+        .exited;
+      expect(f.code).toBe(0);
+      const t0 = Date.now();
+      while (collected(out, 's8').length < want.length && Date.now() - t0 < 10_000) await sleep(200);
+      await c.stop();
+      expectExactlyOnce(
+        collected(out, 's8').sort((a, b) => a.seq - b.seq),
+        want,
+      );
+    } finally {
+      await b2.stop();
+    }
+  });
+
   it('sensor killed with SIGKILL while sending: export flush delivers the rest, seq continues after restart', async () => {
     const out = join(tmp, 'collect-3');
     const c = await collect(out, 'c3');
@@ -271,6 +320,9 @@ describe.runIf(hasMosquitto)('export over MQTT 5 + TLS to mosquitto', () => {
     const slow = new Broker(join(tmp, 'broker-slow'), slowPort, pki, { maxInflight: 2, maxQueued: 10 });
     await slow.start();
     try {
+      // The IT side (without a subscriber the broker answers 0x10 and the records stay spooled).
+      const sub = track(mosquittoSub(pki, slowPort, 'collector', 'otwatch/#', 'sub-slow'));
+      await sub.waitFor(/Subscribed/, 10_000, 'stdout');
       const many = Array.from({ length: 20 }, () => PLANT);
       const r = await track(
         otwatch([
