@@ -82,7 +82,8 @@ export interface InventoryObserverOptions {
 }
 
 export class InventoryObserver implements FlowObserver {
-  readonly batch = new Batch();
+  /** Filled by the flows; taken whole by each write. */
+  batch = new Batch();
   private readonly pool: FlowInv[] = [];
   private readonly ip4 = new Ipv4TextCache();
   /** Distinct IPs per MAC seen this run (capped at MAX_IPS_PER_MAC + 1). */
@@ -155,6 +156,14 @@ export class InventoryObserver implements FlowObserver {
     this.record(f, st);
     if (ts > this.batch.clock) this.batch.clock = ts;
     if (this.batch.size >= this.maxBatch) this.opts.onFull?.();
+  }
+
+  /** The batch so far, for the writer; a fresh one (with the same clock) takes its place. */
+  takeBatch(): Batch {
+    const b = this.batch;
+    this.batch = new Batch();
+    this.batch.clock = b.clock;
+    return b;
   }
 
   finish(ts: number): void {

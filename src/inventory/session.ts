@@ -1,7 +1,9 @@
 // One run's inventory (`read --inventory DB`, `live --inventory DB`): the
-// database, the observer that aggregates in memory, the writer, and the timer
-// that writes every few seconds of wall time and once at the end. Writes run
-// between capture chunks (a timer), never per packet.
+// observer that aggregates in memory, and the timer that hands its batch to
+// the writer thread every few seconds of wall time and once at the end. The
+// packet thread only swaps batches; SQLite runs on the writer thread. One
+// batch is written at a time: while a write is under way, or after one
+// failed, the next batch keeps growing here.
 import { hostname } from 'node:os';
 import type { Baseline } from '../detect/baseline.js';
 import { Detector } from '../detect/detector.js';
@@ -14,7 +16,7 @@ import type { AlertRec } from './batch.js';
 import { InventoryError, openInventory, sqliteMessage, type Db } from './db.js';
 import { InventoryObserver } from './observer.js';
 import { DEFAULT_STALE_AFTER } from './schema.js';
-import { InventoryWriter } from './writer.js';
+import { writeChannel, type WriteChannel } from './write-queue.js';
 import { approvedServices } from './approval.js';
 
 export const WRITE_EVERY_MS = 5000;
@@ -30,10 +32,15 @@ export interface SessionOptions {
 
 export class InventorySession {
   readonly observer: InventoryObserver;
+  /** Opened here to check and migrate it, and to read the approved services; the writer thread has its own. */
   private readonly db: Db;
-  private readonly writer: InventoryWriter;
+  private readonly channel: WriteChannel;
   private readonly timer: NodeJS.Timeout;
   private closed = false;
+  /** The write under way (one at a time). */
+  private busy: Promise<void> | null = null;
+  /** The writer holds a batch whose write failed: retry it before sending another. */
+  private held = false;
   /** First write failure (the batch is kept and tried again; reported at close). */
   failure: string | null = null;
   writes = 0;
@@ -42,33 +49,48 @@ export class InventorySession {
 
   constructor(private readonly opts: SessionOptions) {
     this.db = openInventory(opts.path);
-    this.writer = new InventoryWriter(this.db, opts.sensor ?? hostname(), opts.staleAfter ?? DEFAULT_STALE_AFTER);
+    this.channel = writeChannel({ path: opts.path, sensor: opts.sensor ?? hostname(), staleAfter: opts.staleAfter ?? DEFAULT_STALE_AFTER });
     this.observer = new InventoryObserver({ packet: opts.packet, onFull: () => this.write() });
     this.observer.onFinish = () => this.write(true);
     this.timer = setInterval(() => this.write(), opts.writeEveryMs ?? WRITE_EVERY_MS);
     this.timer.unref();
   }
 
-  /** Writes what has accumulated; a failure is logged once and the batch kept for the next try. */
+  /** Hands what has accumulated to the writer unless a write is under way; false when not started. */
   write(final = false): boolean {
-    if (this.closed) return false;
-    if (this.observer.batch.size === 0 && !final) return true;
+    if (this.closed || this.busy !== null) return false;
+    return this.start(final);
+  }
+
+  /** Waits for the write under way; true when nothing failed. */
+  async flush(): Promise<boolean> {
+    while (this.busy !== null) await this.busy;
+    return this.failure === null;
+  }
+
+  private start(final: boolean): boolean {
+    const b = this.observer.batch;
+    if (!this.held && b.size === 0 && !final) return true;
     // After a failure (disk full, locked) a full batch must not retry at every flow end: once per period.
-    if (!final && this.failure !== null && Date.now() - this.failedAt < (this.opts.writeEveryMs ?? WRITE_EVERY_MS)) return false;
-    try {
-      const r = this.writer.write(this.observer.batch, final);
-      this.writes++;
+    if (!final && this.held && Date.now() - this.failedAt < (this.opts.writeEveryMs ?? WRITE_EVERY_MS)) return false;
+    const send = this.held ? null : this.observer.takeBatch();
+    this.busy = this.channel.write(send, final && !this.held).then((r) => {
+      this.busy = null;
+      this.writes += r.writes;
       this.changes += r.changes;
-      if (this.failure !== null) this.opts.log?.info(`inventory ${this.opts.path}: written again; nothing was lost`);
-      this.failure = null; // the failed batch was kept and is now written
-      return true;
-    } catch (e) {
-      const msg = `inventory ${this.opts.path}: write failed: ${sqliteMessage(e)}`;
+      if (r.ok) {
+        if (this.failure !== null) this.opts.log?.info(`inventory ${this.opts.path}: written again; nothing was lost`);
+        this.failure = null; // the failed batch was kept and is now written
+        this.held = false;
+        return;
+      }
+      const msg = `inventory ${this.opts.path}: write failed: ${r.error}`;
       if (this.failure === null) this.opts.log?.error(msg);
       this.failure = msg;
       this.failedAt = Date.now();
-      return false;
-    }
+      this.held = true;
+    });
+    return true;
   }
 
   /** Joins the engine's observers (after the detector) and teaches the detector the approved services. */
@@ -94,29 +116,38 @@ export class InventorySession {
   }
 
   /** Final write and close; false when some write failed (the message is in `failure`). */
-  close(): boolean {
+  async close(): Promise<boolean> {
     if (this.closed) return this.failure === null;
-    clearInterval(this.timer);
-    const ok = this.write(true);
     this.closed = true;
+    clearInterval(this.timer);
+    await this.flush();
+    // A held batch first (one more try), then the rest with the final stale sweep.
+    if (this.held) {
+      this.start(false);
+      await this.flush();
+    }
+    this.held = false; // still failing: the last batch is queued behind it and fails with it
+    this.start(true);
+    await this.flush();
+    const closeErr = await this.channel.close();
     try {
       this.db.close();
     } catch (e) {
       this.failure ??= `inventory ${this.opts.path}: ${sqliteMessage(e)}`;
     }
-    if (ok && this.failure !== null) this.failure = null; // an earlier failure was made good by a later write
+    if (closeErr !== null) this.failure ??= `inventory ${this.opts.path}: ${closeErr}`;
     return this.failure === null;
   }
 
   /** Wraps the detector's sink: alerts also go into the inventory (new_listener links its service). */
   alertTap(sink: RecordSink): RecordSink {
-    const batch = this.observer.batch;
+    const obs = this.observer;
     return {
       write(kind: RecordKind, line: string): void {
         sink.write(kind, line);
         if (kind === 'alert' && line.startsWith('{"type":"alert"')) {
           const r = alertRec(line);
-          if (r !== null) batch.alerts.push(r);
+          if (r !== null) obs.batch.alerts.push(r);
         }
       },
       close(): void {},

@@ -114,7 +114,7 @@ export async function endRun(p: Pipeline, end: RunEnd): Promise<number> {
   p.sink.close();
   // Its final transaction; a failure (full disk...) is logged by the session
   // and, like any output that could not be written, fails the run.
-  const inventoryLost = p.inventory !== null && !p.inventory.close();
+  const inventoryLost = p.inventory !== null && !(await p.inventory.close());
   const ex = p.exporter;
   const drained = ex === null || (await ex.drain(end.exportWait ?? p.settings.export?.waitSecs ?? 0));
   let fault = outputFault(p);

@@ -43,7 +43,7 @@ async function run(db: string, revision: string): Promise<void> {
   engine.observer = observers([session.observer, reporter(session, revision)]);
   await readCapture(fixture('corpus', 'modbusSmall.pcap'), engine.onPacket);
   engine.finish('eof');
-  expect(session.close()).toBe(true);
+  expect(await session.close()).toBe(true);
 }
 
 describe('identity history', () => {

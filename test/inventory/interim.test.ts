@@ -33,6 +33,7 @@ async function openRun(activeTimeout: number) {
   await readCapture(fixture('gen', 'plant-sample.pcap'), engine.onPacket);
   // The capture is read, its flows still open (no finish yet): what a timed write would store now.
   expect(session.write()).toBe(true);
+  expect(await session.flush()).toBe(true);
   return { db, engine, session };
 }
 
@@ -46,7 +47,7 @@ describe('interim records', () => {
       '10.10.1.30 tcp/20000 1 read',
     ]);
     r.engine.finish('eof');
-    expect(r.session.close()).toBe(true);
+    expect(await r.session.close()).toBe(true);
     expect(services(r.db)).toEqual([
       '10.10.1.1 udp/123 1 ',
       '10.10.1.21 tcp/502 1 read+write',
@@ -59,6 +60,6 @@ describe('interim records', () => {
     const r = await openRun(300);
     expect(services(r.db)).toEqual([]);
     r.engine.finish('eof');
-    r.session.close();
+    expect(await r.session.close()).toBe(true);
   });
 });
