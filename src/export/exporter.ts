@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from '../output/log.js';
 import type { RecordKind, RecordSink } from '../output/sink.js';
 import { UsageError } from '../cli/options.js';
-import { MqttTransport } from './mqtt-transport.js';
+import { mqttTransport } from './worker-transport.js';
 import type { ExportSettings } from './options.js';
 import { recordType, stampLine } from './record-line.js';
 import { Sender, type SenderCounters } from './sender.js';
@@ -208,7 +208,7 @@ export function startExport(settings: ExportSettings | null, log: Logger): Expor
   let transport: Transport;
   if (settings.transport === 'syslog') transport = new SyslogTransport(u, tls, settings.sensor);
   else {
-    transport = new MqttTransport(
+    transport = mqttTransport(
       { url: u, secure: settings.secure, tls, clientId: `otwatch-${settings.sensor}` },
       `otwatch/${settings.sensor}/`,
     );

@@ -20,6 +20,9 @@ import { writeChannel, type WriteChannel } from './write-queue.js';
 import { approvedServices } from './approval.js';
 
 export const WRITE_EVERY_MS = 5000;
+/** Entries that make a batch worth handing over before the timer: the writer thread then works
+ *  beside the packet thread instead of all at the end (a read of a large file takes seconds). */
+export const HAND_OVER_AT = 32_768;
 
 export interface SessionOptions {
   path: string;
@@ -50,7 +53,7 @@ export class InventorySession {
   constructor(private readonly opts: SessionOptions) {
     this.db = openInventory(opts.path);
     this.channel = writeChannel({ path: opts.path, sensor: opts.sensor ?? hostname(), staleAfter: opts.staleAfter ?? DEFAULT_STALE_AFTER });
-    this.observer = new InventoryObserver({ packet: opts.packet, onFull: () => this.write() });
+    this.observer = new InventoryObserver({ packet: opts.packet, onFull: () => this.write(), maxBatch: HAND_OVER_AT });
     this.observer.onFinish = () => this.write(true);
     this.timer = setInterval(() => this.write(), opts.writeEveryMs ?? WRITE_EVERY_MS);
     this.timer.unref();

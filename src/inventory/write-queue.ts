@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { Batch } from './batch.js';
+import { Batch, batchToWire } from './batch.js';
 import { openInventory, sqliteMessage } from './db.js';
 import { InventoryWriter } from './writer.js';
 
@@ -77,11 +77,6 @@ export class BatchQueue {
   }
 }
 
-/** A batch after structured cloning: its Maps and Sets survive, its prototype does not. */
-export function revive(b: Batch): Batch {
-  return Object.setPrototypeOf(b, Batch.prototype) as Batch;
-}
-
 class InProcessChannel implements WriteChannel {
   constructor(private readonly q: BatchQueue) {}
   write(batch: Batch | null, final: boolean): Promise<WriteOutcome> {
@@ -131,7 +126,7 @@ class WorkerChannel implements WriteChannel {
   }
 
   async write(batch: Batch | null, final: boolean): Promise<WriteOutcome> {
-    return (await this.ask({ batch, final })).outcome!;
+    return (await this.ask({ batch: batch === null ? null : batchToWire(batch), final })).outcome!;
   }
 
   async close(): Promise<string | null> {
