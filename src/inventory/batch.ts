@@ -124,24 +124,8 @@ export class Batch {
   }
 }
 
-/** A batch as one JSON text for the writer thread: V8 writes and reads JSON several times faster than
- *  it structured-clones Maps of objects, and the packet thread pays for the writing. */
-export function batchToWire(b: Batch): string {
-  const assets: unknown[] = [];
-  for (const a of b.assets.values()) {
-    const roles: unknown[] = [];
-    for (const r of a.roles.values()) roles.push(r.app, r.role, r.term, r.first, r.last);
-    const facts: unknown[] = [];
-    for (const f of a.facts.values()) facts.push(f.app, f.role, f.what, f.key, f.value, f.first, f.last);
-    assets.push(a.vlan, a.ip, a.mac, a.first, a.last, roles, facts);
-  }
-  const services: unknown[] = [];
-  for (const v of b.services.values())
-    services.push(v.vlan, v.ip, v.proto, v.port, v.app, v.appTs, v.flows, [...v.clients], v.classes, v.first, v.last);
-  return JSON.stringify([assets, services, b.alerts, b.clock]);
-}
-
-/** The inverse of batchToWire (text the writer thread got from its own process). */
+/** A batch as the writer thread gets it: one JSON text (Tally.takeWire writes it; V8 writes and reads
+ *  JSON several times faster than it structured-clones Maps of objects). Read back into a Batch. */
 export function batchFromWire(text: string): Batch {
   const [assets, services, alerts, clock] = JSON.parse(text) as [unknown[], unknown[], AlertRec[], number];
   const b = new Batch();

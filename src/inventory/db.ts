@@ -8,7 +8,15 @@ import { INVENTORY_FORMAT, MIGRATIONS, SCHEMA_VERSION, type Migration } from './
 export type Db = Database.Database;
 
 /** A database problem to report in one line (exit 1), not a stack trace. */
-export class InventoryError extends Error {}
+export class InventoryError extends Error {
+  constructor(
+    message: string,
+    /** Another connection held the lock (worth another try). */
+    readonly busy = false,
+  ) {
+    super(message);
+  }
+}
 
 /** How long a writer waits for another process's transaction before giving up. */
 export const BUSY_TIMEOUT_MS = 10_000;
@@ -22,6 +30,21 @@ export interface OpenOptions {
 
 /** Opens (creating it when allowed) and migrates the inventory at `path`. */
 export function openInventory(path: string, opts: OpenOptions = {}): Db {
+  // SQLite answers BUSY at once, without waiting, in a few cases of two connections opening a new
+  // file together (the switch to WAL, a read racing the other's migration): the whole open is tried
+  // again for as long as a busy writer would be waited for.
+  const until = Date.now() + BUSY_TIMEOUT_MS;
+  for (let wait = 10; ; wait = Math.min(wait * 2, 500)) {
+    try {
+      return openOnce(path, opts);
+    } catch (e) {
+      if (!(e instanceof InventoryError) || !e.busy || Date.now() + wait > until) throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
+    }
+  }
+}
+
+function openOnce(path: string, opts: OpenOptions): Db {
   const ro = opts.readonly === true;
   if (ro && !existsSync(path)) throw new InventoryError(`${path}: no such inventory database`);
   let db: Db;
@@ -52,7 +75,7 @@ export function openInventory(path: string, opts: OpenOptions = {}): Db {
   } catch (e) {
     db.close();
     if (e instanceof InventoryError) throw e;
-    throw new InventoryError(`${path}: ${sqliteMessage(e)}`);
+    throw new InventoryError(`${path}: ${sqliteMessage(e)}`, String((e as { code?: string }).code ?? '').startsWith('SQLITE_BUSY'));
   }
 }
 

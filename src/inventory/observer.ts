@@ -2,17 +2,17 @@
 // detector. Per flow it keeps a small pooled state (Flow.inv): whether the
 // server answered, the confirmed protocol, the function classes used, the
 // MACs of the first frame and the identity facts the protocol reported. At
-// the flow's end that becomes asset, role and service facts in the Batch;
+// the flow's end that becomes asset, role and service facts in the Tally;
 // nothing here touches the database (InventoryWriter does, every few seconds).
 import type { IdentityKind, ProtocolModule, Side } from '../dissectors/module.js';
 import type { Dir } from '../dissectors/types.js';
 import type { Packet } from '../decode/packet.js';
 import type { EndReason, Flow } from '../flows/flow.js';
 import type { FlowObserver } from '../detect/observer.js';
-import { Ipv4TextCache } from '../detect/ip-text-cache.js';
 import { clientIp, clientPort, serverIp, serverPort } from '../output/flow-record.js';
-import { Batch, FactAgg, MAX_BATCH_CLIENTS, MAX_BATCH_FACTS, RoleAgg, type AssetAgg } from './batch.js';
+import { ipv4Text } from '../output/ip-text.js';
 import { macText } from './oui.js';
+import { type AssetTally, Tally } from './tally.js';
 
 /** Identity facts kept per flow (a module may report the same fact every PDU: only new ones are kept). */
 const MAX_FLOW_FACTS = 16;
@@ -82,10 +82,9 @@ export interface InventoryObserverOptions {
 }
 
 export class InventoryObserver implements FlowObserver {
-  /** Filled by the flows; taken whole by each write. */
-  batch = new Batch();
+  /** Filled by the flows; its dirty rows are taken by each write. */
+  readonly tally = new Tally();
   private readonly pool: FlowInv[] = [];
-  private readonly ip4 = new Ipv4TextCache();
   /** Distinct IPs per MAC seen this run (capped at MAX_IPS_PER_MAC + 1). */
   private readonly macIps = new Map<number, string[]>();
   private readonly maxBatch: number;
@@ -100,7 +99,7 @@ export class InventoryObserver implements FlowObserver {
     const st = this.pool.pop() ?? new FlowInv();
     st.reset();
     f.inv = st;
-    if (ts > this.batch.clock) this.batch.clock = ts;
+    if (ts > this.tally.clock) this.tally.clock = ts;
     const p = this.opts.packet;
     if (p !== null && p.macOff >= 0) {
       const b = p.buf;
@@ -145,8 +144,8 @@ export class InventoryObserver implements FlowObserver {
     f.inv = null;
     this.record(f, st);
     this.pool.push(st);
-    if (ts > this.batch.clock) this.batch.clock = ts;
-    if (this.batch.size >= this.maxBatch) this.opts.onFull?.();
+    if (ts > this.tally.clock) this.tally.clock = ts;
+    if (this.tally.size >= this.maxBatch) this.opts.onFull?.();
   }
 
   /** A long flow (live: a polling connection open for days) is recorded at each interim record, not only at its end. */
@@ -154,37 +153,27 @@ export class InventoryObserver implements FlowObserver {
     const st = f.inv as FlowInv | null;
     if (st === null) return;
     this.record(f, st);
-    if (ts > this.batch.clock) this.batch.clock = ts;
-    if (this.batch.size >= this.maxBatch) this.opts.onFull?.();
-  }
-
-  /** The batch so far, for the writer; a fresh one (with the same clock) takes its place. */
-  takeBatch(): Batch {
-    const b = this.batch;
-    this.batch = new Batch();
-    this.batch.clock = b.clock;
-    return b;
+    if (ts > this.tally.clock) this.tally.clock = ts;
+    if (this.tally.size >= this.maxBatch) this.opts.onFull?.();
   }
 
   finish(ts: number): void {
-    if (ts > this.batch.clock) this.batch.clock = ts;
+    if (ts > this.tally.clock) this.tally.clock = ts;
     this.onFinish?.(ts);
   }
 
-  private ipText(f: Flow, client: boolean): string {
-    if (f.ipVersion === 4) return this.ip4.text(client === f.clientIsA ? f.a0 : f.b0);
-    return client ? clientIp(f) : serverIp(f);
+  /** The flow's client or server asset row. */
+  private row(f: Flow, client: boolean): AssetTally {
+    if (f.ipVersion === 4) return this.tally.row4(f.vlan, client === f.clientIsA ? f.a0 : f.b0, ipv4Text);
+    return this.tally.rowText(f.vlan, client ? clientIp(f) : serverIp(f));
   }
 
   private record(f: Flow, st: FlowInv): void {
-    const b = this.batch;
-    const vlan = f.vlan;
+    const t = this.tally;
     const first = f.firstTs;
     const last = f.lastTs;
-    const cip = this.ipText(f, true);
-    const sip = this.ipText(f, false);
-    const client = f.pktsC2S > 0 ? b.asset(vlan, cip, first, last) : null;
-    const server = f.pktsS2C > 0 ? b.asset(vlan, sip, first, last) : null;
+    const client = f.pktsC2S > 0 ? t.seen(this.row(f, true), first, last) : null;
+    const server = f.pktsS2C > 0 ? t.seen(this.row(f, false), first, last) : null;
     if (st.srcHi >= 0) {
       const srcIsClient = st.srcWasClient === (f.clientIsA === st.clientIsA0);
       this.mac(srcIsClient ? client : server, st.srcHi, st.srcLo);
@@ -193,28 +182,20 @@ export class InventoryObserver implements FlowObserver {
     const d = st.d;
     if (d !== null) {
       const [termC, termS] = d.roleTerms;
-      if (client !== null) role(client, d.name, 'client', termC, first, last);
-      if (server !== null) role(server, d.name, 'server', termS, first, last);
+      if (client !== null) t.role(client, d.name, 'client', termC, first, last);
+      if (server !== null) t.role(server, d.name, 'server', termS, first, last);
       for (let i = 0; i < st.nfacts; i++) {
         const a = st.fSide[i] === 'client' ? client : server;
-        if (a === null || a.facts.size >= MAX_BATCH_FACTS) continue;
-        const v = factValue(st.fValue[i]);
-        const k = `${d.name}\0${st.fSide[i]}\0${st.fWhat[i]}\0${st.fKey[i]}\0${v}`;
-        const fa = a.facts.get(k);
-        if (fa === undefined) a.facts.set(k, new FactAgg(d.name, st.fSide[i], st.fWhat[i], st.fKey[i], v, first, last));
-        else {
-          if (first < fa.first) fa.first = first;
-          if (last > fa.last) fa.last = last;
-        }
+        if (a !== null) t.fact(a, d.name, st.fSide[i], st.fWhat[i], st.fKey[i], factValue(st.fValue[i]), first, last);
       }
     }
     // serverAnswered fires at packet time; when the dissector swaps the roles later (a capture that starts with a
     // response), the final server's payload or UDP reply is the answer.
     if (st.answered || (f.isTcp ? f.payS2C > 0 : f.pktsS2C > 0)) {
-      const s = b.service(vlan, sip, f.isTcp ? 'tcp' : 'udp', serverPort(f), first, last);
+      const s = t.service(server ?? this.row(f, false), f.isTcp, serverPort(f), first, last);
       if (!st.counted) s.flows++;
       st.counted = true;
-      if (s.clients.size < MAX_BATCH_CLIENTS) s.clients.add(cip);
+      t.client(s, client ?? this.row(f, true));
       s.classes |= st.classes;
       if (d !== null && last >= s.appTs) {
         s.app = d.name;
@@ -224,7 +205,7 @@ export class InventoryObserver implements FlowObserver {
   }
 
   /** Gives `a` the MAC unless that MAC has shown up for several IPs (a router). */
-  private mac(a: AssetAgg | null, hi: number, lo: number): void {
+  private mac(a: AssetTally | null, hi: number, lo: number): void {
     if (a === null || hi < 0 || !isUnicast(hi) || (hi === 0 && lo === 0)) return; // all zeros: anonymised captures
     const k = hi * 0x100000000 + (lo >>> 0);
     let ips = this.macIps.get(k);
@@ -245,14 +226,4 @@ export class InventoryObserver implements FlowObserver {
 /** Not a group (multicast/broadcast) address: bit 0 of the first octet clear. */
 function isUnicast(hi16: number): boolean {
   return ((hi16 >> 8) & 1) === 0;
-}
-
-function role(a: AssetAgg, app: string, r: 'client' | 'server', term: string, first: number, last: number): void {
-  const k = `${app}\0${r}`;
-  const x = a.roles.get(k);
-  if (x === undefined) a.roles.set(k, new RoleAgg(app, r, term, first, last));
-  else {
-    if (first < x.first) x.first = first;
-    if (last > x.last) x.last = last;
-  }
 }

@@ -108,6 +108,21 @@ export const MIGRATIONS: readonly Migration[] = [
       `CREATE INDEX alert_server ON alert (server_ip, server_port)`,
     ],
   },
+  {
+    version: 4,
+    name: 'every identity value seen, with first and last seen',
+    // A device may report several values for one key (an OPC UA server with two application
+    // descriptions, a gateway answering for several units): a change is a value never seen before,
+    // not a switch between known ones (that flooded the history with a pair of rows per write).
+    sql: [
+      `CREATE TABLE asset_identity_value (
+        vlan INTEGER NOT NULL, ip TEXT NOT NULL, app TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+        first_ts DOUBLE PRECISION NOT NULL, last_ts DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (vlan, ip, app, key, value))`,
+      `INSERT INTO asset_identity_value (vlan, ip, app, key, value, first_ts, last_ts)
+        SELECT vlan, ip, app, key, value, ts, ts FROM asset_identity`,
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -22,7 +22,7 @@ import { approvedServices } from './approval.js';
 export const WRITE_EVERY_MS = 5000;
 /** Entries that make a batch worth handing over before the timer: the writer thread then works
  *  beside the packet thread instead of all at the end (a read of a large file takes seconds). */
-export const HAND_OVER_AT = 32_768;
+export const HAND_OVER_AT = 200_000;
 
 export interface SessionOptions {
   path: string;
@@ -72,11 +72,10 @@ export class InventorySession {
   }
 
   private start(final: boolean): boolean {
-    const b = this.observer.batch;
-    if (!this.held && b.size === 0 && !final) return true;
+    if (!this.held && this.observer.tally.size === 0 && !final) return true;
     // After a failure (disk full, locked) a full batch must not retry at every flow end: once per period.
     if (!final && this.held && Date.now() - this.failedAt < (this.opts.writeEveryMs ?? WRITE_EVERY_MS)) return false;
-    const send = this.held ? null : this.observer.takeBatch();
+    const send = this.held ? null : this.observer.tally.takeWire();
     this.busy = this.channel.write(send, final && !this.held).then((r) => {
       this.busy = null;
       this.writes += r.writes;
@@ -150,7 +149,7 @@ export class InventorySession {
         sink.write(kind, line);
         if (kind === 'alert' && line.startsWith('{"type":"alert"')) {
           const r = alertRec(line);
-          if (r !== null) obs.batch.alerts.push(r);
+          if (r !== null) obs.tally.alerts.push(r);
         }
       },
       close(): void {},

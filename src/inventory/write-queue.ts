@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { Batch, batchToWire } from './batch.js';
+import { Batch, batchFromWire } from './batch.js';
 import { openInventory, sqliteMessage } from './db.js';
 import { InventoryWriter } from './writer.js';
 
@@ -28,8 +28,8 @@ export interface WriteOutcome {
 }
 
 export interface WriteChannel {
-  /** Queues `batch` (null: only retry what is queued) and writes the queue in order. */
-  write(batch: Batch | null, final: boolean): Promise<WriteOutcome>;
+  /** Queues a batch in its wire text (null: only retry what is queued) and writes the queue in order. */
+  write(wire: string | null, final: boolean): Promise<WriteOutcome>;
   close(): Promise<string | null>;
 }
 
@@ -79,8 +79,8 @@ export class BatchQueue {
 
 class InProcessChannel implements WriteChannel {
   constructor(private readonly q: BatchQueue) {}
-  write(batch: Batch | null, final: boolean): Promise<WriteOutcome> {
-    return Promise.resolve(this.q.write(batch, final));
+  write(wire: string | null, final: boolean): Promise<WriteOutcome> {
+    return Promise.resolve(this.q.write(wire === null ? null : batchFromWire(wire), final));
   }
   close(): Promise<string | null> {
     return Promise.resolve(this.q.close());
@@ -125,8 +125,8 @@ class WorkerChannel implements WriteChannel {
     });
   }
 
-  async write(batch: Batch | null, final: boolean): Promise<WriteOutcome> {
-    return (await this.ask({ batch: batch === null ? null : batchToWire(batch), final })).outcome!;
+  async write(wire: string | null, final: boolean): Promise<WriteOutcome> {
+    return (await this.ask({ batch: wire, final })).outcome!;
   }
 
   async close(): Promise<string | null> {

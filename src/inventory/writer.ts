@@ -33,8 +33,13 @@ export interface WriteResult {
   changes: number;
 }
 
+/** Rows this connection has seen committed, kept until this many (rows are never deleted: asset, role, client, class). */
+const MAX_KNOWN = 1 << 20;
+
 export class InventoryWriter {
   private readonly st;
+  /** Keys of rows known to exist: their insert-or-ignore is skipped (a warm sensor's batches are mostly these). */
+  private readonly known = new Set<string>();
   private changes = 0;
   /** Capture clock of the last stale sweep (a sweep reads every service: once a minute of capture time). */
   private sweptAt = 0;
@@ -63,7 +68,11 @@ export class InventoryWriter {
       addrIns: p(`INSERT INTO asset_address (vlan, ip, app, role, kind, value, first_ts, last_ts) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (vlan, ip, app, role, kind, value) DO UPDATE SET
         last_ts = CASE WHEN asset_address.last_ts < excluded.last_ts THEN excluded.last_ts ELSE asset_address.last_ts END`),
-      idGet: p(`SELECT value FROM asset_identity WHERE vlan = ? AND ip = ? AND app = ? AND key = ?`),
+      idGet: p(`SELECT value, ts FROM asset_identity WHERE vlan = ? AND ip = ? AND app = ? AND key = ?`),
+      idValIns: p(`INSERT INTO asset_identity_value (vlan, ip, app, key, value, first_ts, last_ts) VALUES (?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (vlan, ip, app, key, value) DO NOTHING`),
+      idValUpd: p(`UPDATE asset_identity_value SET last_ts = CASE WHEN last_ts < ? THEN ? ELSE last_ts END
+        WHERE vlan = ? AND ip = ? AND app = ? AND key = ? AND value = ?`),
       idUp: p(`INSERT INTO asset_identity (vlan, ip, app, key, value, ts) VALUES (?, ?, ?, ?, ?, ?)
         ON CONFLICT (vlan, ip, app, key) DO UPDATE SET value = excluded.value, ts = excluded.ts`),
       svcGet: p(`SELECT app, stale, last_ts, clients FROM service WHERE vlan = ? AND ip = ? AND proto = ? AND port = ?`),
@@ -108,10 +117,12 @@ export class InventoryWriter {
   write(b: Batch, final = false): WriteResult {
     const c0 = this.changes;
     const res = { assets: b.assets.size, services: b.services.size, changes: 0 };
+    if (this.known.size > MAX_KNOWN) this.known.clear();
     try {
       this.db.transaction(() => this.apply(b, final)).immediate();
     } catch (e) {
       this.changes = c0;
+      this.known.clear(); // some keys were added for rows the rollback undid
       throw e;
     }
     res.changes = this.changes - c0;
@@ -123,26 +134,33 @@ export class InventoryWriter {
     const s = this.st;
     for (const a of b.assets.values()) {
       const vendor = a.mac === null ? null : macVendor(a.mac);
-      if (s.assetIns.run(a.vlan, a.ip, a.mac, vendor, a.first, a.last).changes === 1) {
+      const ak = `${a.vlan} ${a.ip}`;
+      if (!this.known.has(ak) && s.assetIns.run(a.vlan, a.ip, a.mac, vendor, a.first, a.last).changes === 1) {
         const mac = a.mac === null ? '' : ` (MAC ${a.mac}${vendor === null ? '' : `, ${vendor}`})`;
         this.log(a.first, 'asset_appeared', a.vlan, a.ip, null, null, null, `${a.ip} appeared${mac}`);
       } else {
         s.assetUpd.run(a.first, a.first, a.last, a.last, a.mac, vendor, a.vlan, a.ip);
       }
+      this.known.add(ak);
       s.sensorUp.run(a.vlan, a.ip, this.sensor, a.first, a.last);
       for (const r of a.roles.values()) {
-        if (s.roleIns.run(a.vlan, a.ip, r.app, r.role, r.term, r.first, r.last).changes === 1) {
+        const rk = `${ak}\0${r.app}\0${r.role}`;
+        if (!this.known.has(rk) && s.roleIns.run(a.vlan, a.ip, r.app, r.role, r.term, r.first, r.last).changes === 1) {
           this.log(r.first, 'role_appeared', a.vlan, a.ip, null, null, r.app, `${a.ip} acts as ${r.app} ${r.role} (${r.term})`);
         } else s.roleUpd.run(r.last, r.last, a.vlan, a.ip, r.app, r.role);
+        this.known.add(rk);
       }
       for (const f of a.facts.values()) {
         if (f.what === 'address') {
           s.addrIns.run(a.vlan, a.ip, f.app, f.role, f.key, f.value, f.first, f.last);
           continue;
         }
-        const old = s.idGet.get(a.vlan, a.ip, f.app, f.key) as { value: string } | undefined;
-        if (old?.value === f.value) continue;
-        s.idUp.run(a.vlan, a.ip, f.app, f.key, f.value, f.last);
+        // asset_identity holds the latest value; a history row only for a value never seen for this key.
+        const fresh = s.idValIns.run(a.vlan, a.ip, f.app, f.key, f.value, f.first, f.last).changes === 1;
+        if (!fresh) s.idValUpd.run(f.last, f.last, a.vlan, a.ip, f.app, f.key, f.value);
+        const old = s.idGet.get(a.vlan, a.ip, f.app, f.key) as { value: string; ts: number } | undefined;
+        if (old === undefined || (old.value !== f.value && f.last >= old.ts)) s.idUp.run(a.vlan, a.ip, f.app, f.key, f.value, f.last);
+        if (!fresh) continue;
         const what =
           old === undefined
             ? `${f.key} is ${JSON.stringify(f.value)}`
@@ -181,13 +199,20 @@ export class InventoryWriter {
     }
     let added = 0;
     const room = MAX_SERVICE_CLIENTS - (old?.clients ?? 0);
+    const sk = `${v.vlan} ${v.ip} ${v.proto} ${v.port}`;
     for (const c of v.clients) {
       if (added >= room) break;
+      const ck = `${sk}\0${c}`;
+      if (this.known.has(ck)) continue;
       added += s.clientIns.run(v.vlan, v.ip, v.proto, v.port, c).changes;
+      this.known.add(ck);
     }
     if (added > 0) s.clientsAdd.run(added, v.vlan, v.ip, v.proto, v.port);
     for (let c = 0; c < FUNCTION_CLASSES.length; c++) {
       if ((v.classes & (1 << c)) === 0) continue;
+      const kk = `${sk}\0#${c}`;
+      if (this.known.has(kk)) continue;
+      this.known.add(kk);
       if (s.classIns.run(v.vlan, v.ip, v.proto, v.port, FUNCTION_CLASSES[c], v.last).changes === 1) {
         const detail = `${FUNCTION_CLASSES[c]} used on ${ep}${v.app === null ? '' : ` (${v.app})`}`;
         this.log(v.last, 'function_class_new', v.vlan, v.ip, v.proto, v.port, v.app, detail);

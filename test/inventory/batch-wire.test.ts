@@ -1,34 +1,33 @@
-// The batch as the writer thread receives it: one JSON text, read back into
-// the same aggregates (assets with roles and facts, services with clients
-// and function classes, alerts, the clock).
+// The batch as the writer thread receives it: the tally's dirty rows as one
+// JSON text, read back into the writer's aggregates (assets with roles and
+// facts, services with clients and function classes, alerts, the clock);
+// rows are reset by each hand-over and only what was touched since goes out.
 import { describe, expect, it } from 'vitest';
-import { Batch, batchFromWire, batchToWire, FactAgg, RoleAgg } from '../../src/inventory/batch.js';
+import { batchFromWire } from '../../src/inventory/batch.js';
+import { Tally } from '../../src/inventory/tally.js';
 
-const plain = (b: Batch) =>
-  JSON.parse(
-    JSON.stringify({ a: [...b.assets.values()], s: [...b.services.values()], al: b.alerts, c: b.clock }, (_k, v) =>
-      v instanceof Map ? [...v.values()] : v instanceof Set ? [...v].sort() : v,
-    ),
-  );
+const v4 = (s: string) => s.split('.').reduce((a, b) => a * 256 + Number(b), 0) | 0;
+const text = (w: number) => [24, 16, 8, 0].map((s) => (w >>> s) & 255).join('.');
 
-describe('batch wire format', () => {
-  it('round-trips every field, including null MACs and apps, unicode identity values and alerts', () => {
-    const b = new Batch();
-    const a = b.asset(-1, '10.0.0.5', 100.25, 200.5);
-    a.mac = '00:80:f4:01:02:03';
-    a.roles.set('modbus\0server', new RoleAgg('modbus', 'server', 'slave', 100.25, 150));
-    a.facts.set('x', new FactAgg('modbus', 'server', 'identity', 'vendor', 'Schneider “Électrique” \n', 101, 199));
-    a.facts.set('y', new FactAgg('dnp3', 'server', 'address', 'dnp3_address', '10', 102, 102));
-    b.asset(7, 'fe80::1', 1, 2); // no MAC, no roles
-    const s = b.service(-1, '10.0.0.5', 'tcp', 502, 100, 200);
+describe('tally to wire to batch', () => {
+  it('carries every field, including null MACs and apps, unicode identity values and alerts', () => {
+    const t = new Tally();
+    const srv = t.seen(t.row4(-1, v4('10.0.0.5'), text), 100.25, 200.5);
+    srv.mac = '00:80:f4:01:02:03';
+    t.role(srv, 'modbus', 'server', 'slave', 100.25, 150);
+    t.fact(srv, 'modbus', 'server', 'identity', 'vendor', 'Schneider “Électrique” \n', 101, 199);
+    t.fact(srv, 'dnp3', 'server', 'address', 'dnp3_address', '10', 102, 102);
+    const cli = t.seen(t.row4(-1, v4('10.0.0.1'), text), 100, 200);
+    t.seen(t.rowText(7, 'fe80::1'), 1, 2);
+    const s = t.service(srv, true, 502, 100, 200);
     s.app = 'modbus';
     s.appTs = 120;
     s.flows = 3;
-    s.clients.add('10.0.0.1');
-    s.clients.add('10.0.0.2');
     s.classes = 0b101;
-    b.service(7, 'fe80::1', 'udp', 20000, 1, 2);
-    b.alerts.push({
+    t.client(s, cli);
+    t.client(s, t.row4(-1, v4('10.0.0.2'), text)); // a client seen only through its service
+    t.service(t.rowText(7, 'fe80::1'), false, 20000, 1, 2);
+    const alert = {
       ts: 150,
       kind: 'new_listener',
       severity: 'high',
@@ -41,11 +40,40 @@ describe('batch wire format', () => {
       proto: 'tcp',
       app: 'modbus',
       detail: 'd',
-    });
-    b.clock = 200.5;
-    const back = batchFromWire(batchToWire(b));
-    expect(back).toBeInstanceOf(Batch);
-    expect(back.size).toBe(b.size);
-    expect(plain(back)).toEqual(plain(b));
+    };
+    t.alerts.push(alert);
+    t.clock = 200.5;
+    expect(t.size).toBe(6);
+
+    const b = batchFromWire(t.takeWire());
+    expect(b.clock).toBe(200.5);
+    expect(b.alerts).toEqual([alert]);
+    expect([...b.assets.keys()].sort()).toEqual(['-1 10.0.0.1', '-1 10.0.0.5', '7 fe80::1']);
+    const a = b.assets.get('-1 10.0.0.5')!;
+    expect([a.mac, a.first, a.last]).toEqual(['00:80:f4:01:02:03', 100.25, 200.5]);
+    expect([...a.roles.values()].map((r) => [r.app, r.role, r.term, r.first, r.last])).toEqual([
+      ['modbus', 'server', 'slave', 100.25, 150],
+    ]);
+    expect([...a.facts.values()].map((f) => [f.app, f.what, f.key, f.value, f.first, f.last])).toEqual([
+      ['modbus', 'identity', 'vendor', 'Schneider “Électrique” \n', 101, 199],
+      ['dnp3', 'address', 'dnp3_address', '10', 102, 102],
+    ]);
+    expect(b.assets.get('7 fe80::1')!.mac).toBeNull();
+    const sv = b.services.get('-1 10.0.0.5 tcp 502')!;
+    expect([sv.app, sv.appTs, sv.flows, sv.classes, sv.first, sv.last]).toEqual(['modbus', 120, 3, 0b101, 100, 200]);
+    expect([...sv.clients].sort()).toEqual(['10.0.0.1', '10.0.0.2']);
+    expect(b.services.get('7 fe80::1 udp 20000')!.app).toBeNull();
+
+    // Reset by the hand-over: nothing pending; the next one carries only what was touched since.
+    expect(t.size).toBe(0);
+    t.seen(t.row4(-1, v4('10.0.0.5'), text), 300, 301);
+    t.service(t.row4(-1, v4('10.0.0.5'), text), true, 502, 300, 301).flows++;
+    const b2 = batchFromWire(t.takeWire());
+    expect([...b2.assets.keys()]).toEqual(['-1 10.0.0.5']);
+    const a2 = b2.assets.get('-1 10.0.0.5')!;
+    expect([a2.first, a2.last, a2.roles.size, a2.facts.size]).toEqual([300, 301, 0, 0]);
+    const sv2 = b2.services.get('-1 10.0.0.5 tcp 502')!;
+    expect([sv2.flows, sv2.clients.size, sv2.classes, sv2.app, sv2.first]).toEqual([1, 0, 0, null, 300]);
+    expect(b2.alerts).toEqual([]);
   });
 });

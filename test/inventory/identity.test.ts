@@ -1,7 +1,8 @@
 // Device identity through the observer's identity event (the pipeline's
 // `identity(...)` hook that protocol modules report through): on real flows
 // of a real capture, the first value is recorded, the same value again adds
-// no history, a new value (new firmware) is one identity_changed row.
+// no history, a new value (new firmware) is one identity_changed row, and a
+// switch back to a value already seen is none.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -62,6 +63,22 @@ describe('identity history', () => {
     const [asset] = loadSnapshot(conn).assets;
     expect(asset.identity).toEqual({ revision: 'v2.1', vendor: 'Schneider Electric' });
     expect(asset.identity_app).toEqual({ revision: 'modbus', vendor: 'modbus' });
+    conn.close();
+  });
+
+  it('a device that alternates between known values (two application descriptions) adds no history', async () => {
+    const db = join(mkdtempSync(join(tmpdir(), 'otwatch-inv-id-')), 'id.db');
+    for (const r of ['v1.0', 'v2.1', 'v1.0', 'v2.1', 'v1.0']) await run(db, r);
+    const conn = openInventory(db, { readonly: true });
+    const changes = [...eachChange(conn)].filter((c) => c.kind === 'identity_changed').map((c) => c.detail);
+    expect(changes).toEqual([
+      '118.189.96.132 modbus vendor is "Schneider Electric"',
+      '118.189.96.132 modbus revision is "v1.0"',
+      '118.189.96.132 modbus revision changed from "v1.0" to "v2.1"',
+    ]);
+    expect(loadSnapshot(conn).assets[0].identity.revision).toBe('v1.0'); // the latest reported
+    const values = conn.prepare(`SELECT value FROM asset_identity_value WHERE key = 'revision' ORDER BY value`).all();
+    expect(values).toEqual([{ value: 'v1.0' }, { value: 'v2.1' }]);
     conn.close();
   });
 });

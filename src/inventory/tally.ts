@@ -1,0 +1,218 @@
+// What the inventory learned since its last hand-over to the writer, kept on
+// the packet thread without allocating per flow. Assets and services are
+// rows that live across hand-overs, found by number (IPv4: VLAN and address
+// in one key; a service: its asset's row id, port and transport), so a flow
+// end of a known conversation only moves timestamps and counters. A row is
+// "dirty" once touched; a hand-over writes the dirty rows as one JSON text
+// (the wire format of batch.ts) and resets them. Address text is made once
+// per asset row, not per flow.
+import { type AlertRec, FactAgg, MAX_BATCH_CLIENTS, MAX_BATCH_FACTS } from './batch.js';
+
+/** Rows kept between hand-overs; past this the tables start over after the next one (a scan of a /8). */
+export const MAX_ROWS = 1 << 18;
+
+export class RoleTally {
+  first = Infinity;
+  last = -Infinity;
+  constructor(
+    readonly app: string,
+    readonly role: 'client' | 'server',
+    readonly term: string,
+  ) {}
+}
+
+export class AssetTally {
+  first = Infinity;
+  last = -Infinity;
+  mac: string | null = null;
+  dirty = false;
+  readonly roles: RoleTally[] = [];
+  /** Since the last hand-over. */
+  facts: FactAgg[] = [];
+  constructor(
+    readonly id: number,
+    readonly vlan: number,
+    readonly ip: string,
+  ) {}
+}
+
+export class ServiceTally {
+  first = Infinity;
+  last = -Infinity;
+  app: string | null = null;
+  appTs = 0;
+  flows = 0;
+  classes = 0;
+  dirty = false;
+  /** Client asset row ids. */
+  readonly clients = new Set<number>();
+  constructor(
+    readonly asset: AssetTally,
+    readonly proto: 'tcp' | 'udp',
+    readonly port: number,
+  ) {}
+}
+
+export class Tally {
+  private readonly v4 = new Map<number, AssetTally>();
+  private readonly other = new Map<string, AssetTally>();
+  private readonly byId: AssetTally[] = [];
+  private readonly services = new Map<number, ServiceTally>();
+  private dirtyAssets: AssetTally[] = [];
+  private dirtyServices: ServiceTally[] = [];
+  alerts: AlertRec[] = [];
+  /** Newest capture time covered. */
+  clock = 0;
+
+  /** Entries to write: dirty rows and alerts. */
+  get size(): number {
+    return this.dirtyAssets.length + this.dirtyServices.length + this.alerts.length;
+  }
+
+  /** The IPv4 asset row (made on first sight; `text` gives its address text then). */
+  row4(vlan: number, ip: number, text: (ip: number) => string): AssetTally {
+    const k = (vlan + 1) * 4294967296 + (ip >>> 0);
+    let a = this.v4.get(k);
+    if (a === undefined) {
+      a = this.add(vlan, text(ip));
+      this.v4.set(k, a);
+    }
+    return a;
+  }
+
+  /** Any other address family, by its text. */
+  rowText(vlan: number, ip: string): AssetTally {
+    const k = `${vlan} ${ip}`;
+    let a = this.other.get(k);
+    if (a === undefined) {
+      a = this.add(vlan, ip);
+      this.other.set(k, a);
+    }
+    return a;
+  }
+
+  private add(vlan: number, ip: string): AssetTally {
+    const a = new AssetTally(this.byId.length, vlan, ip);
+    this.byId.push(a);
+    return a;
+  }
+
+  /** The asset sent or received in [first, last]: it is written at the next hand-over. */
+  seen(a: AssetTally, first: number, last: number): AssetTally {
+    if (!a.dirty) {
+      a.dirty = true;
+      this.dirtyAssets.push(a);
+    }
+    if (first < a.first) a.first = first;
+    if (last > a.last) a.last = last;
+    return a;
+  }
+
+  role(a: AssetTally, app: string, role: 'client' | 'server', term: string, first: number, last: number): void {
+    let r: RoleTally | undefined;
+    for (const x of a.roles) {
+      if (x.app === app && x.role === role) {
+        r = x;
+        break;
+      }
+    }
+    if (r === undefined) {
+      r = new RoleTally(app, role, term);
+      a.roles.push(r);
+    }
+    if (first < r.first) r.first = first;
+    if (last > r.last) r.last = last;
+  }
+
+  fact(
+    a: AssetTally,
+    app: string,
+    role: 'client' | 'server',
+    what: 'address' | 'identity',
+    key: string,
+    value: string,
+    first: number,
+    last: number,
+  ): void {
+    // A few facts per asset, the same ones flow after flow: a scan of interned strings, no key text.
+    const fs = a.facts;
+    for (const f of fs) {
+      if (f.value === value && f.key === key && f.app === app && f.role === role && f.what === what) {
+        if (first < f.first) f.first = first;
+        if (last > f.last) f.last = last;
+        return;
+      }
+    }
+    if (fs.length < MAX_BATCH_FACTS) fs.push(new FactAgg(app, role, what, key, value, first, last));
+  }
+
+  service(server: AssetTally, tcp: boolean, port: number, first: number, last: number): ServiceTally {
+    const k = server.id * 131072 + port * 2 + (tcp ? 1 : 0);
+    let s = this.services.get(k);
+    if (s === undefined) {
+      s = new ServiceTally(server, tcp ? 'tcp' : 'udp', port);
+      this.services.set(k, s);
+    }
+    if (!s.dirty) {
+      s.dirty = true;
+      this.dirtyServices.push(s);
+    }
+    if (first < s.first) s.first = first;
+    if (last > s.last) s.last = last;
+    return s;
+  }
+
+  client(s: ServiceTally, client: AssetTally): void {
+    if (s.clients.size < MAX_BATCH_CLIENTS) s.clients.add(client.id);
+  }
+
+  /** The dirty rows and alerts as batch.ts's wire text; the rows are reset for the next hand-over. */
+  takeWire(): string {
+    const assets: unknown[] = [];
+    for (const a of this.dirtyAssets) {
+      const roles: unknown[] = [];
+      for (const r of a.roles) {
+        if (r.last === -Infinity) continue;
+        roles.push(r.app, r.role, r.term, r.first, r.last);
+        r.first = Infinity;
+        r.last = -Infinity;
+      }
+      const facts: unknown[] = [];
+      for (const f of a.facts) facts.push(f.app, f.role, f.what, f.key, f.value, f.first, f.last);
+      if (a.facts.length > 0) a.facts = [];
+      assets.push(a.vlan, a.ip, a.mac, a.first, a.last, roles, facts);
+      a.first = Infinity;
+      a.last = -Infinity;
+      a.dirty = false;
+    }
+    const services: unknown[] = [];
+    for (const s of this.dirtyServices) {
+      const clients: string[] = [];
+      for (const id of s.clients) clients.push(this.byId[id].ip);
+      const a = s.asset;
+      services.push(a.vlan, a.ip, s.proto, s.port, s.app, s.appTs, s.flows, clients, s.classes, s.first, s.last);
+      s.first = Infinity;
+      s.last = -Infinity;
+      s.app = null;
+      s.appTs = 0;
+      s.flows = 0;
+      s.classes = 0;
+      s.clients.clear();
+      s.dirty = false;
+    }
+    const text = JSON.stringify([assets, services, this.alerts, this.clock]);
+    this.dirtyAssets = [];
+    this.dirtyServices = [];
+    this.alerts = [];
+    // Every row is clean now: the place to start over when the tables have grown too large.
+    if (this.byId.length > MAX_ROWS || this.services.size > MAX_ROWS) this.reset();
+    return text;
+  }
+
+  private reset(): void {
+    this.v4.clear();
+    this.other.clear();
+    this.byId.length = 0;
+    this.services.clear();
+  }
+}
