@@ -62,7 +62,7 @@ port.on('message', (m: ToWorker) => {
     }
     case 'close':
       flushAcks();
-      t.close().then(() => post({ op: 'closed' }));
+      void t.close().finally(() => post({ op: 'closed' }));
       break;
   }
 });
