@@ -10,6 +10,8 @@ import { type AlertRec, FactAgg, MAX_BATCH_CLIENTS, MAX_BATCH_FACTS } from './ba
 
 /** Rows kept between hand-overs; past this the tables start over after the next one (a scan of a /8). */
 export const MAX_ROWS = 1 << 18;
+/** Services of one asset found by a scan of its list; more get a map. */
+const SCAN_SERVICES = 16;
 
 export class RoleTally {
   first = Infinity;
@@ -27,6 +29,8 @@ export class AssetTally {
   mac: string | null = null;
   dirty = false;
   readonly roles: RoleTally[] = [];
+  readonly services: ServiceTally[] = [];
+  serviceMap: Map<number, ServiceTally> | null = null;
   /** Since the last hand-over. */
   facts: FactAgg[] = [];
   constructor(
@@ -54,10 +58,13 @@ export class ServiceTally {
 }
 
 export class Tally {
-  private readonly v4 = new Map<number, AssetTally>();
+  /** IPv4 rows per VLAN, keyed by the address as int32 (a small integer key hashes fastest). */
+  private readonly v4 = new Map<number, Map<number, AssetTally>>();
+  private lastVlan = Number.NaN;
+  private lastV4: Map<number, AssetTally> | null = null;
   private readonly other = new Map<string, AssetTally>();
   private readonly byId: AssetTally[] = [];
-  private readonly services = new Map<number, ServiceTally>();
+  private serviceRows = 0;
   private dirtyAssets: AssetTally[] = [];
   private dirtyServices: ServiceTally[] = [];
   alerts: AlertRec[] = [];
@@ -71,11 +78,21 @@ export class Tally {
 
   /** The IPv4 asset row (made on first sight; `text` gives its address text then). */
   row4(vlan: number, ip: number, text: (ip: number) => string): AssetTally {
-    const k = (vlan + 1) * 4294967296 + (ip >>> 0);
-    let a = this.v4.get(k);
+    let m = this.lastV4;
+    if (vlan !== this.lastVlan || m === null) {
+      m = this.v4.get(vlan) ?? null;
+      if (m === null) {
+        m = new Map();
+        this.v4.set(vlan, m);
+      }
+      this.lastVlan = vlan;
+      this.lastV4 = m;
+    }
+    const k = ip | 0;
+    let a = m.get(k);
     if (a === undefined) {
       a = this.add(vlan, text(ip));
-      this.v4.set(k, a);
+      m.set(k, a);
     }
     return a;
   }
@@ -147,11 +164,26 @@ export class Tally {
   }
 
   service(server: AssetTally, tcp: boolean, port: number, first: number, last: number): ServiceTally {
-    const k = server.id * 131072 + port * 2 + (tcp ? 1 : 0);
-    let s = this.services.get(k);
+    // An asset offers a few services: a scan of its own list; a host with many (a port scan answered)
+    // gets a map by port.
+    const proto = tcp ? 'tcp' : 'udp';
+    const list = server.services;
+    let s: ServiceTally | undefined;
+    if (server.serviceMap !== null) s = server.serviceMap.get(port * 2 + (tcp ? 1 : 0));
+    else {
+      for (const x of list) {
+        if (x.port === port && x.proto === proto) {
+          s = x;
+          break;
+        }
+      }
+    }
     if (s === undefined) {
-      s = new ServiceTally(server, tcp ? 'tcp' : 'udp', port);
-      this.services.set(k, s);
+      s = new ServiceTally(server, proto, port);
+      list.push(s);
+      if (server.serviceMap !== null) server.serviceMap.set(port * 2 + (tcp ? 1 : 0), s);
+      else if (list.length > SCAN_SERVICES) server.serviceMap = new Map(list.map((x) => [x.port * 2 + (x.proto === 'tcp' ? 1 : 0), x]));
+      this.serviceRows++;
     }
     if (!s.dirty) {
       s.dirty = true;
@@ -205,14 +237,16 @@ export class Tally {
     this.dirtyServices = [];
     this.alerts = [];
     // Every row is clean now: the place to start over when the tables have grown too large.
-    if (this.byId.length > MAX_ROWS || this.services.size > MAX_ROWS) this.reset();
+    if (this.byId.length > MAX_ROWS || this.serviceRows > MAX_ROWS) this.reset();
     return text;
   }
 
   private reset(): void {
     this.v4.clear();
+    this.lastV4 = null;
+    this.lastVlan = Number.NaN;
     this.other.clear();
     this.byId.length = 0;
-    this.services.clear();
+    this.serviceRows = 0;
   }
 }

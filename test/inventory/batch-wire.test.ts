@@ -76,4 +76,17 @@ describe('tally to wire to batch', () => {
     expect([sv2.flows, sv2.clients.size, sv2.classes, sv2.app, sv2.first]).toEqual([1, 0, 0, null, 300]);
     expect(b2.alerts).toEqual([]);
   });
+
+  it('a host answering on many ports (past the scanned list, into its map) keeps one row per service', () => {
+    const t = new Tally();
+    const h = t.seen(t.row4(-1, v4('10.0.0.9'), text), 1, 2);
+    for (let round = 0; round < 3; round++) {
+      for (let port = 1; port <= 40; port++) t.service(h, port % 2 === 0, port, 1, 2).flows++;
+    }
+    const b = batchFromWire(t.takeWire());
+    expect(b.services.size).toBe(40);
+    expect([...b.services.values()].every((s) => s.flows === 3)).toBe(true);
+    expect(b.services.get('-1 10.0.0.9 tcp 40')!.proto).toBe('tcp');
+    expect(b.services.get('-1 10.0.0.9 udp 39')!.proto).toBe('udp');
+  });
 });
