@@ -49,7 +49,7 @@ export function runMeasured(cmd: string, args: string[], opts: RunOptions = {}):
     if (typeof outFd === 'number') closeSync(outFd);
     let err = '';
     child.stderr!.on('data', (d: Buffer) => {
-      err = (err + d.toString()).slice(-4000);
+      err = (err + d.toString()).slice(-32000); // the summary with its per-input times, and any log lines after it
     });
     let lines = 0;
     let matches = 0;

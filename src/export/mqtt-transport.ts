@@ -88,9 +88,11 @@ export class MqttTransport implements Transport {
         c.removeAllListeners();
         c.on('error', () => {});
         c.end(true);
-        if (this.client === c) this.client = null;
-        if (up) this.onDown(err);
-        else reject(err);
+        // close() drops the client first: a connection ended on purpose is not a lost one.
+        const current = this.client === c;
+        if (current) this.client = null;
+        if (!up) reject(err);
+        else if (current) this.onDown(err);
       });
     });
   }

@@ -49,20 +49,21 @@ export class WorkerTransport implements Transport {
   private connecting: { resolve: () => void; reject: (e: Error) => void } | null = null;
   private closing: (() => void)[] = [];
   private dead: Error | null = null;
+  private up = false;
 
   constructor(file: URL, target: WorkerTarget) {
     this.worker = new Worker(file, { workerData: target });
-    this.worker.unref();
     this.worker.on('message', (m: FromWorker) => this.onMessage(m));
     this.worker.on('error', (e) => this.fail(new Error(`export thread failed: ${e.message}`)));
     this.worker.on('exit', (code) => this.fail(new Error(`export thread exited (${code})`)));
+    this.worker.unref(); // after the listeners: adding a 'message' listener references the thread again
   }
 
   private onMessage(m: FromWorker): void {
     switch (m.op) {
       case 'connected':
         this.window = m.window;
-        this.worker.ref(); // a connection keeps the process alive, as a socket would
+        this.up = true;
         this.connecting?.resolve();
         this.connecting = null;
         break;
@@ -71,7 +72,7 @@ export class WorkerTransport implements Transport {
         this.connecting = null;
         break;
       case 'down':
-        this.worker.unref();
+        this.up = false;
         // The sender first: it then takes the failed sends for the lost connection's, not refusals.
         this.onDown(new Error(m.message));
         this.failSends(new Error(m.message));
@@ -81,10 +82,18 @@ export class WorkerTransport implements Transport {
         for (const [id, msg, undelivered] of m.errs) this.settle(id, undelivered ? new UndeliveredError(msg) : new Error(msg));
         break;
       case 'closed':
-        this.worker.unref();
+        this.up = false;
         for (const r of this.closing.splice(0)) r();
         break;
     }
+    this.holdProcess();
+  }
+
+  /** A connection, or a connect or close under way, keeps the process alive, as a socket would: a run's
+   *  end awaits the close, and an unreferenced thread would let the process exit before it answers. */
+  private holdProcess(): void {
+    if (this.dead === null && (this.up || this.connecting !== null || this.closing.length > 0)) this.worker.ref();
+    else this.worker.unref();
   }
 
   private settle(id: number, err: Error | null): void {
@@ -103,6 +112,7 @@ export class WorkerTransport implements Transport {
   private fail(err: Error): void {
     if (this.dead !== null) return;
     this.dead = err;
+    this.up = false;
     this.worker.unref();
     if (this.connecting !== null) this.connecting.reject(err);
     else this.onDown(err);
@@ -115,6 +125,7 @@ export class WorkerTransport implements Transport {
     if (this.dead !== null) return Promise.reject(this.dead);
     return new Promise((resolve, reject) => {
       this.connecting = { resolve, reject };
+      this.holdProcess();
       this.post({ op: 'connect' });
     });
   }
@@ -156,7 +167,7 @@ export class WorkerTransport implements Transport {
     if (this.dead !== null) return Promise.resolve();
     return new Promise((resolve) => {
       this.closing.push(resolve);
-      this.worker.ref();
+      this.holdProcess();
       this.post({ op: 'close' });
     });
   }

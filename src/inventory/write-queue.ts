@@ -97,8 +97,6 @@ class WorkerChannel implements WriteChannel {
 
   constructor(file: URL, cfg: QueueConfig) {
     this.worker = new Worker(file, { workerData: cfg });
-    // Keeps the process alive only while a write is under way.
-    this.worker.unref();
     this.worker.on('message', (r: Reply) => {
       const done = this.waiting.get(r.id);
       this.waiting.delete(r.id);
@@ -112,6 +110,9 @@ class WorkerChannel implements WriteChannel {
     };
     this.worker.on('error', (e) => fail(`inventory writer thread failed: ${e.message}`));
     this.worker.on('exit', (code) => fail(`inventory writer thread exited (${code})`));
+    // Keeps the process alive only while a write is under way (after the listeners: adding a 'message'
+    // listener references the thread again).
+    this.worker.unref();
   }
 
   private ask(msg: object): Promise<Reply> {
