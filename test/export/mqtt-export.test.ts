@@ -57,7 +57,7 @@ describe.runIf(hasMosquitto)('export over MQTT 5 + TLS to mosquitto', () => {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  const read = (sensor: string, st: string, extra: string[] = [], cn = sensor) =>
+  const read = (sensor: string, st: string, extra: string[] = [], cn = sensor, to = url) =>
     track(
       otwatch([
         'read',
@@ -68,7 +68,7 @@ describe.runIf(hasMosquitto)('export over MQTT 5 + TLS to mosquitto', () => {
         '-q',
         PLANT,
         '--export',
-        url,
+        to,
         ...tlsArgs(pki, cn),
         '--sensor-id',
         sensor,
@@ -166,26 +166,7 @@ describe.runIf(hasMosquitto)('export over MQTT 5 + TLS to mosquitto', () => {
     try {
       const url2 = `mqtts://localhost:${p2}`;
       const st = state();
-      const r = await track(
-        otwatch([
-          'read',
-          '--json',
-          '--pdus',
-          '--learn-for',
-          '1s',
-          '-q',
-          PLANT,
-          '--export',
-          url2,
-          ...tlsArgs(pki, 's8'),
-          '--sensor-id',
-          's8',
-          '--state',
-          st,
-          '--export-wait',
-          '2',
-        ]),
-      ).exited;
+      const r = await read('s8', st, ['--export-wait', '2'], 's8', url2).exited;
       expect(r.code).toBe(4); // spooled, not delivered
       expect(r.stderr).toMatch(/did not deliver record seq 1 \(type \w+\): the broker has no subscriber for it \(PUBACK reason 0x10/);
       const out = join(tmp, 'collect-nosub');
