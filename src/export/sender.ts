@@ -14,6 +14,8 @@ import { UndeliveredError, type Transport } from './transport.js';
 const WINDOW = 1024;
 const BACKOFF_MIN_S = 0.5;
 const BACKOFF_MAX_S = 60;
+/** Longest pause between tries while the broker has no subscriber. */
+const NO_SUBSCRIBER_MAX_S = 30;
 
 export type ConnState = 'connecting' | 'connected' | 'backoff' | 'stopped';
 
@@ -43,6 +45,12 @@ export class Sender {
   private tokens: number;
   private lastRefill = Date.now();
   private pumping = false;
+  /** Sending waits after a record found no subscriber. */
+  private paused = false;
+  private pauseTimer: NodeJS.Timeout | null = null;
+  /** One record in flight until the broker delivers one again. */
+  private probe = false;
+  private noSubscriber = 0;
   private lastLogged = '';
   /** Called once a connection is up (the exporter announces drops then). */
   onConnect: () => void = () => {};
@@ -96,6 +104,7 @@ export class Sender {
     this.fly = [];
     this.flyDone = [];
     this.spool.rewind();
+    this.endPause();
     this.onConnect();
     this.poke();
   }
@@ -123,7 +132,7 @@ export class Sender {
 
   /** More records may be readable (after a spool flush or an ack). */
   poke(): void {
-    if (this.state !== 'connected' || this.pumping) return;
+    if (this.state !== 'connected' || this.pumping || this.paused) return;
     this.pumping = true;
     try {
       this.pump();
@@ -139,7 +148,7 @@ export class Sender {
       this.tokens = Math.min(this.burst(), this.tokens + ((now - this.lastRefill) * this.o.rate) / 1000);
       this.lastRefill = now;
     }
-    const window = Math.min(WINDOW, this.transport.window ?? WINDOW);
+    const window = this.probe ? 1 : Math.min(WINDOW, this.transport.window ?? WINDOW);
     while (this.state === 'connected' && this.fly.length < window) {
       if (this.tokens < 1) {
         this.schedulePump(Math.ceil((1000 * (1 - this.tokens)) / this.o.rate));
@@ -162,6 +171,34 @@ export class Sender {
     }
   }
 
+  /** The broker took the record but had no subscriber for it (no collector yet, or a restarted broker that
+   *  has not restored the collectors' sessions). The connection is fine: sending pauses, then starts again
+   *  from the acknowledged watermark with one record in flight until one is delivered. */
+  private undelivered(seq: number, type: string, err: Error): void {
+    this.gen++; // acks still in flight are resent rather than counted (the collector drops duplicates)
+    this.probe = true;
+    this.fly = [];
+    this.flyDone = [];
+    const delay = Math.min(NO_SUBSCRIBER_MAX_S, 2 ** this.noSubscriber);
+    this.noSubscriber = Math.min(this.noSubscriber + 1, 10);
+    const msg = `${this.o.name} did not deliver record seq ${seq} (type ${type}): ${err.message}`;
+    this.counters.last_error = msg;
+    const line = `export: ${msg}; ${this.spool.backlog} records stay spooled; sending again in ${delay} s`;
+    if (msg.replace(/seq \d+ \(type \w+\)/, '') !== this.lastLogged.replace(/seq \d+ \(type \w+\)/, '')) this.o.log.error(line);
+    else this.o.log.debug(line);
+    this.lastLogged = msg;
+    this.paused = true;
+    if (this.pauseTimer !== null) clearTimeout(this.pauseTimer);
+    this.pauseTimer = setTimeout(() => {
+      this.pauseTimer = null;
+      this.paused = false;
+      if (this.state !== 'connected') return;
+      this.lastSent = this.spool.ackedSeq;
+      this.spool.rewind();
+      this.poke();
+    }, delay * 1000);
+  }
+
   private schedulePump(ms: number): void {
     if (this.timer !== null) return;
     this.timer = setTimeout(
@@ -175,15 +212,17 @@ export class Sender {
 
   private acked(gen: number, seq: number, _idx: number, type: string, err: Error | null): void {
     if (gen !== this.gen || this.state !== 'connected') return;
+    if (err instanceof UndeliveredError) {
+      this.undelivered(seq, type, err);
+      return;
+    }
     if (err !== null) {
-      // The broker refused it (e.g. not authorised for this topic) or had
-      // nobody to give it to: the record stays spooled; a new connection
-      // tries again later.
+      // The broker refused it (e.g. not authorised for this topic): the
+      // record stays spooled; a new connection tries again later.
       this.counters.disconnects++;
       this.gen++;
       void this.transport.close();
-      const what = err instanceof UndeliveredError ? 'did not deliver' : 'refused';
-      this.retry(`${this.o.name} ${what} record seq ${seq} (type ${type}): ${err.message}`);
+      this.retry(`${this.o.name} refused record seq ${seq} (type ${type}): ${err.message}`);
       return;
     }
     const i = this.fly.indexOf(seq);
@@ -197,15 +236,24 @@ export class Sender {
       this.flyDone.splice(0, done);
       this.spool.release(upTo);
       this.attempt = 0;
+      this.probe = false;
+      this.noSubscriber = 0;
     }
     if (this.fly.length === 0) this.onIdle();
     if (!this.pumping) queueMicrotask(() => this.poke());
+  }
+
+  private endPause(): void {
+    if (this.pauseTimer !== null) clearTimeout(this.pauseTimer);
+    this.pauseTimer = null;
+    this.paused = false;
   }
 
   async stop(): Promise<void> {
     this.setState('stopped');
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    this.endPause();
     this.gen++;
     await this.transport.close();
   }

@@ -3,12 +3,9 @@
 // batches of records, close) to an MqttTransport and answers with batches of
 // acknowledgements.
 import { parentPort, workerData } from 'node:worker_threads';
-import { yieldToPacketThread } from '../output/thread-priority.js';
 import { MqttTransport } from './mqtt-transport.js';
 import { UndeliveredError } from './transport.js';
 import type { ToWorker, FromWorker, WorkerTarget } from './worker-transport.js';
-
-yieldToPacketThread();
 
 const cfg = workerData as WorkerTarget;
 const t = new MqttTransport({ url: new URL(cfg.url), secure: cfg.secure, tls: cfg.tls, clientId: cfg.clientId }, cfg.topicPrefix);

@@ -1,10 +1,7 @@
 // The inventory's writer thread: one database connection, the batches in order.
 import { parentPort, workerData } from 'node:worker_threads';
-import { yieldToPacketThread } from '../output/thread-priority.js';
 import { batchFromWire } from './batch.js';
 import { BatchQueue, type QueueConfig } from './write-queue.js';
-
-yieldToPacketThread();
 
 const queue = new BatchQueue(workerData as QueueConfig);
 

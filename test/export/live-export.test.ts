@@ -124,7 +124,10 @@ describe.runIf(isRoot)('live --export across a broker outage (veth + netns)', ()
     await coll.waitFor(/connected to(.|\n)*connected to/, 60_000);
     await sleep(1500);
     const done = await live.stop('SIGTERM');
-    expect(done.code).toBe(0);
+    // 0 when the drain at shutdown delivered everything; 4 when records stay spooled (the broker came back
+    // before the collector and answered 0x10, and the sensor was still pausing): export flush sends them below.
+    expect([0, 4], done.stderr).toContain(done.code);
+    if (done.code === 4) expect(done.stderr).toMatch(/records not acknowledged by .* they stay spooled/);
     const tx1 = JSON.parse(nsx(ns, ['ip', '-s', '-j', 'link', 'show', 'otws']))[0].stats64.tx.packets as number;
     expect(tx1 - tx0).toBe(0);
     const local = parseLines(done.stdout);
@@ -134,7 +137,9 @@ describe.runIf(isRoot)('live --export across a broker outage (veth + netns)', ()
     expect(stats.export).toMatchObject({ state: 'connected', sensor: 'sensor-l', dropped: 0 });
     expect(stats.export.connects).toBeGreaterThanOrEqual(2);
     expect(stats.export.disconnects).toBeGreaterThanOrEqual(1);
-    expect(stats.export.last_error).toMatch(/^(connection to mqtts:.* lost|cannot connect to mqtts:.*): /);
+    expect(stats.export.last_error).toMatch(
+      /^(connection to mqtts:.* lost|cannot connect to mqtts:.*|mqtts:.* did not deliver record .*): /,
+    );
     // What the 2 s of drain at shutdown did not deliver, export flush does.
     const flush = spawnIn(ns, [
       'export',
