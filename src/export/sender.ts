@@ -100,10 +100,7 @@ export class Sender {
     this.setState('connected');
     this.o.log.info(`export: connected to ${this.o.name}; ${this.spool.backlog} records to send`);
     this.o.log.debug(`export: window ${this.transport.window ?? 'none'}`);
-    this.lastSent = this.spool.ackedSeq;
-    this.fly = [];
-    this.flyDone = [];
-    this.spool.rewind();
+    this.fromWatermark();
     this.endPause();
     this.onConnect();
     this.poke();
@@ -177,8 +174,6 @@ export class Sender {
   private undelivered(seq: number, type: string, err: Error): void {
     this.gen++; // acks still in flight are resent rather than counted (the collector drops duplicates)
     this.probe = true;
-    this.fly = [];
-    this.flyDone = [];
     const delay = Math.min(NO_SUBSCRIBER_MAX_S, 2 ** this.noSubscriber);
     this.noSubscriber = Math.min(this.noSubscriber + 1, 10);
     const msg = `${this.o.name} did not deliver record seq ${seq} (type ${type}): ${err.message}`;
@@ -193,8 +188,7 @@ export class Sender {
       this.pauseTimer = null;
       this.paused = false;
       if (this.state !== 'connected') return;
-      this.lastSent = this.spool.ackedSeq;
-      this.spool.rewind();
+      this.fromWatermark();
       this.poke();
     }, delay * 1000);
   }
@@ -241,6 +235,14 @@ export class Sender {
     }
     if (this.fly.length === 0) this.onIdle();
     if (!this.pumping) queueMicrotask(() => this.poke());
+  }
+
+  /** Sending starts again after the acknowledged watermark: what was in flight goes again. */
+  private fromWatermark(): void {
+    this.lastSent = this.spool.ackedSeq;
+    this.fly = [];
+    this.flyDone = [];
+    this.spool.rewind();
   }
 
   private endPause(): void {
