@@ -5,9 +5,10 @@
 // waits for the acknowledgements.
 import { join } from 'node:path';
 import type { Logger } from '../output/log.js';
-import type { RecordKind, RecordSink } from '../output/sink.js';
+import type { RecordKind } from '../output/sink.js';
+import type { ExportSink } from './export-thread.js';
 import { UsageError } from '../cli/options.js';
-import { mqttTransport } from './worker-transport.js';
+import { MqttTransport } from './mqtt-transport.js';
 import type { ExportSettings } from './options.js';
 import { recordType, stampLine } from './record-line.js';
 import { Sender, type SenderCounters } from './sender.js';
@@ -33,7 +34,7 @@ export interface ExportStats extends SenderCounters, SpoolStats {
   backlog: number;
 }
 
-export class Exporter implements RecordSink {
+export class Exporter implements ExportSink {
   private readonly sensorJson: string;
   private readonly timer: NodeJS.Timeout;
   private ticks = 0;
@@ -173,15 +174,23 @@ export class Exporter implements RecordSink {
     };
   }
 
-  /** One line for the human summary. */
   summaryText(): string {
-    const s = this.stats();
-    const n = (v: number) => v.toLocaleString('en');
-    return (
-      `export to ${s.target} as ${s.sensor}: ${n(s.exported)} records spooled, ${n(s.acked)} acknowledged, ` +
-      `${n(s.dropped)} dropped (${n(s.dropped_alerts)} alerts), ${n(s.backlog)} still spooled; last seq ${s.seq}\n`
-    );
+    return exportSummary(this.stats());
   }
+
+  /** Records the export thread's caller dropped before they got here (it could not keep up). */
+  countDropped(records: number, alerts: number): void {
+    this.spool.countDrop(records, alerts);
+  }
+}
+
+/** One line for the human summary. */
+export function exportSummary(s: ExportStats): string {
+  const n = (v: number) => v.toLocaleString('en');
+  return (
+    `export to ${s.target} as ${s.sensor}: ${n(s.exported)} records spooled, ${n(s.acked)} acknowledged, ` +
+    `${n(s.dropped)} dropped (${n(s.dropped_alerts)} alerts), ${n(s.backlog)} still spooled; last seq ${s.seq}\n`
+  );
 }
 
 /** Builds the exporter for --export (null without it): reads the TLS files,
@@ -208,7 +217,7 @@ export function startExport(settings: ExportSettings | null, log: Logger): Expor
   let transport: Transport;
   if (settings.transport === 'syslog') transport = new SyslogTransport(u, tls, settings.sensor);
   else {
-    transport = mqttTransport(
+    transport = new MqttTransport(
       { url: u, secure: settings.secure, tls, clientId: `otwatch-${settings.sensor}` },
       `otwatch/${settings.sensor}/`,
     );

@@ -37,6 +37,9 @@ export function mqttConnectOptions(t: MqttTarget, clean: boolean): IClientOption
     queueQoSZero: false,
     resubscribe: false,
     protocol: t.secure ? 'mqtts' : 'mqtt',
+    // MQTT.js logs a dozen debug lines per publish; unless DEBUG asks for them, each still costs a check
+    // of the debug namespaces (5 % of the export thread at 50 k records/s).
+    ...(process.env.DEBUG ? {} : { log: () => {} }),
     host,
     port: Number(t.url.port || (t.secure ? 8883 : 1883)),
     ...(t.secure

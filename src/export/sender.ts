@@ -45,6 +45,9 @@ export class Sender {
   private tokens: number;
   private lastRefill = Date.now();
   private pumping = false;
+  private pokeQueued = false;
+  private topUp = false;
+  private topUpTimer: NodeJS.Timeout | null = null;
   /** Sending waits after a record found no subscriber. */
   private paused = false;
   private pauseTimer: NodeJS.Timeout | null = null;
@@ -146,6 +149,23 @@ export class Sender {
       this.lastRefill = now;
     }
     const window = this.probe ? 1 : Math.min(WINDOW, this.transport.window ?? WINDOW);
+    // Refill from half empty, not one record per ack: the records of a refill share one TLS write (each
+    // publish corks the socket until the next tick) instead of a write and a TLS record each, on both ends.
+    // Whatever is in flight brings acks, so nothing waits.
+    if (!this.topUp && this.fly.length > window >> 1) {
+      // A broker with Nagle on (mosquitto's default) holds its next PUBACKs until our TCP ack, which a
+      // sender waiting for them would delay by 40 ms: top up after a millisecond then.
+      this.topUpTimer ??= setTimeout(() => {
+        this.topUpTimer = null;
+        this.topUp = true;
+        try {
+          this.poke();
+        } finally {
+          this.topUp = false;
+        }
+      }, 1);
+      return;
+    }
     while (this.state === 'connected' && this.fly.length < window) {
       if (this.tokens < 1) {
         this.schedulePump(Math.ceil((1000 * (1 - this.tokens)) / this.o.rate));
@@ -234,7 +254,15 @@ export class Sender {
       this.noSubscriber = 0;
     }
     if (this.fly.length === 0) this.onIdle();
-    if (!this.pumping) queueMicrotask(() => this.poke());
+    // One pump after the acks of a read, not one per ack: the records it sends then share one TLS write
+    // (each publish corks the socket until the next tick) instead of a write and a TLS record each.
+    if (!this.pokeQueued) {
+      this.pokeQueued = true;
+      setImmediate(() => {
+        this.pokeQueued = false;
+        this.poke();
+      });
+    }
   }
 
   /** Sending starts again after the acknowledged watermark: what was in flight goes again. */
@@ -256,6 +284,8 @@ export class Sender {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.endPause();
+    if (this.topUpTimer !== null) clearTimeout(this.topUpTimer);
+    this.topUpTimer = null;
     this.gen++;
     await this.transport.close();
   }

@@ -288,7 +288,8 @@ export class Spool {
     return c.segs.length > 1 ? c.segs[0] : null;
   }
 
-  private countDrop(records: number, alerts: number): void {
+  /** Records lost before they reached the spool (or dropped by it): counted and announced alike. */
+  countDrop(records: number, alerts: number): void {
     this.dropped.records += records;
     this.dropped.alerts += alerts;
     this.unannounced.records += records;

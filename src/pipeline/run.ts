@@ -7,7 +7,7 @@ import type { Engine } from '../engine.js';
 import { FdWriter } from '../output/fd-writer.js';
 import { createLogger, type Logger } from '../output/log.js';
 import { TeeSink, type RecordSink } from '../output/sink.js';
-import { startExport, type Exporter } from '../export/exporter.js';
+import { type ExportSink, startExportSink } from '../export/export-thread.js';
 import { openInventory } from '../inventory/run-options.js';
 import type { InventorySession } from '../inventory/session.js';
 import { renderAlerts, renderSummary, type FileTime } from '../output/summary-text.js';
@@ -30,7 +30,7 @@ export interface Pipeline {
   sink: RecordSink;
   detector: Detector | null;
   /** --export: teed into `sink`; drained at the end of the run. */
-  exporter: Exporter | null;
+  exporter: ExportSink | null;
   /** --inventory: an observer beside the detector; its last write at endRun. */
   inventory: InventorySession | null;
   stop: StopControl;
@@ -50,7 +50,7 @@ export function finishFlows(p: Pipeline, reason: 'eof' | 'shutdown'): void {
 export function startPipeline(settings: PipelineSettings, outputs?: RecordSink): Pipeline {
   const log = createLogger(settings.log.level, settings.log.format);
   const local = outputs ?? fileOutputs(settings.output);
-  const exporter = settings.export === null ? null : startExport(settings.export, log);
+  const exporter = settings.export === null ? null : startExportSink(settings.export, log);
   const sink = exporter === null ? local : new TeeSink([local, exporter]);
   const engine = engineFor(settings.engine, sink);
   const inventory = settings.inventory === null ? null : openInventory(settings.inventory, engine, log);

@@ -1,0 +1,219 @@
+// The exporter on a thread of its own. On the packet thread, stamping each
+// record, encoding it into the spool's buffers, reading it back and handing
+// it to MQTT.js cost a tenth of a busy sensor's time (profile of the bench's
+// export mode). Here the packet thread only gathers the text of the
+// exported kinds and posts it once per turn of the event loop; the thread
+// runs the whole Exporter (spool, seq, sender, connection) as it would run
+// in-process. Without the compiled thread (tests on the sources) the
+// Exporter runs in-process.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
+import { UsageError } from '../cli/options.js';
+import type { Logger } from '../output/log.js';
+import type { RecordKind, RecordSink } from '../output/sink.js';
+import { WorkerHold } from '../parallel/worker-hold.js';
+import { type ExportStats, exportSummary, startExport } from './exporter.js';
+import type { ExportSettings } from './options.js';
+
+/** What the pipeline needs of an exporter, in-process or on its thread. */
+export interface ExportSink extends RecordSink {
+  /** Waits up to `secs` for the spool to drain, then stops; true when nothing is left. */
+  drain(secs: number): Promise<boolean>;
+  stats(): ExportStats;
+  summaryText(): string;
+}
+
+/** Record text posted but not yet taken by the thread, past which the packet thread drops flows and stats
+ *  (counted, and announced by a spool_overflow alert like the spool's own drops); alerts always go. */
+const MAX_IN_FLIGHT = 32 << 20;
+/** Text gathered that is posted before the turn ends. */
+const POST_AT = 1 << 20;
+/** How long start-up (TLS files, spool recovery) may take before the run gives up. */
+const START_TIMEOUT_MS = 60_000;
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface ThreadData {
+  settings: Omit<ExportSettings, 'url'> & { url: string };
+  status: SharedArrayBuffer;
+  startPort: MessagePort;
+}
+
+export type StartReply =
+  | { ok: true; logs: [LogLevel, string][]; stats: ExportStats }
+  | { ok: false; usage: boolean; message: string; logs: [LogLevel, string][] };
+
+export type ToThread =
+  | { op: 'records'; text: string; dropped: number; droppedAlerts: number }
+  | { op: 'flush' }
+  | { op: 'close' }
+  | { op: 'drain'; secs: number };
+
+export type FromThread =
+  | { op: 'log'; level: LogLevel; msg: string }
+  /** `took`: characters of record text taken so far. */
+  | { op: 'stats'; stats: ExportStats; took: number }
+  | { op: 'drained'; ok: boolean; stats: ExportStats };
+
+class ExportThread implements ExportSink {
+  private readonly worker: Worker;
+  private readonly hold: WorkerHold;
+  private pending: string[] = [];
+  private pendingChars = 0;
+  private scheduled = false;
+  private posted = 0;
+  private took = 0;
+  private dropped = 0;
+  private droppedAlerts = 0;
+  private last: ExportStats;
+  private draining: ((ok: boolean) => void) | null = null;
+  private dead: string | null = null;
+  private closed = false;
+  /** The thread answered the drain and ends. */
+  private finished = false;
+
+  constructor(
+    file: URL,
+    private readonly settings: ExportSettings,
+    private readonly kinds: ReadonlySet<RecordKind>,
+    private readonly log: Logger,
+  ) {
+    const status = new SharedArrayBuffer(4);
+    const { port1, port2 } = new MessageChannel();
+    const data: ThreadData = { settings: { ...settings, url: settings.url.href }, status, startPort: port2 };
+    this.worker = new Worker(file, { workerData: data, transferList: [port2] });
+    // Start-up is synchronous for the caller, as in-process: a bad key file or an unusable state
+    // directory is a usage error before the first packet.
+    const flag = new Int32Array(status);
+    const waited = Atomics.wait(flag, 0, 0, START_TIMEOUT_MS);
+    const got = receiveMessageOnPort(port1)?.message as StartReply | undefined;
+    port1.close();
+    for (const [level, msg] of got?.logs ?? []) log[level](msg);
+    if (got === undefined || !got.ok) {
+      void this.worker.terminate();
+      const why = got === undefined ? `the export thread did not start (${waited})` : got.message;
+      if (got?.usage) throw new UsageError(why);
+      throw new Error(why);
+    }
+    this.last = got.stats;
+    this.worker.on('message', (m: FromThread) => this.onMessage(m));
+    this.worker.on('error', (e) => this.fail(`export thread failed: ${e.message}`));
+    this.worker.on('exit', (code) => this.fail(`export thread exited (${code})`));
+    this.hold = new WorkerHold(this.worker);
+  }
+
+  private onMessage(m: FromThread): void {
+    switch (m.op) {
+      case 'log':
+        this.log[m.level](m.msg);
+        break;
+      case 'stats':
+        this.last = m.stats;
+        this.took = m.took;
+        break;
+      case 'drained':
+        this.finished = true;
+        this.last = m.stats;
+        this.draining?.(m.ok);
+        this.draining = null;
+        break;
+    }
+  }
+
+  private fail(msg: string): void {
+    if (this.dead !== null || this.finished) return;
+    this.dead = msg;
+    this.log.error(`export: ${msg}; what it had spooled stays in ${this.settings.stateDir}`);
+    this.draining?.(false);
+    this.draining = null;
+  }
+
+  write(kind: RecordKind, text: string): void {
+    if (!this.kinds.has(kind) || this.closed || this.dead !== null) return;
+    if (kind !== 'alert' && this.posted - this.took > MAX_IN_FLIGHT) {
+      // The thread is not keeping up (starved of CPU): drop here rather than grow without bound.
+      this.dropped += countLines(text);
+      return;
+    }
+    this.pending.push(text);
+    this.pendingChars += text.length;
+    if (this.pendingChars >= POST_AT) this.post();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.post());
+    }
+  }
+
+  private post(): void {
+    this.scheduled = false;
+    if (this.pending.length === 0 && this.dropped === 0) return;
+    const text = this.pending.length === 1 ? this.pending[0] : this.pending.join('');
+    this.send({ op: 'records', text, dropped: this.dropped, droppedAlerts: this.droppedAlerts });
+    this.posted += text.length;
+    this.pending = [];
+    this.pendingChars = 0;
+    this.dropped = 0;
+    this.droppedAlerts = 0;
+  }
+
+  private send(m: ToThread): void {
+    if (this.dead === null) this.worker.postMessage(m);
+  }
+
+  flush(): void {
+    this.post();
+    this.send({ op: 'flush' });
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.post();
+    this.closed = true;
+    this.send({ op: 'close' });
+  }
+
+  drain(secs: number): Promise<boolean> {
+    this.close();
+    if (this.dead !== null) return Promise.resolve(false);
+    return this.hold.during(
+      () =>
+        new Promise<boolean>((resolve) => {
+          this.draining = resolve;
+          this.send({ op: 'drain', secs });
+        }),
+    );
+  }
+
+  stats(): ExportStats {
+    return this.last;
+  }
+
+  summaryText(): string {
+    return exportSummary(this.last);
+  }
+}
+
+function countLines(text: string): number {
+  let n = 0;
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+/** Which record kinds can carry a selected type (the thread picks the exact types line by line). */
+function kindsFor(types: ReadonlySet<string>): Set<RecordKind> {
+  const kinds = new Set<RecordKind>();
+  for (const t of types) {
+    if (t === 'alert' || t === 'alert_summary') kinds.add('alert');
+    else if (t === 'flow' || t === 'pdu' || t === 'stats') kinds.add(t);
+  }
+  return kinds;
+}
+
+/** The exporter for --export (null without it): on its own thread when the compiled thread is there. */
+export function startExportSink(settings: ExportSettings | null, log: Logger): ExportSink | null {
+  if (settings === null) return null;
+  const file = new URL('./export-worker.js', import.meta.url);
+  if (!existsSync(fileURLToPath(file))) return startExport(settings, log);
+  return new ExportThread(file, settings, kindsFor(settings.types), log);
+}
