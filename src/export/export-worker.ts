@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { UsageError } from '../cli/options.js';
 import type { Logger } from '../output/log.js';
-import type { FromThread, LogLevel, StartReply, ThreadData, ToThread } from './export-thread.js';
+import { CHUNK, type FromThread, type LogLevel, type StartReply, type ThreadData, type ToThread } from './export-thread.js';
 import { type Exporter, startExport } from './exporter.js';
 
 /** Counters go to the main thread this often (its stats records and its bound on text in flight). */
@@ -13,7 +13,7 @@ const STATS_MS = 250;
 
 const data = workerData as ThreadData;
 const port = parentPort!;
-const post = (m: FromThread) => port.postMessage(m);
+const post = (m: FromThread, transfer?: ArrayBuffer[]) => port.postMessage(m, transfer);
 
 let startLogs: [LogLevel, string][] | null = [];
 const say = (level: LogLevel) => (msg: string) => {
@@ -47,9 +47,13 @@ function run(ex: Exporter): void {
   port.on('message', (m: ToThread) => {
     switch (m.op) {
       case 'records':
-        if (m.dropped > 0 || m.droppedAlerts > 0) ex.countDropped(m.dropped, m.droppedAlerts);
-        ex.write('flow', m.text);
-        took += m.text.length;
+        if (m.dropped > 0) ex.countDropped(m.dropped, 0);
+        if (m.length > 0) ex.write('flow', Buffer.from(m.bytes, 0, m.length).toString('utf8'));
+        took += m.length;
+        if (m.bytes.byteLength === CHUNK) post({ op: 'spare', bytes: m.bytes }, [m.bytes]);
+        break;
+      case 'load':
+        ex.captureLoad(m.busy);
         break;
       case 'flush':
         ex.flush();

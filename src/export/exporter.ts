@@ -22,6 +22,12 @@ const FLUSH_MS = 100;
 const STATE_EVERY = 10;
 /** Bulk bytes queued that trigger a write before the second is up. */
 const BULK_EARLY = 8 << 20;
+/** Capture counts as saturated at this event-loop utilisation of the packet thread. */
+const YIELD_BUSY = 0.9;
+/** Records/s sent while capture is saturated (alerts keep moving). */
+const YIELD_RATE = 1000;
+/** ... unless the spool holds more than this share of its limit. */
+const YIELD_SPOOL_SHARE = 0.5;
 /** At most one spool_overflow alert per this while connected. */
 const ANNOUNCE_EVERY_MS = 60_000;
 
@@ -42,6 +48,7 @@ export class Exporter implements ExportSink {
   private closed = false;
   private flushing: Promise<unknown> = Promise.resolve();
   private lastAnnounce = 0;
+  private yielding = false;
   exported = 0;
 
   constructor(
@@ -131,6 +138,9 @@ export class Exporter implements ExportSink {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    // No more capture to yield to.
+    this.yielding = false;
+    this.sender.setRate(this.settings.rate);
     void this.toDisk();
   }
 
@@ -176,6 +186,21 @@ export class Exporter implements ExportSink {
 
   summaryText(): string {
     return exportSummary(this.stats());
+  }
+
+  /** The packet thread's load (0-1). While it is saturated and the spool has room, sending slows to
+   *  YIELD_RATE: on a sensor with few cores the broker connection, and a broker on the same host, would
+   *  otherwise take CPU from capture; the spool holds the rest and it goes when capture lets up. */
+  captureLoad(busy: number): void {
+    const room = this.spool.diskBytes() + this.spool.queuedBytes() < this.settings.spoolBytes * YIELD_SPOOL_SHARE;
+    const yieldNow = busy >= YIELD_BUSY && room;
+    if (yieldNow === this.yielding || this.closed) return;
+    this.yielding = yieldNow;
+    const configured = this.settings.rate;
+    this.sender.setRate(yieldNow ? (configured > 0 ? Math.min(configured, YIELD_RATE) : YIELD_RATE) : configured);
+    this.log.debug(
+      `export: capture load ${busy.toFixed(2)}: ${yieldNow ? `sending at most ${YIELD_RATE}/s` : 'sending at the configured rate'}`,
+    );
   }
 
   /** Records the export thread's caller dropped before they got here (it could not keep up). */

@@ -43,6 +43,8 @@ export class Sender {
   private attempt = 0;
   private timer: NodeJS.Timeout | null = null;
   private tokens: number;
+  /** Records/s now (0: no bound): the configured rate, or less while capture needs the CPU. */
+  private rate: number;
   private lastRefill = Date.now();
   private pumping = false;
   private pokeQueued = false;
@@ -65,12 +67,13 @@ export class Sender {
     private readonly transport: Transport,
     private readonly o: { name: string; rate: number; format: 'json' | 'msgpack'; insecure: boolean; log: Logger },
   ) {
+    this.rate = o.rate;
     this.tokens = this.burst();
     transport.onDown = (err) => this.down(err);
   }
 
   private burst(): number {
-    return this.o.rate > 0 ? Math.max(1, Math.ceil(this.o.rate / 10)) : Infinity;
+    return this.rate > 0 ? Math.max(1, Math.ceil(this.rate / 10)) : Infinity;
   }
 
   start(): void {
@@ -130,6 +133,15 @@ export class Sender {
     this.retry(`connection to ${this.o.name} lost: ${err.message}`);
   }
 
+  /** Changes the send rate (0: no bound); what is in flight stays. */
+  setRate(rate: number): void {
+    if (rate === this.rate) return;
+    this.rate = rate;
+    this.lastRefill = Date.now();
+    this.tokens = rate > 0 ? Math.min(this.tokens, this.burst()) : Infinity;
+    if (rate === 0) this.poke();
+  }
+
   /** More records may be readable (after a spool flush or an ack). */
   poke(): void {
     if (this.state !== 'connected' || this.pumping || this.paused) return;
@@ -143,9 +155,9 @@ export class Sender {
 
   private pump(): void {
     const gen = this.gen;
-    if (this.o.rate > 0) {
+    if (this.rate > 0) {
       const now = Date.now();
-      this.tokens = Math.min(this.burst(), this.tokens + ((now - this.lastRefill) * this.o.rate) / 1000);
+      this.tokens = Math.min(this.burst(), this.tokens + ((now - this.lastRefill) * this.rate) / 1000);
       this.lastRefill = now;
     }
     const window = this.probe ? 1 : Math.min(WINDOW, this.transport.window ?? WINDOW);
@@ -168,7 +180,7 @@ export class Sender {
     }
     while (this.state === 'connected' && this.fly.length < window) {
       if (this.tokens < 1) {
-        this.schedulePump(Math.ceil((1000 * (1 - this.tokens)) / this.o.rate));
+        this.schedulePump(Math.ceil((1000 * (1 - this.tokens)) / this.rate));
         return;
       }
       const r = this.spool.next(this.lastSent);

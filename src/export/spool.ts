@@ -313,7 +313,7 @@ export class Spool {
     }
   }
 
-  private diskBytes(): number {
+  diskBytes(): number {
     let n = 0;
     for (const c of [this.chains.a, this.chains.b]) for (const s of c.segs) n += s.bytes;
     return n;

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Broker, freePort } from '../helpers/broker.js';
+import { mosquittoSub } from '../helpers/export-run.js';
 import { makePki, type Pki } from '../helpers/pki.js';
 import { CLI } from '../helpers/run.js';
 
@@ -88,6 +89,45 @@ describe.runIf(hasMosquitto)('the export thread', () => {
     );
     expect(r.code, r.err).toBe(0);
     expect(r.out[1]).toBe('drained false, seq 2, backlog 2');
+  });
+
+  it('while the packet thread is saturated, sending slows to 1000 records/s; it catches up when capture lets up', async () => {
+    const sub = mosquittoSub(pki, port, 'collector', 'otwatch/s1/#', 'sub-yield');
+    try {
+      await sub.waitFor(/Subscribed/, 10_000, 'stdout');
+      const r = script(
+        join(tmp, 'state-3'),
+        `mqtts://localhost:${port}`,
+        `
+        const lines = [];
+        for (let i = 0; i < 5000; i++) lines.push('{"type":"flow","ts":' + i + '}\\n');
+        // Capture at full load for 2.5 s: turns of 50 ms of work, as a replay of a large file does.
+        const t0 = Date.now();
+        let i = 0;
+        while (Date.now() - t0 < 2500) {
+          const s = Date.now();
+          while (Date.now() - s < 50) {}
+          // Records from the moment the thread has seen the load (it is reported every 100 ms).
+          if (i < 5000 && Date.now() - t0 > 500) for (const l of lines.slice(i, (i += 2500))) ex.write('flow', l);
+          await new Promise((r) => setImmediate(r));
+        }
+        console.log('acked while busy ' + ex.stats().acked);
+        const t1 = Date.now();
+        console.log('drained ' + (await ex.drain(20)) + ', acked ' + ex.stats().acked + ', after ' + (Date.now() - t1) + ' ms');
+      `,
+      );
+      expect(r.code, r.err).toBe(0);
+      const busy = Number(r.out[1].split(' ').pop());
+      console.log(`[export] capture saturated 2 s: ${r.out.slice(1).join('; ')}`);
+      // 2 s at 1000/s plus the rate's burst (the counters are up to 250 ms old); without the yield all 5000 go in
+      // well under a second.
+      expect(busy, r.out.join('\n')).toBeLessThan(3000);
+      expect(busy).toBeGreaterThan(0); // alerts and flows still move, slowly
+      expect(r.out[2]).toMatch(/^drained true, acked 5000, after \d+ ms$/);
+      expect(Number(r.out[2].split(' ').at(-2))).toBeLessThan(10_000);
+    } finally {
+      sub.p.kill();
+    }
   });
 
   it('a spool that cannot be opened is a usage error at start, before any record', () => {
