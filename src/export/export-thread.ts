@@ -30,6 +30,7 @@ export interface ExportSink extends RecordSink {
 const MAX_IN_FLIGHT = 32 << 20;
 /** Bytes of record text per chunk handed over (at the end of each turn, or when full). */
 export const CHUNK = 1 << 20;
+const POST_EVERY_MS = 20;
 /** The packet thread reports its load this often. */
 const LOAD_EVERY_MS = 100;
 /** How long start-up (TLS files, spool recovery) may take before the run gives up. */
@@ -71,7 +72,8 @@ class ExportThread implements ExportSink {
   private chunk: Buffer = Buffer.allocUnsafeSlow(CHUNK);
   private used = 0;
   private readonly spare: Buffer[] = [];
-  private scheduled = false;
+  private immediate = false;
+  private timer: NodeJS.Timeout | null = null;
   /** Bytes posted, and taken by the thread (as last reported). */
   private posted = 0;
   private took = 0;
@@ -165,14 +167,23 @@ class ExportThread implements ExportSink {
       if (this.chunk.length < need) this.chunk = Buffer.allocUnsafeSlow(need);
     }
     this.used += this.chunk.write(text, this.used);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => this.post());
+    // Alerts go at the end of this turn; other records wait up to POST_EVERY_MS or a quarter chunk, so that
+    // a busy packet thread posts a few times a second rather than once per turn (a post costs some µs).
+    if (kind === 'alert' || this.used >= CHUNK >> 2) {
+      if (!this.immediate) {
+        this.immediate = true;
+        setImmediate(() => this.post());
+      }
+    } else if (this.timer === null) {
+      this.timer = setTimeout(() => this.post(), POST_EVERY_MS);
+      this.timer.unref();
     }
   }
 
   private post(): void {
-    this.scheduled = false;
+    this.immediate = false;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
     if (this.used === 0 && this.dropped === 0) return;
     const bytes = this.chunk.buffer as ArrayBuffer;
     this.send({ op: 'records', bytes, length: this.used, dropped: this.dropped }, [bytes]);
