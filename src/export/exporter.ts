@@ -26,8 +26,12 @@ const BULK_EARLY = 8 << 20;
 const YIELD_BUSY = 0.9;
 /** Records/s sent while capture is saturated (alerts keep moving). */
 const YIELD_RATE = 1000;
-/** ... unless the spool holds more than this share of its limit. */
+/** ... unless the spool holds more than this share of its limit, */
 const YIELD_SPOOL_SHARE = 0.5;
+/** ... or its oldest record has waited this long (an alert behind flows must not wait for minutes). */
+const YIELD_MAX_WAIT_MS = 10_000;
+/** Spool-time marks kept (one per 100 ms tick). */
+const MAX_MARKS = 4096;
 /** At most one spool_overflow alert per this while connected. */
 const ANNOUNCE_EVERY_MS = 60_000;
 
@@ -49,6 +53,8 @@ export class Exporter implements ExportSink {
   private flushing: Promise<unknown> = Promise.resolve();
   private lastAnnounce = 0;
   private yielding = false;
+  /** (seq, ms) pairs: by that time every record up to seq was spooled. */
+  private readonly spooledAt: number[] = [];
   exported = 0;
 
   constructor(
@@ -91,6 +97,7 @@ export class Exporter implements ExportSink {
 
   private tick(): void {
     void this.toDisk();
+    this.markSpooled();
     if (this.sender.state === 'connected') this.announceDrops(false);
     if (++this.ticks % STATE_EVERY === 0) void this.spool.saveState();
   }
@@ -188,12 +195,31 @@ export class Exporter implements ExportSink {
     return exportSummary(this.stats());
   }
 
+  /** Notes when the records up to the newest seq were spooled, for oldestWaitingMs. */
+  private markSpooled(): void {
+    const seq = this.spool.seq;
+    const m = this.spooledAt;
+    if (m.length > 0 && m[m.length - 2] === seq) return;
+    if (m.length >= 2 * MAX_MARKS) m.splice(0, 2);
+    m.push(seq, Date.now());
+  }
+
+  /** How long the oldest record not yet acknowledged has waited (to a tick). */
+  private oldestWaitingMs(): number {
+    const m = this.spooledAt;
+    const acked = this.spool.ackedSeq;
+    let i = 0;
+    while (i < m.length && m[i] <= acked) i += 2;
+    if (i > 0) m.splice(0, i);
+    return m.length === 0 ? 0 : Date.now() - m[1];
+  }
+
   /** The packet thread's load (0-1). While it is saturated and the spool has room, sending slows to
    *  YIELD_RATE: on a sensor with few cores the broker connection, and a broker on the same host, would
    *  otherwise take CPU from capture; the spool holds the rest and it goes when capture lets up. */
   captureLoad(busy: number): void {
     const room = this.spool.diskBytes() + this.spool.queuedBytes() < this.settings.spoolBytes * YIELD_SPOOL_SHARE;
-    const yieldNow = busy >= YIELD_BUSY && room;
+    const yieldNow = busy >= YIELD_BUSY && room && this.oldestWaitingMs() < YIELD_MAX_WAIT_MS;
     if (yieldNow === this.yielding || this.closed) return;
     this.yielding = yieldNow;
     const configured = this.settings.rate;
