@@ -545,7 +545,7 @@ async function main(): Promise<number> {
               modes.push(
                 otw(
                   'export',
-                  `otwatch read --baseline FILE -w DIR --export ${broker.url} (detect, flows and alerts also published over MQTT/TLS to a local mosquitto; the run ends when the broker has acknowledged every record)`,
+                  `otwatch read --baseline FILE -w DIR --export ${broker.url} (detect, flows and alerts also published over MQTT/TLS to a local mosquitto with a QoS 1 subscriber; capture first: sending slows while the packet thread is saturated; the run ends when the broker has acknowledged every record)`,
                   [
                     ...detect,
                     '-w',
