@@ -3,7 +3,7 @@
 // not on the packet thread: aggregation and the MAC-per-IP router check cost
 // as much as the capture's dissection of the flows they summarise.
 import type { AlertRec } from './batch.js';
-import { type AppInfo, Ev, EvFlag, type EventBatch, FactCode } from './flow-event.js';
+import { type AppInfo, Ev, EvFlag, type EventBatch, FactCode, INLINE_FACTS } from './flow-event.js';
 import { macText } from './oui.js';
 import { type AssetTally, Tally } from './tally.js';
 import { ipv4Text } from '../output/ip-text.js';
@@ -13,14 +13,16 @@ export const MAX_IPS_PER_MAC = 4;
 
 export class Aggregator {
   readonly tally = new Tally();
-  /** The protocols, by the index events refer to them. */
+  /** The protocols and fact keys, by the index events refer to them. */
   private readonly apps: AppInfo[] = [];
+  private readonly keys: string[] = [];
   /** Distinct IPs per MAC seen this run (capped at MAX_IPS_PER_MAC + 1). */
   private readonly macIps = new Map<number, string[]>();
 
   /** Applies one hand-over. */
   apply(b: EventBatch): void {
     for (const a of b.apps) this.apps.push(a);
+    for (const k of b.keys) this.keys.push(k);
     const ev = b.events;
     for (let i = 0; i < b.count; i++) this.record(ev, i * Ev.Size, b.side);
     for (const line of b.alerts) {
@@ -54,15 +56,14 @@ export class Aggregator {
       const name = d[0];
       if (client !== null) t.role(client, name, 'client', d[1], first, last);
       if (server !== null) t.role(server, name, 'server', d[2], first, last);
-      const at = ev[o + Ev.FactsAt];
       const n = ev[o + Ev.Facts];
-      for (let i = at; i < at + n * 3; i += 3) {
-        const code = side[i] as number;
-        const a = (code & FactCode.Server) !== 0 ? server : client;
-        if (a === null) continue;
-        const role = (code & FactCode.Server) !== 0 ? 'server' : 'client';
-        const what = (code & FactCode.Identity) !== 0 ? 'identity' : 'address';
-        t.fact(a, name, role, what, side[i + 1] as string, factValue(side[i + 2]), first, last);
+      for (let i = 0; i < n && i < INLINE_FACTS; i++) {
+        const code = ev[o + Ev.Fact0 + 2 * i];
+        const v = ev[o + Ev.Value0 + 2 * i];
+        this.fact(client, server, name, code, (code & FactCode.Text) !== 0 ? side[v] : v, first, last);
+      }
+      for (let i = ev[o + Ev.FactsAt], end = i + 2 * (n - INLINE_FACTS); i < end; i += 2) {
+        this.fact(client, server, name, side[i] as number, side[i + 1], first, last);
       }
     }
     if ((flags & EvFlag.Answered) !== 0) {
@@ -76,6 +77,22 @@ export class Aggregator {
         s.appTs = last;
       }
     }
+  }
+
+  private fact(
+    client: AssetTally | null,
+    server: AssetTally | null,
+    app: string,
+    code: number,
+    value: string | number,
+    first: number,
+    last: number,
+  ): void {
+    const a = (code & FactCode.Server) !== 0 ? server : client;
+    if (a === null) return;
+    const role = (code & FactCode.Server) !== 0 ? 'server' : 'client';
+    const what = (code & FactCode.Identity) !== 0 ? 'identity' : 'address';
+    this.tally.fact(a, app, role, what, this.keys[code >> FactCode.KeyShift], factValue(value), first, last);
   }
 
   /** Gives `a` the MAC unless that MAC has shown up for several IPs (a router). */

@@ -1,9 +1,10 @@
 // What the packet thread hands the inventory's writer thread: one fixed-size
 // event of numbers per recorded flow (its end, or an interim record), packed
 // into a Float64Array whose buffer is transferred, not copied. The few things
-// that are not numbers (IPv6 address texts, identity facts, alert lines, the
-// name and role terms of a protocol seen for the first time) travel in small
-// arrays beside it; an event refers to its texts by index.
+// that are not numbers (IPv6 address texts, text values of identity facts,
+// alert lines, the name and role terms of a protocol and a fact's key seen
+// for the first time) travel in small arrays beside it; an event refers to
+// its texts by index.
 
 /** Fields of one event (offsets into the Float64Array). */
 export const enum Ev {
@@ -25,9 +26,14 @@ export const enum Ev {
   SrcLo,
   DstHi,
   DstLo,
-  /** Identity facts: index of the first in `side` and their count (3 entries each: code, key, value). */
-  FactsAt,
+  /** Identity facts: their count, the first two here (code, value), the others in `side` from FactsAt as
+   *  (code, value) pairs. A poll names one or two addresses: those cross as numbers only. */
   Facts,
+  Fact0,
+  Value0,
+  Fact1,
+  Value1,
+  FactsAt,
   Size,
 }
 
@@ -46,11 +52,17 @@ export const enum EvFlag {
   SrcIsClient = 128,
 }
 
-/** A fact's code in `side`: bit 0 the server's (else the client's), bit 1 an identity (else an address). */
+/** A fact's code: bit 0 the server's (else the client's), bit 1 an identity (else an address), bit 2 an
+ *  inline value that is the index of its text in `side`; above KeyShift the index of its key in the keys table. */
 export const enum FactCode {
   Server = 1,
   Identity = 2,
+  Text = 4,
+  KeyShift = 3,
 }
+
+/** Facts carried in the event itself. */
+export const INLINE_FACTS = 2;
 
 /** A protocol as the writer thread knows it: name and role terms (client, server). */
 export type AppInfo = readonly [name: string, termClient: string, termServer: string];
@@ -61,8 +73,9 @@ export interface EventBatch {
   events: Float64Array;
   count: number;
   side: (string | number)[];
-  /** Protocols new since the previous hand-over, appended to the apps table in order. */
+  /** Protocols and fact keys new since the previous hand-over, appended to their tables in order. */
   apps: AppInfo[];
+  keys: string[];
   /** Alert records (JSON lines) of the detector. */
   alerts: string[];
   /** Newest capture time covered. */

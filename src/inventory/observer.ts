@@ -12,7 +12,7 @@ import type { Packet } from '../decode/packet.js';
 import type { EndReason, Flow } from '../flows/flow.js';
 import type { FlowObserver } from '../detect/observer.js';
 import { clientIp, clientPort, serverIp, serverPort } from '../output/flow-record.js';
-import { type AppInfo, Ev, type EventBatch, EVENTS_PER_BUFFER, EvFlag, eventBuffer, FactCode } from './flow-event.js';
+import { type AppInfo, Ev, type EventBatch, EVENTS_PER_BUFFER, EvFlag, eventBuffer, FactCode, INLINE_FACTS } from './flow-event.js';
 
 /** Identity facts kept per flow (a module may report the same fact every PDU: only new ones are kept). */
 const MAX_FLOW_FACTS = 16;
@@ -33,9 +33,8 @@ class FlowInv {
   /** Already counted in its service's flows (by an interim record of a long flow). */
   counted = false;
   nfacts = 0;
-  readonly fSide: Side[] = [];
-  readonly fWhat: ('address' | 'identity')[] = [];
-  readonly fKey: string[] = [];
+  /** Side, kind and key of each fact as a FactCode. */
+  readonly fCode: number[] = [];
   readonly fValue: (string | number)[] = [];
 
   reset(): void {
@@ -52,15 +51,13 @@ class FlowInv {
     this.nfacts = 0;
   }
 
-  fact(side: Side, what: 'address' | 'identity', key: string, value: string | number): void {
+  fact(code: number, value: string | number): void {
     const n = this.nfacts;
     for (let i = 0; i < n; i++) {
-      if (this.fValue[i] === value && this.fKey[i] === key && this.fSide[i] === side && this.fWhat[i] === what) return;
+      if (this.fCode[i] === code && this.fValue[i] === value) return;
     }
     if (n >= MAX_FLOW_FACTS) return;
-    this.fSide[n] = side;
-    this.fWhat[n] = what;
-    this.fKey[n] = key;
+    this.fCode[n] = code;
     this.fValue[n] = value;
     this.nfacts = n + 1;
   }
@@ -83,9 +80,11 @@ export interface InventoryObserverOptions {
 export class InventoryObserver implements FlowObserver {
   private readonly pool: FlowInv[] = [];
   /** The hand-over being filled; one object, reused. */
-  private readonly out: EventBatch = { events: eventBuffer(), count: 0, side: [], apps: [], alerts: [], clock: 0 };
+  private readonly out: EventBatch = { events: eventBuffer(), count: 0, side: [], apps: [], keys: [], alerts: [], clock: 0 };
   /** Protocols by the index events carry. */
   private readonly apps: ProtocolModule[] = [];
+  /** Fact keys by the index fact codes carry. */
+  private readonly keys = new Map<string, number>();
   /** Newest capture time seen, and as last handed over. */
   private clock = 0;
   private sentClock = 0;
@@ -135,8 +134,15 @@ export class InventoryObserver implements FlowObserver {
   /** What the flow's protocol module reported about one side (addresses, device
    *  identity). Roles come from the module's roleTerms on the writer thread. */
   identity(f: Flow, _mod: ProtocolModule, side: Side, kind: IdentityKind, key: string, value: string | number): void {
-    if (kind === 'role') return;
-    (f.inv as FlowInv | null)?.fact(side, kind, key, value);
+    const st = f.inv as FlowInv | null;
+    if (kind === 'role' || st === null) return;
+    let k = this.keys.get(key);
+    if (k === undefined) {
+      k = this.keys.size;
+      this.keys.set(key, k);
+      this.out.keys.push(key);
+    }
+    st.fact((side === 'server' ? FactCode.Server : 0) | (kind === 'identity' ? FactCode.Identity : 0) | (k << FactCode.KeyShift), value);
   }
 
   flowEnd(f: Flow, _reason: EndReason, ts: number): void {
@@ -169,7 +175,7 @@ export class InventoryObserver implements FlowObserver {
   /** Hands what has accumulated to the writer thread (nothing when nothing is new). */
   handOver(): void {
     const b = this.out;
-    if (b.count === 0 && b.alerts.length === 0 && b.apps.length === 0 && this.clock === this.sentClock) return;
+    if (b.count === 0 && b.alerts.length === 0 && b.apps.length + b.keys.length === 0 && this.clock === this.sentClock) return;
     b.clock = this.clock;
     this.opts.sink.send(b);
     this.handedOver++;
@@ -178,6 +184,7 @@ export class InventoryObserver implements FlowObserver {
     b.count = 0;
     b.side.length = 0;
     b.apps.length = 0;
+    b.keys.length = 0;
     b.alerts.length = 0;
   }
 
@@ -232,11 +239,14 @@ export class InventoryObserver implements FlowObserver {
     ev[o + Ev.First] = f.firstTs;
     ev[o + Ev.Last] = f.lastTs;
     const n = st.app >= 0 ? st.nfacts : 0; // facts count for a confirmed protocol only
-    ev[o + Ev.FactsAt] = b.side.length;
     ev[o + Ev.Facts] = n;
-    for (let i = 0; i < n; i++) {
-      const code = (st.fSide[i] === 'server' ? FactCode.Server : 0) | (st.fWhat[i] === 'identity' ? FactCode.Identity : 0);
-      b.side.push(code, st.fKey[i], st.fValue[i]);
+    for (let i = 0; i < n && i < INLINE_FACTS; i++) {
+      const v = st.fValue[i];
+      const text = typeof v !== 'number';
+      ev[o + Ev.Fact0 + 2 * i] = text ? st.fCode[i] | FactCode.Text : st.fCode[i];
+      ev[o + Ev.Value0 + 2 * i] = text ? b.side.push(v) - 1 : v;
     }
+    ev[o + Ev.FactsAt] = b.side.length;
+    for (let i = INLINE_FACTS; i < n; i++) b.side.push(st.fCode[i], st.fValue[i]);
   }
 }

@@ -3,7 +3,23 @@
 // channel sends them (structured clone, the buffer transferred and given
 // back) and become the assets, MACs, roles, protocol addresses, services and
 // alerts of the batch the writer writes.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import {
+  TcpSession,
+  toPcap,
+  type UaAppDescription,
+  uaAck,
+  uaCreateSessionRequest,
+  uaCreateSessionResponse,
+  uaHel,
+  uaMsg,
+  uaOpenSecureChannelRequest,
+  uaOpenSecureChannelResponse,
+  uaOpn,
+} from '../../tools/pcapgen/index.js';
 import { readCapture } from '../../src/capture/file-source.js';
 import { FUNCTION_CLASSES } from '../../src/dissectors/module.js';
 import { DISSECTORS } from '../../src/dissectors/index.js';
@@ -53,13 +69,17 @@ const ALERT = {
 
 /** Reads a capture through an engine with the inventory observer, handing over every `every` packets. */
 async function read(name: string, every: number) {
+  return readPath(fixture('gen', name), every);
+}
+
+async function readPath(path: string, every: number) {
   const opts = { flows: DEFAULT_FLOW_OPTIONS, dissectors: DISSECTORS, pdus: false, reassemblyBytes: 64 << 20 };
   const engine = new Engine(opts, new NullSink());
   const sink = new ClonedSink();
   const obs = new InventoryObserver({ packet: engine.packet, sink });
   engine.observer = obs;
   let n = 0;
-  await readCapture(fixture('gen', name), (...a: Parameters<typeof engine.onPacket>) => {
+  await readCapture(path, (...a: Parameters<typeof engine.onPacket>) => {
     engine.onPacket(...a);
     if (++n % every === 0) obs.handOver();
   });
@@ -139,5 +159,35 @@ describe('flow events', () => {
     expect(roles(b, '2001:db8:60::1')).toEqual(['modbus client client']);
     expect(facts(b, '2001:db8:60::2')).toEqual(['modbus server address unit_id=1']);
     expect(services(b)).toEqual([['2001:db8:60::2', 'tcp', 502, 'modbus', 1, cls('read'), ['2001:db8:60::1']]]);
+  });
+
+  it('carry many identity facts with text values (past the two in the event) in order', async () => {
+    const plc: UaAppDescription = { applicationUri: 'urn:plc:server', productUri: 'urn:vendor:product', name: ['en-US', 'PLC “server”'] };
+    const hmi: UaAppDescription = { applicationUri: 'urn:hmi:client', productUri: null, name: [null, 'HMI'] };
+    const none = 'http://opcfoundation.org/UA/SecurityPolicy#None';
+    const s = new TcpSession({ client: '10.0.0.1', cport: 50010, server: '10.0.0.9', sport: 4840 }).handshake();
+    s.send('c2s', uaHel('opc.tcp://10.0.0.9:4840')).send('s2c', uaAck());
+    s.send('c2s', uaOpn(0, none, null, null, 1, 1, uaOpenSecureChannelRequest(1, 1)));
+    s.send('s2c', uaOpn(5, none, null, null, 1, 1, uaOpenSecureChannelResponse(1, 5)));
+    s.send('c2s', uaMsg(5, 1, 3, 3, uaCreateSessionRequest(3, hmi))).send('s2c', uaMsg(5, 1, 3, 3, uaCreateSessionResponse(3, plc)));
+    const path = join(mkdtempSync(join(tmpdir(), 'otwatch-inv-ev-')), 'ua.pcap');
+    writeFileSync(path, toPcap(s.frames()));
+    const { engine, obs, sink } = await readPath(path, 1000);
+    engine.finish('eof');
+    obs.handOver();
+    const b = sink.agg.tally.takeBatch();
+    expect(roles(b, '10.0.0.9')).toEqual(['opcua server server']);
+    expect(facts(b, '10.0.0.9')).toEqual([
+      'opcua server address endpoint_url=opc.tcp://10.0.0.9:4840',
+      'opcua server address security_policy=http://opcfoundation.org/UA/SecurityPolicy#None',
+      'opcua server address security_mode=None',
+      'opcua server identity application_uri=urn:plc:server',
+      'opcua server identity product_uri=urn:vendor:product',
+      'opcua server identity application_name=PLC “server”',
+    ]);
+    expect(facts(b, '10.0.0.1')).toEqual([
+      'opcua client identity application_uri=urn:hmi:client',
+      'opcua client identity application_name=HMI',
+    ]);
   });
 });
