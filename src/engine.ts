@@ -80,6 +80,13 @@ class IdentityRelay implements IdentitySink {
   identity(side: Side, key: string, value: string | number): void {
     this.fact(side, 'identity', key, value);
   }
+
+  repeated(key: number): boolean {
+    const f = this.f!;
+    if (f.idLast === key) return true;
+    f.idLast = key;
+    return false;
+  }
 }
 
 export class Stats {

@@ -78,6 +78,10 @@ export interface IdentitySink {
    *  key is e.g. 'vendor', 'product_code', 'revision', 'product_name',
    *  'serial', 'application_uri', 'order_number', 'firmware'. */
   identity(side: Side, key: string, value: string | number): void;
+  /** True when `key` (a number >= 0 the module makes of what it is about to report) equals the one it gave
+   *  for the flow's previous report: that report would repeat the last, and the module may skip it (a
+   *  poll names the same addresses in every PDU). Otherwise remembers `key`. */
+  repeated(key: number): boolean;
 }
 
 export interface ProtocolModule<S = any, P extends PduBase = any> extends Dissector<S, P> {

@@ -91,6 +91,8 @@ export class Flow {
   det: unknown = null;
   /** The inventory's per-flow state (src/inventory), beside the detector's. */
   inv: unknown = null;
+  /** What the module's identity hook last reported, as a number it chose (IdentitySink.repeated); -1: nothing. */
+  idLast = -1;
 
   /** Back to the state of `new Flow()`: the table reuses ended flows, so
    *  evicted and expired ones are not garbage promoted to the old generation
@@ -125,6 +127,7 @@ export class Flow {
     this.endpointsJson = null;
     this.det = null;
     this.inv = null;
+    this.idLast = -1;
   }
 
   get aPort(): number {

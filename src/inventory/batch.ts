@@ -1,6 +1,6 @@
-// What the inventory learned since its last write: assets and services
-// touched, with their facts, keyed by text. Filled at flow ends (not per
-// packet) and emptied by each write, so it holds a few seconds of traffic.
+// One write of the inventory: assets and services touched since the last
+// one, with their facts, keyed by text (Tally.takeBatch builds it from the
+// rows it holds), so it holds a few seconds of traffic.
 
 /** Distinct clients of one service kept in one batch (a spoofed flood must not grow it). */
 export const MAX_BATCH_CLIENTS = 1024;
@@ -122,36 +122,4 @@ export class Batch {
     this.services.clear();
     this.alerts.length = 0;
   }
-}
-
-/** A batch as the writer thread gets it: one JSON text (Tally.takeWire writes it; V8 writes and reads
- *  JSON several times faster than it structured-clones Maps of objects). Read back into a Batch. */
-export function batchFromWire(text: string): Batch {
-  const [assets, services, alerts, clock] = JSON.parse(text) as [unknown[], unknown[], AlertRec[], number];
-  const b = new Batch();
-  for (let i = 0; i < assets.length; i += 7) {
-    const a = b.asset(assets[i] as number, assets[i + 1] as string, assets[i + 3] as number, assets[i + 4] as number);
-    a.mac = assets[i + 2] as string | null;
-    const roles = assets[i + 5] as never[];
-    for (let j = 0; j < roles.length; j += 5) {
-      a.roles.set(`${roles[j]} ${roles[j + 1]}`, new RoleAgg(roles[j], roles[j + 1], roles[j + 2], roles[j + 3], roles[j + 4]));
-    }
-    const facts = assets[i + 6] as never[];
-    for (let j = 0; j < facts.length; j += 7) {
-      const f = new FactAgg(facts[j], facts[j + 1], facts[j + 2], facts[j + 3], facts[j + 4], facts[j + 5], facts[j + 6]);
-      a.facts.set(`${f.app} ${f.role} ${f.what} ${f.key} ${f.value}`, f);
-    }
-  }
-  for (let i = 0; i < services.length; i += 11) {
-    const x = services as never[];
-    const v = b.service(x[i], x[i + 1], x[i + 2], x[i + 3], x[i + 9], x[i + 10]);
-    v.app = x[i + 4];
-    v.appTs = x[i + 5];
-    v.flows = x[i + 6];
-    for (const c of x[i + 7] as string[]) v.clients.add(c);
-    v.classes = x[i + 8];
-  }
-  for (const al of alerts) b.alerts.push(al);
-  b.clock = clock;
-  return b;
 }

@@ -2,26 +2,25 @@
 // detector. Per flow it keeps a small pooled state (Flow.inv): whether the
 // server answered, the confirmed protocol, the function classes used, the
 // MACs of the first frame and the identity facts the protocol reported. At
-// the flow's end that becomes asset, role and service facts in the Tally;
-// nothing here touches the database (InventoryWriter does, every few seconds).
+// the flow's end (and at interim records) that becomes one flow event of
+// numbers (flow-event.ts), handed over to the writer thread in buffers of
+// thousands; the aggregation into assets, roles and services (Aggregator)
+// and the database are there, off the packet thread.
 import type { IdentityKind, ProtocolModule, Side } from '../dissectors/module.js';
 import type { Dir } from '../dissectors/types.js';
 import type { Packet } from '../decode/packet.js';
 import type { EndReason, Flow } from '../flows/flow.js';
 import type { FlowObserver } from '../detect/observer.js';
 import { clientIp, clientPort, serverIp, serverPort } from '../output/flow-record.js';
-import { ipv4Text } from '../output/ip-text.js';
-import { macText } from './oui.js';
-import { type AssetTally, Tally } from './tally.js';
+import { type AppInfo, Ev, type EventBatch, EVENTS_PER_BUFFER, EvFlag, eventBuffer, FactCode, INLINE_FACTS } from './flow-event.js';
 
 /** Identity facts kept per flow (a module may report the same fact every PDU: only new ones are kept). */
 const MAX_FLOW_FACTS = 16;
-/** A MAC seen as the link address of more IPs than this is a router's, not an asset's. */
-export const MAX_IPS_PER_MAC = 4;
 
 class FlowInv {
   answered = false;
-  d: ProtocolModule | null = null;
+  /** The confirmed protocol's index in the observer's apps table (-1: none). */
+  app = -1;
   classes = 0;
   /** First frame: source and destination MAC (hi 16 bits, lo 32 bits); macHi -1 when none. */
   srcHi = -1;
@@ -34,14 +33,13 @@ class FlowInv {
   /** Already counted in its service's flows (by an interim record of a long flow). */
   counted = false;
   nfacts = 0;
-  readonly fSide: Side[] = [];
-  readonly fWhat: ('address' | 'identity')[] = [];
-  readonly fKey: string[] = [];
+  /** Side, kind and key of each fact as a FactCode. */
+  readonly fCode: number[] = [];
   readonly fValue: (string | number)[] = [];
 
   reset(): void {
     this.answered = false;
-    this.d = null;
+    this.app = -1;
     this.classes = 0;
     this.srcHi = -1;
     this.srcLo = 0;
@@ -53,53 +51,55 @@ class FlowInv {
     this.nfacts = 0;
   }
 
-  fact(side: Side, what: 'address' | 'identity', key: string, value: string | number): void {
+  fact(code: number, value: string | number): void {
     const n = this.nfacts;
     for (let i = 0; i < n; i++) {
-      if (this.fValue[i] === value && this.fKey[i] === key && this.fSide[i] === side && this.fWhat[i] === what) return;
+      if (this.fCode[i] === code && this.fValue[i] === value) return;
     }
     if (n >= MAX_FLOW_FACTS) return;
-    this.fSide[n] = side;
-    this.fWhat[n] = what;
-    this.fKey[n] = key;
+    this.fCode[n] = code;
     this.fValue[n] = value;
     this.nfacts = n + 1;
   }
 }
 
-/** Bounded text of a value reported by a protocol (wire data). */
-function factValue(v: string | number): string {
-  const s = typeof v === 'number' ? String(v) : v;
-  return s.length > 256 ? s.slice(0, 256) : s;
+/** Where the observer hands its events: the writer thread's channel. */
+export interface EventSink {
+  /** Takes the events (done with `b` when it returns: cloned to the writer, its buffer transferred, or applied). */
+  send(b: EventBatch): void;
+  /** A buffer the writer is done with, to fill again (null: none yet). */
+  spare(): Float64Array | null;
 }
 
 export interface InventoryObserverOptions {
   /** The engine's reused Packet, read at flowStart for the first frame's MACs (null: no MACs). */
   packet: Packet | null;
-  /** Called when the batch has grown past `maxBatch` entries (write it now). */
-  onFull?: () => void;
-  maxBatch?: number;
+  sink: EventSink;
 }
 
 export class InventoryObserver implements FlowObserver {
-  /** Filled by the flows; its dirty rows are taken by each write. */
-  readonly tally = new Tally();
   private readonly pool: FlowInv[] = [];
-  /** Distinct IPs per MAC seen this run (capped at MAX_IPS_PER_MAC + 1). */
-  private readonly macIps = new Map<number, string[]>();
-  private readonly maxBatch: number;
+  /** The hand-over being filled; one object, reused. */
+  private readonly out: EventBatch = { events: eventBuffer(), count: 0, side: [], apps: [], keys: [], alerts: [], clock: 0 };
+  /** Protocols by the index events carry. */
+  private readonly apps: ProtocolModule[] = [];
+  /** Fact keys by the index fact codes carry. */
+  private readonly keys = new Map<string, number>();
+  /** Newest capture time seen, and as last handed over. */
+  private clock = 0;
+  private sentClock = 0;
+  /** Hand-overs since the owner last reset it (the session: since its last write). */
+  handedOver = 0;
   /** Finish hook (the session's final write), set by the owner. */
   onFinish: ((ts: number) => void) | null = null;
 
-  constructor(private readonly opts: InventoryObserverOptions) {
-    this.maxBatch = opts.maxBatch ?? 200_000;
-  }
+  constructor(private readonly opts: InventoryObserverOptions) {}
 
   flowStart(f: Flow, ts: number): void {
     const st = this.pool.pop() ?? new FlowInv();
     st.reset();
     f.inv = st;
-    if (ts > this.tally.clock) this.tally.clock = ts;
+    if (ts > this.clock) this.clock = ts;
     const p = this.opts.packet;
     if (p !== null && p.macOff >= 0) {
       const b = p.buf;
@@ -121,7 +121,7 @@ export class InventoryObserver implements FlowObserver {
 
   appConfirmed(f: Flow, mod: ProtocolModule): void {
     const st = f.inv as FlowInv | null;
-    if (st !== null) st.d = mod;
+    if (st !== null) st.app = this.appIndex(mod);
   }
 
   appUnknown(): void {}
@@ -132,10 +132,17 @@ export class InventoryObserver implements FlowObserver {
   }
 
   /** What the flow's protocol module reported about one side (addresses, device
-   *  identity). Roles come from the module's roleTerms when the flow is recorded. */
+   *  identity). Roles come from the module's roleTerms on the writer thread. */
   identity(f: Flow, _mod: ProtocolModule, side: Side, kind: IdentityKind, key: string, value: string | number): void {
-    if (kind === 'role') return;
-    (f.inv as FlowInv | null)?.fact(side, kind, key, value);
+    const st = f.inv as FlowInv | null;
+    if (kind === 'role' || st === null) return;
+    let k = this.keys.get(key);
+    if (k === undefined) {
+      k = this.keys.size;
+      this.keys.set(key, k);
+      this.out.keys.push(key);
+    }
+    st.fact((side === 'server' ? FactCode.Server : 0) | (kind === 'identity' ? FactCode.Identity : 0) | (k << FactCode.KeyShift), value);
   }
 
   flowEnd(f: Flow, _reason: EndReason, ts: number): void {
@@ -144,8 +151,7 @@ export class InventoryObserver implements FlowObserver {
     f.inv = null;
     this.record(f, st);
     this.pool.push(st);
-    if (ts > this.tally.clock) this.tally.clock = ts;
-    if (this.tally.size >= this.maxBatch) this.opts.onFull?.();
+    if (ts > this.clock) this.clock = ts;
   }
 
   /** A long flow (live: a polling connection open for days) is recorded at each interim record, not only at its end. */
@@ -153,77 +159,94 @@ export class InventoryObserver implements FlowObserver {
     const st = f.inv as FlowInv | null;
     if (st === null) return;
     this.record(f, st);
-    if (ts > this.tally.clock) this.tally.clock = ts;
-    if (this.tally.size >= this.maxBatch) this.opts.onFull?.();
+    if (ts > this.clock) this.clock = ts;
   }
 
   finish(ts: number): void {
-    if (ts > this.tally.clock) this.tally.clock = ts;
+    if (ts > this.clock) this.clock = ts;
     this.onFinish?.(ts);
   }
 
-  /** The flow's client or server asset row. */
-  private row(f: Flow, client: boolean): AssetTally {
-    if (f.ipVersion === 4) return this.tally.row4(f.vlan, client === f.clientIsA ? f.a0 : f.b0, ipv4Text);
-    return this.tally.rowText(f.vlan, client ? clientIp(f) : serverIp(f));
+  /** An alert record of the detector (a JSON line), stored with the next hand-over. */
+  alert(line: string): void {
+    this.out.alerts.push(line);
   }
 
+  /** Hands what has accumulated to the writer thread (nothing when nothing is new). */
+  handOver(): void {
+    const b = this.out;
+    if (b.count === 0 && b.alerts.length === 0 && b.apps.length + b.keys.length === 0 && this.clock === this.sentClock) return;
+    b.clock = this.clock;
+    this.opts.sink.send(b);
+    this.handedOver++;
+    this.sentClock = this.clock;
+    b.events = this.opts.sink.spare() ?? eventBuffer();
+    b.count = 0;
+    b.side.length = 0;
+    b.apps.length = 0;
+    b.keys.length = 0;
+    b.alerts.length = 0;
+  }
+
+  private appIndex(mod: ProtocolModule): number {
+    let i = this.apps.indexOf(mod);
+    if (i < 0) {
+      i = this.apps.length;
+      this.apps.push(mod);
+      const info: AppInfo = [mod.name, mod.roleTerms[0], mod.roleTerms[1]];
+      this.out.apps.push(info);
+    }
+    return i;
+  }
+
+  /** The flow as one event: every field is written (the buffer is reused). */
   private record(f: Flow, st: FlowInv): void {
-    const t = this.tally;
-    const first = f.firstTs;
-    const last = f.lastTs;
-    const client = f.pktsC2S > 0 ? t.seen(this.row(f, true), first, last) : null;
-    const server = f.pktsS2C > 0 ? t.seen(this.row(f, false), first, last) : null;
-    if (st.srcHi >= 0) {
-      const srcIsClient = st.srcWasClient === (f.clientIsA === st.clientIsA0);
-      this.mac(srcIsClient ? client : server, st.srcHi, st.srcLo);
-      this.mac(srcIsClient ? server : client, st.dstHi, st.dstLo);
+    if (this.out.count === EVENTS_PER_BUFFER) this.handOver();
+    const b = this.out;
+    const ev = b.events;
+    const o = b.count++ * Ev.Size;
+    let flags = f.isTcp ? EvFlag.Tcp : 0;
+    if (f.ipVersion === 4) {
+      flags |= EvFlag.V4;
+      ev[o + Ev.Client] = f.clientIsA ? f.a0 : f.b0;
+      ev[o + Ev.Server] = f.clientIsA ? f.b0 : f.a0;
+    } else {
+      ev[o + Ev.Client] = b.side.push(clientIp(f)) - 1;
+      ev[o + Ev.Server] = b.side.push(serverIp(f)) - 1;
     }
-    const d = st.d;
-    if (d !== null) {
-      const [termC, termS] = d.roleTerms;
-      if (client !== null) t.role(client, d.name, 'client', termC, first, last);
-      if (server !== null) t.role(server, d.name, 'server', termS, first, last);
-      for (let i = 0; i < st.nfacts; i++) {
-        const a = st.fSide[i] === 'client' ? client : server;
-        if (a !== null) t.fact(a, d.name, st.fSide[i], st.fWhat[i], st.fKey[i], factValue(st.fValue[i]), first, last);
-      }
-    }
+    if (f.pktsC2S > 0) flags |= EvFlag.FromClient;
+    if (f.pktsS2C > 0) flags |= EvFlag.FromServer;
     // serverAnswered fires at packet time; when the dissector swaps the roles later (a capture that starts with a
     // response), the final server's payload or UDP reply is the answer.
     if (st.answered || (f.isTcp ? f.payS2C > 0 : f.pktsS2C > 0)) {
-      const s = t.service(server ?? this.row(f, false), f.isTcp, serverPort(f), first, last);
-      if (!st.counted) s.flows++;
+      flags |= EvFlag.Answered;
+      if (st.counted) flags |= EvFlag.Counted;
       st.counted = true;
-      t.client(s, client ?? this.row(f, true));
-      s.classes |= st.classes;
-      if (d !== null && last >= s.appTs) {
-        s.app = d.name;
-        s.appTs = last;
-      }
     }
+    if (st.srcHi >= 0) {
+      flags |= EvFlag.Mac;
+      if (st.srcWasClient === (f.clientIsA === st.clientIsA0)) flags |= EvFlag.SrcIsClient;
+      ev[o + Ev.SrcHi] = st.srcHi;
+      ev[o + Ev.SrcLo] = st.srcLo;
+      ev[o + Ev.DstHi] = st.dstHi;
+      ev[o + Ev.DstLo] = st.dstLo;
+    }
+    ev[o + Ev.Vlan] = f.vlan;
+    ev[o + Ev.Flags] = flags;
+    ev[o + Ev.ServerPort] = serverPort(f);
+    ev[o + Ev.App] = st.app;
+    ev[o + Ev.Classes] = st.classes;
+    ev[o + Ev.First] = f.firstTs;
+    ev[o + Ev.Last] = f.lastTs;
+    const n = st.app >= 0 ? st.nfacts : 0; // facts count for a confirmed protocol only
+    ev[o + Ev.Facts] = n;
+    for (let i = 0; i < n && i < INLINE_FACTS; i++) {
+      const v = st.fValue[i];
+      const text = typeof v !== 'number';
+      ev[o + Ev.Fact0 + 2 * i] = text ? st.fCode[i] | FactCode.Text : st.fCode[i];
+      ev[o + Ev.Value0 + 2 * i] = text ? b.side.push(v) - 1 : v;
+    }
+    ev[o + Ev.FactsAt] = b.side.length;
+    for (let i = INLINE_FACTS; i < n; i++) b.side.push(st.fCode[i], st.fValue[i]);
   }
-
-  /** Gives `a` the MAC unless that MAC has shown up for several IPs (a router). */
-  private mac(a: AssetTally | null, hi: number, lo: number): void {
-    if (a === null || hi < 0 || !isUnicast(hi) || (hi === 0 && lo === 0)) return; // all zeros: anonymised captures
-    const k = hi * 0x100000000 + (lo >>> 0);
-    let ips = this.macIps.get(k);
-    if (ips === undefined) {
-      if (this.macIps.size >= 1 << 18) this.macIps.clear();
-      ips = [];
-      this.macIps.set(k, ips);
-    }
-    if (ips.length <= MAX_IPS_PER_MAC && !ips.includes(a.ip)) ips.push(a.ip);
-    if (ips.length > MAX_IPS_PER_MAC) {
-      a.mac = null;
-      return;
-    }
-    if (a.mac === null) a.mac = macText(hi, lo);
-  }
-}
-
-/** Not a group (multicast/broadcast) address: bit 0 of the first octet clear. */
-function isUnicast(hi16: number): boolean {
-  return ((hi16 >> 8) & 1) === 0;
 }

@@ -1,9 +1,9 @@
 // One run's inventory (`read --inventory DB`, `live --inventory DB`): the
-// observer that aggregates in memory, and the timer that hands its batch to
-// the writer thread every few seconds of wall time and once at the end. The
-// packet thread only swaps batches; SQLite runs on the writer thread. One
-// batch is written at a time: while a write is under way, or after one
-// failed, the next batch keeps growing here.
+// observer that turns flows into events, and the timer that hands them to
+// the writer thread and asks it to write every few seconds of wall time and
+// once at the end. The packet thread only fills event buffers; aggregation
+// and SQLite run on the writer thread. One write is asked for at a time:
+// while one is under way, or after one failed, the next keeps growing there.
 import { hostname } from 'node:os';
 import type { Baseline } from '../detect/baseline.js';
 import { Detector } from '../detect/detector.js';
@@ -12,17 +12,14 @@ import { observers } from '../detect/observer.js';
 import type { Packet } from '../decode/packet.js';
 import type { Logger } from '../output/log.js';
 import type { RecordKind, RecordSink } from '../output/sink.js';
-import type { AlertRec } from './batch.js';
 import { InventoryError, openInventory, sqliteMessage, type Db } from './db.js';
 import { InventoryObserver } from './observer.js';
 import { DEFAULT_STALE_AFTER } from './schema.js';
-import { writeChannel, type WriteChannel } from './write-queue.js';
+import { HAND_OVER_AT, writeChannel, type WriteChannel } from './write-queue.js';
 import { approvedServices } from './approval.js';
 
 export const WRITE_EVERY_MS = 5000;
-/** Entries that make a batch worth handing over before the timer: the writer thread then works
- *  beside the packet thread instead of all at the end (a read of a large file takes seconds). */
-export const HAND_OVER_AT = 200_000;
+export { HAND_OVER_AT };
 
 export interface SessionOptions {
   path: string;
@@ -53,15 +50,17 @@ export class InventorySession {
   constructor(private readonly opts: SessionOptions) {
     this.db = openInventory(opts.path);
     this.channel = writeChannel({ path: opts.path, sensor: opts.sensor ?? hostname(), staleAfter: opts.staleAfter ?? DEFAULT_STALE_AFTER });
-    this.observer = new InventoryObserver({ packet: opts.packet, onFull: () => this.write(), maxBatch: HAND_OVER_AT });
+    this.observer = new InventoryObserver({ packet: opts.packet, sink: this.channel });
     this.observer.onFinish = () => this.write(true);
     this.timer = setInterval(() => this.write(), opts.writeEveryMs ?? WRITE_EVERY_MS);
     this.timer.unref();
   }
 
-  /** Hands what has accumulated to the writer unless a write is under way; false when not started. */
+  /** Hands the events to the writer thread and asks it to write unless a write is under way; false when not started. */
   write(final = false): boolean {
-    if (this.closed || this.busy !== null) return false;
+    if (this.closed) return false;
+    this.observer.handOver();
+    if (this.busy !== null) return false;
     return this.start(final);
   }
 
@@ -72,11 +71,12 @@ export class InventorySession {
   }
 
   private start(final: boolean): boolean {
-    if (!this.held && this.observer.tally.size === 0 && !final) return true;
-    // After a failure (disk full, locked) a full batch must not retry at every flow end: once per period.
+    this.observer.handOver();
+    if (!this.held && this.observer.handedOver === 0 && !final) return true;
+    // After a failure (disk full, locked) the retry is once per period.
     if (!final && this.held && Date.now() - this.failedAt < (this.opts.writeEveryMs ?? WRITE_EVERY_MS)) return false;
-    const send = this.held ? null : this.observer.tally.takeWire();
-    this.busy = this.channel.write(send, final && !this.held).then((r) => {
+    this.observer.handedOver = 0;
+    this.busy = this.channel.write(final).then((r) => {
       this.busy = null;
       this.writes += r.writes;
       this.changes += r.changes;
@@ -123,12 +123,7 @@ export class InventorySession {
     this.closed = true;
     clearInterval(this.timer);
     await this.flush();
-    // A held batch first (one more try), then the rest with the final stale sweep.
-    if (this.held) {
-      this.start(false);
-      await this.flush();
-    }
-    this.held = false; // still failing: the last batch is queued behind it and fails with it
+    // The final write retries a held batch first, then writes the rest with the end-of-run stale sweep.
     this.start(true);
     await this.flush();
     const closeErr = await this.channel.close();
@@ -147,38 +142,10 @@ export class InventorySession {
     return {
       write(kind: RecordKind, line: string): void {
         sink.write(kind, line);
-        if (kind === 'alert' && line.startsWith('{"type":"alert"')) {
-          const r = alertRec(line);
-          if (r !== null) obs.tally.alerts.push(r);
-        }
+        if (kind === 'alert' && line.startsWith('{"type":"alert"')) obs.alert(line);
       },
       close(): void {},
     };
-  }
-}
-
-function alertRec(line: string): AlertRec | null {
-  try {
-    const a = JSON.parse(line) as Record<string, unknown>;
-    const ep = (x: unknown) => (x !== null && typeof x === 'object' ? (x as { ip: string; port: number }) : null);
-    const c = ep(a.client);
-    const s = ep(a.server);
-    return {
-      ts: Number(a.ts),
-      kind: String(a.kind),
-      severity: String(a.severity),
-      community_id: typeof a.community_id === 'string' ? a.community_id : null,
-      vlan: typeof a.vlan === 'number' ? a.vlan : -1,
-      client_ip: c?.ip ?? null,
-      client_port: c?.port ?? null,
-      server_ip: s?.ip ?? null,
-      server_port: s?.port ?? null,
-      proto: typeof a.proto === 'string' ? a.proto : null,
-      app: typeof a.app === 'string' ? a.app : null,
-      detail: String(a.detail ?? ''),
-    };
-  } catch {
-    return null;
   }
 }
 

@@ -1,14 +1,25 @@
-// What the inventory learned since its last hand-over to the writer, kept on
-// the packet thread without allocating per flow. Assets and services are
-// rows that live across hand-overs, found by number (IPv4: VLAN and address
-// in one key; a service: its asset's row id, port and transport), so a flow
-// end of a known conversation only moves timestamps and counters. A row is
-// "dirty" once touched; a hand-over writes the dirty rows as one JSON text
-// (the wire format of batch.ts) and resets them. Address text is made once
-// per asset row, not per flow.
-import { type AlertRec, FactAgg, MAX_BATCH_CLIENTS, MAX_BATCH_FACTS } from './batch.js';
+// What the inventory learned since its last write, kept on the writer
+// thread (the Aggregator fills it from flow events) without allocating per
+// flow. Assets and services are rows that live across writes, found by
+// number (IPv4: VLAN and address in one key; a service: its asset's row id,
+// port and transport), so a flow end of a known conversation only moves
+// timestamps and counters. A row is "dirty" once touched; a write takes the
+// dirty rows as one Batch and resets them. Address text is made once per
+// asset row, not per flow.
+import {
+  type AlertRec,
+  AssetAgg,
+  assetKey,
+  Batch,
+  FactAgg,
+  MAX_BATCH_CLIENTS,
+  MAX_BATCH_FACTS,
+  RoleAgg,
+  ServiceAgg,
+  serviceKey,
+} from './batch.js';
 
-/** Rows kept between hand-overs; past this the tables start over after the next one (a scan of a /8). */
+/** Rows kept between writes; past this the tables start over after the next one (a scan of a /8). */
 export const MAX_ROWS = 1 << 18;
 /** Services of one asset found by a scan of its list; more get a map. */
 const SCAN_SERVICES = 16;
@@ -31,7 +42,7 @@ export class AssetTally {
   readonly roles: RoleTally[] = [];
   readonly services: ServiceTally[] = [];
   serviceMap: Map<number, ServiceTally> | null = null;
-  /** Since the last hand-over. */
+  /** Since the last write. */
   facts: FactAgg[] = [];
   constructor(
     readonly id: number,
@@ -114,7 +125,7 @@ export class Tally {
     return a;
   }
 
-  /** The asset sent or received in [first, last]: it is written at the next hand-over. */
+  /** The asset sent or received in [first, last]: it is written at the next write. */
   seen(a: AssetTally, first: number, last: number): AssetTally {
     if (!a.dirty) {
       a.dirty = true;
@@ -198,31 +209,34 @@ export class Tally {
     if (s.clients.size < MAX_BATCH_CLIENTS) s.clients.add(client.id);
   }
 
-  /** The dirty rows and alerts as batch.ts's wire text; the rows are reset for the next hand-over. */
-  takeWire(): string {
-    const assets: unknown[] = [];
+  /** The dirty rows and alerts as the writer's Batch; the rows are reset for the next one. */
+  takeBatch(): Batch {
+    const b = new Batch();
     for (const a of this.dirtyAssets) {
-      const roles: unknown[] = [];
+      const agg = new AssetAgg(a.vlan, a.ip, a.first, a.last);
+      agg.mac = a.mac;
       for (const r of a.roles) {
         if (r.last === -Infinity) continue;
-        roles.push(r.app, r.role, r.term, r.first, r.last);
+        agg.roles.set(`${r.app} ${r.role}`, new RoleAgg(r.app, r.role, r.term, r.first, r.last));
         r.first = Infinity;
         r.last = -Infinity;
       }
-      const facts: unknown[] = [];
-      for (const f of a.facts) facts.push(f.app, f.role, f.what, f.key, f.value, f.first, f.last);
+      for (const f of a.facts) agg.facts.set(`${f.app} ${f.role} ${f.what} ${f.key} ${f.value}`, f);
       if (a.facts.length > 0) a.facts = [];
-      assets.push(a.vlan, a.ip, a.mac, a.first, a.last, roles, facts);
+      b.assets.set(assetKey(a.vlan, a.ip), agg);
       a.first = Infinity;
       a.last = -Infinity;
       a.dirty = false;
     }
-    const services: unknown[] = [];
     for (const s of this.dirtyServices) {
-      const clients: string[] = [];
-      for (const id of s.clients) clients.push(this.byId[id].ip);
       const a = s.asset;
-      services.push(a.vlan, a.ip, s.proto, s.port, s.app, s.appTs, s.flows, clients, s.classes, s.first, s.last);
+      const agg = new ServiceAgg(a.vlan, a.ip, s.proto, s.port, s.first, s.last);
+      agg.app = s.app;
+      agg.appTs = s.appTs;
+      agg.flows = s.flows;
+      agg.classes = s.classes;
+      for (const id of s.clients) agg.clients.add(this.byId[id].ip);
+      b.services.set(serviceKey(a.vlan, a.ip, s.proto, s.port), agg);
       s.first = Infinity;
       s.last = -Infinity;
       s.app = null;
@@ -232,13 +246,14 @@ export class Tally {
       s.clients.clear();
       s.dirty = false;
     }
-    const text = JSON.stringify([assets, services, this.alerts, this.clock]);
+    for (const al of this.alerts) b.alerts.push(al);
+    b.clock = this.clock;
     this.dirtyAssets = [];
     this.dirtyServices = [];
     this.alerts = [];
     // Every row is clean now: the place to start over when the tables have grown too large.
     if (this.byId.length > MAX_ROWS || this.serviceRows > MAX_ROWS) this.reset();
-    return text;
+    return b;
   }
 
   private reset(): void {

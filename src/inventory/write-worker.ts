@@ -1,15 +1,21 @@
-// The inventory's writer thread: one database connection, the batches in order.
+// The inventory's writer thread: the flow events aggregated, one database
+// connection, the batches in order.
 import { parentPort, workerData } from 'node:worker_threads';
-import { batchFromWire } from './batch.js';
+import type { EventBatch } from './flow-event.js';
 import { BatchQueue, type QueueConfig } from './write-queue.js';
 
 const queue = new BatchQueue(workerData as QueueConfig);
 
-parentPort!.on('message', (m: { id: number; batch?: string | null; final?: boolean; close?: boolean }) => {
+parentPort!.on('message', (m: { id?: number; events?: EventBatch; final?: boolean; close?: boolean }) => {
+  if (m.events !== undefined) {
+    queue.events(m.events);
+    // The buffer goes back to be filled again (no reply otherwise: events are not waited for).
+    parentPort!.postMessage({ spare: m.events.events }, [m.events.events.buffer as ArrayBuffer]);
+    return;
+  }
   if (m.close === true) {
     parentPort!.postMessage({ id: m.id, closed: queue.close() });
     return;
   }
-  const b = typeof m.batch === 'string' ? batchFromWire(m.batch) : null;
-  parentPort!.postMessage({ id: m.id, outcome: queue.write(b, m.final === true) });
+  parentPort!.postMessage({ id: m.id, outcome: queue.write(m.final === true) });
 });

@@ -507,6 +507,7 @@ describe('enip: identity', () => {
     const sink: IdentitySink = {
       address: (side, kind, v) => facts.push(`${side} ${kind} ${v}`),
       identity: (side, key, v) => facts.push(`${side} ${key} ${v}`),
+      repeated: () => false,
     };
     const ctx = new Ctx();
     ctx.emit = (dir, p) => enip.identify!(p as EnipPdu, dir, sink);

@@ -110,6 +110,29 @@ describe('identity facts from the four protocols', () => {
     expect(got.filter((x) => x.startsWith('iec104 server address common_address='))).not.toEqual([]);
   });
 
+  it('a poll naming the same addresses PDU after PDU reports them once, and again when they change', async () => {
+    const calls: string[] = [];
+    const obs = new (class extends Facts {
+      override identity(f: Flow, mod: ProtocolModule, side: Side, kind: IdentityKind, key: string, value: string | number): void {
+        if (kind === 'address') calls.push(`${side} ${key}=${value}`);
+        super.identity(f, mod, side, kind, key, value);
+      }
+    })();
+    const read = Buffer.of(0x03, 0, 0, 0, 2);
+    const regs = Buffer.of(0x03, 4, 0, 1, 0, 2);
+    const s = new TcpSession({ client: '10.0.0.1', cport: 40012, server: '10.0.0.2', sport: 502 }).handshake();
+    for (const unit of [1, 1, 1, 2, 2, 1]) s.send('c2s', modbusAdu(unit, unit, read)).send('s2c', modbusAdu(unit, unit, regs));
+    const path = join(TMP, 'mb-units.pcap');
+    writeFileSync(path, toPcap(s.frames()));
+    await run(path, obs);
+    expect(calls).toEqual(['server unit_id=1', 'server unit_id=2', 'server unit_id=1']);
+    expect(obs.pdus).toBe(12);
+    expect([...obs.facts].filter((x) => x.includes(' address '))).toEqual([
+      'modbus server address unit_id=1',
+      'modbus server address unit_id=2',
+    ]);
+  });
+
   it("Modbus: Read Device Identification objects are the Modbus server's, also when it opened the connection", async () => {
     const obj = (id: number, v: string) => Buffer.concat([Buffer.of(id, v.length), Buffer.from(v)]);
     const resp = Buffer.concat([Buffer.of(0x2b, 0x0e, 1, 0x81, 0, 0, 2), obj(0, 'Schneider Electric'), obj(1, 'BMX P34 2020')]);

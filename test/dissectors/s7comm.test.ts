@@ -103,6 +103,7 @@ class Harness {
       const sink: IdentitySink = {
         address: (side, kind, v) => ident.push(`${side} ${kind}=${v}`),
         identity: (side, key, v) => ident.push(`${side} ${key}=${v}`),
+        repeated: () => false,
       };
       s7comm.identify!(p, dir, sink);
       this.recs.push({ dir, fc: p.fc, cls: p.fc >= 0 ? classify(p) : -1, obj: JSON.parse(s7comm.pduJson(p)), ident });

@@ -5,6 +5,6 @@ import type { IdentitySink } from '../module.js';
 import type { Iec104Pdu } from './parser.js';
 
 export function identifyIec104(pdu: Iec104Pdu, _dir: Dir, sink: IdentitySink): void {
-  // 0xffff is the global (broadcast) address, not a station's own.
-  if (pdu.hasAsdu && pdu.ca !== 0xffff) sink.address('server', 'common_address', pdu.ca);
+  // 0xffff is the global (broadcast) address, not a station's own; every ASDU of a station names it again.
+  if (pdu.hasAsdu && pdu.ca !== 0xffff && !sink.repeated(pdu.ca)) sink.address('server', 'common_address', pdu.ca);
 }

@@ -10,7 +10,8 @@ import { idName, type ModbusPdu } from './parser.js';
 export function identifyModbus(pdu: ModbusPdu, dir: Dir, sink: IdentitySink): void {
   const sender: Side = dir === 0 ? 'client' : 'server';
   const server: Side = pdu.resp ? sender : sender === 'client' ? 'server' : 'client';
-  if (pdu.unit >= 0) sink.address(server, 'unit_id', pdu.unit);
+  // A poll names the same unit in every request and response: reported again only when it changes.
+  if (pdu.unit >= 0 && !sink.repeated(pdu.unit * 2 + (server === 'server' ? 1 : 0))) sink.address(server, 'unit_id', pdu.unit);
   const b = pdu.idBuf;
   if (b === null || !pdu.resp) return;
   for (let i = 0; i < pdu.idCount; i++) {

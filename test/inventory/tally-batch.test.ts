@@ -1,15 +1,14 @@
-// The batch as the writer thread receives it: the tally's dirty rows as one
-// JSON text, read back into the writer's aggregates (assets with roles and
-// facts, services with clients and function classes, alerts, the clock);
-// rows are reset by each hand-over and only what was touched since goes out.
+// The batch the writer writes: the tally's dirty rows as the writer's
+// aggregates (assets with roles and facts, services with clients and function
+// classes, alerts, the clock); rows are reset by each write and only what was
+// touched since goes out.
 import { describe, expect, it } from 'vitest';
-import { batchFromWire } from '../../src/inventory/batch.js';
 import { Tally } from '../../src/inventory/tally.js';
 
 const v4 = (s: string) => s.split('.').reduce((a, b) => a * 256 + Number(b), 0) | 0;
 const text = (w: number) => [24, 16, 8, 0].map((s) => (w >>> s) & 255).join('.');
 
-describe('tally to wire to batch', () => {
+describe('tally to batch', () => {
   it('carries every field, including null MACs and apps, unicode identity values and alerts', () => {
     const t = new Tally();
     const srv = t.seen(t.row4(-1, v4('10.0.0.5'), text), 100.25, 200.5);
@@ -45,7 +44,7 @@ describe('tally to wire to batch', () => {
     t.clock = 200.5;
     expect(t.size).toBe(6);
 
-    const b = batchFromWire(t.takeWire());
+    const b = t.takeBatch();
     expect(b.clock).toBe(200.5);
     expect(b.alerts).toEqual([alert]);
     expect([...b.assets.keys()].sort()).toEqual(['-1 10.0.0.1', '-1 10.0.0.5', '7 fe80::1']);
@@ -64,11 +63,11 @@ describe('tally to wire to batch', () => {
     expect([...sv.clients].sort()).toEqual(['10.0.0.1', '10.0.0.2']);
     expect(b.services.get('7 fe80::1 udp 20000')!.app).toBeNull();
 
-    // Reset by the hand-over: nothing pending; the next one carries only what was touched since.
+    // Reset by the write: nothing pending; the next one carries only what was touched since.
     expect(t.size).toBe(0);
     t.seen(t.row4(-1, v4('10.0.0.5'), text), 300, 301);
     t.service(t.row4(-1, v4('10.0.0.5'), text), true, 502, 300, 301).flows++;
-    const b2 = batchFromWire(t.takeWire());
+    const b2 = t.takeBatch();
     expect([...b2.assets.keys()]).toEqual(['-1 10.0.0.5']);
     const a2 = b2.assets.get('-1 10.0.0.5')!;
     expect([a2.first, a2.last, a2.roles.size, a2.facts.size]).toEqual([300, 301, 0, 0]);
@@ -83,7 +82,7 @@ describe('tally to wire to batch', () => {
     for (let round = 0; round < 3; round++) {
       for (let port = 1; port <= 40; port++) t.service(h, port % 2 === 0, port, 1, 2).flows++;
     }
-    const b = batchFromWire(t.takeWire());
+    const b = t.takeBatch();
     expect(b.services.size).toBe(40);
     expect([...b.services.values()].every((s) => s.flows === 3)).toBe(true);
     expect(b.services.get('-1 10.0.0.9 tcp 40')!.proto).toBe('tcp');
