@@ -7,12 +7,12 @@
 // in-process. Without the compiled thread (tests on the sources) the
 // Exporter runs in-process.
 import { existsSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { UsageError } from '../cli/options.js';
 import type { Logger } from '../output/log.js';
 import type { RecordKind, RecordSink } from '../output/sink.js';
+import { CaptureLoad } from '../parallel/capture-load.js';
 import { WorkerHold } from '../parallel/worker-hold.js';
 import { type ExportStats, exportSummary, startExport } from './exporter.js';
 import type { ExportSettings } from './options.js';
@@ -114,12 +114,8 @@ class ExportThread implements ExportSink {
     this.worker.on('error', (e) => this.fail(`export thread failed: ${e.message}`));
     this.worker.on('exit', (code) => this.fail(`export thread exited (${code})`));
     this.hold = new WorkerHold(this.worker);
-    let elu = performance.eventLoopUtilization();
-    this.loadTimer = setInterval(() => {
-      const now = performance.eventLoopUtilization();
-      this.send({ op: 'load', busy: performance.eventLoopUtilization(now, elu).utilization });
-      elu = now;
-    }, LOAD_EVERY_MS);
+    const load = new CaptureLoad();
+    this.loadTimer = setInterval(() => this.send({ op: 'load', busy: load.sample() }), LOAD_EVERY_MS);
     this.loadTimer.unref();
   }
 

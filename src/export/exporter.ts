@@ -8,6 +8,7 @@ import type { Logger } from '../output/log.js';
 import type { RecordKind } from '../output/sink.js';
 import type { ExportSink } from './export-thread.js';
 import { UsageError } from '../cli/options.js';
+import { SATURATED } from '../parallel/capture-load.js';
 import { MqttTransport } from './mqtt-transport.js';
 import type { ExportSettings } from './options.js';
 import { recordType, stampLine } from './record-line.js';
@@ -22,8 +23,6 @@ const FLUSH_MS = 100;
 const STATE_EVERY = 10;
 /** Bulk bytes queued that trigger a write before the second is up. */
 const BULK_EARLY = 8 << 20;
-/** Capture counts as saturated at this event-loop utilisation of the packet thread. */
-const YIELD_BUSY = 0.9;
 /** Records/s sent while capture is saturated (alerts keep moving). */
 const YIELD_RATE = 1000;
 /** ... unless the spool holds more than this share of its limit, */
@@ -219,7 +218,7 @@ export class Exporter implements ExportSink {
    *  otherwise take CPU from capture; the spool holds the rest and it goes when capture lets up. */
   captureLoad(busy: number): void {
     const room = this.spool.diskBytes() + this.spool.queuedBytes() < this.settings.spoolBytes * YIELD_SPOOL_SHARE;
-    const yieldNow = busy >= YIELD_BUSY && room && this.oldestWaitingMs() < YIELD_MAX_WAIT_MS;
+    const yieldNow = busy >= SATURATED && room && this.oldestWaitingMs() < YIELD_MAX_WAIT_MS;
     if (yieldNow === this.yielding || this.closed) return;
     this.yielding = yieldNow;
     const configured = this.settings.rate;

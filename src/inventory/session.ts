@@ -11,6 +11,7 @@ import type { Engine } from '../engine.js';
 import { observers } from '../detect/observer.js';
 import type { Packet } from '../decode/packet.js';
 import type { Logger } from '../output/log.js';
+import { CaptureLoad, SATURATED } from '../parallel/capture-load.js';
 import type { RecordKind, RecordSink } from '../output/sink.js';
 import { InventoryError, openInventory, sqliteMessage, type Db } from './db.js';
 import { InventoryObserver } from './observer.js';
@@ -19,6 +20,10 @@ import { HAND_OVER_AT, writeChannel, type WriteChannel } from './write-queue.js'
 import { approvedServices } from './approval.js';
 
 export const WRITE_EVERY_MS = 5000;
+/** How often the timer looks at the packet thread's load. */
+const CHECK_MS = 1000;
+/** The longest a timed write waits for capture to let up. */
+export const MAX_DEFER_MS = 30_000;
 export { HAND_OVER_AT };
 
 export interface SessionOptions {
@@ -46,14 +51,28 @@ export class InventorySession {
   writes = 0;
   changes = 0;
   private failedAt = 0;
+  private readonly load = new CaptureLoad();
+  private lastWrite = Date.now();
 
   constructor(private readonly opts: SessionOptions) {
     this.db = openInventory(opts.path);
     this.channel = writeChannel({ path: opts.path, sensor: opts.sensor ?? hostname(), staleAfter: opts.staleAfter ?? DEFAULT_STALE_AFTER });
     this.observer = new InventoryObserver({ packet: opts.packet, sink: this.channel });
     this.observer.onFinish = () => this.write(true);
-    this.timer = setInterval(() => this.write(), opts.writeEveryMs ?? WRITE_EVERY_MS);
+    const every = opts.writeEveryMs ?? WRITE_EVERY_MS;
+    this.timer = setInterval(() => this.tick(every), Math.min(every, CHECK_MS));
     this.timer.unref();
+  }
+
+  /** Capture first: while the packet thread is saturated the timed write waits (up to MAX_DEFER_MS), so
+   *  the writer's transaction does not take a core from capture; the events keep flowing to the writer
+   *  thread, which also writes on its own past HAND_OVER_AT. */
+  private tick(every: number): void {
+    const busy = this.load.sample();
+    const since = Date.now() - this.lastWrite;
+    if (since < every || (busy >= SATURATED && since < MAX_DEFER_MS)) return;
+    this.lastWrite = Date.now();
+    this.write();
   }
 
   /** Hands the events to the writer thread and asks it to write unless a write is under way; false when not started. */

@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { WorkerHold } from '../parallel/worker-hold.js';
 import { Aggregator } from './aggregator.js';
 import type { Batch } from './batch.js';
 import { openInventory, sqliteMessage } from './db.js';
@@ -143,6 +144,7 @@ type Reply = { id: number; outcome?: WriteOutcome; closed?: string | null; spare
 
 class WorkerChannel implements WriteChannel {
   private readonly worker: Worker;
+  private readonly hold: WorkerHold;
   private next = 0;
   private readonly waiting = new Map<number, (r: Reply) => void>();
   private dead: string | null = null;
@@ -158,7 +160,6 @@ class WorkerChannel implements WriteChannel {
       }
       const done = this.waiting.get(r.id);
       this.waiting.delete(r.id);
-      if (this.waiting.size === 0) this.worker.unref();
       done?.(r);
     });
     const fail = (why: string) => {
@@ -168,20 +169,20 @@ class WorkerChannel implements WriteChannel {
     };
     this.worker.on('error', (e) => fail(`inventory writer thread failed: ${e.message}`));
     this.worker.on('exit', (code) => fail(`inventory writer thread exited (${code})`));
-    // Keeps the process alive only while a write is under way (after the listeners: adding a 'message'
-    // listener references the thread again).
-    this.worker.unref();
+    this.hold = new WorkerHold(this.worker); // the process waits for the thread only while a write is under way
   }
 
   private ask(msg: object): Promise<Reply> {
     if (this.dead !== null)
       return Promise.resolve({ id: -1, outcome: { ok: false, changes: 0, writes: 0, error: this.dead }, closed: this.dead });
     const id = ++this.next;
-    return new Promise((resolve) => {
-      this.waiting.set(id, resolve);
-      this.worker.ref();
-      this.worker.postMessage({ id, ...msg });
-    });
+    return this.hold.during(
+      () =>
+        new Promise<Reply>((resolve) => {
+          this.waiting.set(id, resolve);
+          this.worker.postMessage({ id, ...msg });
+        }),
+    );
   }
 
   send(b: EventBatch): void {
