@@ -21,7 +21,7 @@ import { approvedServices } from './approval.js';
 
 export const WRITE_EVERY_MS = 5000;
 /** How often the timer looks at the packet thread's load. */
-const CHECK_MS = 1000;
+const CHECK_MS = 250;
 /** The longest a timed write waits for capture to let up. */
 export const MAX_DEFER_MS = 30_000;
 export { HAND_OVER_AT };
@@ -69,6 +69,7 @@ export class InventorySession {
    *  thread, which also writes on its own past HAND_OVER_AT. */
   private tick(every: number): void {
     const busy = this.load.sample();
+    this.channel.load(busy);
     const since = Date.now() - this.lastWrite;
     if (since < every || (busy >= SATURATED && since < MAX_DEFER_MS)) return;
     this.lastWrite = Date.now();

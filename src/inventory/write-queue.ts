@@ -37,6 +37,8 @@ export interface WriteOutcome {
 }
 
 export interface WriteChannel extends EventSink {
+  /** The packet thread's load (0-1): while capture is saturated the writer thread only keeps the events. */
+  load(busy: number): void;
   /** Writes what has been aggregated (after what is queued from a failed write), in order. */
   write(final: boolean): Promise<WriteOutcome>;
   close(): Promise<string | null>;
@@ -132,6 +134,7 @@ class InProcessChannel implements WriteChannel {
     this.free = null;
     return f;
   }
+  load(): void {}
   write(final: boolean): Promise<WriteOutcome> {
     return Promise.resolve(this.q.write(final));
   }
@@ -192,6 +195,10 @@ class WorkerChannel implements WriteChannel {
 
   spare(): Float64Array | null {
     return this.free.pop() ?? null;
+  }
+
+  load(busy: number): void {
+    if (this.dead === null) this.worker.postMessage({ load: busy });
   }
 
   async write(final: boolean): Promise<WriteOutcome> {
