@@ -6,20 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  TcpSession,
-  modbusAdu,
-  toPcap,
-  uaAck,
-  uaCreateSessionRequest,
-  uaCreateSessionResponse,
-  uaHel,
-  uaMsg,
-  uaOpenSecureChannelRequest,
-  uaOpenSecureChannelResponse,
-  uaOpn,
-  type UaAppDescription,
-} from '../../tools/pcapgen/index.js';
+import { TcpSession, modbusAdu, toPcap, uaClearSession, type UaAppDescription } from '../../tools/pcapgen/index.js';
 import { readCapture } from '../../src/capture/file-source.js';
 import { DISSECTORS } from '../../src/dissectors/index.js';
 import type { IdentityKind, ProtocolModule, Side } from '../../src/dissectors/module.js';
@@ -154,12 +141,12 @@ describe('identity facts from the four protocols', () => {
   it('OPC UA: the ApplicationDescriptions of CreateSession, each on its own side', async () => {
     const plc: UaAppDescription = { applicationUri: 'urn:plc:server', productUri: 'urn:vendor:product', name: ['en-US', 'PLC server'] };
     const hmi: UaAppDescription = { applicationUri: 'urn:hmi:client', productUri: null, name: [null, 'HMI'] };
-    const none = 'http://opcfoundation.org/UA/SecurityPolicy#None';
-    const s = new TcpSession({ client: '10.0.0.1', cport: 50010, server: '10.0.0.9', sport: 4840 }).handshake();
-    s.send('c2s', uaHel('opc.tcp://10.0.0.9:4840')).send('s2c', uaAck());
-    s.send('c2s', uaOpn(0, none, null, null, 1, 1, uaOpenSecureChannelRequest(1, 1)));
-    s.send('s2c', uaOpn(5, none, null, null, 1, 1, uaOpenSecureChannelResponse(1, 5)));
-    s.send('c2s', uaMsg(5, 1, 3, 3, uaCreateSessionRequest(3, hmi))).send('s2c', uaMsg(5, 1, 3, 3, uaCreateSessionResponse(3, plc)));
+    const s = uaClearSession(
+      new TcpSession({ client: '10.0.0.1', cport: 50010, server: '10.0.0.9', sport: 4840 }).handshake(),
+      'opc.tcp://10.0.0.9:4840',
+      hmi,
+      plc,
+    );
     expect((await builtFacts('ua-id.pcap', s)).filter((x) => x.includes(' identity '))).toEqual([
       'opcua client identity application_name=HMI',
       'opcua client identity application_uri=urn:hmi:client',

@@ -7,19 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import {
-  TcpSession,
-  toPcap,
-  type UaAppDescription,
-  uaAck,
-  uaCreateSessionRequest,
-  uaCreateSessionResponse,
-  uaHel,
-  uaMsg,
-  uaOpenSecureChannelRequest,
-  uaOpenSecureChannelResponse,
-  uaOpn,
-} from '../../tools/pcapgen/index.js';
+import { TcpSession, toPcap, type UaAppDescription, uaClearSession } from '../../tools/pcapgen/index.js';
 import { readCapture } from '../../src/capture/file-source.js';
 import { FUNCTION_CLASSES } from '../../src/dissectors/module.js';
 import { DISSECTORS } from '../../src/dissectors/index.js';
@@ -164,12 +152,12 @@ describe('flow events', () => {
   it('carry many identity facts with text values (past the two in the event) in order', async () => {
     const plc: UaAppDescription = { applicationUri: 'urn:plc:server', productUri: 'urn:vendor:product', name: ['en-US', 'PLC “server”'] };
     const hmi: UaAppDescription = { applicationUri: 'urn:hmi:client', productUri: null, name: [null, 'HMI'] };
-    const none = 'http://opcfoundation.org/UA/SecurityPolicy#None';
-    const s = new TcpSession({ client: '10.0.0.1', cport: 50010, server: '10.0.0.9', sport: 4840 }).handshake();
-    s.send('c2s', uaHel('opc.tcp://10.0.0.9:4840')).send('s2c', uaAck());
-    s.send('c2s', uaOpn(0, none, null, null, 1, 1, uaOpenSecureChannelRequest(1, 1)));
-    s.send('s2c', uaOpn(5, none, null, null, 1, 1, uaOpenSecureChannelResponse(1, 5)));
-    s.send('c2s', uaMsg(5, 1, 3, 3, uaCreateSessionRequest(3, hmi))).send('s2c', uaMsg(5, 1, 3, 3, uaCreateSessionResponse(3, plc)));
+    const s = uaClearSession(
+      new TcpSession({ client: '10.0.0.1', cport: 50010, server: '10.0.0.9', sport: 4840 }).handshake(),
+      'opc.tcp://10.0.0.9:4840',
+      hmi,
+      plc,
+    );
     const path = join(mkdtempSync(join(tmpdir(), 'otwatch-inv-ev-')), 'ua.pcap');
     writeFileSync(path, toPcap(s.frames()));
     const { engine, obs, sink } = await readPath(path, 1000);

@@ -192,3 +192,21 @@ export function uaOpenSecureChannelResponse(handle: number, channel: number): Bu
 export function uaMsg(channel: number, token: number, seq: number, req: number, body: Buffer, chunk = 'F'): Buffer {
   return uaChunk('MSG', chunk, Buffer.concat([uaU32(channel), uaU32(token), uaU32(seq), uaU32(req), body]));
 }
+
+/** A clear (SecurityPolicy None) OPC UA session opened on `s`: HEL/ACK, OpenSecureChannel and
+ *  CreateSession, with each side's ApplicationDescription. */
+export function uaClearSession<T extends { send(dir: 'c2s' | 's2c', payload: Uint8Array): T }>(
+  s: T,
+  url: string,
+  client: UaAppDescription,
+  server: UaAppDescription,
+): T {
+  const none = 'http://opcfoundation.org/UA/SecurityPolicy#None';
+  return s
+    .send('c2s', uaHel(url))
+    .send('s2c', uaAck())
+    .send('c2s', uaOpn(0, none, null, null, 1, 1, uaOpenSecureChannelRequest(1, 1)))
+    .send('s2c', uaOpn(5, none, null, null, 1, 1, uaOpenSecureChannelResponse(1, 5)))
+    .send('c2s', uaMsg(5, 1, 3, 3, uaCreateSessionRequest(3, client)))
+    .send('s2c', uaMsg(5, 1, 3, 3, uaCreateSessionResponse(3, server)));
+}
