@@ -66,7 +66,7 @@ class FlowInv {
 /** Where the observer hands its events: the writer thread's channel. */
 export interface EventSink {
   /** Takes the events (done with `b` when it returns: cloned to the writer, its buffer transferred, or applied). */
-  send(b: EventBatch): void;
+  take(b: EventBatch): void;
   /** A buffer the writer is done with, to fill again (null: none yet). */
   spare(): Float64Array | null;
 }
@@ -177,7 +177,7 @@ export class InventoryObserver implements FlowObserver {
     const b = this.out;
     if (b.count === 0 && b.alerts.length === 0 && b.apps.length + b.keys.length === 0 && this.clock === this.sentClock) return;
     b.clock = this.clock;
-    this.opts.sink.send(b);
+    this.opts.sink.take(b);
     this.handedOver++;
     this.sentClock = this.clock;
     b.events = this.opts.sink.spare() ?? eventBuffer();

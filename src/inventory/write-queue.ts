@@ -125,7 +125,7 @@ export class BatchQueue {
 class InProcessChannel implements WriteChannel {
   private free: Float64Array | null = null;
   constructor(private readonly q: BatchQueue) {}
-  send(b: EventBatch): void {
+  take(b: EventBatch): void {
     this.q.events(b);
     this.free = b.events;
   }
@@ -188,7 +188,7 @@ class WorkerChannel implements WriteChannel {
     );
   }
 
-  send(b: EventBatch): void {
+  take(b: EventBatch): void {
     if (this.dead !== null) return; // the next write reports it
     this.worker.postMessage({ events: b }, [b.events.buffer as ArrayBuffer]);
   }

@@ -25,7 +25,7 @@ class ClonedSink implements EventSink {
   readonly agg = new Aggregator();
   readonly sent: number[] = [];
   private back: Float64Array | null = null;
-  send(b: EventBatch): void {
+  take(b: EventBatch): void {
     const copy = structuredClone(b, { transfer: [b.events.buffer as ArrayBuffer] });
     expect(b.events.length).toBe(0); // transferred, not copied
     this.sent.push(copy.count);
