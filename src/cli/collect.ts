@@ -16,8 +16,7 @@ import { join } from 'node:path';
 import { createLogger } from '../output/log.js';
 import { msgpack } from '../output/msgpack-lazy.js';
 import { RotatingSink } from '../output/rotating-sink.js';
-import type { RecordKind } from '../output/sink.js';
-import { brokerUrl, SENSOR_ID, TLS_OPTIONS, tlsFiles } from '../export/options.js';
+import { brokerUrl, KIND_OF, SENSOR_ID, TLS_OPTIONS, tlsFiles } from '../export/options.js';
 import { mqttConnectOptions, mqttLib } from '../export/mqtt-transport.js';
 import { lineSeq } from '../export/record-line.js';
 import { recoverWindows, saveWindows } from '../export/collect-state.js';
@@ -49,8 +48,6 @@ export const COLLECT_OPTIONS: readonly OptSpec[] = [
   { name: 'help', short: 'h', kind: 'flag', help: 'this help' },
 ];
 export const COLLECT_USAGE = 'otwatch collect mqtts://HOST:PORT -w DIR --export-ca FILE --export-cert FILE --export-key FILE [options]';
-
-const KIND_OF: Record<string, RecordKind> = { alert: 'alert', alert_summary: 'alert', flow: 'flow', pdu: 'pdu', stats: 'stats' };
 
 export async function runCollect({ opts, rest }: Parsed): Promise<number> {
   if (rest.length !== 1) throw new UsageError(`usage: ${COLLECT_USAGE}`);

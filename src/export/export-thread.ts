@@ -1,8 +1,8 @@
 // The exporter on a thread of its own. On the packet thread, stamping each
 // record, encoding it into the spool's buffers, reading it back and handing
 // it to MQTT.js cost a tenth of a busy sensor's time (profile of the bench's
-// export mode). Here the packet thread only gathers the text of the
-// exported kinds and posts it once per turn of the event loop; the thread
+// export mode). Here the packet thread only encodes the text of the
+// exported kinds into chunks it hands over every 20 ms; the thread
 // runs the whole Exporter (spool, seq, sender, connection) as it would run
 // in-process. Without the compiled thread (tests on the sources) the
 // Exporter runs in-process.
@@ -15,7 +15,7 @@ import type { RecordKind, RecordSink } from '../output/sink.js';
 import { CaptureLoad } from '../parallel/capture-load.js';
 import { WorkerHold } from '../parallel/worker-hold.js';
 import { type ExportStats, exportSummary, startExport } from './exporter.js';
-import type { ExportSettings } from './options.js';
+import { type ExportSettings, KIND_OF } from './options.js';
 
 /** What the pipeline needs of an exporter, in-process or on its thread. */
 export interface ExportSink extends RecordSink {
@@ -235,12 +235,7 @@ function countLines(text: string): number {
 
 /** Which record kinds can carry a selected type (the thread picks the exact types line by line). */
 function kindsFor(types: ReadonlySet<string>): Set<RecordKind> {
-  const kinds = new Set<RecordKind>();
-  for (const t of types) {
-    if (t === 'alert' || t === 'alert_summary') kinds.add('alert');
-    else if (t === 'flow' || t === 'pdu' || t === 'stats') kinds.add(t);
-  }
-  return kinds;
+  return new Set([...types].map((t) => KIND_OF[t]).filter((k) => k !== undefined));
 }
 
 /** The exporter for --export (null without it): on its own thread when the compiled thread is there. */

@@ -47,7 +47,7 @@ function run(ex: Exporter): void {
   port.on('message', (m: ToThread) => {
     switch (m.op) {
       case 'records':
-        if (m.dropped > 0) ex.countDropped(m.dropped, 0);
+        if (m.dropped > 0) ex.spool.countDrop(m.dropped, 0); // flows, pdus, stats: alerts are never dropped there
         if (m.length > 0) ex.write('flow', Buffer.from(m.bytes, 0, m.length).toString('utf8'));
         took += m.length;
         if (m.bytes.byteLength === CHUNK) post({ op: 'spare', bytes: m.bytes }, [m.bytes]);

@@ -227,11 +227,6 @@ export class Exporter implements ExportSink {
       `export: capture load ${busy.toFixed(2)}: ${yieldNow ? `sending at most ${YIELD_RATE}/s` : 'sending at the configured rate'}`,
     );
   }
-
-  /** Records the export thread's caller dropped before they got here (it could not keep up). */
-  countDropped(records: number, alerts: number): void {
-    this.spool.countDrop(records, alerts);
-  }
 }
 
 /** One line for the human summary. */

@@ -3,6 +3,7 @@
 import { hostname, homedir } from 'node:os';
 import { join } from 'node:path';
 import { UsageError, type OptSpec, type Parsed } from '../cli/options.js';
+import type { RecordKind } from '../output/sink.js';
 
 /** TLS options shared by the sensor and the collector. */
 export const TLS_OPTIONS: readonly OptSpec[] = [
@@ -77,6 +78,14 @@ export const EXPORT_OPTIONS: readonly OptSpec[] = [
 
 export const RECORD_TYPES = ['alert', 'alert_summary', 'flow', 'stats', 'pdu'] as const;
 export type ExportType = (typeof RECORD_TYPES)[number];
+/** The output kind (file) each exported type belongs to. */
+export const KIND_OF: Readonly<Record<string, RecordKind>> = {
+  alert: 'alert',
+  alert_summary: 'alert',
+  flow: 'flow',
+  pdu: 'pdu',
+  stats: 'stats',
+};
 
 export interface TlsFiles {
   ca?: string;
